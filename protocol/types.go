@@ -1,0 +1,377 @@
+package protocol
+
+import (
+	"encoding/json"
+	"fmt"
+)
+
+// Method names, client -> server.
+const (
+	MethodConnect          = "connect"
+	MethodMessageSend      = "message.send"
+	MethodMessageHistory   = "message.history"
+	MethodMessageDelivered = "message.delivered"
+	MethodMessageRead      = "message.read"
+	MethodConversationRead = "conversation.read"
+	MethodConversationList = "conversation.list"
+	MethodReceiptRequest   = "receipt.request"
+	MethodReceiptQuery     = "receipt.query"
+	MethodReceiptMembers   = "receipt.members"
+	MethodGroupCreate      = "group.create"
+	MethodGroupAdd         = "group.add"
+	MethodGroupRemove      = "group.remove"
+	MethodGroupLeave       = "group.leave"
+	MethodGroupMembers     = "group.members"
+)
+
+// Event names, server -> client.
+const (
+	EventMessageNew        = "message.new"
+	EventReceiptDelivered  = "receipt.delivered"
+	EventReceiptRead       = "receipt.read"
+	EventConversationRead  = "conversation.read"
+	EventReceiptChanged    = "receipt.changed"
+	EventReceiptRequested  = "receipt.requested"
+	EventGroupMember       = "group.member"
+)
+
+// Conversation types.
+const (
+	ConvPeer  = "peer"
+	ConvGroup = "group"
+)
+
+// Group roles.
+const (
+	RoleOwner  = "owner"
+	RoleAdmin  = "admin"
+	RoleMember = "member"
+)
+
+// Receipt statuses.
+const (
+	StatusNone    = "none"
+	StatusPending = "pending"
+	StatusDone    = "done"
+	StatusExpired = "expired"
+)
+
+// Member list filters of receipt.members.
+const (
+	FilterRead        = "read"
+	FilterUnread      = "unread"
+	FilterDelivered   = "delivered"
+	FilterUndelivered = "undelivered"
+)
+
+// Group member actions of the group.member event.
+const (
+	ActionJoined  = "joined"
+	ActionLeft    = "left"
+	ActionRemoved = "removed"
+)
+
+// MaxIDLen is the longest userId or groupId.
+const MaxIDLen = 64
+
+// ValidID reports whether s is a valid userId or groupId:
+// 1-64 characters of [A-Za-z0-9_.@-].
+func ValidID(s string) bool {
+	if len(s) == 0 || len(s) > MaxIDLen {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
+		case c == '_', c == '.', c == '@', c == '-':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// Conversation names a conversation from the caller's side: a peer
+// conversation's id is the other user's id.
+type Conversation struct {
+	Type string `json:"type"`
+	ID   string `json:"id"`
+}
+
+// Validate checks the type and the id, naming field in the error.
+func (c Conversation) Validate(field string) *Error {
+	if c.Type != ConvPeer && c.Type != ConvGroup {
+		return BadParam(field+".type", "conversation type must be %q or %q", ConvPeer, ConvGroup)
+	}
+	if !ValidID(c.ID) {
+		return BadParam(field+".id", "conversation id must be 1-64 characters of [A-Za-z0-9_.@-]")
+	}
+	return nil
+}
+
+func (c Conversation) String() string { return c.Type + ":" + c.ID }
+
+// Message is one message as a client sees it.
+type Message struct {
+	MsgID        string          `json:"msgId"`
+	Seq          uint64          `json:"seq"`
+	Conversation Conversation    `json:"conversation"`
+	Sender       string          `json:"sender"`
+	Body         json.RawMessage `json:"body"`
+	SentAt       int64           `json:"sentAt"`
+	// Receipt is present when the message asks for receipts: a *Receipt for
+	// the caller's own messages, an *AckState for other people's.
+	Receipt any `json:"receipt,omitempty"`
+}
+
+// Receipt is the receipt state of one message, as its sender sees it.
+type Receipt struct {
+	MsgID          string `json:"msgId"`
+	Status         string `json:"status"`
+	ReadCount      int    `json:"readCount"`
+	UnreadCount    int    `json:"unreadCount"`
+	DeliveredCount int    `json:"deliveredCount"`
+	ExpiresAt      int64  `json:"expiresAt,omitempty"`
+}
+
+// AckState is what a receiver sees on someone else's receipt message:
+// whether the caller has acked it.
+type AckState struct {
+	Read      bool `json:"read"`
+	Delivered bool `json:"delivered"`
+}
+
+// ConversationInfo is one entry of conversation.list.
+type ConversationInfo struct {
+	Conversation     Conversation `json:"conversation"`
+	LastSeq          uint64       `json:"lastSeq"`
+	LastMessage      *Message     `json:"lastMessage,omitempty"`
+	UnreadCount      uint64       `json:"unreadCount"`
+	ReadSeq          uint64       `json:"readSeq"`
+	PeerReadSeq      *uint64      `json:"peerReadSeq,omitempty"`
+	PeerDeliveredSeq *uint64      `json:"peerDeliveredSeq,omitempty"`
+}
+
+// GroupMember is one entry of group.members.
+type GroupMember struct {
+	UserID  string `json:"userId"`
+	Role    string `json:"role"`
+	JoinSeq uint64 `json:"joinSeq"`
+}
+
+// ReceiptMember is one entry of receipt.members.
+type ReceiptMember struct {
+	UserID string `json:"userId"`
+	At     int64  `json:"at,omitempty"`
+}
+
+// Params and results of every method.
+
+type ConnectParams struct {
+	Token  string `json:"token"`
+	Device string `json:"device,omitempty"`
+}
+
+type ConnectResult struct {
+	UserID     string `json:"userId"`
+	Device     string `json:"device"`
+	ServerTime int64  `json:"serverTime"`
+}
+
+type SendParams struct {
+	Conversation Conversation    `json:"conversation"`
+	ClientMsgID  string          `json:"clientMsgId"`
+	Body         json.RawMessage `json:"body"`
+	Receipt      bool            `json:"receipt,omitempty"`
+}
+
+type SendResult struct {
+	MsgID  string `json:"msgId"`
+	Seq    uint64 `json:"seq"`
+	SentAt int64  `json:"sentAt"`
+}
+
+type HistoryParams struct {
+	Conversation Conversation `json:"conversation"`
+	BeforeSeq    uint64       `json:"beforeSeq,omitempty"`
+	Limit        int          `json:"limit,omitempty"`
+}
+
+type HistoryResult struct {
+	Messages []Message `json:"messages"`
+	HasMore  bool      `json:"hasMore"`
+}
+
+type DeliveredParams struct {
+	Conversation Conversation `json:"conversation"`
+	Seq          uint64       `json:"seq"`
+}
+
+type ReadParams struct {
+	Conversation Conversation `json:"conversation"`
+	MsgIDs       []string     `json:"msgIds"`
+}
+
+type ReadResult struct {
+	Read int `json:"read"`
+}
+
+type ConversationReadParams struct {
+	Conversation Conversation `json:"conversation"`
+	Seq          uint64       `json:"seq,omitempty"`
+}
+
+type ConversationReadResult struct {
+	ReadSeq uint64 `json:"readSeq"`
+}
+
+type ConversationListParams struct {
+	Limit  int    `json:"limit,omitempty"`
+	Cursor string `json:"cursor,omitempty"`
+}
+
+type ConversationListResult struct {
+	Conversations []ConversationInfo `json:"conversations"`
+	NextCursor    string             `json:"nextCursor,omitempty"`
+}
+
+type ReceiptRequestParams struct {
+	Conversation Conversation `json:"conversation"`
+	MsgID        string       `json:"msgId"`
+}
+
+type ReceiptQueryParams struct {
+	Conversation Conversation `json:"conversation"`
+	MsgIDs       []string     `json:"msgIds"`
+}
+
+type ReceiptQueryResult struct {
+	Receipts []Receipt `json:"receipts"`
+}
+
+type ReceiptMembersParams struct {
+	Conversation Conversation `json:"conversation"`
+	MsgID        string       `json:"msgId"`
+	Filter       string       `json:"filter"`
+	Cursor       string       `json:"cursor,omitempty"`
+	Limit        int          `json:"limit,omitempty"`
+}
+
+type ReceiptMembersResult struct {
+	Members    []ReceiptMember `json:"members"`
+	NextCursor string          `json:"nextCursor,omitempty"`
+	Done       bool            `json:"done"`
+}
+
+type GroupCreateParams struct {
+	GroupID string   `json:"groupId"`
+	Type    string   `json:"type,omitempty"`
+	Members []string `json:"members,omitempty"`
+}
+
+type GroupCreateResult struct {
+	GroupID string `json:"groupId"`
+}
+
+type GroupMembersChangeParams struct {
+	GroupID string   `json:"groupId"`
+	UserIDs []string `json:"userIds"`
+}
+
+type GroupLeaveParams struct {
+	GroupID string `json:"groupId"`
+}
+
+type GroupMembersParams struct {
+	GroupID string `json:"groupId"`
+	Cursor  string `json:"cursor,omitempty"`
+	Limit   int    `json:"limit,omitempty"`
+}
+
+type GroupMembersResult struct {
+	Members    []GroupMember `json:"members"`
+	NextCursor string        `json:"nextCursor,omitempty"`
+}
+
+// Empty is the result of methods that answer {}.
+type Empty struct{}
+
+// Event params.
+
+type MessageNewEvent struct {
+	Message Message `json:"message"`
+}
+
+type ReceiptDeliveredEvent struct {
+	Conversation Conversation `json:"conversation"`
+	UserID       string       `json:"userId"`
+	Seq          uint64       `json:"seq"`
+}
+
+type ReceiptReadEvent struct {
+	Conversation Conversation `json:"conversation"`
+	UserID       string       `json:"userId"`
+	MsgIDs       []string     `json:"msgIds"`
+}
+
+type ConversationReadEvent struct {
+	Conversation Conversation `json:"conversation"`
+	UserID       string       `json:"userId"`
+	Seq          uint64       `json:"seq"`
+}
+
+// ChangedReceipt is a Receipt with the members who read it since the last event.
+type ChangedReceipt struct {
+	Receipt
+	NewReaders []string `json:"newReaders"`
+}
+
+type ReceiptChangedEvent struct {
+	Conversation Conversation     `json:"conversation"`
+	Receipts     []ChangedReceipt `json:"receipts"`
+}
+
+type ReceiptRequestedEvent struct {
+	Conversation Conversation `json:"conversation"`
+	MsgID        string       `json:"msgId"`
+	Sender       string       `json:"sender"`
+}
+
+type GroupMemberEvent struct {
+	Conversation Conversation `json:"conversation"`
+	UserID       string       `json:"userId"`
+	Action       string       `json:"action"`
+	By           string       `json:"by"`
+}
+
+// Limits of the contract.
+const (
+	MaxPageLimit     = 100
+	DefaultPageLimit = 20
+	MaxMsgIDs        = 100
+)
+
+// CheckLimit applies the default and the 1-100 range to a page limit.
+func CheckLimit(limit int) (int, *Error) {
+	if limit == 0 {
+		return DefaultPageLimit, nil
+	}
+	if limit < 1 || limit > MaxPageLimit {
+		return 0, BadParam("limit", "limit must be between 1 and %d", MaxPageLimit)
+	}
+	return limit, nil
+}
+
+// CheckMsgIDs checks a list of 1-100 message ids.
+func CheckMsgIDs(ids []string) *Error {
+	if len(ids) < 1 || len(ids) > MaxMsgIDs {
+		return BadParam("msgIds", "msgIds must hold 1 to %d ids", MaxMsgIDs)
+	}
+	for i, id := range ids {
+		if id == "" || len(id) > 128 {
+			return BadParam(fmt.Sprintf("msgIds[%d]", i), "bad message id")
+		}
+	}
+	return nil
+}
