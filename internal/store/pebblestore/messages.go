@@ -1,0 +1,267 @@
+package pebblestore
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/cockroachdb/pebble/v2"
+
+	"github.com/seen-im/seen/internal/store"
+)
+
+// validConv rejects ids that are neither "g/<id>" nor "p/<a>/<b>".
+func validConv(conv store.ConvID) error {
+	switch {
+	case conv.IsGroup():
+		if id := conv.GroupID(); id != "" && !strings.Contains(id, "/") {
+			return nil
+		}
+	case conv.IsPeer():
+		a, b := conv.Peers()
+		if a != "" && b != "" && a <= b && !strings.Contains(b, "/") {
+			return nil
+		}
+	}
+	return fmt.Errorf("pebblestore: invalid conversation id %q", conv)
+}
+
+// Append implements store.Messages.
+func (s *Store) Append(ctx context.Context, m store.Message) (store.Message, bool, error) {
+	if err := s.acquire(ctx); err != nil {
+		return store.Message{}, false, err
+	}
+	defer s.mu.RUnlock()
+	if err := validConv(m.Conv); err != nil {
+		return store.Message{}, false, err
+	}
+	if m.ID == "" || m.Sender == "" {
+		return store.Message{}, false, errors.New("pebblestore: append: message id and sender are required")
+	}
+	cs, err := s.lockConv(m.Conv)
+	if err != nil {
+		return store.Message{}, false, err
+	}
+	stored, existed, b, err := s.appendLocked(cs, m)
+	cs.mu.Unlock()
+	if err != nil {
+		return store.Message{}, false, err
+	}
+	if existed {
+		if err := s.syncIfPending(cs); err != nil {
+			return store.Message{}, false, err
+		}
+		return stored, true, nil
+	}
+	if err := s.wait(cs, b); err != nil {
+		return store.Message{}, false, err
+	}
+	return stored, false, nil
+}
+
+// appendLocked does Append's work under cs.mu. Unless the message existed,
+// it returns the applied batch, whose sync the caller waits for.
+func (s *Store) appendLocked(cs *convState, m store.Message) (store.Message, bool, *pebble.Batch, error) {
+	conv := m.Conv
+	var idemKey []byte
+	if m.ClientMsgID != "" {
+		idemKey = clientIDKey(conv, m.Sender, m.ClientMsgID)
+		var seq uint64
+		found, err := s.getWith(idemKey, func(v []byte) error {
+			if len(v) != 8 {
+				return errors.New("pebblestore: corrupt client message id entry")
+			}
+			seq = binary.BigEndian.Uint64(v)
+			return nil
+		})
+		if err != nil {
+			return store.Message{}, false, nil, err
+		}
+		if found {
+			stored, err := s.getMessage(conv, seq)
+			if err != nil {
+				return store.Message{}, false, nil, err
+			}
+			return stored, true, nil, nil
+		}
+	}
+
+	sender, found, err := s.getMember(conv, m.Sender)
+	if err != nil {
+		return store.Message{}, false, nil, err
+	}
+	// newMembers are the peer-conversation members this append creates.
+	var newMembers []store.Member
+	switch {
+	case conv.IsGroup():
+		if !cs.groupExists {
+			return store.Message{}, false, nil, fmt.Errorf("pebblestore: append to %s: group: %w", conv, store.ErrNotFound)
+		}
+		if !found {
+			return store.Message{}, false, nil, fmt.Errorf("pebblestore: append to %s: sender %q is not a member: %w", conv, m.Sender, store.ErrNotFound)
+		}
+	default: // peer, checked by validConv
+		a, b := conv.Peers()
+		if m.Sender != a && m.Sender != b {
+			return store.Message{}, false, nil, fmt.Errorf("pebblestore: append to %s: sender %q is not a member: %w", conv, m.Sender, store.ErrNotFound)
+		}
+		if !found && cs.lastSeq > 0 {
+			// The conversation exists and the sender was removed from it.
+			return store.Message{}, false, nil, fmt.Errorf("pebblestore: append to %s: sender %q is not a member: %w", conv, m.Sender, store.ErrNotFound)
+		}
+		if cs.lastSeq == 0 {
+			// First append: the conversation comes into being with both
+			// parties, whichever of them already has a record.
+			peer := store.Member{Role: "member", JoinSeq: 1, JoinedAt: m.SentAt}
+			if !found {
+				sender = peer
+				sender.UserID = m.Sender
+				newMembers = append(newMembers, sender)
+			}
+			if other := conv.Other(m.Sender); other != m.Sender {
+				_, ok, err := s.getMember(conv, other)
+				if err != nil {
+					return store.Message{}, false, nil, err
+				}
+				if !ok {
+					p := peer
+					p.UserID = other
+					newMembers = append(newMembers, p)
+				}
+			}
+		}
+	}
+
+	m.Seq = cs.lastSeq + 1
+	// The sender has read what it sent. Max, not assignment: a watermark
+	// may already be above lastSeq if a caller advanced it there.
+	if sender.ReadSeq < m.Seq {
+		sender.ReadSeq, sender.ReadAt = m.Seq, m.SentAt
+	}
+	if sender.DeliveredSeq < m.Seq {
+		sender.DeliveredSeq, sender.DeliveredAt = m.Seq, m.SentAt
+	}
+
+	b := s.db.NewBatch()
+	set := func(k, v []byte) {
+		_ = b.Set(k, v, nil) // errors only on a closed or committed batch
+	}
+	set(messageKey(conv, m.Seq), encodeMessage(m))
+	set(msgIDKey(m.ID), encodeMsgRef(conv, m.Seq))
+	if idemKey != nil {
+		set(idemKey, binary.BigEndian.AppendUint64(nil, m.Seq))
+	}
+	for _, nm := range newMembers {
+		if nm.UserID == m.Sender {
+			continue // written below with its raised watermarks
+		}
+		set(memberKey(conv, nm.UserID), encodeMember(nm))
+		set(userConvKey(nm.UserID, conv), nil)
+	}
+	if len(newMembers) > 0 {
+		set(userConvKey(m.Sender, conv), nil)
+		set(memberCountKey(conv), binary.AppendUvarint(nil, cs.members+uint64(len(newMembers))))
+	}
+	set(memberKey(conv, m.Sender), encodeMember(sender))
+	if err := s.applyLocked(cs, b); err != nil {
+		return store.Message{}, false, nil, err
+	}
+	cs.lastSeq = m.Seq
+	cs.members += uint64(len(newMembers))
+	return m, false, b, nil
+}
+
+// getMessage reads message seq of conv; ErrNotFound if there is none.
+func (s *Store) getMessage(conv store.ConvID, seq uint64) (store.Message, error) {
+	var m store.Message
+	found, err := s.getWith(messageKey(conv, seq), func(v []byte) error {
+		var err error
+		m, err = decodeMessage(conv, seq, v)
+		return err
+	})
+	if err != nil {
+		return store.Message{}, err
+	}
+	if !found {
+		return store.Message{}, fmt.Errorf("pebblestore: message %s/%d: %w", conv, seq, store.ErrNotFound)
+	}
+	return m, nil
+}
+
+// GetMessage implements store.Messages.
+func (s *Store) GetMessage(ctx context.Context, msgID string) (store.Message, error) {
+	if err := s.acquire(ctx); err != nil {
+		return store.Message{}, err
+	}
+	defer s.mu.RUnlock()
+	var (
+		conv store.ConvID
+		seq  uint64
+	)
+	found, err := s.getWith(msgIDKey(msgID), func(v []byte) error {
+		var err error
+		conv, seq, err = decodeMsgRef(v)
+		return err
+	})
+	if err != nil {
+		return store.Message{}, err
+	}
+	if !found {
+		return store.Message{}, fmt.Errorf("pebblestore: message %q: %w", msgID, store.ErrNotFound)
+	}
+	return s.getMessage(conv, seq)
+}
+
+// History implements store.Messages. A limit below 1 returns nothing.
+func (s *Store) History(ctx context.Context, conv store.ConvID, beforeSeq, minSeq uint64, limit int) ([]store.Message, error) {
+	if err := s.acquire(ctx); err != nil {
+		return nil, err
+	}
+	defer s.mu.RUnlock()
+	if limit <= 0 || (beforeSeq != 0 && beforeSeq <= minSeq) {
+		return nil, nil
+	}
+	prefix := messagePrefix(conv)
+	upper := prefixEnd(prefix)
+	if beforeSeq != 0 {
+		upper = messageKey(conv, beforeSeq)
+	}
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: messageKey(conv, minSeq), UpperBound: upper})
+	if err != nil {
+		return nil, fmt.Errorf("pebblestore: history of %s: %w", conv, err)
+	}
+	var out []store.Message
+	for ok := it.Last(); ok && len(out) < limit; ok = it.Prev() {
+		m, err := decodeMessage(conv, seqFromMessageKey(it.Key()), it.Value())
+		if err != nil {
+			_ = it.Close()
+			return nil, err
+		}
+		out = append(out, m)
+	}
+	if err := errors.Join(it.Error(), it.Close()); err != nil {
+		return nil, fmt.Errorf("pebblestore: history of %s: %w", conv, err)
+	}
+	return out, nil
+}
+
+// LastSeq implements store.Messages.
+func (s *Store) LastSeq(ctx context.Context, conv store.ConvID) (uint64, error) {
+	if err := s.acquire(ctx); err != nil {
+		return 0, err
+	}
+	defer s.mu.RUnlock()
+	// Use the cached value when there is one, but do not create state for
+	// every conversation someone merely asks about.
+	if cs := s.peekConv(conv); cs != nil {
+		cs.mu.Lock()
+		last, loaded := cs.lastSeq, cs.loaded
+		cs.mu.Unlock()
+		if loaded {
+			return last, nil
+		}
+	}
+	return s.readLastSeq(conv)
+}

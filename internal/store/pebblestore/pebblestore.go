@@ -1,0 +1,404 @@
+// Package pebblestore is Seen's embedded storage backend: store.Store on a
+// local pebble database, for a single `seen serve` with no external service.
+//
+// # Durability
+//
+// Every mutating call returns only once its write is synced to the WAL.
+// Writes use group commit: a call enqueues its batch with
+// ApplyNoSyncWait while it holds its conversation's mutex (so seqs are
+// allocated and applied in order), releases the mutex, then waits for the
+// sync. Pebble's WAL is sequential, so many concurrent writers share one
+// fsync, and seq N+1 durable implies seq N durable.
+//
+// # Concurrency
+//
+// A Store is safe for concurrent use. Each conversation has its own mutex
+// (see convState); there is no lock across all conversations on the write
+// path. Store.mu is held for reading by every call and for writing by Close,
+// so the pebble DB is never used after Close.
+//
+// A pebble directory is owned by one process (pebble locks it), which is why
+// the in-memory per-conversation state (last seq, member count) may be
+// trusted: nothing else writes the directory while the Store is open.
+package pebblestore
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/maphash"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/vfs"
+
+	"github.com/seen-im/seen/internal/store"
+)
+
+// schemaVersion is the layout described in keys.go. Open refuses any other.
+const schemaVersion = 1
+
+// Options configures Open. Zero values get the defaults below.
+type Options struct {
+	// CacheBytes is the size of pebble's block cache. Default 64 MiB.
+	CacheBytes int64
+	// MemtableBytes is the size of one memtable. Default 16 MiB.
+	MemtableBytes uint64
+	// Logger receives pebble's own log lines. Default: discarded.
+	Logger *slog.Logger
+}
+
+const (
+	defaultCacheBytes    = 64 << 20
+	defaultMemtableBytes = 16 << 20
+	// convShards spreads the conversation table over this many maps so that
+	// finding a conversation's state contends only within a shard.
+	convShards = 64
+	// userStripes serializes PutUser per user id hash.
+	userStripes = 64
+)
+
+func (o Options) withDefaults() Options {
+	if o.CacheBytes <= 0 {
+		o.CacheBytes = defaultCacheBytes
+	}
+	if o.MemtableBytes == 0 {
+		o.MemtableBytes = defaultMemtableBytes
+	}
+	if o.Logger == nil {
+		// No global logger: a caller that wants pebble's messages passes one.
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	return o
+}
+
+// errClosed is returned by every call after Close.
+var errClosed = fmt.Errorf("pebblestore: closed: %w", store.ErrUnavailable)
+
+// Store is store.Store on pebble. Create it with Open.
+type Store struct {
+	db   *pebble.DB
+	lock *pebble.Lock
+	log  *slog.Logger
+	seed maphash.Seed
+
+	// mu guards closed. Every call holds it for reading from start to end
+	// and Close holds it for writing, so Close waits for calls in flight.
+	// Never acquire it twice in one goroutine (a waiting Close would
+	// deadlock a recursive RLock).
+	mu     sync.RWMutex
+	closed bool
+
+	convs [convShards]convShard
+
+	// userLocks make PutUser's check-then-write atomic per user.
+	userLocks [userStripes]sync.Mutex
+}
+
+var _ store.Store = (*Store)(nil)
+
+type convShard struct {
+	mu sync.Mutex
+	// m is guarded by mu. Entries are never evicted: one small struct per
+	// conversation touched since Open.
+	m map[store.ConvID]*convState
+}
+
+// convState is the in-memory state of one conversation. mu serializes every
+// write to the conversation (appends, member changes, watermark moves), so
+// a seq or join position is taken atomically with the write that uses it.
+type convState struct {
+	mu sync.Mutex
+	// loaded, lastSeq, members and groupExists are guarded by mu and valid
+	// once loaded is true.
+	loaded      bool
+	lastSeq     uint64
+	members     uint64
+	groupExists bool
+
+	// unsynced counts this conversation's batches that were applied but
+	// whose WAL sync has not yet been waited for. It rises under mu, before
+	// the state the batch wrote becomes readable; a call that writes
+	// nothing but reports state it read (an idempotent resend, a watermark
+	// already high enough) syncs the WAL first when it is non-zero, so it
+	// never acknowledges state that is not yet durable.
+	unsynced atomic.Int32
+}
+
+// Open opens or creates the store in dir. A directory already open, in this
+// process or another, is refused.
+func Open(dir string, opts Options) (*Store, error) {
+	opts = opts.withDefaults()
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, fmt.Errorf("pebblestore: open %s: %w", dir, err)
+	}
+	if err := os.MkdirAll(abs, 0o755); err != nil {
+		return nil, fmt.Errorf("pebblestore: open %s: %w", dir, err)
+	}
+	// Taking the lock ourselves, rather than inside pebble.Open, is how a
+	// second open gets an error that says what is wrong.
+	lock, err := pebble.LockDirectory(abs, vfs.Default)
+	if err != nil {
+		return nil, fmt.Errorf("pebblestore: open %s: directory is in use by another open store: %w", dir, err)
+	}
+	cache := pebble.NewCache(opts.CacheBytes)
+	defer cache.Unref() // the DB holds its own reference
+	popts := &pebble.Options{
+		Cache:              cache,
+		MemTableSize:       opts.MemtableBytes,
+		Logger:             pebbleLogger{opts.Logger},
+		Lock:               lock,
+		FormatMajorVersion: pebble.FormatNewest,
+	}
+	db, err := pebble.Open(abs, popts)
+	if err != nil {
+		_ = lock.Close()
+		return nil, fmt.Errorf("pebblestore: open %s: %w", dir, err)
+	}
+	s := &Store{db: db, lock: lock, log: opts.Logger, seed: maphash.MakeSeed()}
+	if err := s.checkSchema(); err != nil {
+		_ = db.Close()
+		_ = lock.Close()
+		return nil, fmt.Errorf("pebblestore: open %s: %w", dir, err)
+	}
+	return s, nil
+}
+
+// checkSchema writes the schema version into a new, empty database and
+// refuses a database with another version or none.
+func (s *Store) checkSchema() error {
+	var version uint64
+	found, err := s.getWith(schemaKey, func(v []byte) error {
+		r := byteReader{b: v}
+		version = r.uvarint()
+		return r.err
+	})
+	if err != nil {
+		return err
+	}
+	if found {
+		if version != schemaVersion {
+			return fmt.Errorf("pebblestore: schema version %d unknown (this build reads %d)", version, schemaVersion)
+		}
+		return nil
+	}
+	it, err := s.db.NewIter(nil)
+	if err != nil {
+		return fmt.Errorf("pebblestore: %w", err)
+	}
+	nonEmpty := it.First()
+	if err := errors.Join(it.Error(), it.Close()); err != nil {
+		return fmt.Errorf("pebblestore: %w", err)
+	}
+	if nonEmpty {
+		return errors.New("pebblestore: database has data but no schema version; not a seen store")
+	}
+	v := binary.AppendUvarint(nil, schemaVersion)
+	if err := s.db.Set(schemaKey, v, pebble.Sync); err != nil {
+		return fmt.Errorf("pebblestore: write schema version: %w", err)
+	}
+	return nil
+}
+
+// Close flushes and releases the store. It waits for calls in flight; later
+// calls return an error wrapping store.ErrUnavailable.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return errClosed
+	}
+	s.closed = true
+	err := s.db.Close()
+	if lerr := s.lock.Close(); err == nil {
+		err = lerr
+	}
+	if err != nil {
+		return fmt.Errorf("pebblestore: close: %w", err)
+	}
+	return nil
+}
+
+// acquire starts a call: it checks ctx and takes s.mu for reading. On
+// success the caller must s.mu.RUnlock().
+func (s *Store) acquire(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("pebblestore: %w", err)
+	}
+	s.mu.RLock()
+	if s.closed {
+		s.mu.RUnlock()
+		return errClosed
+	}
+	return nil
+}
+
+// conv returns conv's state, creating it unloaded if needed.
+func (s *Store) conv(conv store.ConvID) *convState {
+	sh := &s.convs[maphash.String(s.seed, string(conv))%convShards]
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	cs := sh.m[conv]
+	if cs == nil {
+		if sh.m == nil {
+			sh.m = make(map[store.ConvID]*convState)
+		}
+		cs = &convState{}
+		sh.m[conv] = cs
+	}
+	return cs
+}
+
+// peekConv returns conv's state if it exists, without creating it.
+func (s *Store) peekConv(conv store.ConvID) *convState {
+	sh := &s.convs[maphash.String(s.seed, string(conv))%convShards]
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	return sh.m[conv]
+}
+
+// lockConv returns conv's loaded state with its mutex held.
+func (s *Store) lockConv(conv store.ConvID) (*convState, error) {
+	cs := s.conv(conv)
+	cs.mu.Lock()
+	if !cs.loaded {
+		if err := s.loadConvLocked(conv, cs); err != nil {
+			cs.mu.Unlock()
+			return nil, err
+		}
+	}
+	return cs, nil
+}
+
+// loadConvLocked reads conv's last seq, member count and group existence.
+// cs.mu must be held.
+func (s *Store) loadConvLocked(conv store.ConvID, cs *convState) error {
+	last, err := s.readLastSeq(conv)
+	if err != nil {
+		return err
+	}
+	var members uint64
+	if _, err := s.getWith(memberCountKey(conv), func(v []byte) error {
+		r := byteReader{b: v}
+		members = r.uvarint()
+		return r.err
+	}); err != nil {
+		return err
+	}
+	groupExists := false
+	if conv.IsGroup() {
+		if groupExists, err = s.getWith(groupKey(conv.GroupID()), nil); err != nil {
+			return err
+		}
+	}
+	cs.lastSeq, cs.members, cs.groupExists, cs.loaded = last, members, groupExists, true
+	return nil
+}
+
+// readLastSeq reads the seq of conv's last message from the database.
+func (s *Store) readLastSeq(conv store.ConvID) (uint64, error) {
+	prefix := messagePrefix(conv)
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: prefixEnd(prefix)})
+	if err != nil {
+		return 0, fmt.Errorf("pebblestore: last seq of %s: %w", conv, err)
+	}
+	var last uint64
+	if it.Last() {
+		last = seqFromMessageKey(it.Key())
+	}
+	if err := errors.Join(it.Error(), it.Close()); err != nil {
+		return 0, fmt.Errorf("pebblestore: last seq of %s: %w", conv, err)
+	}
+	return last, nil
+}
+
+// getWith looks key up and, if found, calls fn (when non-nil) with its
+// value, which is valid only during the call.
+func (s *Store) getWith(key []byte, fn func(v []byte) error) (bool, error) {
+	v, closer, err := s.db.Get(key)
+	if errors.Is(err, pebble.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("pebblestore: get: %w", err)
+	}
+	defer closer.Close()
+	if fn != nil {
+		if err := fn(v); err != nil {
+			return true, err
+		}
+	}
+	return true, nil
+}
+
+// getMember reads conv's member userID; found is false if there is none.
+func (s *Store) getMember(conv store.ConvID, userID string) (m store.Member, found bool, err error) {
+	found, err = s.getWith(memberKey(conv, userID), func(v []byte) error {
+		m, err = decodeMember(userID, v)
+		return err
+	})
+	return m, found, err
+}
+
+// applyLocked applies b with a sync requested but not waited for. The
+// caller holds cs.mu and, once it has released it, must call s.wait(cs, b).
+// On error b is closed and wait must not be called.
+func (s *Store) applyLocked(cs *convState, b *pebble.Batch) error {
+	if err := s.db.ApplyNoSyncWait(b, pebble.Sync); err != nil {
+		_ = b.Close()
+		return fmt.Errorf("pebblestore: apply: %w", err)
+	}
+	cs.unsynced.Add(1)
+	return nil
+}
+
+// wait waits for the WAL sync of a batch applied by applyLocked, sharing
+// the fsync with every other writer waiting at the same time.
+func (s *Store) wait(cs *convState, b *pebble.Batch) error {
+	err := b.SyncWait()
+	cs.unsynced.Add(-1)
+	if err != nil {
+		return fmt.Errorf("pebblestore: sync: %w", err)
+	}
+	_ = b.Close()
+	return nil
+}
+
+// syncIfPending makes every write of conv applied so far durable before a
+// call reports state it read but did not write. It is a no-op (no fsync)
+// when nothing of conv is waiting for a sync.
+func (s *Store) syncIfPending(cs *convState) error {
+	if cs.unsynced.Load() == 0 {
+		return nil
+	}
+	// The WAL is sequential: syncing an empty record syncs all before it.
+	if err := s.db.LogData(nil, pebble.Sync); err != nil {
+		return fmt.Errorf("pebblestore: sync: %w", err)
+	}
+	return nil
+}
+
+// pebbleLogger adapts slog to pebble's Logger.
+type pebbleLogger struct{ l *slog.Logger }
+
+func (p pebbleLogger) Infof(format string, args ...any) {
+	p.l.Info(fmt.Sprintf(format, args...), "component", "pebble")
+}
+
+func (p pebbleLogger) Errorf(format string, args ...any) {
+	p.l.Error(fmt.Sprintf(format, args...), "component", "pebble")
+}
+
+// Fatalf must not return (pebble's contract). A panic rather than os.Exit
+// lets the process's own handlers see it.
+func (p pebbleLogger) Fatalf(format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	p.l.Error(msg, "component", "pebble", "fatal", true)
+	panic("pebblestore: pebble fatal: " + msg)
+}

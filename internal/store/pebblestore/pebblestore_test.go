@@ -1,0 +1,228 @@
+package pebblestore
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/seen-im/seen/internal/store"
+	"github.com/seen-im/seen/internal/store/storetest"
+)
+
+// testOptions keeps test stores small.
+var testOptions = Options{CacheBytes: 1 << 20, MemtableBytes: 1 << 20}
+
+func openTest(t *testing.T, dir string) *Store {
+	t.Helper()
+	s, err := Open(dir, testOptions)
+	if err != nil {
+		t.Fatalf("Open(%s): %v", dir, err)
+	}
+	t.Cleanup(func() { _ = s.Close() }) // the suite may have closed it
+	return s
+}
+
+func TestConformance(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) store.Store { return openTest(t, t.TempDir()) })
+}
+
+func TestReopen(t *testing.T) {
+	dir := t.TempDir()
+	ctx := t.Context()
+	s := openTest(t, dir)
+
+	if _, err := s.PutUser(ctx, store.User{ID: "alice", Name: "Alice", CreatedAt: 1}); err != nil {
+		t.Fatal(err)
+	}
+	group := store.Group{ID: "g", CreatedBy: "alice", CreatedAt: 2}
+	if err := s.CreateGroup(ctx, group, []store.Member{{UserID: "alice", Role: "owner"}, {UserID: "bob"}}); err != nil {
+		t.Fatal(err)
+	}
+	gconv := store.GroupConv("g")
+	pconv := store.PeerConv("alice", "carol")
+	var sent []store.Message
+	for i, c := range []store.ConvID{gconv, gconv, pconv, gconv} {
+		m := store.Message{ID: "m" + string(rune('0'+i)), Conv: c, Sender: "alice", ClientMsgID: "c" + string(rune('0'+i)),
+			Body: json.RawMessage(`{"i":1}`), SentAt: int64(10 + i)}
+		got, _, err := s.Append(ctx, m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sent = append(sent, got)
+	}
+	if _, err := s.AddMembers(ctx, gconv, []store.Member{{UserID: "dave", Role: "member", JoinedAt: 20}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.AdvanceRead(ctx, gconv, "bob", 2, 30); err != nil {
+		t.Fatal(err)
+	}
+	wantMembers, err := s.ListMembers(ctx, gconv, "", 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+
+	s = openTest(t, dir)
+	if u, err := s.GetUser(ctx, "alice"); err != nil || u.Name != "Alice" {
+		t.Errorf("GetUser after reopen = %+v, %v; want Alice", u, err)
+	}
+	if g, err := s.GetGroup(ctx, "g"); err != nil || g != group {
+		t.Errorf("GetGroup after reopen = %+v, %v; want %+v", g, err, group)
+	}
+	for _, m := range sent {
+		got, err := s.GetMessage(ctx, m.ID)
+		if err != nil {
+			t.Fatalf("GetMessage(%s) after reopen: %v", m.ID, err)
+		}
+		if diff := cmp.Diff(m, got); diff != "" {
+			t.Errorf("GetMessage(%s) after reopen (-want +got):\n%s", m.ID, diff)
+		}
+	}
+	gotMembers, err := s.ListMembers(ctx, gconv, "", 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(wantMembers, gotMembers); diff != "" {
+		t.Errorf("members after reopen (-want +got):\n%s", diff)
+	}
+	if n, err := s.CountMembers(ctx, gconv); err != nil || n != 3 {
+		t.Errorf("CountMembers after reopen = %d, %v; want 3", n, err)
+	}
+	if bob, err := s.GetMember(ctx, gconv, "bob"); err != nil || bob.ReadSeq != 2 || bob.ReadAt != 30 {
+		t.Errorf("bob after reopen = %+v, %v; want ReadSeq 2 at 30", bob, err)
+	}
+	if convs, err := s.ConversationsOf(ctx, "carol", "", 10); err != nil || len(convs) != 1 || convs[0] != pconv {
+		t.Errorf("ConversationsOf(carol) after reopen = %v, %v; want [%s]", convs, err, pconv)
+	}
+
+	tests := []struct {
+		conv store.ConvID
+		want uint64
+	}{{gconv, 3}, {pconv, 1}}
+	for _, tt := range tests {
+		if got, err := s.LastSeq(ctx, tt.conv); err != nil || got != tt.want {
+			t.Errorf("LastSeq(%s) after reopen = %d, %v; want %d", tt.conv, got, err, tt.want)
+		}
+		// Idempotency survives the reopen...
+		resend := store.Message{ID: "again", Conv: tt.conv, Sender: "alice", ClientMsgID: sent[0].ClientMsgID, SentAt: 99}
+		if tt.conv == pconv {
+			resend.ClientMsgID = sent[2].ClientMsgID
+		}
+		got, existed, err := s.Append(ctx, resend)
+		if err != nil || !existed || got.Seq == 0 || got.ID == "again" {
+			t.Errorf("resend to %s after reopen = %+v, existed %v, %v; want the original", tt.conv, got, existed, err)
+		}
+		// ...and the next seq follows on.
+		next, _, err := s.Append(ctx, store.Message{ID: "next" + string(tt.conv), Conv: tt.conv, Sender: "alice", ClientMsgID: "new", SentAt: 100})
+		if err != nil || next.Seq != tt.want+1 {
+			t.Errorf("append to %s after reopen: got seq %d, %v; want %d", tt.conv, next.Seq, err, tt.want+1)
+		}
+	}
+	// dave joined after seq 3, so his join position is still 4.
+	if dave, err := s.GetMember(ctx, gconv, "dave"); err != nil || dave.JoinSeq != 4 {
+		t.Errorf("dave after reopen = %+v, %v; want JoinSeq 4", dave, err)
+	}
+}
+
+func TestOpenLocked(t *testing.T) {
+	dir := t.TempDir()
+	openTest(t, dir)
+	s2, err := Open(dir, testOptions)
+	if err == nil {
+		s2.Close()
+		t.Fatal("second Open of an open directory succeeded, want an error")
+	}
+	if !strings.Contains(err.Error(), "in use") {
+		t.Errorf("second Open: got error %q, want one saying the directory is in use", err)
+	}
+	// A relative spelling of the same directory is refused too.
+	s3, err := Open(dir+"/.", testOptions)
+	if err == nil {
+		s3.Close()
+		t.Fatal("Open of the same directory by another path succeeded, want an error")
+	}
+}
+
+func TestOpenAfterClose(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Open(dir, testOptions)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); !errors.Is(err, store.ErrUnavailable) {
+		t.Errorf("second Close: got %v, want ErrUnavailable", err)
+	}
+	openTest(t, dir) // the lock was released
+}
+
+func TestSchemaVersion(t *testing.T) {
+	tests := []struct {
+		name  string
+		setup func(db *pebble.DB) error
+	}{
+		{"unknown version", func(db *pebble.DB) error {
+			return db.Set(schemaKey, binary.AppendUvarint(nil, schemaVersion+1), pebble.Sync)
+		}},
+		{"data without version", func(db *pebble.DB) error {
+			return db.Set([]byte("someone else's key"), []byte("x"), pebble.Sync)
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			db, err := pebble.Open(dir, &pebble.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := tt.setup(db); err != nil {
+				t.Fatal(err)
+			}
+			if err := db.Close(); err != nil {
+				t.Fatal(err)
+			}
+			s, err := Open(dir, testOptions)
+			if err == nil {
+				s.Close()
+				t.Fatal("Open succeeded, want a schema error")
+			}
+			if !strings.Contains(err.Error(), "schema") {
+				t.Errorf("Open: got error %q, want a schema error", err)
+			}
+			// The refused open released the directory.
+			db, err = pebble.Open(dir, &pebble.Options{})
+			if err != nil {
+				t.Fatalf("reopen after refused Open: %v", err)
+			}
+			db.Close()
+		})
+	}
+}
+
+func TestKeyOrder(t *testing.T) {
+	// Seqs sort numerically, and one conversation's keys never interleave
+	// with another's whose id extends it.
+	conv := store.GroupConv("a")
+	if string(messageKey(conv, 255)) >= string(messageKey(conv, 256)) {
+		t.Error("message keys do not sort by seq")
+	}
+	longer := store.GroupConv("a\x00")
+	p := messagePrefix(conv)
+	if k := string(messageKey(longer, 1)); k >= string(p) && k < string(prefixEnd(p)) {
+		t.Error("a longer conversation id falls inside another's message range")
+	}
+	m := store.Member{UserID: "u", Role: "admin", JoinSeq: 3, ReadSeq: 1 << 40, DeliveredSeq: 7, ReadAt: -5, DeliveredAt: 9, JoinedAt: 11}
+	got, err := decodeMember("u", encodeMember(m))
+	if err != nil || got != m {
+		t.Errorf("member round trip = %+v, %v; want %+v", got, err, m)
+	}
+}
