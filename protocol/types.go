@@ -26,13 +26,13 @@ const (
 
 // Event names, server -> client.
 const (
-	EventMessageNew        = "message.new"
-	EventReceiptDelivered  = "receipt.delivered"
-	EventReceiptRead       = "receipt.read"
-	EventConversationRead  = "conversation.read"
-	EventReceiptChanged    = "receipt.changed"
-	EventReceiptRequested  = "receipt.requested"
-	EventGroupMember       = "group.member"
+	EventMessageNew       = "message.new"
+	EventReceiptDelivered = "receipt.delivered"
+	EventReceiptRead      = "receipt.read"
+	EventConversationRead = "conversation.read"
+	EventReceiptChanged   = "receipt.changed"
+	EventReceiptRequested = "receipt.requested"
+	EventGroupMember      = "group.member"
 )
 
 // Conversation types.
