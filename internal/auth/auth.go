@@ -1,0 +1,86 @@
+// Package auth mints and verifies user tokens: JWT, HS256, with the user id
+// in "sub" and a required "exp".
+package auth
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/seen-im/seen/protocol"
+)
+
+// MaxTokenBytes bounds the token a client may present; longer ones are
+// rejected before parsing.
+const MaxTokenBytes = 4096
+
+// ErrInvalidToken is returned, wrapped, for every token that is not accepted.
+var ErrInvalidToken = errors.New("auth: invalid token")
+
+// Leeway is the clock skew tolerated on exp and nbf.
+const Leeway = 5 * time.Second
+
+// Tokens mints and verifies tokens with one shared secret. It is safe for
+// concurrent use.
+type Tokens struct {
+	secret []byte
+	now    func() time.Time
+}
+
+// New returns a Tokens for secret. now may be nil (time.Now).
+func New(secret string, now func() time.Time) *Tokens {
+	if now == nil {
+		now = time.Now
+	}
+	return &Tokens{secret: []byte(secret), now: now}
+}
+
+// Mint signs a token for userID that expires after ttl.
+func (t *Tokens) Mint(userID string, ttl time.Duration) (string, time.Time, error) {
+	if !protocol.ValidID(userID) {
+		return "", time.Time{}, fmt.Errorf("auth: mint: bad user id %q", userID)
+	}
+	if ttl <= 0 {
+		return "", time.Time{}, fmt.Errorf("auth: mint: ttl must be positive, got %v", ttl)
+	}
+	now := t.now()
+	exp := now.Add(ttl).Truncate(time.Second)
+	tok := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.RegisteredClaims{
+		Subject:   userID,
+		IssuedAt:  jwt.NewNumericDate(now),
+		ExpiresAt: jwt.NewNumericDate(exp),
+	})
+	s, err := tok.SignedString(t.secret)
+	if err != nil {
+		return "", time.Time{}, fmt.Errorf("auth: mint: %w", err)
+	}
+	return s, exp, nil
+}
+
+// Verify checks token's signature (HS256 only), expiry, not-before and
+// subject, and returns the user id.
+func (t *Tokens) Verify(token string) (string, error) {
+	if token == "" {
+		return "", fmt.Errorf("%w: empty", ErrInvalidToken)
+	}
+	if len(token) > MaxTokenBytes {
+		return "", fmt.Errorf("%w: longer than %d bytes", ErrInvalidToken, MaxTokenBytes)
+	}
+	var claims jwt.RegisteredClaims
+	_, err := jwt.ParseWithClaims(token, &claims,
+		func(*jwt.Token) (any, error) { return t.secret, nil },
+		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
+		jwt.WithExpirationRequired(),
+		jwt.WithLeeway(Leeway),
+		jwt.WithTimeFunc(t.now),
+	)
+	if err != nil {
+		return "", fmt.Errorf("%w: %v", ErrInvalidToken, err)
+	}
+	if !protocol.ValidID(claims.Subject) {
+		return "", fmt.Errorf("%w: bad subject %q", ErrInvalidToken, claims.Subject)
+	}
+	return claims.Subject, nil
+}

@@ -1,0 +1,177 @@
+// Package config holds the server's configuration: one documented struct,
+// its defaults, and its validation. cmd/seen maps flags and SEEN_*
+// environment variables onto it; tests build it directly.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"time"
+)
+
+// Config is the whole server configuration. The zero value is not usable;
+// start from Default and change what you need.
+type Config struct {
+	// Listen is the address of the client WebSocket and HTTP endpoints.
+	Listen string `koanf:"listen"`
+	// AdminListen, if set, serves the admin API on its own listener and
+	// not on Listen.
+	AdminListen string `koanf:"admin_listen"`
+	// Data is the embedded store's directory.
+	Data string `koanf:"data"`
+	// AdminKey authenticates the admin API. Empty means the server uses
+	// (and on first start creates) <Data>/admin-key.
+	AdminKey string `koanf:"admin_key"`
+	// TokenSecret signs and verifies user tokens (HS256). Empty means the
+	// server uses (and on first start creates) <Data>/token-secret.
+	TokenSecret string `koanf:"token_secret"`
+
+	// MaxFrameBytes is the largest WebSocket frame a client may send.
+	MaxFrameBytes int64 `koanf:"max_frame_bytes"`
+	// MaxBodyBytes is the largest message body, as encoded JSON.
+	MaxBodyBytes int `koanf:"max_body_bytes"`
+	// PingInterval is how often the server pings an idle client.
+	PingInterval time.Duration `koanf:"ping_interval"`
+	// IdleTimeout drops a client that has sent nothing, not even a pong,
+	// for this long.
+	IdleTimeout time.Duration `koanf:"idle_timeout"`
+	// ConnectTimeout drops a socket that has not sent connect in time.
+	ConnectTimeout time.Duration `koanf:"connect_timeout"`
+	// WriteTimeout drops a client whose socket does not take a frame
+	// within this time.
+	WriteTimeout time.Duration `koanf:"write_timeout"`
+	// SendQueue is the number of frames buffered per connection; a client
+	// that lets it fill is disconnected.
+	SendQueue int `koanf:"send_queue"`
+	// MaxInflight is the number of requests one connection may have in
+	// progress at once; further frames wait (back-pressure on the socket).
+	MaxInflight int `koanf:"max_inflight"`
+	// ShutdownTimeout bounds a graceful shutdown.
+	ShutdownTimeout time.Duration `koanf:"shutdown_timeout"`
+
+	// StoreCacheBytes and StoreMemtableBytes size the embedded store.
+	StoreCacheBytes    int64  `koanf:"store_cache_bytes"`
+	StoreMemtableBytes uint64 `koanf:"store_memtable_bytes"`
+
+	Receipts Receipts `koanf:"receipts"`
+}
+
+// Receipts is the receipt policy.
+type Receipts struct {
+	// TTL is the validity window of group receipts; 0 means never expires.
+	TTL time.Duration `koanf:"ttl"`
+	// MaxGroupSize is the largest group whose messages may ask for receipts.
+	MaxGroupSize int `koanf:"max_group_size"`
+	// WhoMayRequest is "all" or "admins": who may call receipt.request.
+	WhoMayRequest string `koanf:"who_may_request"`
+	// Visibility is "sender" or "members": who may query a receipt.
+	Visibility string `koanf:"visibility"`
+	// GroupTypes lists the group types with receipts; "*" means all.
+	GroupTypes []string `koanf:"group_types"`
+	// Coalesce is the window over which receipt.changed events to one
+	// sender in one conversation are merged.
+	Coalesce time.Duration `koanf:"coalesce"`
+}
+
+// Default returns the defaults documented in docs/protocol.md.
+func Default() Config {
+	return Config{
+		Listen:             "127.0.0.1:8080",
+		Data:               "seen-data",
+		MaxFrameBytes:      64 << 10,
+		MaxBodyBytes:       32 << 10,
+		PingInterval:       25 * time.Second,
+		IdleTimeout:        60 * time.Second,
+		ConnectTimeout:     10 * time.Second,
+		WriteTimeout:       10 * time.Second,
+		SendQueue:          256,
+		MaxInflight:        64,
+		ShutdownTimeout:    10 * time.Second,
+		StoreCacheBytes:    64 << 20,
+		StoreMemtableBytes: 32 << 20,
+		Receipts: Receipts{
+			TTL:           0,
+			MaxGroupSize:  100000,
+			WhoMayRequest: "all",
+			Visibility:    "sender",
+			GroupTypes:    []string{"*"},
+			Coalesce:      200 * time.Millisecond,
+		},
+	}
+}
+
+// Validate reports every problem with c at once.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf("config: "+format, args...)) }
+	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+		bad("listen %q: %v", c.Listen, err)
+	}
+	if c.AdminListen != "" {
+		if _, _, err := net.SplitHostPort(c.AdminListen); err != nil {
+			bad("admin_listen %q: %v", c.AdminListen, err)
+		}
+	}
+	if c.Data == "" {
+		bad("data directory is empty")
+	}
+	if c.TokenSecret != "" && len(c.TokenSecret) < 16 {
+		bad("token_secret is shorter than 16 bytes")
+	}
+	if c.MaxFrameBytes < 1024 {
+		bad("max_frame_bytes %d is below 1024", c.MaxFrameBytes)
+	}
+	if c.MaxBodyBytes < 1 || int64(c.MaxBodyBytes) > c.MaxFrameBytes {
+		bad("max_body_bytes %d must be between 1 and max_frame_bytes", c.MaxBodyBytes)
+	}
+	for name, d := range map[string]time.Duration{
+		"ping_interval": c.PingInterval, "idle_timeout": c.IdleTimeout,
+		"connect_timeout": c.ConnectTimeout, "write_timeout": c.WriteTimeout,
+		"shutdown_timeout": c.ShutdownTimeout,
+	} {
+		if d <= 0 {
+			bad("%s must be positive, got %v", name, d)
+		}
+	}
+	if c.IdleTimeout <= c.PingInterval {
+		bad("idle_timeout %v must exceed ping_interval %v", c.IdleTimeout, c.PingInterval)
+	}
+	if c.SendQueue < 1 {
+		bad("send_queue must be at least 1")
+	}
+	if c.MaxInflight < 1 {
+		bad("max_inflight must be at least 1")
+	}
+	r := c.Receipts
+	if r.TTL < 0 {
+		bad("receipts.ttl must not be negative")
+	}
+	if r.MaxGroupSize < 1 {
+		bad("receipts.max_group_size must be at least 1")
+	}
+	if r.WhoMayRequest != "all" && r.WhoMayRequest != "admins" {
+		bad("receipts.who_may_request must be all or admins, got %q", r.WhoMayRequest)
+	}
+	if r.Visibility != "sender" && r.Visibility != "members" {
+		bad("receipts.visibility must be sender or members, got %q", r.Visibility)
+	}
+	if len(r.GroupTypes) == 0 {
+		bad("receipts.group_types is empty (use * for all)")
+	}
+	if r.Coalesce <= 0 {
+		bad("receipts.coalesce must be positive")
+	}
+	return errors.Join(errs...)
+}
+
+// ReceiptsForType reports whether groups of type t may use receipts.
+func (r Receipts) ReceiptsForType(t string) bool {
+	for _, g := range r.GroupTypes {
+		if g == "*" || strings.EqualFold(g, t) {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,57 @@
+// Package metrics defines Seen's Prometheus metrics. They are registered
+// on a registry the server owns, never on the global one.
+package metrics
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+)
+
+// Metrics holds every collector the server updates.
+type Metrics struct {
+	Registry *prometheus.Registry
+
+	Connections     prometheus.Gauge
+	ConnectsTotal   *prometheus.CounterVec // result: ok, unauthorized
+	Requests        *prometheus.CounterVec // method, code
+	RequestDuration *prometheus.HistogramVec
+	SendQueue       prometheus.Gauge // frames queued across all connections
+	SlowDrops       prometheus.Counter
+	StoreDuration   *prometheus.HistogramVec // op, result
+}
+
+// New creates the collectors and registers them, with the Go and process
+// collectors, on a fresh registry.
+func New() *Metrics {
+	r := prometheus.NewRegistry()
+	m := &Metrics{
+		Registry: r,
+		Connections: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "seen_connections", Help: "Open WebSocket connections that completed connect.",
+		}),
+		ConnectsTotal: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "seen_connects_total", Help: "connect attempts by result.",
+		}, []string{"result"}),
+		Requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "seen_requests_total", Help: "Client requests by method and response code (0 = success).",
+		}, []string{"method", "code"}),
+		RequestDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "seen_request_duration_seconds", Help: "Client request handling time by method.",
+			Buckets: prometheus.ExponentialBuckets(0.0001, 2, 16),
+		}, []string{"method"}),
+		SendQueue: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "seen_send_queue_frames", Help: "Frames waiting in connection send queues.",
+		}),
+		SlowDrops: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "seen_slow_client_drops_total", Help: "Connections dropped because their send queue filled.",
+		}),
+		StoreDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "seen_store_duration_seconds", Help: "Store call latency by operation and result.",
+			Buckets: prometheus.ExponentialBuckets(0.00005, 2, 18),
+		}, []string{"op", "result"}),
+	}
+	r.MustRegister(m.Connections, m.ConnectsTotal, m.Requests, m.RequestDuration,
+		m.SendQueue, m.SlowDrops, m.StoreDuration,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
