@@ -1,0 +1,289 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/seen-im/seen/internal/store"
+	"github.com/seen-im/seen/protocol"
+)
+
+// maxGroupTypeLen bounds a group's type name.
+const maxGroupTypeLen = 64
+
+// checkUserIDs validates a list of user ids (1-max, each valid, each known)
+// and removes duplicates.
+func (s *Service) checkUserIDs(ctx context.Context, field string, ids []string, allowEmpty bool) ([]string, error) {
+	if len(ids) == 0 && !allowEmpty {
+		return nil, protocol.BadParam(field, "%s must name at least one user", field)
+	}
+	if len(ids) > s.cfg.Receipts.MaxGroupSize {
+		return nil, protocol.BadParam(field, "%s names more than %d users", field, s.cfg.Receipts.MaxGroupSize)
+	}
+	seen := make(map[string]bool, len(ids))
+	out := make([]string, 0, len(ids))
+	for i, id := range ids {
+		if !protocol.ValidID(id) {
+			return nil, protocol.BadParam(fmt.Sprintf("%s[%d]", field, i), "user id must be 1-64 characters of [A-Za-z0-9_.@-]")
+		}
+		if seen[id] {
+			continue
+		}
+		seen[id] = true
+		out = append(out, id)
+	}
+	for i, id := range out {
+		if err := s.requireUser(ctx, fmt.Sprintf("%s[%d]", field, i), id); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// CreateGroup creates a group owned by owner with the given members.
+func (s *Service) CreateGroup(ctx context.Context, c Caller, owner string, p protocol.GroupCreateParams) (protocol.GroupCreateResult, error) {
+	if !protocol.ValidID(p.GroupID) {
+		return protocol.GroupCreateResult{}, protocol.BadParam("groupId", "groupId must be 1-64 characters of [A-Za-z0-9_.@-]")
+	}
+	if len(p.Type) > maxGroupTypeLen {
+		return protocol.GroupCreateResult{}, protocol.BadParam("type", "type is longer than %d bytes", maxGroupTypeLen)
+	}
+	if err := s.requireUser(ctx, "owner", owner); err != nil {
+		return protocol.GroupCreateResult{}, err
+	}
+	ids, err := s.checkUserIDs(ctx, "members", p.Members, true)
+	if err != nil {
+		return protocol.GroupCreateResult{}, err
+	}
+	now := s.nowMs()
+	members := []store.Member{{UserID: owner, Role: protocol.RoleOwner, JoinSeq: 1, JoinedAt: now}}
+	for _, id := range ids {
+		if id != owner {
+			members = append(members, store.Member{UserID: id, Role: protocol.RoleMember, JoinSeq: 1, JoinedAt: now})
+		}
+	}
+	g := store.Group{ID: p.GroupID, Type: p.Type, CreatedBy: owner, CreatedAt: now}
+	if err := s.store.CreateGroup(ctx, g, members); err != nil {
+		if errors.Is(err, store.ErrExists) {
+			pe := protocol.Errorf(protocol.CodeConflict, "group %q exists", p.GroupID)
+			pe.Data = map[string]any{"field": "groupId"}
+			return protocol.GroupCreateResult{}, pe
+		}
+		return protocol.GroupCreateResult{}, s.internal(ctx, "create group", err)
+	}
+	// Each member learns that it is in a new group; telling every member
+	// about every other would cost members² events.
+	conv := protocol.Conversation{Type: protocol.ConvGroup, ID: p.GroupID}
+	for _, m := range members {
+		s.publish(ctx, []string{m.UserID}, c.ConnID, protocol.EventGroupMember, protocol.GroupMemberEvent{
+			Conversation: conv, UserID: m.UserID, Action: protocol.ActionJoined, By: owner,
+		})
+	}
+	return protocol.GroupCreateResult{GroupID: p.GroupID}, nil
+}
+
+// group resolves a group by id for caller; the caller must be a member
+// unless admin is set (the admin API acts for the app).
+func (s *Service) group(ctx context.Context, caller string, groupID string, admin bool) (convRef, error) {
+	if !protocol.ValidID(groupID) {
+		return convRef{}, protocol.BadParam("groupId", "groupId must be 1-64 characters of [A-Za-z0-9_.@-]")
+	}
+	if !admin {
+		ref, err := s.resolve(ctx, caller, protocol.Conversation{Type: protocol.ConvGroup, ID: groupID})
+		if pe, ok := err.(*protocol.Error); ok && pe.Data["field"] == "conversation.id" {
+			pe.Data["field"] = "groupId"
+		}
+		return ref, err
+	}
+	g, err := s.store.GetGroup(ctx, groupID)
+	if errors.Is(err, store.ErrNotFound) {
+		return convRef{}, protocol.Errorf(protocol.CodeNotFound, "no such group %q", groupID)
+	} else if err != nil {
+		return convRef{}, s.internal(ctx, "get group", err)
+	}
+	return convRef{id: store.GroupConv(groupID), wire: protocol.Conversation{Type: protocol.ConvGroup, ID: groupID}, group: g}, nil
+}
+
+func isManager(role string) bool { return role == protocol.RoleOwner || role == protocol.RoleAdmin }
+
+// AddMembers adds users to a group: owners and admins only, unless admin.
+func (s *Service) AddMembers(ctx context.Context, c Caller, groupID string, userIDs []string, role string, admin bool) error {
+	ref, err := s.group(ctx, c.UserID, groupID, admin)
+	if err != nil {
+		return err
+	}
+	if !admin && !isManager(ref.member.Role) {
+		return protocol.Errorf(protocol.CodeForbidden, "only the owner and admins may add members")
+	}
+	if role == "" {
+		role = protocol.RoleMember
+	}
+	if role != protocol.RoleMember && role != protocol.RoleAdmin {
+		return protocol.BadParam("role", "role must be member or admin")
+	}
+	ids, err := s.checkUserIDs(ctx, "userIds", userIDs, false)
+	if err != nil {
+		return err
+	}
+	now := s.nowMs()
+	add := make([]store.Member, len(ids))
+	for i, id := range ids {
+		add[i] = store.Member{UserID: id, Role: role, JoinedAt: now}
+	}
+	added, err := s.store.AddMembers(ctx, ref.id, add)
+	if err != nil {
+		return s.internal(ctx, "add members", err)
+	}
+	if len(added) == 0 {
+		return nil
+	}
+	all, err := s.memberIDs(ctx, ref.id)
+	if err != nil {
+		return s.internal(ctx, "list members", err)
+	}
+	by := c.UserID
+	for _, m := range added {
+		s.publish(ctx, all, "", protocol.EventGroupMember, protocol.GroupMemberEvent{
+			Conversation: ref.wire, UserID: m.UserID, Action: protocol.ActionJoined, By: by,
+		})
+	}
+	return nil
+}
+
+// RemoveMembers removes users from a group. The owner may remove anyone
+// but itself; an admin may remove plain members.
+func (s *Service) RemoveMembers(ctx context.Context, c Caller, groupID string, userIDs []string, admin bool) error {
+	ref, err := s.group(ctx, c.UserID, groupID, admin)
+	if err != nil {
+		return err
+	}
+	if !admin && !isManager(ref.member.Role) {
+		return protocol.Errorf(protocol.CodeForbidden, "only the owner and admins may remove members")
+	}
+	if len(userIDs) == 0 || len(userIDs) > protocol.MaxPageLimit {
+		return protocol.BadParam("userIds", "userIds must name 1 to %d users", protocol.MaxPageLimit)
+	}
+	targets := make([]store.Member, 0, len(userIDs))
+	for i, id := range userIDs {
+		field := fmt.Sprintf("userIds[%d]", i)
+		if !protocol.ValidID(id) {
+			return protocol.BadParam(field, "user id must be 1-64 characters of [A-Za-z0-9_.@-]")
+		}
+		m, err := s.store.GetMember(ctx, ref.id, id)
+		if errors.Is(err, store.ErrNotFound) {
+			pe := protocol.Errorf(protocol.CodeNotFound, "%q is not a member", id)
+			pe.Data = map[string]any{"field": field}
+			return pe
+		} else if err != nil {
+			return s.internal(ctx, "get member", err)
+		}
+		if !admin {
+			if m.Role == protocol.RoleOwner || (ref.member.Role == protocol.RoleAdmin && m.Role != protocol.RoleMember) {
+				return protocol.Errorf(protocol.CodeForbidden, "you may not remove %q", id)
+			}
+		}
+		targets = append(targets, m)
+	}
+	notify, err := s.memberIDs(ctx, ref.id)
+	if err != nil {
+		return s.internal(ctx, "list members", err)
+	}
+	for _, m := range targets {
+		if err := s.store.RemoveMember(ctx, ref.id, m.UserID); err != nil && !errors.Is(err, store.ErrNotFound) {
+			return s.internal(ctx, "remove member", err)
+		}
+		s.publish(ctx, notify, "", protocol.EventGroupMember, protocol.GroupMemberEvent{
+			Conversation: ref.wire, UserID: m.UserID, Action: protocol.ActionRemoved, By: c.UserID,
+		})
+	}
+	return nil
+}
+
+// Leave takes the caller out of a group. The owner cannot leave while
+// others remain: there would be nobody to manage the group.
+func (s *Service) Leave(ctx context.Context, c Caller, groupID string) error {
+	ref, err := s.group(ctx, c.UserID, groupID, false)
+	if err != nil {
+		return err
+	}
+	notify, err := s.memberIDs(ctx, ref.id)
+	if err != nil {
+		return s.internal(ctx, "list members", err)
+	}
+	if ref.member.Role == protocol.RoleOwner && len(notify) > 1 {
+		return protocol.Errorf(protocol.CodeForbidden, "the owner cannot leave while the group has other members; make another member owner first")
+	}
+	if err := s.store.RemoveMember(ctx, ref.id, c.UserID); err != nil && !errors.Is(err, store.ErrNotFound) {
+		return s.internal(ctx, "remove member", err)
+	}
+	s.publish(ctx, notify, "", protocol.EventGroupMember, protocol.GroupMemberEvent{
+		Conversation: ref.wire, UserID: c.UserID, Action: protocol.ActionLeft, By: c.UserID,
+	})
+	return nil
+}
+
+// SetRole changes a member's role (admin API). Making someone owner demotes
+// the previous owner to admin, so a group has one owner.
+func (s *Service) SetRole(ctx context.Context, groupID, userID, role string) error {
+	ref, err := s.group(ctx, "", groupID, true)
+	if err != nil {
+		return err
+	}
+	if !slices.Contains([]string{protocol.RoleOwner, protocol.RoleAdmin, protocol.RoleMember}, role) {
+		return protocol.BadParam("role", "role must be owner, admin or member")
+	}
+	if _, err := s.store.GetMember(ctx, ref.id, userID); errors.Is(err, store.ErrNotFound) {
+		return protocol.Errorf(protocol.CodeNotFound, "%q is not a member of %q", userID, groupID)
+	} else if err != nil {
+		return s.internal(ctx, "get member", err)
+	}
+	if role == protocol.RoleOwner {
+		err := s.forEachMember(ctx, ref.id, func(page []store.Member) error {
+			for _, m := range page {
+				if m.Role == protocol.RoleOwner && m.UserID != userID {
+					if err := s.store.SetRole(ctx, ref.id, m.UserID, protocol.RoleAdmin); err != nil {
+						return err
+					}
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return s.internal(ctx, "demote owner", err)
+		}
+	}
+	if err := s.store.SetRole(ctx, ref.id, userID, role); err != nil {
+		return s.internal(ctx, "set role", err)
+	}
+	return nil
+}
+
+// GroupMembers lists a group's members in user id order.
+func (s *Service) GroupMembers(ctx context.Context, c Caller, p protocol.GroupMembersParams) (protocol.GroupMembersResult, error) {
+	limit, pe := protocol.CheckLimit(p.Limit)
+	if pe != nil {
+		return protocol.GroupMembersResult{}, pe
+	}
+	if p.Cursor != "" && !protocol.ValidID(p.Cursor) {
+		return protocol.GroupMembersResult{}, protocol.BadParam("cursor", "bad cursor")
+	}
+	ref, err := s.group(ctx, c.UserID, p.GroupID, false)
+	if err != nil {
+		return protocol.GroupMembersResult{}, err
+	}
+	page, err := s.store.ListMembers(ctx, ref.id, p.Cursor, limit+1)
+	if err != nil {
+		return protocol.GroupMembersResult{}, s.internal(ctx, "list members", err)
+	}
+	res := protocol.GroupMembersResult{Members: make([]protocol.GroupMember, 0, len(page))}
+	if len(page) > limit {
+		page = page[:limit]
+		res.NextCursor = page[len(page)-1].UserID
+	}
+	for _, m := range page {
+		res.Members = append(res.Members, protocol.GroupMember{UserID: m.UserID, Role: m.Role, JoinSeq: m.JoinSeq})
+	}
+	return res, nil
+}

@@ -1,0 +1,222 @@
+package service
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+
+	"github.com/seen-im/seen/internal/store"
+	"github.com/seen-im/seen/protocol"
+)
+
+// maxClientMsgID bounds clientMsgId.
+const maxClientMsgID = 128
+
+// Send stores a message and tells every member's devices but the sending one.
+func (s *Service) Send(ctx context.Context, c Caller, p protocol.SendParams) (protocol.SendResult, error) {
+	if p.ClientMsgID == "" || len(p.ClientMsgID) > maxClientMsgID {
+		return protocol.SendResult{}, protocol.BadParam("clientMsgId", "clientMsgId must be 1-%d bytes", maxClientMsgID)
+	}
+	body, pe := s.checkBody(p.Body)
+	if pe != nil {
+		return protocol.SendResult{}, pe
+	}
+	ref, err := s.resolve(ctx, c.UserID, p.Conversation)
+	if err != nil {
+		return protocol.SendResult{}, err
+	}
+	if p.Receipt && ref.id.IsGroup() {
+		if err := s.groupReceiptsAllowed(ctx, ref); err != nil {
+			return protocol.SendResult{}, err
+		}
+	}
+	m := store.Message{
+		ID:          s.newMsgID(),
+		Conv:        ref.id,
+		Sender:      c.UserID,
+		ClientMsgID: p.ClientMsgID,
+		Body:        body,
+		SentAt:      s.nowMs(),
+		Receipt:     p.Receipt,
+	}
+	stored, existed, err := s.store.Append(ctx, m)
+	if err != nil {
+		return protocol.SendResult{}, s.internal(ctx, "append", err)
+	}
+	res := protocol.SendResult{MsgID: stored.ID, Seq: stored.Seq, SentAt: stored.SentAt}
+	if existed {
+		if !bytes.Equal(stored.Body, body) || stored.Receipt != p.Receipt {
+			pe := protocol.Errorf(protocol.CodeConflict, "clientMsgId %q was already used with another message", p.ClientMsgID)
+			pe.Data = map[string]any{"field": "clientMsgId", "msgId": stored.ID}
+			return protocol.SendResult{}, pe
+		}
+		return res, nil
+	}
+	s.announce(ctx, ref, stored, c.ConnID)
+	return res, nil
+}
+
+// checkBody requires a JSON value within the size limit and compacts it, so
+// a resend compares equal whatever its whitespace.
+func (s *Service) checkBody(raw json.RawMessage) (json.RawMessage, *protocol.Error) {
+	if len(raw) == 0 || bytes.Equal(raw, []byte("null")) {
+		return nil, protocol.BadParam("body", "body is required")
+	}
+	if len(raw) > s.cfg.MaxBodyBytes {
+		pe := protocol.Errorf(protocol.CodeTooLarge, "body is larger than %d bytes", s.cfg.MaxBodyBytes)
+		pe.Data = map[string]any{"field": "body", "limit": s.cfg.MaxBodyBytes}
+		return nil, pe
+	}
+	var buf bytes.Buffer
+	if err := json.Compact(&buf, raw); err != nil {
+		return nil, protocol.BadParam("body", "body is not valid JSON")
+	}
+	return buf.Bytes(), nil
+}
+
+// announce sends message.new to every device of every member but exceptConn.
+// The sender's devices see their own receipt; the others see their ack state.
+func (s *Service) announce(ctx context.Context, ref convRef, m store.Message, exceptConn string) {
+	members := []string{m.Sender, ref.peer}
+	if ref.id.IsGroup() {
+		var err error
+		members, err = s.memberIDs(ctx, ref.id)
+		if err != nil {
+			s.log.WarnContext(ctx, "announce: list members", "conv", ref.id, "err", err)
+			return
+		}
+	}
+	others := make([]string, 0, len(members))
+	for _, u := range members {
+		if u != m.Sender {
+			others = append(others, u)
+		}
+	}
+	if ref.id.IsPeer() {
+		// Both sides name a peer conversation differently, so each side
+		// gets its own encoding; a group's is the same for all.
+		own := wireMessage(m, m.Sender)
+		if m.Receipt {
+			own.Receipt = s.freshReceipt(m, 1)
+		}
+		s.publish(ctx, []string{m.Sender}, exceptConn, protocol.EventMessageNew, protocol.MessageNewEvent{Message: own})
+		theirs := wireMessage(m, ref.peer)
+		if m.Receipt {
+			theirs.Receipt = &protocol.AckState{}
+		}
+		s.publish(ctx, others, exceptConn, protocol.EventMessageNew, protocol.MessageNewEvent{Message: theirs})
+		return
+	}
+	own := wireMessage(m, m.Sender)
+	theirs := own
+	if m.Receipt {
+		own.Receipt = s.freshReceipt(m, len(others))
+		theirs.Receipt = &protocol.AckState{}
+	}
+	s.publish(ctx, []string{m.Sender}, exceptConn, protocol.EventMessageNew, protocol.MessageNewEvent{Message: own})
+	s.publish(ctx, others, exceptConn, protocol.EventMessageNew, protocol.MessageNewEvent{Message: theirs})
+}
+
+// History returns a page of the caller's visible messages, newest first.
+func (s *Service) History(ctx context.Context, c Caller, p protocol.HistoryParams) (protocol.HistoryResult, error) {
+	limit, pe := protocol.CheckLimit(p.Limit)
+	if pe != nil {
+		return protocol.HistoryResult{}, pe
+	}
+	ref, err := s.resolve(ctx, c.UserID, p.Conversation)
+	if err != nil {
+		return protocol.HistoryResult{}, err
+	}
+	minSeq := ref.member.JoinSeq
+	if minSeq == 0 {
+		minSeq = 1
+	}
+	msgs, err := s.store.History(ctx, ref.id, p.BeforeSeq, minSeq, limit+1)
+	if err != nil {
+		return protocol.HistoryResult{}, s.internal(ctx, "history", err)
+	}
+	res := protocol.HistoryResult{Messages: make([]protocol.Message, 0, min(len(msgs), limit))}
+	if len(msgs) > limit {
+		res.HasMore = true
+		msgs = msgs[:limit]
+	}
+	for _, m := range msgs {
+		w := wireMessage(m, c.UserID)
+		if m.Receipt {
+			w.Receipt, err = s.receiptField(ctx, ref, m, c.UserID)
+			if err != nil {
+				return protocol.HistoryResult{}, s.internal(ctx, "receipt", err)
+			}
+		}
+		res.Messages = append(res.Messages, w)
+	}
+	return res, nil
+}
+
+// clampSeq checks an ack's seq (>= 1) and caps it at the conversation's
+// last seq: a client cannot ack what does not exist yet.
+func (s *Service) clampSeq(ctx context.Context, conv store.ConvID, seq uint64) (uint64, error) {
+	last, err := s.store.LastSeq(ctx, conv)
+	if err != nil {
+		return 0, s.internal(ctx, "last seq", err)
+	}
+	if seq == 0 {
+		return last, nil
+	}
+	return min(seq, last), nil
+}
+
+// Delivered records that the caller's device has everything up to seq.
+func (s *Service) Delivered(ctx context.Context, c Caller, p protocol.DeliveredParams) (protocol.Empty, error) {
+	if p.Seq == 0 {
+		return protocol.Empty{}, protocol.BadParam("seq", "seq must be at least 1")
+	}
+	ref, err := s.resolve(ctx, c.UserID, p.Conversation)
+	if err != nil {
+		return protocol.Empty{}, err
+	}
+	seq, err := s.clampSeq(ctx, ref.id, p.Seq)
+	if err != nil || seq == 0 {
+		return protocol.Empty{}, err
+	}
+	m, changed, err := s.store.AdvanceDelivered(ctx, ref.id, c.UserID, seq, s.nowMs())
+	if err != nil {
+		return protocol.Empty{}, s.internal(ctx, "advance delivered", err)
+	}
+	if changed && ref.id.IsPeer() {
+		s.publish(ctx, []string{ref.peer}, "", protocol.EventReceiptDelivered, protocol.ReceiptDeliveredEvent{
+			Conversation: wireConv(ref.id, ref.peer), UserID: c.UserID, Seq: m.DeliveredSeq,
+		})
+	}
+	return protocol.Empty{}, nil
+}
+
+// ReadConversation marks everything up to seq (default: the latest) read.
+func (s *Service) ReadConversation(ctx context.Context, c Caller, p protocol.ConversationReadParams) (protocol.ConversationReadResult, error) {
+	ref, err := s.resolve(ctx, c.UserID, p.Conversation)
+	if err != nil {
+		return protocol.ConversationReadResult{}, err
+	}
+	seq, err := s.clampSeq(ctx, ref.id, p.Seq)
+	if err != nil {
+		return protocol.ConversationReadResult{}, err
+	}
+	if seq <= ref.member.ReadSeq {
+		return protocol.ConversationReadResult{ReadSeq: ref.member.ReadSeq}, nil
+	}
+	m, changed, err := s.store.AdvanceRead(ctx, ref.id, c.UserID, seq, s.nowMs())
+	if err != nil {
+		return protocol.ConversationReadResult{}, s.internal(ctx, "advance read", err)
+	}
+	if changed {
+		if ref.id.IsPeer() {
+			s.publish(ctx, []string{ref.peer}, "", protocol.EventConversationRead, protocol.ConversationReadEvent{
+				Conversation: wireConv(ref.id, ref.peer), UserID: c.UserID, Seq: m.ReadSeq,
+			})
+		}
+		s.publish(ctx, []string{c.UserID}, c.ConnID, protocol.EventConversationRead, protocol.ConversationReadEvent{
+			Conversation: ref.wire, UserID: c.UserID, Seq: m.ReadSeq,
+		})
+	}
+	return protocol.ConversationReadResult{ReadSeq: m.ReadSeq}, nil
+}

@@ -1,0 +1,209 @@
+// Package service is Seen's application layer: it checks who may do what,
+// turns protocol requests into store writes, and publishes the resulting
+// events on the bus once the writes are durable. Transports (WebSocket,
+// admin HTTP) call it; it knows nothing of sockets.
+//
+// # Concurrency
+//
+// A Service is safe for concurrent use. Ordering and atomicity live in the
+// store (seq allocation, join positions, watermarks); the service holds no
+// lock across a store call.
+package service
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/oklog/ulid/v2"
+
+	"github.com/seen-im/seen/internal/bus"
+	"github.com/seen-im/seen/internal/config"
+	"github.com/seen-im/seen/internal/store"
+	"github.com/seen-im/seen/protocol"
+)
+
+// Caller is who makes a request: a connected device, or the admin API
+// acting for a user (ConnID empty).
+type Caller struct {
+	UserID string
+	// ConnID identifies the connection, so events it causes skip it.
+	ConnID string
+	Device string
+}
+
+// Options are the parts a Service is built from.
+type Options struct {
+	Store  store.Store
+	Bus    bus.Bus
+	Config config.Config
+	Logger *slog.Logger
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Service implements every protocol method.
+type Service struct {
+	store store.Store
+	bus   bus.Bus
+	cfg   config.Config
+	log   *slog.Logger
+	now   func() time.Time
+
+	handlers map[string]handler // built once by New, read-only after
+
+	idMu    sync.Mutex // guards entropy
+	entropy io.Reader
+}
+
+// New builds a Service.
+func New(o Options) *Service {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	s := &Service{
+		store:   o.Store,
+		bus:     o.Bus,
+		cfg:     o.Config,
+		log:     o.Logger,
+		now:     o.Now,
+		entropy: ulid.Monotonic(rand.Reader, 0),
+	}
+	s.handlers = s.methods()
+	return s
+}
+
+// nowMs is the current time in Unix milliseconds.
+func (s *Service) nowMs() int64 { return s.now().UnixMilli() }
+
+// newMsgID returns a fresh, time-ordered, server-unique message id.
+func (s *Service) newMsgID() string {
+	s.idMu.Lock()
+	defer s.idMu.Unlock()
+	return ulid.MustNew(ulid.Timestamp(s.now()), s.entropy).String()
+}
+
+// internal turns an unexpected error into the protocol error a client sees:
+// 503 when the store or bus is unavailable (safe to retry), 500 otherwise.
+// The detail is logged, not sent.
+func (s *Service) internal(ctx context.Context, op string, err error) *protocol.Error {
+	var pe *protocol.Error
+	if errors.As(err, &pe) {
+		return pe
+	}
+	if errors.Is(err, store.ErrUnavailable) || errors.Is(err, bus.ErrClosed) ||
+		errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		s.log.WarnContext(ctx, "unavailable", "op", op, "err", err)
+		return protocol.Errorf(protocol.CodeUnavailable, "service unavailable, retry")
+	}
+	s.log.ErrorContext(ctx, "internal error", "op", op, "err", err)
+	return protocol.Errorf(protocol.CodeInternal, "internal error")
+}
+
+// publish sends one event to users, encoded once. Events are best effort:
+// the write they report is already durable, and a client that misses one
+// re-syncs by state, so a failure is logged and not returned.
+func (s *Service) publish(ctx context.Context, users []string, exceptConn, method string, params any) {
+	if len(users) == 0 {
+		return
+	}
+	data, err := encodeEvent(method, params)
+	if err != nil {
+		s.log.ErrorContext(ctx, "encode event", "method", method, "err", err)
+		return
+	}
+	// Events are published even if the request's context is done: the
+	// write happened and the others must hear of it.
+	if err := s.bus.Publish(context.WithoutCancel(ctx), users, bus.Event{Data: data, ExceptConn: exceptConn}); err != nil {
+		s.log.WarnContext(ctx, "publish", "method", method, "err", err)
+	}
+}
+
+// EnsureUser registers userID if it is unknown: a user exists once it
+// connects with a valid token.
+func (s *Service) EnsureUser(ctx context.Context, userID string) error {
+	if _, err := s.store.GetUser(ctx, userID); err == nil {
+		return nil
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return s.internal(ctx, "get user", err)
+	}
+	if _, err := s.store.PutUser(ctx, store.User{ID: userID, CreatedAt: s.nowMs()}); err != nil {
+		return s.internal(ctx, "put user", err)
+	}
+	return nil
+}
+
+// CreateUser registers a user through the admin API; created is false if
+// it already existed.
+func (s *Service) CreateUser(ctx context.Context, userID, name string) (bool, error) {
+	if !protocol.ValidID(userID) {
+		return false, protocol.BadParam("userId", "userId must be 1-64 characters of [A-Za-z0-9_.@-]")
+	}
+	if len(name) > 256 {
+		return false, protocol.BadParam("name", "name is longer than 256 bytes")
+	}
+	created, err := s.store.PutUser(ctx, store.User{ID: userID, Name: name, CreatedAt: s.nowMs()})
+	if err != nil {
+		return false, s.internal(ctx, "put user", err)
+	}
+	return created, nil
+}
+
+// RequireUser answers 404, naming field, for an unknown user.
+func (s *Service) RequireUser(ctx context.Context, field, userID string) error {
+	return s.requireUser(ctx, field, userID)
+}
+
+// requireUser answers 404 for an unknown user.
+func (s *Service) requireUser(ctx context.Context, field, userID string) error {
+	if _, err := s.store.GetUser(ctx, userID); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			pe := protocol.Errorf(protocol.CodeNotFound, "no such user %q", userID)
+			pe.Data = map[string]any{"field": field}
+			return pe
+		}
+		return s.internal(ctx, "get user", err)
+	}
+	return nil
+}
+
+// forEachMember calls fn with every member of conv, a page at a time.
+func (s *Service) forEachMember(ctx context.Context, conv store.ConvID, fn func([]store.Member) error) error {
+	after := ""
+	for {
+		page, err := s.store.ListMembers(ctx, conv, after, 1000)
+		if err != nil {
+			return fmt.Errorf("list members of %s: %w", conv, err)
+		}
+		if len(page) == 0 {
+			return nil
+		}
+		if err := fn(page); err != nil {
+			return err
+		}
+		if len(page) < 1000 {
+			return nil
+		}
+		after = page[len(page)-1].UserID
+	}
+}
+
+// memberIDs returns the user ids of every member of conv.
+func (s *Service) memberIDs(ctx context.Context, conv store.ConvID) ([]string, error) {
+	var ids []string
+	err := s.forEachMember(ctx, conv, func(page []store.Member) error {
+		for _, m := range page {
+			ids = append(ids, m.UserID)
+		}
+		return nil
+	})
+	return ids, err
+}

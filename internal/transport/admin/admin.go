@@ -1,0 +1,261 @@
+// Package admin serves the server API that app servers call: users,
+// tokens, groups, members and roles, and sending as a user. Every request
+// carries the admin key as a bearer token.
+package admin
+
+import (
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/seen-im/seen/internal/auth"
+	"github.com/seen-im/seen/internal/service"
+	"github.com/seen-im/seen/protocol"
+)
+
+// maxBodyBytes bounds an admin request body: a group created with 100,000
+// members fits.
+const maxBodyBytes = 8 << 20
+
+// maxTokenTTL bounds the lifetime of a minted token.
+const maxTokenTTL = 366 * 24 * time.Hour
+
+// Options are what the admin API is built from.
+type Options struct {
+	Service *service.Service
+	Tokens  *auth.Tokens
+	// Key is the admin key; empty disables the API (every call is 401).
+	Key    string
+	Logger *slog.Logger
+}
+
+// API is the admin http.Handler.
+type API struct {
+	o       Options
+	keyHash [32]byte
+	mux     *http.ServeMux
+}
+
+// New builds the admin API.
+func New(o Options) *API {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	a := &API{o: o, keyHash: sha256.Sum256([]byte(o.Key)), mux: http.NewServeMux()}
+	a.mux.HandleFunc("POST /v1/admin/users", a.createUser)
+	a.mux.HandleFunc("POST /v1/admin/tokens", a.mintToken)
+	a.mux.HandleFunc("POST /v1/admin/groups", a.createGroup)
+	a.mux.HandleFunc("POST /v1/admin/groups/{groupId}/members", a.addMembers)
+	a.mux.HandleFunc("DELETE /v1/admin/groups/{groupId}/members/{userId}", a.removeMember)
+	a.mux.HandleFunc("PUT /v1/admin/groups/{groupId}/members/{userId}", a.setRole)
+	a.mux.HandleFunc("POST /v1/admin/messages", a.sendMessage)
+	a.mux.HandleFunc("/v1/admin/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, protocol.Errorf(protocol.CodeNotFound, "no such admin endpoint"))
+	})
+	return a
+}
+
+// ServeHTTP checks the admin key, then routes.
+func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !a.authorized(r) {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="seen-admin"`)
+		writeError(w, protocol.Errorf(protocol.CodeUnauthorized, "bad or missing admin key"))
+		return
+	}
+	a.mux.ServeHTTP(w, r)
+}
+
+// authorized compares the bearer key in constant time (over hashes, so the
+// key's length does not leak either).
+func (a *API) authorized(r *http.Request) bool {
+	if a.o.Key == "" {
+		return false
+	}
+	key, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if !ok {
+		return false
+	}
+	h := sha256.Sum256([]byte(key))
+	return subtle.ConstantTimeCompare(h[:], a.keyHash[:]) == 1
+}
+
+// decode reads a JSON object body into p.
+func decode(w http.ResponseWriter, r *http.Request, p any) *protocol.Error {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBodyBytes))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return protocol.Errorf(protocol.CodeTooLarge, "body larger than %d bytes", maxBodyBytes)
+		}
+		return protocol.Errorf(protocol.CodeInvalidRequest, "cannot read body")
+	}
+	if len(strings.TrimSpace(string(body))) > 0 && !json.Valid(body) {
+		return protocol.Errorf(protocol.CodeParseError, "invalid JSON")
+	}
+	return service.DecodeParams(body, p)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func writeError(w http.ResponseWriter, pe *protocol.Error) {
+	writeJSON(w, protocol.HTTPStatus(pe.Code), map[string]any{"error": pe})
+}
+
+// fail writes err, which the service has already made a *protocol.Error
+// (or which becomes a 500 with no detail).
+func (a *API) fail(w http.ResponseWriter, err error) {
+	var pe *protocol.Error
+	if !errors.As(err, &pe) {
+		a.o.Logger.Error("admin", "err", err)
+		pe = protocol.Errorf(protocol.CodeInternal, "internal error")
+	}
+	writeError(w, pe)
+}
+
+func (a *API) createUser(w http.ResponseWriter, r *http.Request) {
+	var p struct {
+		UserID string `json:"userId"`
+		Name   string `json:"name"`
+	}
+	if pe := decode(w, r, &p); pe != nil {
+		writeError(w, pe)
+		return
+	}
+	created, err := a.o.Service.CreateUser(r.Context(), p.UserID, p.Name)
+	if err != nil {
+		a.fail(w, err)
+		return
+	}
+	status := http.StatusOK
+	if created {
+		status = http.StatusCreated
+	}
+	writeJSON(w, status, map[string]string{"userId": p.UserID})
+}
+
+func (a *API) mintToken(w http.ResponseWriter, r *http.Request) {
+	var p struct {
+		UserID     string `json:"userId"`
+		TTLSeconds *int64 `json:"ttlSeconds"`
+	}
+	if pe := decode(w, r, &p); pe != nil {
+		writeError(w, pe)
+		return
+	}
+	if !protocol.ValidID(p.UserID) {
+		writeError(w, protocol.BadParam("userId", "userId must be 1-64 characters of [A-Za-z0-9_.@-]"))
+		return
+	}
+	ttl := 24 * time.Hour
+	if p.TTLSeconds != nil {
+		ttl = time.Duration(*p.TTLSeconds) * time.Second
+		if *p.TTLSeconds < 1 || ttl > maxTokenTTL {
+			writeError(w, protocol.BadParam("ttlSeconds", "ttlSeconds must be between 1 and %d", int64(maxTokenTTL/time.Second)))
+			return
+		}
+	}
+	tok, exp, err := a.o.Tokens.Mint(p.UserID, ttl)
+	if err != nil {
+		a.fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"token": tok, "expiresAt": exp.UnixMilli()})
+}
+
+func (a *API) createGroup(w http.ResponseWriter, r *http.Request) {
+	var p struct {
+		protocol.GroupCreateParams
+		Owner string `json:"owner"`
+	}
+	if pe := decode(w, r, &p); pe != nil {
+		writeError(w, pe)
+		return
+	}
+	if !protocol.ValidID(p.Owner) {
+		writeError(w, protocol.BadParam("owner", "owner must be 1-64 characters of [A-Za-z0-9_.@-]"))
+		return
+	}
+	res, err := a.o.Service.CreateGroup(r.Context(), service.Caller{UserID: p.Owner}, p.Owner, p.GroupCreateParams)
+	if err != nil {
+		a.fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, res)
+}
+
+func (a *API) addMembers(w http.ResponseWriter, r *http.Request) {
+	var p struct {
+		UserIDs []string `json:"userIds"`
+		Role    string   `json:"role"`
+	}
+	if pe := decode(w, r, &p); pe != nil {
+		writeError(w, pe)
+		return
+	}
+	if err := a.o.Service.AddMembers(r.Context(), service.Caller{}, r.PathValue("groupId"), p.UserIDs, p.Role, true); err != nil {
+		a.fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, protocol.Empty{})
+}
+
+func (a *API) removeMember(w http.ResponseWriter, r *http.Request) {
+	err := a.o.Service.RemoveMembers(r.Context(), service.Caller{}, r.PathValue("groupId"), []string{r.PathValue("userId")}, true)
+	if err != nil {
+		a.fail(w, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (a *API) setRole(w http.ResponseWriter, r *http.Request) {
+	var p struct {
+		Role string `json:"role"`
+	}
+	if pe := decode(w, r, &p); pe != nil {
+		writeError(w, pe)
+		return
+	}
+	if err := a.o.Service.SetRole(r.Context(), r.PathValue("groupId"), r.PathValue("userId"), p.Role); err != nil {
+		a.fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, protocol.Empty{})
+}
+
+func (a *API) sendMessage(w http.ResponseWriter, r *http.Request) {
+	var p struct {
+		protocol.SendParams
+		From string `json:"from"`
+	}
+	if pe := decode(w, r, &p); pe != nil {
+		writeError(w, pe)
+		return
+	}
+	if !protocol.ValidID(p.From) {
+		writeError(w, protocol.BadParam("from", "from must be 1-64 characters of [A-Za-z0-9_.@-]"))
+		return
+	}
+	ctx := r.Context()
+	if err := a.o.Service.RequireUser(ctx, "from", p.From); err != nil {
+		a.fail(w, err)
+		return
+	}
+	// No connection sent it, so every device of the sender hears of it too.
+	res, err := a.o.Service.Send(ctx, service.Caller{UserID: p.From}, p.SendParams)
+	if err != nil {
+		a.fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, res)
+}

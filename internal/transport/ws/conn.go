@@ -1,0 +1,418 @@
+package ws
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"io"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/seen-im/seen/internal/bus"
+	"github.com/seen-im/seen/internal/service"
+	"github.com/seen-im/seen/protocol"
+)
+
+// closeReq asks the writer to flush and close with a status.
+type closeReq struct {
+	code   websocket.StatusCode
+	reason string
+}
+
+// conn is one client connection.
+type conn struct {
+	h  *Handler
+	ws *websocket.Conn
+	id string
+
+	ctx    context.Context // cancelled when the connection is done
+	cancel context.CancelFunc
+
+	// caller is set by connect on the reader goroutine before any request
+	// goroutine starts, and read-only after.
+	caller      service.Caller
+	connected   bool // reader goroutine only
+	unsubscribe func()
+
+	out     chan []byte   // frames to write; never closed
+	closeCh chan closeReq // buffered 1: the first close request wins
+	sem     chan struct{} // bounds requests in progress
+
+	mu       sync.Mutex
+	draining bool           // guarded by mu: no new requests once set
+	inflight sync.WaitGroup // Add under mu while !draining
+}
+
+func newConn(h *Handler, wsc *websocket.Conn, id string) *conn {
+	ctx, cancel := context.WithCancel(context.Background())
+	return &conn{
+		h:       h,
+		ws:      wsc,
+		id:      id,
+		ctx:     ctx,
+		cancel:  cancel,
+		out:     make(chan []byte, h.o.Config.SendQueue),
+		closeCh: make(chan closeReq, 1),
+		sem:     make(chan struct{}, h.o.Config.MaxInflight),
+	}
+}
+
+// serve runs the connection until it ends and joins all its goroutines.
+func (c *conn) serve() {
+	var wg sync.WaitGroup
+	writerDone := make(chan struct{})
+	wg.Add(2)
+	go func() { defer wg.Done(); defer close(writerDone); c.writer() }()
+	go func() { defer wg.Done(); c.pinger() }()
+
+	if c.readLoop() {
+		// The reader stopped on purpose and asked for a close: let the
+		// writer flush the last frames and finish the handshake.
+		select {
+		case <-writerDone:
+		case <-c.ctx.Done():
+		}
+	}
+	c.cancel()
+	c.ws.CloseNow()
+	c.inflight.Wait()
+	wg.Wait()
+	if c.unsubscribe != nil {
+		c.unsubscribe()
+		c.h.o.Metrics.Connections.Dec()
+	}
+	// Frames still queued will never be written.
+	c.h.o.Metrics.SendQueue.Sub(float64(len(c.out)))
+}
+
+// readLoop reads frames until the socket fails or a close is requested.
+// It reports whether it stopped to let a requested close finish.
+func (c *conn) readLoop() (closing bool) {
+	limit := c.h.o.Config.MaxFrameBytes
+	for {
+		ctx, cancel := c.ctx, context.CancelFunc(func() {})
+		if !c.connected {
+			ctx, cancel = context.WithTimeout(c.ctx, c.h.o.Config.ConnectTimeout)
+		}
+		typ, r, err := c.ws.Reader(ctx)
+		if err != nil {
+			cancel()
+			return false
+		}
+		data, err := io.ReadAll(io.LimitReader(r, limit+1))
+		cancel()
+		if err != nil {
+			return false
+		}
+		if int64(len(data)) > limit {
+			pe := protocol.Errorf(protocol.CodeTooLarge, "frame larger than %d bytes", limit)
+			pe.Data = map[string]any{"limit": limit}
+			c.reply(nil, "", nil, pe)
+			c.requestClose(websocket.StatusMessageTooBig, "frame too large")
+			return true
+		}
+		if typ != websocket.MessageText {
+			c.reply(nil, "", nil, protocol.Errorf(protocol.CodeInvalidRequest, "frames must be text"))
+			continue
+		}
+		if stop := c.handleFrame(data); stop {
+			return true
+		}
+	}
+}
+
+// handleFrame parses one frame and runs it; it reports whether the
+// connection must stop reading.
+func (c *conn) handleFrame(data []byte) (stop bool) {
+	id, req, pe := parseRequest(data)
+	if pe != nil {
+		c.reply(id, "", nil, pe)
+		return false
+	}
+	if !c.connected {
+		if req.Method != protocol.MethodConnect {
+			c.reply(id, req.Method, nil, protocol.Errorf(protocol.CodeUnauthorized, "connect first"))
+			c.requestClose(websocket.StatusPolicyViolation, "connect first")
+			return true
+		}
+		return c.connect(id, req.Params)
+	}
+	c.mu.Lock()
+	if c.draining {
+		c.mu.Unlock()
+		c.reply(id, req.Method, nil, protocol.Errorf(protocol.CodeUnavailable, "server shutting down, retry"))
+		return false
+	}
+	c.inflight.Add(1)
+	c.mu.Unlock()
+	// A full semaphore stops the reader: back-pressure on the socket.
+	select {
+	case c.sem <- struct{}{}:
+	case <-c.ctx.Done():
+		c.inflight.Done()
+		return false
+	}
+	go func() {
+		defer c.inflight.Done()
+		defer func() { <-c.sem }()
+		start := time.Now()
+		res, pe := c.h.o.Service.Dispatch(c.ctx, c.caller, req.Method, req.Params)
+		c.h.o.Metrics.RequestDuration.WithLabelValues(c.methodLabel(req.Method)).Observe(time.Since(start).Seconds())
+		c.reply(id, req.Method, res, pe)
+	}()
+	return false
+}
+
+// connect authenticates the connection. A bad token is answered with 401
+// and the socket closed.
+func (c *conn) connect(id json.RawMessage, raw json.RawMessage) (stop bool) {
+	var p protocol.ConnectParams
+	if pe := service.DecodeParams(raw, &p); pe != nil {
+		c.reply(id, protocol.MethodConnect, nil, pe)
+		return false
+	}
+	if p.Device != "" && !protocol.ValidID(p.Device) {
+		c.reply(id, protocol.MethodConnect, nil, protocol.BadParam("device", "device must be 1-64 characters of [A-Za-z0-9_.@-]"))
+		return false
+	}
+	userID, err := c.h.o.Tokens.Verify(p.Token)
+	if err != nil {
+		c.h.o.Metrics.ConnectsTotal.WithLabelValues("unauthorized").Inc()
+		c.h.log.Debug("connect refused", "conn", c.id, "err", err)
+		pe := protocol.Errorf(protocol.CodeUnauthorized, "bad or expired token")
+		pe.Data = map[string]any{"field": "token"}
+		c.reply(id, protocol.MethodConnect, nil, pe)
+		c.requestClose(websocket.StatusPolicyViolation, "unauthorized")
+		return true
+	}
+	if err := c.h.o.Service.EnsureUser(c.ctx, userID); err != nil {
+		var pe *protocol.Error
+		if !errors.As(err, &pe) {
+			pe = protocol.Errorf(protocol.CodeInternal, "internal error")
+		}
+		c.reply(id, protocol.MethodConnect, nil, pe)
+		return false
+	}
+	device := p.Device
+	if device == "" {
+		var b [4]byte
+		_, _ = rand.Read(b[:])
+		device = "d-" + hex.EncodeToString(b[:])
+	}
+	c.caller = service.Caller{UserID: userID, ConnID: c.id, Device: device}
+	// Subscribe before answering, so no event after connect is missed.
+	unsub, err := c.h.o.Bus.Subscribe(userID, c.deliver)
+	if err != nil {
+		c.reply(id, protocol.MethodConnect, nil, protocol.Errorf(protocol.CodeUnavailable, "unavailable, retry"))
+		return false
+	}
+	c.unsubscribe = unsub
+	c.connected = true
+	c.h.o.Metrics.Connections.Inc()
+	c.h.o.Metrics.ConnectsTotal.WithLabelValues("ok").Inc()
+	c.reply(id, protocol.MethodConnect, protocol.ConnectResult{
+		UserID: userID, Device: device, ServerTime: time.Now().UnixMilli(),
+	}, nil)
+	return false
+}
+
+// deliver takes an event from the bus. It never blocks: a client whose
+// queue is full is too slow and is dropped.
+func (c *conn) deliver(ev bus.Event) {
+	if ev.ExceptConn == c.id {
+		return
+	}
+	select {
+	case c.out <- ev.Data:
+		c.h.o.Metrics.SendQueue.Inc()
+	case <-c.ctx.Done():
+	default:
+		c.h.o.Metrics.SlowDrops.Inc()
+		c.h.log.Info("dropping slow client", "conn", c.id, "user", c.caller.UserID)
+		c.abort()
+	}
+}
+
+// reply queues a response, waiting for room: a client that does not read
+// its responses stops being read (the reader waits on the semaphore).
+func (c *conn) reply(id json.RawMessage, method string, res any, pe *protocol.Error) {
+	code := "0"
+	if pe != nil {
+		code = strconv.Itoa(pe.Code)
+	}
+	c.h.o.Metrics.Requests.WithLabelValues(c.methodLabel(method), code).Inc()
+	b, err := encodeResponse(id, res, pe)
+	if err != nil {
+		c.h.log.Error("encode response", "method", method, "err", err)
+		b, _ = encodeResponse(id, nil, protocol.Errorf(protocol.CodeInternal, "internal error"))
+	}
+	select {
+	case c.out <- b:
+		c.h.o.Metrics.SendQueue.Inc()
+	case <-c.ctx.Done():
+	}
+}
+
+// methodLabel keeps the metrics' label set bounded.
+func (c *conn) methodLabel(method string) string {
+	if method == protocol.MethodConnect || c.h.o.Service.Known(method) {
+		return method
+	}
+	return "other"
+}
+
+// requestClose asks the writer to flush and close the socket.
+func (c *conn) requestClose(code websocket.StatusCode, reason string) {
+	select {
+	case c.closeCh <- closeReq{code, reason}:
+	default:
+	}
+}
+
+// abort drops the connection at once.
+func (c *conn) abort() {
+	c.cancel()
+}
+
+// drain stops taking requests; once those in progress are answered, the
+// socket is closed with 1001.
+func (c *conn) drain() {
+	c.mu.Lock()
+	c.draining = true
+	c.mu.Unlock()
+	go func() {
+		c.inflight.Wait()
+		c.requestClose(websocket.StatusGoingAway, "server shutting down")
+	}()
+}
+
+// writer writes queued frames until the connection ends or a close is
+// requested; a requested close first flushes what is queued.
+func (c *conn) writer() {
+	for {
+		select {
+		case b := <-c.out:
+			if !c.write(b) {
+				c.cancel()
+				return
+			}
+		case cr := <-c.closeCh:
+			for flushing := true; flushing; {
+				select {
+				case b := <-c.out:
+					if !c.write(b) {
+						c.cancel()
+						return
+					}
+				default:
+					flushing = false
+				}
+			}
+			_ = c.ws.Close(cr.code, cr.reason)
+			c.cancel()
+			return
+		case <-c.ctx.Done():
+			return
+		}
+	}
+}
+
+func (c *conn) write(b []byte) bool {
+	c.h.o.Metrics.SendQueue.Dec()
+	ctx, cancel := context.WithTimeout(c.ctx, c.h.writeTimeout())
+	defer cancel()
+	if err := c.ws.Write(ctx, websocket.MessageText, b); err != nil {
+		c.h.log.Debug("write", "conn", c.id, "err", err)
+		return false
+	}
+	return true
+}
+
+// pinger pings the client; one that does not answer in time is dropped.
+func (c *conn) pinger() {
+	cfg := c.h.o.Config
+	t := time.NewTicker(cfg.PingInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-c.ctx.Done():
+			return
+		case <-t.C:
+			ctx, cancel := context.WithTimeout(c.ctx, cfg.IdleTimeout-cfg.PingInterval)
+			err := c.ws.Ping(ctx)
+			cancel()
+			if err != nil {
+				if c.ctx.Err() == nil {
+					c.h.log.Debug("idle client dropped", "conn", c.id, "err", err)
+				}
+				c.abort()
+				return
+			}
+		}
+	}
+}
+
+// parseRequest checks the JSON-RPC envelope. The returned id is the
+// request's id where one could be read, for the error response.
+func parseRequest(data []byte) (json.RawMessage, protocol.Request, *protocol.Error) {
+	var req protocol.Request
+	if !json.Valid(data) {
+		return nil, req, protocol.Errorf(protocol.CodeParseError, "invalid JSON")
+	}
+	data = bytes.TrimSpace(data)
+	if data[0] != '{' {
+		return nil, req, protocol.Errorf(protocol.CodeInvalidRequest, "a request must be a JSON object")
+	}
+	var env struct {
+		JSONRPC json.RawMessage `json:"jsonrpc"`
+		ID      json.RawMessage `json:"id"`
+		Method  json.RawMessage `json:"method"`
+		Params  json.RawMessage `json:"params"`
+	}
+	if err := json.Unmarshal(data, &env); err != nil {
+		return nil, req, protocol.Errorf(protocol.CodeInvalidRequest, "not a request")
+	}
+	var id json.RawMessage
+	if len(env.ID) > 0 && (env.ID[0] == '"' || env.ID[0] == '-' || (env.ID[0] >= '0' && env.ID[0] <= '9')) {
+		id = env.ID
+	}
+	if id == nil {
+		return nil, req, protocol.Errorf(protocol.CodeInvalidRequest, "id must be a string or a number")
+	}
+	if string(env.JSONRPC) != `"2.0"` {
+		return id, req, protocol.Errorf(protocol.CodeInvalidRequest, `jsonrpc must be "2.0"`)
+	}
+	if len(env.Method) == 0 || env.Method[0] != '"' {
+		return id, req, protocol.Errorf(protocol.CodeInvalidRequest, "method must be a string")
+	}
+	if err := json.Unmarshal(env.Method, &req.Method); err != nil || req.Method == "" {
+		return id, req, protocol.Errorf(protocol.CodeInvalidRequest, "method must be a non-empty string")
+	}
+	req.JSONRPC, req.ID, req.Params = protocol.Version, id, env.Params
+	return id, req, nil
+}
+
+// encodeResponse renders a response frame.
+func encodeResponse(id json.RawMessage, res any, pe *protocol.Error) ([]byte, error) {
+	if id == nil {
+		id = json.RawMessage("null")
+	}
+	r := protocol.Response{JSONRPC: protocol.Version, ID: id, Error: pe}
+	if pe == nil {
+		if res == nil {
+			res = protocol.Empty{}
+		}
+		b, err := json.Marshal(res)
+		if err != nil {
+			return nil, err
+		}
+		r.Result = b
+	}
+	return json.Marshal(r)
+}

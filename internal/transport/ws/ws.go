@@ -1,0 +1,138 @@
+// Package ws serves the client protocol: JSON-RPC 2.0 over WebSocket at
+// /v1/ws. It owns the sockets — framing, limits, pings, send queues — and
+// hands each request to the service.
+//
+// # Concurrency
+//
+// Each connection runs a reader (the HTTP handler's goroutine), a writer
+// and a pinger, plus one goroutine per request in progress, at most
+// Config.MaxInflight. Every goroutine is joined before ServeHTTP returns,
+// and Shutdown waits for every ServeHTTP.
+package ws
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/seen-im/seen/internal/auth"
+	"github.com/seen-im/seen/internal/bus"
+	"github.com/seen-im/seen/internal/config"
+	"github.com/seen-im/seen/internal/metrics"
+	"github.com/seen-im/seen/internal/service"
+)
+
+// Options are what a Handler is built from.
+type Options struct {
+	Service *service.Service
+	Tokens  *auth.Tokens
+	Bus     bus.Bus
+	Config  config.Config
+	Metrics *metrics.Metrics
+	Logger  *slog.Logger
+	// OriginPatterns lists the extra origins browsers may connect from;
+	// the page's own origin is always allowed.
+	OriginPatterns []string
+}
+
+// Handler is the http.Handler of /v1/ws.
+type Handler struct {
+	o      Options
+	log    *slog.Logger
+	prefix string // connection id prefix, unique per process
+	nextID atomic.Uint64
+
+	mu       sync.Mutex
+	conns    map[*conn]struct{} // guarded by mu
+	draining bool               // guarded by mu; no new connections once set
+	wg       sync.WaitGroup     // one per ServeHTTP in progress
+}
+
+// New returns a Handler.
+func New(o Options) *Handler {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	return &Handler{
+		o:      o,
+		log:    o.Logger,
+		prefix: hex.EncodeToString(b[:]) + "-",
+		conns:  make(map[*conn]struct{}),
+	}
+}
+
+// ServeHTTP upgrades the request and serves the connection until it closes.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h.mu.Lock()
+	if h.draining {
+		h.mu.Unlock()
+		http.Error(w, "shutting down", http.StatusServiceUnavailable)
+		return
+	}
+	h.wg.Add(1)
+	h.mu.Unlock()
+	defer h.wg.Done()
+
+	wsc, err := websocket.Accept(w, r, &websocket.AcceptOptions{
+		CompressionMode: websocket.CompressionDisabled,
+		OriginPatterns:  h.o.OriginPatterns,
+	})
+	if err != nil {
+		h.log.Debug("websocket accept", "err", err)
+		return
+	}
+	// The frame limit is enforced by reading, so that an oversized frame
+	// can be answered with 413 before the socket is closed.
+	wsc.SetReadLimit(-1)
+	c := newConn(h, wsc, h.prefix+strconv.FormatUint(h.nextID.Add(1), 36))
+	h.mu.Lock()
+	h.conns[c] = struct{}{}
+	h.mu.Unlock()
+	c.serve()
+	h.mu.Lock()
+	delete(h.conns, c)
+	h.mu.Unlock()
+}
+
+// Shutdown stops accepting connections, lets every connection finish the
+// requests it is running, closes each with 1001, and waits for all of them
+// until ctx ends; then it drops whatever remains.
+func (h *Handler) Shutdown(ctx context.Context) error {
+	h.mu.Lock()
+	h.draining = true
+	conns := make([]*conn, 0, len(h.conns))
+	for c := range h.conns {
+		conns = append(conns, c)
+	}
+	h.mu.Unlock()
+	for _, c := range conns {
+		c.drain()
+	}
+	done := make(chan struct{})
+	go func() { h.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		h.mu.Lock()
+		for c := range h.conns {
+			c.abort()
+		}
+		h.mu.Unlock()
+		<-done
+		return ctx.Err()
+	}
+}
+
+// writeTimeout bounds one frame write.
+func (h *Handler) writeTimeout() time.Duration { return h.o.Config.WriteTimeout }
