@@ -1,0 +1,24 @@
+// Command seen is the Seen messaging server: `seen serve` runs a node,
+// `seen token` mints a user token, `seen version` prints the version.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := newRootCmd().ExecuteContext(ctx)
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "seen:", err)
+		os.Exit(1)
+	}
+}

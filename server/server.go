@@ -1,0 +1,248 @@
+// Package server assembles a Seen node: store, bus, service, the client
+// WebSocket endpoint, the admin API, health and metrics. cmd/seen is a thin
+// shell around it; tests and embedding programs use it directly.
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/seen-im/seen/internal/auth"
+	"github.com/seen-im/seen/internal/bus"
+	"github.com/seen-im/seen/internal/bus/local"
+	"github.com/seen-im/seen/internal/config"
+	"github.com/seen-im/seen/internal/metrics"
+	"github.com/seen-im/seen/internal/service"
+	"github.com/seen-im/seen/internal/store"
+	"github.com/seen-im/seen/internal/store/pebblestore"
+	"github.com/seen-im/seen/internal/store/storemetrics"
+	"github.com/seen-im/seen/internal/transport/admin"
+	"github.com/seen-im/seen/internal/transport/ws"
+)
+
+// Server is one Seen node.
+type Server struct {
+	cfg     config.Config
+	log     *slog.Logger
+	metrics *metrics.Metrics
+	store   store.Store
+	bus     bus.Bus
+	tokens  *auth.Tokens
+	ws      *ws.Handler
+
+	httpSrv  *http.Server
+	adminSrv *http.Server // nil unless AdminListen is set
+
+	mu       sync.Mutex
+	ln       net.Listener // guarded by mu; set by Start
+	adminLn  net.Listener // guarded by mu
+	serveErr chan error   // one per running listener
+	stopOnce sync.Once
+	stopErr  error
+}
+
+// Option changes how New builds the server.
+type Option func(*Server)
+
+// WithLogger sets the logger (default: discard).
+func WithLogger(l *slog.Logger) Option { return func(s *Server) { s.log = l } }
+
+// New validates cfg, opens the store and builds the node. Nothing listens
+// until Start.
+func New(cfg config.Config, opts ...Option) (*Server, error) {
+	s := &Server{cfg: cfg, log: slog.New(slog.DiscardHandler)}
+	for _, o := range opts {
+		o(s)
+	}
+	if err := s.cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(s.cfg.Data, 0o700); err != nil {
+		return nil, fmt.Errorf("server: data directory: %w", err)
+	}
+	var err error
+	if s.cfg.TokenSecret == "" {
+		if s.cfg.TokenSecret, err = loadOrCreateSecret(filepath.Join(s.cfg.Data, "token-secret")); err != nil {
+			return nil, err
+		}
+	}
+	if s.cfg.AdminKey == "" {
+		if s.cfg.AdminKey, err = loadOrCreateSecret(filepath.Join(s.cfg.Data, "admin-key")); err != nil {
+			return nil, err
+		}
+	}
+	s.metrics = metrics.New()
+	st, err := pebblestore.Open(filepath.Join(s.cfg.Data, "store"), pebblestore.Options{
+		CacheBytes:    s.cfg.StoreCacheBytes,
+		MemtableBytes: s.cfg.StoreMemtableBytes,
+		Logger:        s.log,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("server: open store: %w", err)
+	}
+	s.store = storemetrics.Wrap(st, s.metrics.StoreDuration)
+	s.bus = local.New()
+	s.tokens = auth.New(s.cfg.TokenSecret, nil)
+	svc := service.New(service.Options{Store: s.store, Bus: s.bus, Config: s.cfg, Logger: s.log})
+	s.ws = ws.New(ws.Options{
+		Service: svc, Tokens: s.tokens, Bus: s.bus, Config: s.cfg, Metrics: s.metrics, Logger: s.log,
+	})
+	adminAPI := admin.New(admin.Options{Service: svc, Tokens: s.tokens, Key: s.cfg.AdminKey, Logger: s.log})
+
+	mux := http.NewServeMux()
+	mux.Handle("GET /v1/ws", s.ws)
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain")
+		_, _ = w.Write([]byte("ok\n"))
+	})
+	mux.Handle("GET /metrics", promhttp.HandlerFor(s.metrics.Registry, promhttp.HandlerOpts{}))
+	if s.cfg.AdminListen == "" {
+		mux.Handle("/v1/admin/", adminAPI)
+	} else {
+		amux := http.NewServeMux()
+		amux.Handle("/v1/admin/", adminAPI)
+		amux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte("ok\n")) })
+		s.adminSrv = &http.Server{Handler: amux, ReadHeaderTimeout: 10 * time.Second}
+	}
+	s.httpSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	return s, nil
+}
+
+// Config returns the configuration in force, secrets filled in.
+func (s *Server) Config() config.Config { return s.cfg }
+
+// Tokens returns the token minter, for tests and the token subcommand.
+func (s *Server) Tokens() *auth.Tokens { return s.tokens }
+
+// Start listens and serves in the background.
+func (s *Server) Start() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ln != nil {
+		return errors.New("server: already started")
+	}
+	ln, err := net.Listen("tcp", s.cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("server: listen: %w", err)
+	}
+	s.serveErr = make(chan error, 2)
+	if s.adminSrv != nil {
+		aln, err := net.Listen("tcp", s.cfg.AdminListen)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("server: admin listen: %w", err)
+		}
+		s.adminLn = aln
+		go func() { s.serveErr <- s.adminSrv.Serve(aln) }()
+	}
+	s.ln = ln
+	go func() { s.serveErr <- s.httpSrv.Serve(ln) }()
+	s.log.Info("seen serving", "addr", ln.Addr().String(), "data", s.cfg.Data)
+	return nil
+}
+
+// Addr is the client listener's address once started.
+func (s *Server) Addr() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ln == nil {
+		return ""
+	}
+	return s.ln.Addr().String()
+}
+
+// AdminAddr is the admin listener's address: Addr unless AdminListen is set.
+func (s *Server) AdminAddr() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.adminLn != nil {
+		return s.adminLn.Addr().String()
+	}
+	if s.ln == nil {
+		return ""
+	}
+	return s.ln.Addr().String()
+}
+
+// Run starts the server and serves until ctx ends, then shuts down.
+func (s *Server) Run(ctx context.Context) error {
+	if err := s.Start(); err != nil {
+		s.closeBackends()
+		return err
+	}
+	select {
+	case <-ctx.Done():
+	case err := <-s.serveErr:
+		s.log.Error("listener failed", "err", err)
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
+	defer cancel()
+	return s.Shutdown(sctx)
+}
+
+// Shutdown stops taking connections, lets requests in progress finish,
+// closes every socket with 1001, then closes the bus and the store. It is
+// safe to call more than once.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.stopOnce.Do(func() {
+		var errs []error
+		// http.Server.Shutdown closes the listeners and idle HTTP
+		// connections; hijacked WebSockets are the ws handler's to drain.
+		if err := s.httpSrv.Shutdown(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("http shutdown: %w", err))
+		}
+		if s.adminSrv != nil {
+			if err := s.adminSrv.Shutdown(ctx); err != nil {
+				errs = append(errs, fmt.Errorf("admin shutdown: %w", err))
+			}
+		}
+		if err := s.ws.Shutdown(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("websocket shutdown: %w", err))
+		}
+		errs = append(errs, s.closeBackends())
+		s.stopErr = errors.Join(errs...)
+		s.log.Info("seen stopped", "err", s.stopErr)
+	})
+	return s.stopErr
+}
+
+func (s *Server) closeBackends() error {
+	return errors.Join(s.bus.Close(), s.store.Close())
+}
+
+// loadOrCreateSecret reads a secret from path, creating a random one on
+// first start. The file is private to the server's user.
+func loadOrCreateSecret(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err == nil {
+		if v := strings.TrimSpace(string(b)); len(v) >= 16 {
+			return v, nil
+		}
+		return "", fmt.Errorf("server: %s holds fewer than 16 bytes", path)
+	}
+	if !errors.Is(err, os.ErrNotExist) {
+		return "", fmt.Errorf("server: read %s: %w", path, err)
+	}
+	var r [32]byte
+	if _, err := rand.Read(r[:]); err != nil {
+		return "", fmt.Errorf("server: random secret: %w", err)
+	}
+	v := hex.EncodeToString(r[:])
+	if err := os.WriteFile(path, []byte(v+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("server: write %s: %w", path, err)
+	}
+	return v, nil
+}
