@@ -1,0 +1,185 @@
+package client
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"sync"
+
+	"github.com/coder/websocket"
+
+	"github.com/seen-im/seen/protocol"
+)
+
+// reply is what a pending call gets back: a result, or an error (a
+// *protocol.Error from the server, or one wrapping ErrDisconnected or
+// ErrClosed).
+type reply struct {
+	result json.RawMessage
+	err    error
+}
+
+// pendingTable matches responses to the calls waiting for them.
+type pendingTable struct {
+	mu    sync.Mutex
+	calls map[uint64]chan reply // guarded by mu
+}
+
+// add registers id and returns the channel its reply will arrive on.
+func (p *pendingTable) add(id uint64) <-chan reply {
+	ch := make(chan reply, 1) // resolve never waits for the caller
+	p.mu.Lock()
+	if p.calls == nil {
+		p.calls = make(map[uint64]chan reply)
+	}
+	p.calls[id] = ch
+	p.mu.Unlock()
+	return ch
+}
+
+// resolve hands r to the call waiting for id and forgets it. It reports
+// false when no call waits: the caller gave up, or the id is not ours.
+func (p *pendingTable) resolve(id uint64, r reply) bool {
+	p.mu.Lock()
+	ch, ok := p.calls[id]
+	delete(p.calls, id)
+	p.mu.Unlock()
+	if ok {
+		ch <- r
+	}
+	return ok
+}
+
+// remove forgets id; the caller stopped waiting.
+func (p *pendingTable) remove(id uint64) {
+	p.mu.Lock()
+	delete(p.calls, id)
+	p.mu.Unlock()
+}
+
+// failAll fails every waiting call with err and returns how many there were.
+func (p *pendingTable) failAll(err error) int {
+	p.mu.Lock()
+	calls := p.calls
+	p.calls = nil
+	p.mu.Unlock()
+	for _, ch := range calls {
+		ch <- reply{err: err}
+	}
+	return len(calls)
+}
+
+// len returns how many calls wait.
+func (p *pendingTable) len() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.calls)
+}
+
+// encodeRequest builds the frame of one request. params must be valid JSON
+// or nil (no params member).
+func encodeRequest(id uint64, method string, params json.RawMessage) ([]byte, error) {
+	b, err := json.Marshal(protocol.Request{
+		JSONRPC: protocol.Version,
+		ID:      json.RawMessage(strconv.FormatUint(id, 10)),
+		Method:  method,
+		Params:  params,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("client: encode %s: %w", method, err)
+	}
+	return b, nil
+}
+
+// Call sends method with params (marshalled to JSON; nil sends no params)
+// and decodes the result into result (nil discards it). Server errors are
+// *protocol.Error; see CallRaw for the rest.
+func (c *Client) Call(ctx context.Context, method string, params, result any) error {
+	var raw json.RawMessage
+	if params != nil {
+		b, err := json.Marshal(params)
+		if err != nil {
+			return fmt.Errorf("client: encode %s params: %w", method, err)
+		}
+		raw = b
+	}
+	res, err := c.CallRaw(ctx, method, raw)
+	if err != nil {
+		return err
+	}
+	if result == nil || len(res) == 0 {
+		return nil
+	}
+	if err := json.Unmarshal(res, result); err != nil {
+		return fmt.Errorf("client: decode %s result: %w", method, err)
+	}
+	return nil
+}
+
+// CallRaw sends method with params (valid JSON, or nil for none) and returns
+// the raw result.
+//
+// While the client is reconnecting, CallRaw waits for the connection until
+// ctx ends; it then returns an error wrapping both ErrDisconnected and
+// ctx.Err(). Once the client stopped for good it fails at once: with
+// ErrClosed after Close, else with an error wrapping ErrDisconnected and the
+// reason. A call in flight when the connection drops fails with an error
+// wrapping ErrDisconnected; the server may or may not have carried it out
+// (message.send is safe to repeat with the same clientMsgId). When ctx ends
+// first, CallRaw returns ctx.Err() and the response, if one comes, is
+// dropped.
+func (c *Client) CallRaw(ctx context.Context, method string, params json.RawMessage) (json.RawMessage, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	id := c.nextID.Add(1)
+	frame, err := encodeRequest(id, method, params)
+	if err != nil {
+		return nil, err
+	}
+	conn, err := c.waitConn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	ch := c.pending.add(id)
+	defer c.pending.remove(id)
+	if err := c.write(conn, frame); err != nil {
+		return nil, fmt.Errorf("%w: %s: %w", ErrDisconnected, method, err)
+	}
+	select {
+	case r := <-ch:
+		return r.result, r.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// write sends one frame. It does not use the caller's context: cancelling a
+// write half way would close the connection under every other call, so a
+// write is bounded by the write timeout instead.
+func (c *Client) write(conn *websocket.Conn, frame []byte) error {
+	ctx, cancel := context.WithTimeout(c.ctx, c.cfg.writeTimeout)
+	defer cancel()
+	return conn.Write(ctx, websocket.MessageText, frame)
+}
+
+// waitConn returns the live connection, waiting while the client reconnects.
+func (c *Client) waitConn(ctx context.Context) (*websocket.Conn, error) {
+	for {
+		c.mu.Lock()
+		conn, stopErr, changed := c.conn, c.stopErr, c.stateCh
+		c.mu.Unlock()
+		switch {
+		case stopErr != nil:
+			return nil, stopErr
+		case conn != nil:
+			return conn, nil
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return nil, fmt.Errorf("%w: still reconnecting: %w", ErrDisconnected, ctx.Err())
+		}
+	}
+}

@@ -1,0 +1,91 @@
+// Package client is the Go SDK of Seen: a JSON-RPC 2.0 client over one
+// WebSocket (/v1/ws) that reconnects by itself.
+//
+//	c, err := client.Dial(ctx, "ws://127.0.0.1:8080/v1/ws", token,
+//		client.WithDevice("laptop"),
+//		client.WithHandlers(client.Handlers{
+//			Message: func(m protocol.Message) { ... },
+//		}))
+//	if err != nil { ... }
+//	defer c.Close()
+//	res, err := c.Send(ctx, protocol.SendParams{
+//		Conversation: protocol.Conversation{Type: protocol.ConvPeer, ID: "bob"},
+//		ClientMsgID:  client.NewClientMsgID(),
+//		Body:         json.RawMessage(`{"text":"hi"}`),
+//	})
+//
+// There is one typed method per protocol method, plus Call and CallRaw for
+// anything else. Server errors are *protocol.Error: use errors.As and read
+// Code and Data["field"]. The package imports protocol and never the server.
+//
+// # Reconnecting
+//
+// When the socket drops unexpectedly the client reconnects with exponential
+// backoff and jitter (WithBackoff), sending connect again with the same
+// device name and a token from WithTokenSource when given. Calls in flight
+// at the drop fail with an error wrapping ErrDisconnected; whether the
+// server carried them out is unknown (message.send is safe to repeat with
+// the same clientMsgId). Calls made while reconnecting wait for the new
+// connection until their context ends, so give them a deadline; they then
+// fail with an error wrapping both ErrDisconnected and the context's error.
+// The server does not replay missed events: after OnReconnect handlers run,
+// re-sync by state (conversation.list, message.history, receipt.query).
+//
+// The client stops for good, and Done is closed, after Close, when a
+// reconnect is refused with 401 (the token is bad or expired; there is no
+// point in retrying it), or after a drop with WithReconnect(false). From
+// then on calls fail at once with Err(). Call Close even then, to end the
+// client's goroutines.
+//
+// # Delivered acks
+//
+// Unless WithAutoDelivered(false), every message.new from someone else
+// (messages of the caller's other devices are not acked) is acked with
+// message.delivered: the client keeps the highest seq per conversation and,
+// WithDeliveredDelay after the first one, sends one ack per conversation, so
+// a burst of 100 messages in a conversation costs one request. Errors of
+// these acks are logged, not returned; acks that failed because the
+// connection was down are sent after the reconnect. A message counts as
+// delivered once it was read off the socket, whether or not a handler saw
+// it yet.
+//
+// # Events
+//
+// Events are handled in arrival order, one at a time, on one goroutine per
+// client; OnReconnect and OnDisconnect run on the same goroutine, in order
+// with the events. Register handlers with WithHandlers (before anything can
+// arrive) or the On... methods (any time; they add to the existing ones).
+//
+// The read loop never waits for handlers: events wait in a queue of
+// WithEventQueueSize entries (default 4096). When the queue is full, new
+// server events are dropped, counted in DroppedEvents and logged at error
+// level; responses, pings and delivered acks keep flowing, so a slow
+// handler never stalls calls or gets the socket dropped for not answering
+// pings. If DroppedEvents grows, re-sync by state as after a reconnect.
+// Handlers should be quick. They may call the client's methods (the read
+// loop keeps running), but must not call Close. A handler given to
+// WithHandlers runs before Dial returns the *Client, so one that needs the
+// client must get it through something synchronized (or be registered with
+// the On... methods after Dial).
+//
+// # Concurrency
+//
+// Every method of Client is safe for concurrent use. Requests are
+// pipelined: any number of goroutines may call at once, each request
+// carries its own id and its response is matched by id, in whatever order
+// the server answers. A call whose context ends stops waiting at once and
+// its slot in the pending table is freed; a late answer is dropped. The
+// context does not cut a frame half written (that would break the
+// connection for every other call): writes are bounded by WithWriteTimeout.
+//
+// The client owns at most three goroutines: the connection goroutine
+// (reads frames, answers pings, reconnects), the event goroutine (runs
+// handlers) and the delivered-ack goroutine. Close closes the socket with
+// status 1000 and joins all three before it returns. Mutable state is
+// guarded by Client.mu (connection, identity, stop state) and by the small
+// locks of the pending table, the handler list and the ack batcher; no lock
+// is held while calling a handler or doing I/O.
+//
+// Logging goes to the slog.Logger of WithLogger; by default nothing is
+// logged. The package has no global state.
+package client

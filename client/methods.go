@@ -1,0 +1,120 @@
+package client
+
+import (
+	"context"
+	"crypto/rand"
+
+	"github.com/seen-im/seen/protocol"
+)
+
+// call is Call with a typed result.
+func call[R any](ctx context.Context, c *Client, method string, params any) (R, error) {
+	var res R
+	if err := c.Call(ctx, method, params, &res); err != nil {
+		var zero R
+		return zero, err
+	}
+	return res, nil
+}
+
+// Send sends a message (message.send). p.ClientMsgID is not filled in for
+// you: keep it (see NewClientMsgID) so a send that failed with
+// ErrDisconnected can be repeated without creating a second message.
+func (c *Client) Send(ctx context.Context, p protocol.SendParams) (protocol.SendResult, error) {
+	return call[protocol.SendResult](ctx, c, protocol.MethodMessageSend, p)
+}
+
+// History returns a page of messages, newest first (message.history).
+func (c *Client) History(ctx context.Context, p protocol.HistoryParams) (protocol.HistoryResult, error) {
+	res, err := call[protocol.HistoryResult](ctx, c, protocol.MethodMessageHistory, p)
+	if err != nil {
+		return res, err
+	}
+	for i := range res.Messages {
+		if err := normalizeReceipt(&res.Messages[i]); err != nil {
+			return protocol.HistoryResult{}, err
+		}
+	}
+	return res, nil
+}
+
+// Delivered acks that this device received everything up to p.Seq
+// (message.delivered). With auto delivered acks on, the client does this by
+// itself.
+func (c *Client) Delivered(ctx context.Context, p protocol.DeliveredParams) error {
+	return c.Call(ctx, protocol.MethodMessageDelivered, p, nil)
+}
+
+// Read marks single messages read (message.read).
+func (c *Client) Read(ctx context.Context, p protocol.ReadParams) (protocol.ReadResult, error) {
+	return call[protocol.ReadResult](ctx, c, protocol.MethodMessageRead, p)
+}
+
+// ReadConversation marks a conversation read up to p.Seq, or to its latest
+// message when p.Seq is 0 (conversation.read).
+func (c *Client) ReadConversation(ctx context.Context, p protocol.ConversationReadParams) (protocol.ConversationReadResult, error) {
+	return call[protocol.ConversationReadResult](ctx, c, protocol.MethodConversationRead, p)
+}
+
+// Conversations lists the caller's conversations (conversation.list).
+func (c *Client) Conversations(ctx context.Context, p protocol.ConversationListParams) (protocol.ConversationListResult, error) {
+	res, err := call[protocol.ConversationListResult](ctx, c, protocol.MethodConversationList, p)
+	if err != nil {
+		return res, err
+	}
+	for _, ci := range res.Conversations {
+		if ci.LastMessage != nil {
+			if err := normalizeReceipt(ci.LastMessage); err != nil {
+				return protocol.ConversationListResult{}, err
+			}
+		}
+	}
+	return res, nil
+}
+
+// RequestReceipt asks the members of a group for read receipts of the
+// caller's own message, or reminds those who have not read it
+// (receipt.request).
+func (c *Client) RequestReceipt(ctx context.Context, p protocol.ReceiptRequestParams) error {
+	return c.Call(ctx, protocol.MethodReceiptRequest, p, nil)
+}
+
+// QueryReceipts returns one receipt per message id (receipt.query).
+func (c *Client) QueryReceipts(ctx context.Context, p protocol.ReceiptQueryParams) (protocol.ReceiptQueryResult, error) {
+	return call[protocol.ReceiptQueryResult](ctx, c, protocol.MethodReceiptQuery, p)
+}
+
+// ReceiptMembers lists who read, did not read, received or did not receive
+// a message (receipt.members).
+func (c *Client) ReceiptMembers(ctx context.Context, p protocol.ReceiptMembersParams) (protocol.ReceiptMembersResult, error) {
+	return call[protocol.ReceiptMembersResult](ctx, c, protocol.MethodReceiptMembers, p)
+}
+
+// CreateGroup creates a group owned by the caller (group.create).
+func (c *Client) CreateGroup(ctx context.Context, p protocol.GroupCreateParams) (protocol.GroupCreateResult, error) {
+	return call[protocol.GroupCreateResult](ctx, c, protocol.MethodGroupCreate, p)
+}
+
+// AddMembers adds users to a group (group.add).
+func (c *Client) AddMembers(ctx context.Context, p protocol.GroupMembersChangeParams) error {
+	return c.Call(ctx, protocol.MethodGroupAdd, p, nil)
+}
+
+// RemoveMembers removes users from a group (group.remove).
+func (c *Client) RemoveMembers(ctx context.Context, p protocol.GroupMembersChangeParams) error {
+	return c.Call(ctx, protocol.MethodGroupRemove, p, nil)
+}
+
+// LeaveGroup leaves a group (group.leave).
+func (c *Client) LeaveGroup(ctx context.Context, p protocol.GroupLeaveParams) error {
+	return c.Call(ctx, protocol.MethodGroupLeave, p, nil)
+}
+
+// GroupMembers lists a group's members (group.members).
+func (c *Client) GroupMembers(ctx context.Context, p protocol.GroupMembersParams) (protocol.GroupMembersResult, error) {
+	return call[protocol.GroupMembersResult](ctx, c, protocol.MethodGroupMembers, p)
+}
+
+// NewClientMsgID returns a random clientMsgId: 26 characters of
+// [A-Z2-7], 128 bits of randomness.
+func NewClientMsgID() string { return rand.Text() }

@@ -1,0 +1,153 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+)
+
+// Defaults of the options.
+const (
+	DefaultBackoffMin     = 200 * time.Millisecond
+	DefaultBackoffMax     = 30 * time.Second
+	DefaultDeliveredDelay = 50 * time.Millisecond
+	DefaultReadLimit      = 16 << 20 // a full history page of large bodies fits
+	DefaultEventQueue     = 4096
+	DefaultConnectTimeout = 15 * time.Second
+	DefaultWriteTimeout   = 10 * time.Second
+)
+
+// An Option configures a Client at Dial.
+type Option func(*config)
+
+// config is what Dial was given, with defaults filled in. It does not change
+// after Dial.
+type config struct {
+	url            string
+	token          string
+	tokenSource    func(context.Context) (string, error)
+	device         string
+	logger         *slog.Logger
+	reconnect      bool
+	backoffMin     time.Duration
+	backoffMax     time.Duration
+	autoDelivered  bool
+	deliveredDelay time.Duration
+	readLimit      int64
+	eventQueue     int
+	connectTimeout time.Duration
+	writeTimeout   time.Duration
+	header         http.Header
+	httpClient     *http.Client
+	handlers       []Handlers
+}
+
+func newConfig(url, token string, opts []Option) (config, error) {
+	cfg := config{
+		url:            url,
+		token:          token,
+		reconnect:      true,
+		backoffMin:     DefaultBackoffMin,
+		backoffMax:     DefaultBackoffMax,
+		autoDelivered:  true,
+		deliveredDelay: DefaultDeliveredDelay,
+		readLimit:      DefaultReadLimit,
+		eventQueue:     DefaultEventQueue,
+		connectTimeout: DefaultConnectTimeout,
+		writeTimeout:   DefaultWriteTimeout,
+	}
+	for _, o := range opts {
+		if o != nil {
+			o(&cfg)
+		}
+	}
+	if cfg.logger == nil {
+		cfg.logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.url == "" {
+		return cfg, errors.New("client: empty url")
+	}
+	if cfg.token == "" && cfg.tokenSource == nil {
+		return cfg, errors.New("client: no token and no token source")
+	}
+	if cfg.backoffMin <= 0 || cfg.backoffMax < cfg.backoffMin {
+		return cfg, fmt.Errorf("client: bad backoff %v..%v", cfg.backoffMin, cfg.backoffMax)
+	}
+	if cfg.deliveredDelay < 0 {
+		return cfg, fmt.Errorf("client: negative delivered delay %v", cfg.deliveredDelay)
+	}
+	if cfg.eventQueue < 1 {
+		return cfg, fmt.Errorf("client: event queue size %d, want at least 1", cfg.eventQueue)
+	}
+	if cfg.connectTimeout <= 0 || cfg.writeTimeout <= 0 {
+		return cfg, errors.New("client: timeouts must be positive")
+	}
+	return cfg, nil
+}
+
+// WithDevice names this device in connect. Without it the server picks a
+// name, and reconnects reuse the name the server answered.
+func WithDevice(name string) Option { return func(c *config) { c.device = name } }
+
+// WithLogger sets the logger. The default discards everything.
+func WithLogger(l *slog.Logger) Option { return func(c *config) { c.logger = l } }
+
+// WithReconnect turns reconnecting after an unexpected drop on or off
+// (default on).
+func WithReconnect(on bool) Option { return func(c *config) { c.reconnect = on } }
+
+// WithBackoff sets the bounds of the reconnect delay (default 200ms..30s).
+// The delay doubles per failed attempt from min up to max; each wait is drawn
+// uniformly from the upper half of the current step (jitter).
+func WithBackoff(min, max time.Duration) Option {
+	return func(c *config) { c.backoffMin, c.backoffMax = min, max }
+}
+
+// WithAutoDelivered turns automatic message.delivered acks on or off
+// (default on).
+func WithAutoDelivered(on bool) Option { return func(c *config) { c.autoDelivered = on } }
+
+// WithDeliveredDelay sets how long delivered acks are collected before one
+// ack per conversation is sent (default 50ms).
+func WithDeliveredDelay(d time.Duration) Option { return func(c *config) { c.deliveredDelay = d } }
+
+// WithReadLimit sets the largest frame the client accepts (default 16 MiB;
+// -1 for no limit). A larger frame drops the connection.
+func WithReadLimit(n int64) Option { return func(c *config) { c.readLimit = n } }
+
+// WithEventQueueSize sets how many events may wait for the handlers
+// (default 4096). See the package documentation for what happens when the
+// queue is full.
+func WithEventQueueSize(n int) Option { return func(c *config) { c.eventQueue = n } }
+
+// WithTokenSource sets a function called for a token before every connect,
+// Dial's included when Dial's token is empty, so a reconnect can use a fresh
+// token. An error from it counts as a failed attempt and is retried with
+// backoff.
+func WithTokenSource(f func(context.Context) (string, error)) Option {
+	return func(c *config) { c.tokenSource = f }
+}
+
+// WithConnectTimeout bounds one dial plus connect (default 15s).
+func WithConnectTimeout(d time.Duration) Option { return func(c *config) { c.connectTimeout = d } }
+
+// WithWriteTimeout bounds writing one frame (default 10s). A write that
+// times out drops the connection, as a socket that cannot take one frame in
+// that time is dead.
+func WithWriteTimeout(d time.Duration) Option { return func(c *config) { c.writeTimeout = d } }
+
+// WithHTTPHeader adds headers to the WebSocket handshake request.
+func WithHTTPHeader(h http.Header) Option { return func(c *config) { c.header = h.Clone() } }
+
+// WithHTTPClient sets the HTTP client used for the WebSocket handshake.
+func WithHTTPClient(hc *http.Client) Option { return func(c *config) { c.httpClient = hc } }
+
+// WithHandlers registers event handlers before the connection exists, so no
+// event can arrive before they are in place. Nil fields are ignored; the
+// option may be given more than once.
+func WithHandlers(h Handlers) Option {
+	return func(c *config) { c.handlers = append(c.handlers, h) }
+}
