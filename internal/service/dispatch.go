@@ -23,7 +23,7 @@ func (s *Service) methods() map[string]handler {
 		protocol.MethodConversationRead: adapt(s.ReadConversation),
 		protocol.MethodConversationList: adapt(s.Conversations),
 		protocol.MethodGroupCreate: adapt(func(ctx context.Context, c Caller, p protocol.GroupCreateParams) (protocol.GroupCreateResult, error) {
-			return s.CreateGroup(ctx, c, c.UserID, p)
+			return s.CreateGroup(ctx, c.UserID, p)
 		}),
 		protocol.MethodGroupAdd: adapt(func(ctx context.Context, c Caller, p protocol.GroupMembersChangeParams) (protocol.Empty, error) {
 			return protocol.Empty{}, s.AddMembers(ctx, c, p.GroupID, p.UserIDs, "", false)

@@ -43,7 +43,7 @@ func (s *Service) checkUserIDs(ctx context.Context, field string, ids []string, 
 }
 
 // CreateGroup creates a group owned by owner with the given members.
-func (s *Service) CreateGroup(ctx context.Context, c Caller, owner string, p protocol.GroupCreateParams) (protocol.GroupCreateResult, error) {
+func (s *Service) CreateGroup(ctx context.Context, owner string, p protocol.GroupCreateParams) (protocol.GroupCreateResult, error) {
 	if !protocol.ValidID(p.GroupID) {
 		return protocol.GroupCreateResult{}, protocol.BadParam("groupId", "groupId must be 1-64 characters of [A-Za-z0-9_.@-]")
 	}
@@ -77,7 +77,7 @@ func (s *Service) CreateGroup(ctx context.Context, c Caller, owner string, p pro
 	// about every other would cost members² events.
 	conv := protocol.Conversation{Type: protocol.ConvGroup, ID: p.GroupID}
 	for _, m := range members {
-		s.publish(ctx, []string{m.UserID}, c.ConnID, protocol.EventGroupMember, protocol.GroupMemberEvent{
+		s.publish(ctx, []string{m.UserID}, "", protocol.EventGroupMember, protocol.GroupMemberEvent{
 			Conversation: conv, UserID: m.UserID, Action: protocol.ActionJoined, By: owner,
 		})
 	}

@@ -185,7 +185,7 @@ func (a *API) createGroup(w http.ResponseWriter, r *http.Request) {
 		writeError(w, protocol.BadParam("owner", "owner must be 1-64 characters of [A-Za-z0-9_.@-]"))
 		return
 	}
-	res, err := a.o.Service.CreateGroup(r.Context(), service.Caller{UserID: p.Owner}, p.Owner, p.GroupCreateParams)
+	res, err := a.o.Service.CreateGroup(r.Context(), p.Owner, p.GroupCreateParams)
 	if err != nil {
 		a.fail(w, err)
 		return
