@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/seen-im/seen/internal/seentest"
 	"github.com/seen-im/seen/protocol"
 )
@@ -49,3 +51,6 @@ func errCode(f protocol.Frame) int {
 	}
 	return f.Error.Code
 }
+
+// cmpDiff compares two snapshots.
+func cmpDiff(a, b any) string { return cmp.Diff(a, b) }

@@ -1,0 +1,259 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+	"go.uber.org/goleak"
+
+	"github.com/seen-im/seen/client"
+	"github.com/seen-im/seen/internal/seentest"
+	"github.com/seen-im/seen/protocol"
+)
+
+func TestRestartKeepsEverything(t *testing.T) {
+	s := seentest.Start(t)
+	s.Users("alice", "bob", "carol")
+	s.MustAdmin("POST", "/v1/admin/groups", map[string]any{"groupId": "g", "owner": "alice", "members": []string{"bob"}})
+	alice := connectRaw(t, s, "alice", "")
+	bob := connectRaw(t, s, "bob", "")
+	for i := range 5 {
+		send(t, alice, group("g"), fmt.Sprint("g", i), "group")
+		send(t, alice, peer("bob"), fmt.Sprint("p", i), "peer")
+	}
+	bob.MustCall(protocol.MethodConversationRead, protocol.ConversationReadParams{Conversation: group("g"), Seq: 3}, nil)
+	s.MustAdmin("POST", "/v1/admin/groups/g/members", map[string]any{"userIds": []string{"carol"}})
+	aliceBefore, bobBefore := snapshot(t, alice), snapshot(t, bob)
+
+	s.Restart()
+
+	alice = connectRaw(t, s, "alice", "")
+	bob = connectRaw(t, s, "bob", "")
+	if diff := cmpDiff(aliceBefore, snapshot(t, alice)); diff != "" {
+		t.Errorf("alice's view changed across a restart:\n%s", diff)
+	}
+	if diff := cmpDiff(bobBefore, snapshot(t, bob)); diff != "" {
+		t.Errorf("bob's view changed across a restart:\n%s", diff)
+	}
+	if r := send(t, alice, group("g"), "after", "x"); r.Seq != 6 {
+		t.Errorf("first group seq after restart = %d, want 6", r.Seq)
+	}
+	if r := send(t, alice, peer("bob"), "p0", "peer"); r.Seq != 1 {
+		t.Errorf("resend of p0 after restart = seq %d, want the original 1", r.Seq)
+	}
+	var members protocol.GroupMembersResult
+	alice.MustCall(protocol.MethodGroupMembers, protocol.GroupMembersParams{GroupID: "g"}, &members)
+	if len(members.Members) != 3 || members.Members[2].UserID != "carol" || members.Members[2].JoinSeq != 6 {
+		t.Errorf("members after restart = %+v, want carol joined at 6", members.Members)
+	}
+}
+
+// acked is what the server acknowledged to one sender.
+type acked struct {
+	user  string
+	conv  protocol.Conversation
+	seq   uint64
+	msgID string
+}
+
+// sendLoad runs senders that send until stop is closed or a send fails,
+// and returns every acknowledged message by clientMsgId.
+func sendLoad(t *testing.T, url string, tokens map[string]string, stop <-chan struct{}, round int) map[string]acked {
+	var mu sync.Mutex
+	got := map[string]acked{}
+	var wg sync.WaitGroup
+	for user, tok := range tokens {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			dctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			c, err := client.Dial(dctx, url, tok, client.WithReconnect(false), client.WithAutoDelivered(false))
+			cancel()
+			if err != nil {
+				t.Errorf("dial %s: %v", user, err)
+				return
+			}
+			defer c.Close()
+			convs := []protocol.Conversation{group("load"), peer(otherUser(user))}
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				id := fmt.Sprintf("%s-r%d-%d", user, round, i)
+				conv := convs[i%2]
+				sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				res, err := c.Send(sctx, protocol.SendParams{Conversation: conv, ClientMsgID: id, Body: json.RawMessage(`"` + id + `"`)})
+				cancel()
+				if err != nil {
+					return // the server went away: whatever was acked must survive
+				}
+				mu.Lock()
+				got[id] = acked{user: user, conv: conv, seq: res.Seq, msgID: res.MsgID}
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	return got
+}
+
+// otherUser pairs load users for peer chats: u0-u1, u2-u3, ...
+func otherUser(u string) string {
+	var n int
+	fmt.Sscanf(u, "u%d", &n)
+	return fmt.Sprintf("u%d", n^1)
+}
+
+// checkAcked verifies, on a fresh server process, that every acknowledged
+// message is in history at its seq with its id, and that every history is
+// gap-free.
+func checkAcked(t *testing.T, p *seentest.Proc, tokens map[string]string, all map[string]acked) {
+	t.Helper()
+	dctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	byConv := map[string]map[uint64]protocol.Message{}
+	for user, tok := range tokens {
+		c, err := client.Dial(dctx, p.WSURL(), tok, client.WithReconnect(false), client.WithAutoDelivered(false))
+		if err != nil {
+			t.Fatalf("dial %s: %v", user, err)
+		}
+		for _, conv := range []protocol.Conversation{group("load"), peer(otherUser(user))} {
+			key := convKey(user, conv)
+			if byConv[key] != nil {
+				continue
+			}
+			msgs := map[uint64]protocol.Message{}
+			var before uint64
+			for {
+				h, err := c.History(dctx, protocol.HistoryParams{Conversation: conv, BeforeSeq: before, Limit: 100})
+				if err != nil {
+					t.Fatalf("history: %v", err)
+				}
+				for _, m := range h.Messages {
+					if _, dup := msgs[m.Seq]; dup {
+						t.Fatalf("%s: seq %d twice", key, m.Seq)
+					}
+					msgs[m.Seq] = m
+				}
+				if !h.HasMore {
+					break
+				}
+				before = h.Messages[len(h.Messages)-1].Seq
+			}
+			for seq := uint64(1); seq <= uint64(len(msgs)); seq++ {
+				if _, ok := msgs[seq]; !ok {
+					t.Fatalf("%s: gap at seq %d of %d", key, seq, len(msgs))
+				}
+			}
+			byConv[key] = msgs
+		}
+		c.Close()
+	}
+	for id, a := range all {
+		key := convKey(a.user, a.conv)
+		m, ok := byConv[key][a.seq]
+		if !ok || m.MsgID != a.msgID || string(m.Body) != `"`+id+`"` {
+			t.Fatalf("acknowledged %s (%s seq %d, %s) lost: found %+v", id, key, a.seq, a.msgID, m)
+		}
+	}
+}
+
+// convKey names a conversation the same from both sides.
+func convKey(user string, c protocol.Conversation) string {
+	if c.Type == protocol.ConvPeer {
+		return "peer:" + min(user, c.ID) + "/" + max(user, c.ID)
+	}
+	return c.String()
+}
+
+func TestKillUnderSendLoadLosesNothingAcknowledged(t *testing.T) {
+	dir, addr := t.TempDir(), seentest.FreeAddr(t)
+	p := seentest.StartProc(t, dir, addr)
+	users := []string{"u0", "u1", "u2", "u3", "u4", "u5"}
+	for _, u := range users {
+		p.Admin("POST", "/v1/admin/users", map[string]string{"userId": u})
+	}
+	if code, b := p.Admin("POST", "/v1/admin/groups", map[string]any{"groupId": "load", "owner": "u0", "members": users}); code != 201 {
+		t.Fatalf("create group: %d %s", code, b)
+	}
+	tokens := map[string]string{}
+	for _, u := range users {
+		_, b := p.Admin("POST", "/v1/admin/tokens", map[string]string{"userId": u})
+		var tok struct{ Token string }
+		json.Unmarshal(b, &tok)
+		tokens[u] = tok.Token
+	}
+	all := map[string]acked{}
+	for round := range 3 {
+		stop := make(chan struct{})
+		var got map[string]acked
+		done := make(chan struct{})
+		go func() { got = sendLoad(t, p.WSURL(), tokens, stop, round); close(done) }()
+		// Kill once a round's worth of sends has been acknowledged.
+		time.Sleep(time.Duration(150+100*round) * time.Millisecond)
+		p.Kill()
+		close(stop)
+		<-done
+		if len(got) == 0 {
+			t.Fatalf("round %d: no send was acknowledged before the kill", round)
+		}
+		for k, v := range got {
+			all[k] = v
+		}
+		t.Logf("round %d: %d sends acknowledged before SIGKILL", round, len(got))
+		p = seentest.StartProc(t, dir, addr)
+		checkAcked(t, p, tokens, all)
+	}
+	if err := p.Term(); err != nil {
+		t.Fatalf("SIGTERM exit: %v", err)
+	}
+}
+
+func TestSigtermUnderLoadFinishesCleanly(t *testing.T) {
+	dir, addr := t.TempDir(), seentest.FreeAddr(t)
+	p := seentest.StartProc(t, dir, addr)
+	users := []string{"u0", "u1", "u2", "u3"}
+	for _, u := range users {
+		p.Admin("POST", "/v1/admin/users", map[string]string{"userId": u})
+	}
+	p.Admin("POST", "/v1/admin/groups", map[string]any{"groupId": "load", "owner": "u0", "members": users})
+	tokens := map[string]string{}
+	for _, u := range users {
+		_, b := p.Admin("POST", "/v1/admin/tokens", map[string]string{"userId": u})
+		var tok struct{ Token string }
+		json.Unmarshal(b, &tok)
+		tokens[u] = tok.Token
+	}
+	stop := make(chan struct{})
+	var got map[string]acked
+	done := make(chan struct{})
+	go func() { got = sendLoad(t, p.WSURL(), tokens, stop, 0); close(done) }()
+	time.Sleep(200 * time.Millisecond)
+	if err := p.Term(); err != nil {
+		t.Fatalf("seen exited with %v after SIGTERM, want status 0", err)
+	}
+	close(stop)
+	<-done
+	t.Logf("%d sends acknowledged before SIGTERM", len(got))
+	p = seentest.StartProc(t, dir, addr)
+	checkAcked(t, p, tokens, got)
+}
+
+func TestShutdownClosesSocketsAndJoinsGoroutines(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	s := seentest.Start(t)
+	s.Users("alice", "bob")
+	raw := connectRaw(t, s, "alice", "")
+	send(t, raw, peer("bob"), "one", "before shutdown")
+	s.Stop()
+	if code := raw.Closed(); code != websocket.StatusGoingAway {
+		t.Fatalf("close status = %d, want 1001", code)
+	}
+}
