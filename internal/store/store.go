@@ -9,9 +9,11 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
+	"slices"
 	"strings"
 )
 
@@ -22,7 +24,13 @@ var (
 	// ErrUnavailable means the backend cannot serve now (closed, down);
 	// the caller may retry later.
 	ErrUnavailable = errors.New("store: unavailable")
+	// ErrTooManyAcks means a member holds MaxAcks single-message acks above
+	// its read watermark already.
+	ErrTooManyAcks = errors.New("store: too many out-of-order acks")
 )
+
+// MaxAcks bounds a member's single-message acks above its read watermark.
+const MaxAcks = 1024
 
 // ConvID is the storage key of a conversation, the same from both sides:
 // "g/<groupId>" for a group, "p/<a>/<b>" with a < b for a peer conversation.
@@ -96,6 +104,48 @@ type Member struct {
 	ReadAt      int64 `json:"readAt,omitempty"`
 	DeliveredAt int64 `json:"deliveredAt,omitempty"`
 	JoinedAt    int64 `json:"joinedAt"`
+	// Acks are single-message read acks above ReadSeq, sorted by Seq. When
+	// the watermark reaches them they are folded in: ReadSeq never has an
+	// acked ReadSeq+1.
+	Acks []Ack `json:"acks,omitempty"`
+}
+
+// Ack is one single-message read ack.
+type Ack struct {
+	Seq uint64 `json:"seq"`
+	At  int64  `json:"at"`
+}
+
+// HasAck reports whether seq is among m's single-message acks.
+func (m Member) HasAck(seq uint64) bool {
+	_, ok := slices.BinarySearchFunc(m.Acks, seq, func(a Ack, s uint64) int { return cmp.Compare(a.Seq, s) })
+	return ok
+}
+
+// Fold moves the read watermark through acks it reaches (ReadSeq+1 acked)
+// and drops acks at or below it, keeping DeliveredSeq >= ReadSeq. Every
+// backend applies it after changing ReadSeq or Acks, so all agree.
+func (m *Member) Fold() {
+	i := 0
+	for ; i < len(m.Acks); i++ {
+		a := m.Acks[i]
+		if a.Seq <= m.ReadSeq {
+			continue
+		}
+		if a.Seq != m.ReadSeq+1 {
+			break
+		}
+		m.ReadSeq, m.ReadAt = a.Seq, a.At
+	}
+	if i > 0 {
+		m.Acks = append(m.Acks[:0:0], m.Acks[i:]...)
+	}
+	if len(m.Acks) == 0 {
+		m.Acks = nil
+	}
+	if m.DeliveredSeq < m.ReadSeq {
+		m.DeliveredSeq, m.DeliveredAt = m.ReadSeq, m.ReadAt
+	}
 }
 
 // Message is one stored message.
@@ -108,6 +158,22 @@ type Message struct {
 	Body        json.RawMessage `json:"body"`
 	SentAt      int64           `json:"sentAt"`
 	Receipt     bool            `json:"receipt,omitempty"`
+	// ReceiptAt is when receipts were asked for: SentAt for a message sent
+	// with receipts, the time of the first receipt.request otherwise. The
+	// validity window runs from it.
+	ReceiptAt int64 `json:"receiptAt,omitempty"`
+	// Settled is set once the receipt needs no more watching: every
+	// eligible member read it (done is for good: eligible members only
+	// leave, readers never unread) or its validity window closed.
+	Settled bool `json:"settled,omitempty"`
+	// Frozen holds the counts at the close of the validity window if it
+	// closed before the receipt was done; nil otherwise.
+	Frozen *Frozen `json:"frozen,omitempty"`
+}
+
+// Frozen are a receipt's counts when its validity window closed.
+type Frozen struct {
+	Read, Unread, Delivered int
 }
 
 // Users keeps the registered users.
@@ -169,17 +235,39 @@ type Messages interface {
 	History(ctx context.Context, conv ConvID, beforeSeq, minSeq uint64, limit int) ([]Message, error)
 	// LastSeq returns the last allocated seq of conv, 0 if it has none.
 	LastSeq(ctx context.Context, conv ConvID) (uint64, error)
+	// MessageAt returns the message of conv at seq; ErrNotFound if none.
+	MessageAt(ctx context.Context, conv ConvID, seq uint64) (Message, error)
+}
+
+// Receipts keeps the receipt state of messages. A message with Receipt set
+// and not Settled is live: LiveReceipts lists it until it is settled.
+type Receipts interface {
+	// RequestReceipt turns receipts on for an existing message, stamping
+	// ReceiptAt with at; changed is false (and nothing is written) if they
+	// were on already. ErrNotFound for an unknown message.
+	RequestReceipt(ctx context.Context, conv ConvID, seq uint64, at int64) (m Message, changed bool, err error)
+	// SettleReceipt marks a live receipt settled, storing frozen (nil for a
+	// receipt that is done). Settling a settled receipt changes nothing.
+	SettleReceipt(ctx context.Context, conv ConvID, seq uint64, frozen *Frozen) error
+	// LiveReceipts returns every live receipt message of conv, in seq order.
+	LiveReceipts(ctx context.Context, conv ConvID) ([]Message, error)
 }
 
 // Watermarks moves members' read and delivered watermarks. Both only ever
 // rise, and a read raises the delivered watermark too.
 type Watermarks interface {
 	// AdvanceRead raises userID's ReadSeq (and DeliveredSeq) in conv to at
-	// least seq, stamping ReadAt with at. It returns the member afterwards
-	// and whether anything changed; a durable write happens only on change.
+	// least seq, stamping ReadAt with at, then folds (Member.Fold). It
+	// returns the member afterwards and whether anything changed; a durable
+	// write happens only on change.
 	AdvanceRead(ctx context.Context, conv ConvID, userID string, seq uint64, at int64) (Member, bool, error)
 	// AdvanceDelivered raises userID's DeliveredSeq in conv to at least seq.
 	AdvanceDelivered(ctx context.Context, conv ConvID, userID string, seq uint64, at int64) (Member, bool, error)
+	// AckOne records a single-message read of seq by userID (out of order
+	// allowed), then folds (Member.Fold). changed is false if seq was read
+	// already. ErrTooManyAcks if the member holds MaxAcks acks already and
+	// this one does not fold.
+	AckOne(ctx context.Context, conv ConvID, userID string, seq uint64, at int64) (Member, bool, error)
 }
 
 // Store is everything a backend provides.
@@ -189,6 +277,7 @@ type Store interface {
 	Members
 	Messages
 	Watermarks
+	Receipts
 	// Close flushes and releases the backend; later calls return
 	// ErrUnavailable.
 	Close() error

@@ -22,6 +22,7 @@ import (
 //	member     0x07 lp(conv) userID               -> encodeMember (userID from the key)
 //	userConv   0x08 lp(userID) conv               -> empty
 //	memberCnt  0x09 conv                          -> uvarint count of members
+//	live       0x0A lp(conv) seq                  -> empty: a live receipt message
 //
 // The last seq of a conversation is not stored: it is the seq of its last
 // message key, so an append writes no extra key.
@@ -35,6 +36,7 @@ const (
 	prefixMember    byte = 0x07
 	prefixUserConv  byte = 0x08
 	prefixMemberCnt byte = 0x09
+	prefixLive      byte = 0x0A
 )
 
 var schemaKey = []byte{prefixMeta, 's', 'c', 'h', 'e', 'm', 'a'}
@@ -94,6 +96,10 @@ func userConvPrefix(userID string) []byte {
 	b := make([]byte, 0, 1+binary.MaxVarintLen64+len(userID))
 	b = append(b, prefixUserConv)
 	return appendLP(b, userID)
+}
+
+func liveKey(conv store.ConvID, seq uint64) []byte {
+	return appendSeq(convPrefix(prefixLive, conv, 8), seq)
 }
 
 func memberCountKey(conv store.ConvID) []byte {
@@ -196,7 +202,19 @@ func encodeMember(m store.Member) []byte {
 	b = binary.AppendVarint(b, m.ReadAt)
 	b = binary.AppendVarint(b, m.DeliveredAt)
 	b = binary.AppendVarint(b, m.JoinedAt)
-	return appendLP(b, m.Role)
+	b = appendLP(b, m.Role)
+	// Acks, delta-encoded: a few bytes each, none for a member who reads
+	// in order.
+	if len(m.Acks) > 0 {
+		b = binary.AppendUvarint(b, uint64(len(m.Acks)))
+		prev := m.ReadSeq
+		for _, a := range m.Acks {
+			b = binary.AppendUvarint(b, a.Seq-prev)
+			b = binary.AppendVarint(b, a.At)
+			prev = a.Seq
+		}
+	}
+	return b
 }
 
 func decodeMember(userID string, v []byte) (store.Member, error) {
@@ -212,13 +230,29 @@ func decodeMember(userID string, v []byte) (store.Member, error) {
 	m.DeliveredAt = r.varint()
 	m.JoinedAt = r.varint()
 	m.Role = r.str()
+	if r.err == nil && len(r.b) > 0 {
+		n := r.uvarint()
+		if n > store.MaxAcks {
+			r.err = fmt.Errorf("pebblestore: corrupt value: %d acks", n)
+		}
+		prev := m.ReadSeq
+		for i := uint64(0); i < n && r.err == nil; i++ {
+			a := store.Ack{Seq: prev + r.uvarint(), At: r.varint()}
+			m.Acks = append(m.Acks, a)
+			prev = a.Seq
+		}
+	}
 	if r.err != nil {
 		return store.Member{}, fmt.Errorf("pebblestore: member %q: %w", userID, r.err)
 	}
 	return m, nil
 }
 
-const msgFlagReceipt byte = 1 << 0
+const (
+	msgFlagReceipt byte = 1 << 0
+	msgFlagSettled byte = 1 << 1
+	msgFlagFrozen  byte = 1 << 2
+)
 
 // encodeMessage encodes m without Conv and Seq, which are in the key. The
 // body goes last and raw, so it round-trips byte for byte (nil stays nil).
@@ -229,11 +263,25 @@ func encodeMessage(m store.Message) []byte {
 	if m.Receipt {
 		flags |= msgFlagReceipt
 	}
+	if m.Settled {
+		flags |= msgFlagSettled
+	}
+	if m.Frozen != nil {
+		flags |= msgFlagFrozen
+	}
 	b = append(b, flags)
 	b = appendLP(b, m.ID)
 	b = appendLP(b, m.Sender)
 	b = appendLP(b, m.ClientMsgID)
 	b = binary.AppendVarint(b, m.SentAt)
+	if m.Receipt {
+		b = binary.AppendVarint(b, m.ReceiptAt)
+	}
+	if f := m.Frozen; f != nil {
+		b = binary.AppendUvarint(b, uint64(f.Read))
+		b = binary.AppendUvarint(b, uint64(f.Unread))
+		b = binary.AppendUvarint(b, uint64(f.Delivered))
+	}
 	return append(b, m.Body...)
 }
 
@@ -243,11 +291,19 @@ func decodeMessage(conv store.ConvID, seq uint64, v []byte) (store.Message, erro
 		return store.Message{}, fmt.Errorf("pebblestore: message value format %d unknown", f)
 	}
 	m := store.Message{Conv: conv, Seq: seq}
-	m.Receipt = r.byte1()&msgFlagReceipt != 0
+	flags := r.byte1()
+	m.Receipt = flags&msgFlagReceipt != 0
+	m.Settled = flags&msgFlagSettled != 0
 	m.ID = r.str()
 	m.Sender = r.str()
 	m.ClientMsgID = r.str()
 	m.SentAt = r.varint()
+	if m.Receipt {
+		m.ReceiptAt = r.varint()
+	}
+	if flags&msgFlagFrozen != 0 {
+		m.Frozen = &store.Frozen{Read: int(r.uvarint()), Unread: int(r.uvarint()), Delivered: int(r.uvarint())}
+	}
 	if r.err != nil {
 		return store.Message{}, fmt.Errorf("pebblestore: message %s/%d: %w", conv, seq, r.err)
 	}

@@ -129,6 +129,14 @@ func (s *Store) SetRole(ctx context.Context, conv store.ConvID, userID, role str
 // applied, if non-nil, updates cs once the batch is applied.
 func (s *Store) updateMember(ctx context.Context, conv store.ConvID, userID string,
 	write func(cs *convState, m store.Member, b *pebble.Batch) bool, applied func(cs *convState)) error {
+	return s.updateMemberErr(ctx, conv, userID, func(cs *convState, m store.Member, b *pebble.Batch) (bool, error) {
+		return write(cs, m, b), nil
+	}, applied)
+}
+
+// updateMemberErr is updateMember with a write that may refuse the change.
+func (s *Store) updateMemberErr(ctx context.Context, conv store.ConvID, userID string,
+	write func(cs *convState, m store.Member, b *pebble.Batch) (bool, error), applied func(cs *convState)) error {
 	if err := s.acquire(ctx); err != nil {
 		return err
 	}
@@ -146,9 +154,12 @@ func (s *Store) updateMember(ctx context.Context, conv store.ConvID, userID stri
 		return err
 	}
 	b := s.db.NewBatch()
-	if !write(cs, m, b) {
+	if ok, err := write(cs, m, b); err != nil || !ok {
 		cs.mu.Unlock()
 		_ = b.Close()
+		if err != nil {
+			return err
+		}
 		return s.syncIfPending(cs)
 	}
 	if err := s.applyLocked(cs, b); err != nil {
@@ -296,6 +307,7 @@ func (s *Store) advance(ctx context.Context, conv store.ConvID, userID string, s
 	changed := false
 	if read && m.ReadSeq < seq {
 		m.ReadSeq, m.ReadAt, changed = seq, at, true
+		m.Fold()
 	}
 	if m.DeliveredSeq < seq {
 		m.DeliveredSeq, m.DeliveredAt, changed = seq, at, true

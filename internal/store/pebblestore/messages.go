@@ -135,6 +135,9 @@ func (s *Store) appendLocked(cs *convState, m store.Message) (store.Message, boo
 	}
 
 	m.Seq = cs.lastSeq + 1
+	if m.Receipt && m.ReceiptAt == 0 {
+		m.ReceiptAt = m.SentAt
+	}
 	// The sender has read what it sent. Max, not assignment: a watermark
 	// may already be above lastSeq if a caller advanced it there.
 	if sender.ReadSeq < m.Seq {
@@ -143,6 +146,7 @@ func (s *Store) appendLocked(cs *convState, m store.Message) (store.Message, boo
 	if sender.DeliveredSeq < m.Seq {
 		sender.DeliveredSeq, sender.DeliveredAt = m.Seq, m.SentAt
 	}
+	sender.Fold()
 
 	b := s.db.NewBatch()
 	set := func(k, v []byte) {
@@ -150,6 +154,9 @@ func (s *Store) appendLocked(cs *convState, m store.Message) (store.Message, boo
 	}
 	set(messageKey(conv, m.Seq), encodeMessage(m))
 	set(msgIDKey(m.ID), encodeMsgRef(conv, m.Seq))
+	if m.Receipt && !m.Settled {
+		set(liveKey(conv, m.Seq), nil)
+	}
 	if idemKey != nil {
 		set(idemKey, binary.BigEndian.AppendUint64(nil, m.Seq))
 	}
@@ -245,6 +252,15 @@ func (s *Store) History(ctx context.Context, conv store.ConvID, beforeSeq, minSe
 		return nil, fmt.Errorf("pebblestore: history of %s: %w", conv, err)
 	}
 	return out, nil
+}
+
+// MessageAt implements store.Messages.
+func (s *Store) MessageAt(ctx context.Context, conv store.ConvID, seq uint64) (store.Message, error) {
+	if err := s.acquire(ctx); err != nil {
+		return store.Message{}, err
+	}
+	defer s.mu.RUnlock()
+	return s.getMessage(conv, seq)
 }
 
 // LastSeq implements store.Messages.

@@ -220,9 +220,18 @@ func TestKeyOrder(t *testing.T) {
 	if k := string(messageKey(longer, 1)); k >= string(p) && k < string(prefixEnd(p)) {
 		t.Error("a longer conversation id falls inside another's message range")
 	}
-	m := store.Member{UserID: "u", Role: "admin", JoinSeq: 3, ReadSeq: 1 << 40, DeliveredSeq: 7, ReadAt: -5, DeliveredAt: 9, JoinedAt: 11}
-	got, err := decodeMember("u", encodeMember(m))
-	if err != nil || got != m {
-		t.Errorf("member round trip = %+v, %v; want %+v", got, err, m)
+	for _, m := range []store.Member{
+		{UserID: "u", Role: "admin", JoinSeq: 3, ReadSeq: 1 << 40, DeliveredSeq: 7, ReadAt: -5, DeliveredAt: 9, JoinedAt: 11},
+		{UserID: "u", JoinSeq: 1, ReadSeq: 4, Acks: []store.Ack{{Seq: 6, At: 1}, {Seq: 9, At: -2}, {Seq: 1 << 41, At: 3}}},
+	} {
+		got, err := decodeMember("u", encodeMember(m))
+		if err != nil || !cmp.Equal(got, m) {
+			t.Errorf("member round trip = %+v, %v; want %+v", got, err, m)
+		}
+	}
+	msg := store.Message{Conv: conv, Seq: 3, ID: "id", Sender: "s", ClientMsgID: "c", SentAt: 5, Body: []byte(`{}`),
+		Receipt: true, ReceiptAt: 7, Settled: true, Frozen: &store.Frozen{Read: 1, Unread: 2, Delivered: 3}}
+	if got, err := decodeMessage(conv, 3, encodeMessage(msg)); err != nil || !cmp.Equal(got, msg) {
+		t.Errorf("message round trip = %+v, %v; want %+v", got, err, msg)
 	}
 }

@@ -125,3 +125,28 @@ func (s *Store) AdvanceDelivered(ctx context.Context, conv store.ConvID, userID 
 }
 
 func (s *Store) Close() error { return s.next.Close() }
+
+func (s *Store) AckOne(ctx context.Context, conv store.ConvID, userID string, seq uint64, at int64) (m store.Member, changed bool, err error) {
+	defer func(t time.Time) { s.observe("ack_one", t, err) }(time.Now())
+	return s.next.AckOne(ctx, conv, userID, seq, at)
+}
+
+func (s *Store) MessageAt(ctx context.Context, conv store.ConvID, seq uint64) (m store.Message, err error) {
+	defer func(t time.Time) { s.observe("message_at", t, err) }(time.Now())
+	return s.next.MessageAt(ctx, conv, seq)
+}
+
+func (s *Store) RequestReceipt(ctx context.Context, conv store.ConvID, seq uint64, at int64) (m store.Message, changed bool, err error) {
+	defer func(t time.Time) { s.observe("request_receipt", t, err) }(time.Now())
+	return s.next.RequestReceipt(ctx, conv, seq, at)
+}
+
+func (s *Store) SettleReceipt(ctx context.Context, conv store.ConvID, seq uint64, frozen *store.Frozen) (err error) {
+	defer func(t time.Time) { s.observe("settle_receipt", t, err) }(time.Now())
+	return s.next.SettleReceipt(ctx, conv, seq, frozen)
+}
+
+func (s *Store) LiveReceipts(ctx context.Context, conv store.ConvID) (ms []store.Message, err error) {
+	defer func(t time.Time) { s.observe("live_receipts", t, err) }(time.Now())
+	return s.next.LiveReceipts(ctx, conv)
+}

@@ -47,6 +47,9 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ListMembersPaging", testListMembers},
 		{"ConversationsOfPaging", testConversationsOf},
 		{"Watermarks", testWatermarks},
+		{"AckOneAndFold", testAckOne},
+		{"AckOneLimit", testAckOneLimit},
+		{"Receipts", testReceipts},
 		{"History", testHistory},
 		{"GetMessage", testGetMessage},
 		{"LastSeq", testLastSeq},
@@ -953,5 +956,152 @@ func testClosed(t *testing.T, s store.Store) {
 		if err := call(); !errors.Is(err, store.ErrUnavailable) {
 			t.Errorf("%s after Close: got error %v, want ErrUnavailable", name, err)
 		}
+	}
+}
+
+func testAckOne(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	conv := mustCreateGroup(t, s, "g", "alice", "bob")
+	for i := range 10 {
+		mustAppend(t, s, msg(conv, "alice", fmt.Sprint(i), int64(i)))
+	}
+	type state struct {
+		Read, Delivered uint64
+		Acks            []uint64
+	}
+	view := func(m store.Member) state {
+		st := state{Read: m.ReadSeq, Delivered: m.DeliveredSeq}
+		for _, a := range m.Acks {
+			st.Acks = append(st.Acks, a.Seq)
+		}
+		return st
+	}
+	steps := []struct {
+		name        string
+		op          string // "one" or "read"
+		seq         uint64
+		wantChanged bool
+		want        state
+	}{
+		{"ack 3 out of order", "one", 3, true, state{0, 0, []uint64{3}}},
+		{"ack 5", "one", 5, true, state{0, 0, []uint64{3, 5}}},
+		{"ack 3 again", "one", 3, false, state{0, 0, []uint64{3, 5}}},
+		{"ack 1 folds 1", "one", 1, true, state{1, 1, []uint64{3, 5}}},
+		{"ack 2 folds through 3", "one", 2, true, state{3, 3, []uint64{5}}},
+		{"read 4 folds 5", "read", 4, true, state{5, 5, nil}},
+		{"ack 5 is read already", "one", 5, false, state{5, 5, nil}},
+		{"ack 0 is read already", "one", 0, false, state{5, 5, nil}},
+		{"ack 9", "one", 9, true, state{5, 5, []uint64{9}}},
+		{"read 10 drops 9", "read", 10, true, state{10, 10, nil}},
+	}
+	for _, st := range steps {
+		var (
+			m       store.Member
+			changed bool
+			err     error
+		)
+		if st.op == "one" {
+			m, changed, err = s.AckOne(ctx, conv, "bob", st.seq, 100)
+		} else {
+			m, changed, err = s.AdvanceRead(ctx, conv, "bob", st.seq, 100)
+		}
+		if err != nil {
+			t.Fatalf("%s: %v", st.name, err)
+		}
+		if changed != st.wantChanged || !cmp.Equal(view(m), st.want, cmpopts.EquateEmpty()) {
+			t.Fatalf("%s: got %+v changed %v, want %+v changed %v", st.name, view(m), changed, st.want, st.wantChanged)
+		}
+		got, err := s.GetMember(ctx, conv, "bob")
+		if err != nil || !cmp.Equal(view(got), st.want, cmpopts.EquateEmpty()) {
+			t.Fatalf("%s: stored %+v, %v; want %+v", st.name, view(got), err, st.want)
+		}
+	}
+	if _, _, err := s.AckOne(ctx, conv, "carol", 1, 1); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("AckOne by a non-member = %v, want ErrNotFound", err)
+	}
+}
+
+func testAckOneLimit(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	conv := mustCreateGroup(t, s, "g", "alice", "bob")
+	// Acks may name seqs the conversation does not have yet: clamping is
+	// the caller's job, and it keeps this test cheap.
+	for i := range store.MaxAcks {
+		if _, _, err := s.AckOne(ctx, conv, "bob", uint64(2*i+2), 1); err != nil {
+			t.Fatalf("ack %d: %v", i, err)
+		}
+	}
+	if _, _, err := s.AckOne(ctx, conv, "bob", 1<<20, 1); !errors.Is(err, store.ErrTooManyAcks) {
+		t.Fatalf("ack beyond the limit = %v, want ErrTooManyAcks", err)
+	}
+	m, err := s.GetMember(ctx, conv, "bob")
+	if err != nil || len(m.Acks) != store.MaxAcks {
+		t.Fatalf("after refusal: %d acks, %v; want %d", len(m.Acks), err, store.MaxAcks)
+	}
+	// Folding makes room again.
+	if m, _, err = s.AckOne(ctx, conv, "bob", 1, 1); err != nil || m.ReadSeq != 2 || len(m.Acks) != store.MaxAcks-1 {
+		t.Fatalf("ack 1: readSeq %d, %d acks, %v; want 2 and %d", m.ReadSeq, len(m.Acks), err, store.MaxAcks-1)
+	}
+}
+
+func testReceipts(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	conv := mustCreateGroup(t, s, "g", "alice", "bob")
+	withReceipt := msg(conv, "alice", "r1", 10)
+	withReceipt.Receipt = true
+	r1 := mustAppend(t, s, withReceipt)
+	if r1.ReceiptAt != 10 {
+		t.Errorf("ReceiptAt = %d, want SentAt 10", r1.ReceiptAt)
+	}
+	plain := mustAppend(t, s, msg(conv, "alice", "p2", 20))
+	seqs := func() []uint64 {
+		live, err := s.LiveReceipts(ctx, conv)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []uint64
+		for _, m := range live {
+			out = append(out, m.Seq)
+		}
+		return out
+	}
+	if got := seqs(); !slices.Equal(got, []uint64{1}) {
+		t.Fatalf("live = %v, want [1]", got)
+	}
+	m, changed, err := s.RequestReceipt(ctx, conv, plain.Seq, 30)
+	if err != nil || !changed || !m.Receipt || m.ReceiptAt != 30 {
+		t.Fatalf("RequestReceipt = %+v, %v, %v; want receipt at 30", m, changed, err)
+	}
+	if _, changed, _ := s.RequestReceipt(ctx, conv, plain.Seq, 40); changed {
+		t.Errorf("second RequestReceipt changed something")
+	}
+	if _, _, err := s.RequestReceipt(ctx, conv, 99, 40); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("RequestReceipt of no message = %v, want ErrNotFound", err)
+	}
+	if got := seqs(); !slices.Equal(got, []uint64{1, 2}) {
+		t.Fatalf("live = %v, want [1 2]", got)
+	}
+	frozen := &store.Frozen{Read: 0, Unread: 1, Delivered: 1}
+	if err := s.SettleReceipt(ctx, conv, 1, frozen); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SettleReceipt(ctx, conv, 1, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SettleReceipt(ctx, conv, 2, nil); err != nil {
+		t.Fatal(err)
+	}
+	if got := seqs(); len(got) != 0 {
+		t.Fatalf("live after settling = %v, want none", got)
+	}
+	got, err := s.MessageAt(ctx, conv, 1)
+	if err != nil || !got.Settled || !cmp.Equal(got.Frozen, frozen) {
+		t.Fatalf("message 1 = %+v, %v; want settled with %+v (a second settle changes nothing)", got, err, frozen)
+	}
+	if got, err = s.GetMessage(ctx, plain.ID); err != nil || !got.Settled || got.Frozen != nil || got.ReceiptAt != 30 {
+		t.Fatalf("message 2 = %+v, %v; want settled, not frozen", got, err)
+	}
+	if _, err := s.MessageAt(ctx, conv, 3); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("MessageAt(3) = %v, want ErrNotFound", err)
 	}
 }

@@ -1,0 +1,136 @@
+package pebblestore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/cockroachdb/pebble/v2"
+
+	"github.com/seen-im/seen/internal/store"
+)
+
+// AckOne implements store.Watermarks.
+func (s *Store) AckOne(ctx context.Context, conv store.ConvID, userID string, seq uint64, at int64) (store.Member, bool, error) {
+	var out store.Member
+	changed := false
+	err := s.updateMemberErr(ctx, conv, userID, func(_ *convState, m store.Member, b *pebble.Batch) (bool, error) {
+		out = m
+		if seq <= m.ReadSeq || m.HasAck(seq) {
+			return false, nil
+		}
+		if len(m.Acks) >= store.MaxAcks && seq != m.ReadSeq+1 {
+			return false, fmt.Errorf("pebblestore: ack %d by %q in %s: %w", seq, userID, conv, store.ErrTooManyAcks)
+		}
+		i, _ := slices.BinarySearchFunc(m.Acks, seq, func(a store.Ack, s uint64) int {
+			switch {
+			case a.Seq < s:
+				return -1
+			case a.Seq > s:
+				return 1
+			}
+			return 0
+		})
+		m.Acks = slices.Insert(slices.Clone(m.Acks), i, store.Ack{Seq: seq, At: at})
+		m.Fold()
+		_ = b.Set(memberKey(conv, userID), encodeMember(m), nil)
+		out, changed = m, true
+		return true, nil
+	}, nil)
+	if err != nil {
+		return store.Member{}, false, err
+	}
+	return out, changed, nil
+}
+
+// RequestReceipt implements store.Receipts.
+func (s *Store) RequestReceipt(ctx context.Context, conv store.ConvID, seq uint64, at int64) (store.Message, bool, error) {
+	var out store.Message
+	changed := false
+	err := s.updateMessage(ctx, conv, seq, func(m store.Message, b *pebble.Batch) bool {
+		out = m
+		if m.Receipt {
+			return false
+		}
+		m.Receipt, m.ReceiptAt = true, at
+		_ = b.Set(messageKey(conv, seq), encodeMessage(m), nil)
+		_ = b.Set(liveKey(conv, seq), nil, nil)
+		out, changed = m, true
+		return true
+	})
+	return out, changed, err
+}
+
+// SettleReceipt implements store.Receipts.
+func (s *Store) SettleReceipt(ctx context.Context, conv store.ConvID, seq uint64, frozen *store.Frozen) error {
+	return s.updateMessage(ctx, conv, seq, func(m store.Message, b *pebble.Batch) bool {
+		if !m.Receipt || m.Settled {
+			return false
+		}
+		m.Settled, m.Frozen = true, frozen
+		_ = b.Set(messageKey(conv, seq), encodeMessage(m), nil)
+		_ = b.Delete(liveKey(conv, seq), nil)
+		return true
+	})
+}
+
+// LiveReceipts implements store.Receipts.
+func (s *Store) LiveReceipts(ctx context.Context, conv store.ConvID) ([]store.Message, error) {
+	if err := s.acquire(ctx); err != nil {
+		return nil, err
+	}
+	defer s.mu.RUnlock()
+	prefix := convPrefix(prefixLive, conv, 0)
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: prefixEnd(prefix)})
+	if err != nil {
+		return nil, fmt.Errorf("pebblestore: live receipts of %s: %w", conv, err)
+	}
+	var seqs []uint64
+	for ok := it.First(); ok; ok = it.Next() {
+		seqs = append(seqs, seqFromMessageKey(it.Key()))
+	}
+	if err := errors.Join(it.Error(), it.Close()); err != nil {
+		return nil, fmt.Errorf("pebblestore: live receipts of %s: %w", conv, err)
+	}
+	out := make([]store.Message, 0, len(seqs))
+	for _, seq := range seqs {
+		m, err := s.getMessage(conv, seq)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, m)
+	}
+	return out, nil
+}
+
+// updateMessage runs a read-modify-write of message seq of conv under the
+// conversation's mutex; write adds the change to b and reports whether
+// there is one.
+func (s *Store) updateMessage(ctx context.Context, conv store.ConvID, seq uint64, write func(m store.Message, b *pebble.Batch) bool) error {
+	if err := s.acquire(ctx); err != nil {
+		return err
+	}
+	defer s.mu.RUnlock()
+	cs, err := s.lockConv(conv)
+	if err != nil {
+		return err
+	}
+	m, err := s.getMessage(conv, seq)
+	if err != nil {
+		cs.mu.Unlock()
+		return err
+	}
+	b := s.db.NewBatch()
+	if !write(m, b) {
+		cs.mu.Unlock()
+		_ = b.Close()
+		return s.syncIfPending(cs)
+	}
+	if err := s.applyLocked(cs, b); err != nil {
+		cs.mu.Unlock()
+		return err
+	}
+	cs.mu.Unlock()
+	return s.wait(cs, b)
+}
