@@ -166,6 +166,12 @@ func TestMultiDevice(t *testing.T) {
 	bob.say(peer("alice"), "hi")
 	next[protocol.Message](phone)
 	next[protocol.Message](laptop)
+	// Bob's reply marks alice's message read by him.
+	for _, d := range []*device{phone, laptop} {
+		if e := next[protocol.ConversationReadEvent](d); e.UserID != "bob" || e.Seq != 2 {
+			t.Fatalf("alice's device got %+v, want bob read up to 2", e)
+		}
+	}
 	// Wait for the auto delivered acks from both devices to reach bob.
 	next[protocol.ReceiptDeliveredEvent](bob)
 	if _, err := laptop.ReadConversation(ctx(t), protocol.ConversationReadParams{Conversation: peer("bob")}); err != nil {

@@ -29,6 +29,11 @@ func TestPeerChatBothWays(t *testing.T) {
 	if ev.Message.Conversation != peer("bob") || ev.Message.Seq != 2 {
 		t.Fatalf("alice got %+v, want seq 2 in peer:bob", ev.Message)
 	}
+	// Replying marks read: Bob has now read Alice's message, and she hears so.
+	cr := decode[protocol.ConversationReadEvent](t, alice.Event(protocol.EventConversationRead).Params)
+	if cr.UserID != "bob" || cr.Seq != 2 || cr.Conversation != peer("bob") {
+		t.Fatalf("alice got conversation.read %+v, want bob read up to 2", cr)
+	}
 	// The sending device gets no echo.
 	alice.NoEvent()
 	bob.NoEvent()
@@ -69,7 +74,7 @@ func TestPeerChatBothWays(t *testing.T) {
 	if rr.ReadSeq != 2 {
 		t.Fatalf("readSeq = %d, want 2", rr.ReadSeq)
 	}
-	cr := decode[protocol.ConversationReadEvent](t, bob.Event(protocol.EventConversationRead).Params)
+	cr = decode[protocol.ConversationReadEvent](t, bob.Event(protocol.EventConversationRead).Params)
 	if cr.UserID != "alice" || cr.Seq != 2 || cr.Conversation != peer("alice") {
 		t.Fatalf("conversation.read = %+v", cr)
 	}

@@ -41,6 +41,7 @@ type Server struct {
 	store   store.Store
 	bus     bus.Bus
 	tokens  *auth.Tokens
+	svc     *service.Service
 	ws      *ws.Handler
 
 	httpSrv  *http.Server
@@ -97,6 +98,7 @@ func New(cfg config.Config, opts ...Option) (*Server, error) {
 	s.bus = local.New()
 	s.tokens = auth.New(s.cfg.TokenSecret, nil)
 	svc := service.New(service.Options{Store: s.store, Bus: s.bus, Config: s.cfg, Logger: s.log})
+	s.svc = svc
 	s.ws = ws.New(ws.Options{
 		Service: svc, Tokens: s.tokens, Bus: s.bus, Config: s.cfg, Metrics: s.metrics, Logger: s.log,
 	})
@@ -220,6 +222,8 @@ func (s *Server) Shutdown(ctx context.Context) error {
 }
 
 func (s *Server) closeBackends() error {
+	// Pending receipt.changed events go out before the bus closes.
+	s.svc.Close()
 	return errors.Join(s.bus.Close(), s.store.Close())
 }
 

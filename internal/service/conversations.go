@@ -61,7 +61,8 @@ func (s *Service) conversationInfo(ctx context.Context, user string, id store.Co
 		ReadSeq:      me.ReadSeq,
 	}
 	if last > me.ReadSeq {
-		info.UnreadCount = last - me.ReadSeq
+		// Messages read one by one above the watermark are not unread.
+		info.UnreadCount = last - me.ReadSeq - uint64(len(me.Acks))
 	}
 	ref := convRef{id: id, wire: info.Conversation, member: me}
 	if id.IsPeer() {

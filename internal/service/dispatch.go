@@ -22,6 +22,10 @@ func (s *Service) methods() map[string]handler {
 		protocol.MethodMessageDelivered: adapt(s.Delivered),
 		protocol.MethodConversationRead: adapt(s.ReadConversation),
 		protocol.MethodConversationList: adapt(s.Conversations),
+		protocol.MethodMessageRead:      adapt(s.Read),
+		protocol.MethodReceiptQuery:     adapt(s.QueryReceipts),
+		protocol.MethodReceiptMembers:   adapt(s.ReceiptMembers),
+		protocol.MethodReceiptRequest:   adapt(s.RequestReceipt),
 		protocol.MethodGroupCreate: adapt(func(ctx context.Context, c Caller, p protocol.GroupCreateParams) (protocol.GroupCreateResult, error) {
 			return s.CreateGroup(ctx, c.UserID, p)
 		}),

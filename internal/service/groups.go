@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/seen-im/seen/internal/receipts"
 	"github.com/seen-im/seen/internal/store"
 	"github.com/seen-im/seen/protocol"
 )
@@ -139,6 +140,12 @@ func (s *Service) AddMembers(ctx context.Context, c Caller, groupID string, user
 	if len(added) == 0 {
 		return nil
 	}
+	s.applyEngine(ctx, ref.id, func(e *receipts.Conv) error {
+		for _, m := range added {
+			e.Restore(engineState(m))
+		}
+		return nil
+	})
 	all, err := s.memberIDs(ctx, ref.id)
 	if err != nil {
 		return s.internal(ctx, "list members", err)
@@ -191,13 +198,27 @@ func (s *Service) RemoveMembers(ctx context.Context, c Caller, groupID string, u
 		return s.internal(ctx, "list members", err)
 	}
 	for _, m := range targets {
-		if err := s.store.RemoveMember(ctx, ref.id, m.UserID); err != nil && !errors.Is(err, store.ErrNotFound) {
-			return s.internal(ctx, "remove member", err)
+		if err := s.removeMember(ctx, ref.id, m.UserID); err != nil {
+			return err
 		}
 		s.publish(ctx, notify, "", protocol.EventGroupMember, protocol.GroupMemberEvent{
 			Conversation: ref.wire, UserID: m.UserID, Action: protocol.ActionRemoved, By: c.UserID,
 		})
 	}
+	return nil
+}
+
+// removeMember deletes a member from the store, then from the engine: the
+// member drops out of every count. Receipts whose window closed are frozen
+// first (applyEngine), so their counts keep the member.
+func (s *Service) removeMember(ctx context.Context, conv store.ConvID, userID string) error {
+	if err := s.store.RemoveMember(ctx, conv, userID); err != nil && !errors.Is(err, store.ErrNotFound) {
+		return s.internal(ctx, "remove member", err)
+	}
+	s.applyEngine(ctx, conv, func(e *receipts.Conv) error {
+		e.Leave(userID)
+		return nil
+	})
 	return nil
 }
 
@@ -215,8 +236,8 @@ func (s *Service) Leave(ctx context.Context, c Caller, groupID string) error {
 	if ref.member.Role == protocol.RoleOwner && len(notify) > 1 {
 		return protocol.Errorf(protocol.CodeForbidden, "the owner cannot leave while the group has other members; make another member owner first")
 	}
-	if err := s.store.RemoveMember(ctx, ref.id, c.UserID); err != nil && !errors.Is(err, store.ErrNotFound) {
-		return s.internal(ctx, "remove member", err)
+	if err := s.removeMember(ctx, ref.id, c.UserID); err != nil {
+		return err
 	}
 	s.publish(ctx, notify, "", protocol.EventGroupMember, protocol.GroupMemberEvent{
 		Conversation: ref.wire, UserID: c.UserID, Action: protocol.ActionLeft, By: c.UserID,

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 
+	"github.com/seen-im/seen/internal/receipts"
 	"github.com/seen-im/seen/internal/store"
 	"github.com/seen-im/seen/protocol"
 )
@@ -52,7 +53,19 @@ func (s *Service) Send(ctx context.Context, c Caller, p protocol.SendParams) (pr
 		}
 		return res, nil
 	}
+	s.applyEngine(ctx, ref.id, func(e *receipts.Conv) error {
+		if stored.Receipt {
+			e.Track(s.tracked(stored))
+		}
+		_, _, _, _, err := e.ReadUpTo(c.UserID, stored.Seq, stored.SentAt)
+		return err
+	})
 	s.announce(ctx, ref, stored, c.ConnID)
+	if ref.member.ReadSeq+1 < stored.Seq {
+		// Sending marks read: the sender has now read the messages of
+		// others between its old watermark and its own message.
+		s.watermarkMoved(ctx, ref, c, ref.member.ReadSeq, stored.Seq, true)
+	}
 	return res, nil
 }
 
@@ -176,17 +189,20 @@ func (s *Service) Delivered(ctx context.Context, c Caller, p protocol.DeliveredP
 		return protocol.Empty{}, err
 	}
 	seq, err := s.clampSeq(ctx, ref.id, p.Seq)
-	if err != nil || seq == 0 {
+	if err != nil || seq <= ref.member.DeliveredSeq {
 		return protocol.Empty{}, err
 	}
-	m, changed, err := s.store.AdvanceDelivered(ctx, ref.id, c.UserID, seq, s.nowMs())
+	now := s.nowMs()
+	m, changed, err := s.store.AdvanceDelivered(ctx, ref.id, c.UserID, seq, now)
 	if err != nil {
 		return protocol.Empty{}, s.internal(ctx, "advance delivered", err)
 	}
-	if changed && ref.id.IsPeer() {
-		s.publish(ctx, []string{ref.peer}, "", protocol.EventReceiptDelivered, protocol.ReceiptDeliveredEvent{
-			Conversation: wireConv(ref.id, ref.peer), UserID: c.UserID, Seq: m.DeliveredSeq,
+	if changed {
+		s.applyEngine(ctx, ref.id, func(e *receipts.Conv) error {
+			_, _, _, _, err := e.DeliverUpTo(c.UserID, m.DeliveredSeq, now)
+			return err
 		})
+		s.watermarkMoved(ctx, ref, c, ref.member.DeliveredSeq, m.DeliveredSeq, false)
 	}
 	return protocol.Empty{}, nil
 }
@@ -204,19 +220,17 @@ func (s *Service) ReadConversation(ctx context.Context, c Caller, p protocol.Con
 	if seq <= ref.member.ReadSeq {
 		return protocol.ConversationReadResult{ReadSeq: ref.member.ReadSeq}, nil
 	}
-	m, changed, err := s.store.AdvanceRead(ctx, ref.id, c.UserID, seq, s.nowMs())
+	now := s.nowMs()
+	m, changed, err := s.store.AdvanceRead(ctx, ref.id, c.UserID, seq, now)
 	if err != nil {
 		return protocol.ConversationReadResult{}, s.internal(ctx, "advance read", err)
 	}
 	if changed {
-		if ref.id.IsPeer() {
-			s.publish(ctx, []string{ref.peer}, "", protocol.EventConversationRead, protocol.ConversationReadEvent{
-				Conversation: wireConv(ref.id, ref.peer), UserID: c.UserID, Seq: m.ReadSeq,
-			})
-		}
-		s.publish(ctx, []string{c.UserID}, c.ConnID, protocol.EventConversationRead, protocol.ConversationReadEvent{
-			Conversation: ref.wire, UserID: c.UserID, Seq: m.ReadSeq,
+		s.applyEngine(ctx, ref.id, func(e *receipts.Conv) error {
+			_, _, _, _, err := e.ReadUpTo(c.UserID, m.ReadSeq, now)
+			return err
 		})
+		s.watermarkMoved(ctx, ref, c, ref.member.ReadSeq, m.ReadSeq, true)
 	}
 	return protocol.ConversationReadResult{ReadSeq: m.ReadSeq}, nil
 }

@@ -3,7 +3,11 @@ package service
 import (
 	"context"
 	"errors"
+	"fmt"
+	"maps"
+	"slices"
 
+	"github.com/seen-im/seen/internal/receipts"
 	"github.com/seen-im/seen/internal/store"
 	"github.com/seen-im/seen/protocol"
 )
@@ -26,53 +30,290 @@ func (s *Service) groupReceiptsAllowed(ctx context.Context, ref convRef) error {
 
 // freshReceipt is the receipt of a message just sent to eligible members.
 func (s *Service) freshReceipt(m store.Message, eligible int) *protocol.Receipt {
-	r := &protocol.Receipt{MsgID: m.ID, Status: protocol.StatusPending, UnreadCount: eligible}
+	r := &protocol.Receipt{MsgID: m.ID, Status: protocol.StatusPending, UnreadCount: eligible, ExpiresAt: s.expiresAt(m)}
 	if eligible == 0 {
 		r.Status = protocol.StatusDone
 	}
-	if m.Conv.IsGroup() && s.cfg.Receipts.TTL > 0 {
-		r.ExpiresAt = m.SentAt + s.cfg.Receipts.TTL.Milliseconds()
-	}
 	return r
+}
+
+// ackState is whether member has acked message seq, for the receipt field
+// of other people's receipt messages.
+func ackState(member store.Member, seq uint64) *protocol.AckState {
+	read := member.ReadSeq >= seq || member.HasAck(seq)
+	return &protocol.AckState{Read: read, Delivered: read || member.DeliveredSeq >= seq}
 }
 
 // receiptField is the receipt field of a receipt message in viewer's
 // history: the Receipt for the sender, the viewer's own ack state otherwise.
 func (s *Service) receiptField(ctx context.Context, ref convRef, m store.Message, viewer string) (any, error) {
 	if m.Sender != viewer {
-		return &protocol.AckState{
-			Read:      ref.member.ReadSeq >= m.Seq,
-			Delivered: ref.member.DeliveredSeq >= m.Seq,
-		}, nil
+		return ackState(ref.member, m.Seq), nil
 	}
-	return s.receipt(ctx, m)
+	var r *protocol.Receipt
+	err := s.withEngine(ctx, m.Conv, func(c *receipts.Conv) error {
+		r = s.receiptLocked(c, m)
+		return nil
+	})
+	return r, err
 }
 
-// receipt computes a message's receipt from the members' watermarks.
-func (s *Service) receipt(ctx context.Context, m store.Message) (*protocol.Receipt, error) {
-	var eligible, read, delivered int
-	err := s.forEachMember(ctx, m.Conv, func(page []store.Member) error {
-		for _, mem := range page {
-			if mem.UserID == m.Sender || mem.JoinSeq > m.Seq {
-				continue
+// receiptLocked computes m's Receipt with conv's engine locked.
+func (s *Service) receiptLocked(c *receipts.Conv, m store.Message) *protocol.Receipt {
+	r := &protocol.Receipt{MsgID: m.ID, Status: protocol.StatusNone}
+	if !m.Receipt {
+		return r
+	}
+	r.ExpiresAt = s.expiresAt(m)
+	var counts receipts.Counts
+	switch {
+	case m.Frozen != nil:
+		counts = receipts.Counts{Read: m.Frozen.Read, Unread: m.Frozen.Unread, Delivered: m.Frozen.Delivered}
+		r.Status = protocol.StatusExpired
+		if counts.Unread == 0 {
+			r.Status = protocol.StatusDone
+		}
+	default:
+		if _, tracked := c.Tracked(m.Seq); tracked {
+			var exp int64
+			r.Status, counts, exp = c.Status(m.Seq, s.nowMs())
+			if exp != 0 {
+				r.ExpiresAt = exp
 			}
-			eligible++
-			if mem.ReadSeq >= m.Seq {
-				read++
+		} else {
+			// Settled as done (or settled by a frozen store copy this
+			// message predates): done is for good; counts stay live, so
+			// members who leave drop out of them.
+			counts = c.Counts(m.Seq, m.Sender)
+			r.Status = protocol.StatusDone
+			if counts.Unread > 0 {
+				r.Status = protocol.StatusPending
 			}
-			if mem.DeliveredSeq >= m.Seq {
-				delivered++
+		}
+	}
+	r.ReadCount, r.UnreadCount, r.DeliveredCount = counts.Read, counts.Unread, counts.Delivered
+	return r
+}
+
+// message looks msgID up in conv for caller: 404 if it is not there (or
+// before caller joined), field naming the parameter.
+func (s *Service) message(ctx context.Context, ref convRef, msgID, field string) (store.Message, error) {
+	m, err := s.store.GetMessage(ctx, msgID)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && (m.Conv != ref.id || m.Seq < ref.member.JoinSeq)) {
+		pe := protocol.Errorf(protocol.CodeNotFound, "no message %q in this conversation", msgID)
+		pe.Data = map[string]any{"field": field}
+		return store.Message{}, pe
+	} else if err != nil {
+		return store.Message{}, s.internal(ctx, "get message", err)
+	}
+	return m, nil
+}
+
+// expired reports whether m's receipt validity window has closed.
+func (s *Service) expired(m store.Message) bool {
+	exp := s.expiresAt(m)
+	return (exp > 0 && exp <= s.nowMs()) || m.Frozen != nil
+}
+
+// Read records single-message reads (message.read).
+func (s *Service) Read(ctx context.Context, c Caller, p protocol.ReadParams) (protocol.ReadResult, error) {
+	if pe := protocol.CheckMsgIDs(p.MsgIDs); pe != nil {
+		return protocol.ReadResult{}, pe
+	}
+	ref, err := s.resolve(ctx, c.UserID, p.Conversation)
+	if err != nil {
+		return protocol.ReadResult{}, err
+	}
+	// Check every id before recording any, so a bad one changes nothing.
+	msgs := make([]store.Message, 0, len(p.MsgIDs))
+	seen := make(map[string]bool, len(p.MsgIDs))
+	for i, id := range p.MsgIDs {
+		field := fmt.Sprintf("msgIds[%d]", i)
+		m, err := s.message(ctx, ref, id, field)
+		if err != nil {
+			return protocol.ReadResult{}, err
+		}
+		if m.Sender == c.UserID {
+			pe := protocol.Errorf(protocol.CodeForbidden, "message %q is your own", id)
+			pe.Data = map[string]any{"field": field}
+			return protocol.ReadResult{}, pe
+		}
+		if m.Receipt && s.expired(m) {
+			pe := protocol.Errorf(protocol.CodeGone, "the receipt window of message %q has closed", id)
+			pe.Data = map[string]any{"field": field}
+			return protocol.ReadResult{}, pe
+		}
+		if !seen[id] {
+			seen[id] = true
+			msgs = append(msgs, m)
+		}
+	}
+	now := s.nowMs()
+	var newly []store.Message
+	var before store.Member = ref.member
+	for _, m := range msgs {
+		after, changed, err := s.store.AckOne(ctx, ref.id, c.UserID, m.Seq, now)
+		if errors.Is(err, store.ErrTooManyAcks) {
+			return protocol.ReadResult{Read: len(newly)}, protocol.Errorf(protocol.CodeUnprocessable,
+				"more than %d messages read out of order: mark the conversation read (conversation.read)", store.MaxAcks)
+		} else if err != nil {
+			return protocol.ReadResult{}, s.internal(ctx, "ack", err)
+		}
+		if changed {
+			newly = append(newly, m)
+			before = after
+		}
+	}
+	if len(newly) == 0 {
+		return protocol.ReadResult{}, nil
+	}
+	s.applyEngine(ctx, ref.id, func(e *receipts.Conv) error {
+		for _, m := range newly {
+			if _, _, err := e.ReadOne(c.UserID, m.Seq, now); err != nil {
+				return err
 			}
 		}
 		return nil
 	})
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		return nil, err
+	s.readsChanged(ctx, ref, c, newly, before)
+	return protocol.ReadResult{Read: len(newly)}, nil
+}
+
+// readsChanged tells senders about new single-message reads of receipt
+// messages: receipt.read to a peer sender at once, receipt.changed to group
+// senders through the coalescer. A fold may also have moved the reader's
+// watermark: the reader's other devices hear of it.
+func (s *Service) readsChanged(ctx context.Context, ref convRef, c Caller, newly []store.Message, after store.Member) {
+	var peerRead []string
+	for _, m := range newly {
+		if !m.Receipt {
+			continue
+		}
+		if ref.id.IsPeer() {
+			peerRead = append(peerRead, m.ID)
+		} else {
+			s.changes.add(coalesceKey{conv: ref.id, sender: m.Sender}, m.Seq, c.UserID)
+		}
 	}
-	r := s.freshReceipt(m, eligible)
-	r.ReadCount, r.UnreadCount, r.DeliveredCount = read, eligible-read, delivered
-	if read == eligible {
-		r.Status = protocol.StatusDone
+	if len(peerRead) > 0 {
+		s.publish(ctx, []string{ref.peer}, "", protocol.EventReceiptRead, protocol.ReceiptReadEvent{
+			Conversation: wireConv(ref.id, ref.peer), UserID: c.UserID, MsgIDs: peerRead,
+		})
+		var seqs []uint64
+		for _, m := range newly {
+			if m.Receipt {
+				seqs = append(seqs, m.Seq)
+			}
+		}
+		s.settleDone(ctx, ref.id, seqs)
 	}
-	return r, nil
+	if after.ReadSeq > ref.member.ReadSeq {
+		s.watermarkMoved(ctx, ref, c, ref.member.ReadSeq, after.ReadSeq, true)
+	}
+}
+
+// watermarkMoved reports a read (or delivery) watermark move from from to
+// to: in a peer chat, conversation.read (receipt.delivered) to the peer; a
+// read to the reader's other devices; in a group, receipt.changed to the
+// senders of the receipt messages it covers.
+func (s *Service) watermarkMoved(ctx context.Context, ref convRef, c Caller, from, to uint64, read bool) {
+	if ref.id.IsPeer() {
+		if read {
+			s.publish(ctx, []string{ref.peer}, "", protocol.EventConversationRead, protocol.ConversationReadEvent{
+				Conversation: wireConv(ref.id, ref.peer), UserID: c.UserID, Seq: to,
+			})
+		} else {
+			s.publish(ctx, []string{ref.peer}, "", protocol.EventReceiptDelivered, protocol.ReceiptDeliveredEvent{
+				Conversation: wireConv(ref.id, ref.peer), UserID: c.UserID, Seq: to,
+			})
+		}
+	}
+	if read {
+		s.publish(ctx, []string{c.UserID}, c.ConnID, protocol.EventConversationRead, protocol.ConversationReadEvent{
+			Conversation: ref.wire, UserID: c.UserID, Seq: to,
+		})
+	}
+	if ref.id.IsPeer() && read {
+		// The peer's receipt messages now read are done.
+		var seqs []uint64
+		_ = s.withEngine(ctx, ref.id, func(e *receipts.Conv) error {
+			seqs = e.Affected(from, to, c.UserID)
+			return nil
+		})
+		s.settleDone(ctx, ref.id, seqs)
+	}
+	if ref.id.IsGroup() {
+		type change struct {
+			sender string
+			seq    uint64
+		}
+		var changed []change
+		_ = s.withEngine(ctx, ref.id, func(e *receipts.Conv) error {
+			for _, seq := range e.Affected(from, to, c.UserID) {
+				t, _ := e.Tracked(seq)
+				changed = append(changed, change{t.Sender, seq})
+			}
+			return nil
+		})
+		reader := ""
+		if read {
+			reader = c.UserID
+		}
+		for _, ch := range changed {
+			s.changes.add(coalesceKey{conv: ref.id, sender: ch.sender}, ch.seq, reader)
+		}
+	}
+}
+
+// settleDone settles receipts that are done for good and stops watching
+// them.
+func (s *Service) settleDone(ctx context.Context, conv store.ConvID, seqs []uint64) {
+	for _, seq := range seqs {
+		if err := s.store.SettleReceipt(context.WithoutCancel(ctx), conv, seq, nil); err != nil {
+			s.log.WarnContext(ctx, "settle done receipt", "conv", conv, "seq", seq, "err", err)
+			continue
+		}
+		s.applyEngine(ctx, conv, func(e *receipts.Conv) error { e.Untrack(seq); return nil })
+	}
+}
+
+// flushChanges sends one receipt.changed with the current counts of the
+// changed messages to their sender, and settles those that are done.
+func (s *Service) flushChanges(k coalesceKey, changes map[uint64]*pendingChange) {
+	ctx := context.Background()
+	seqs := slices.Sorted(maps.Keys(changes))
+	// One store read per changed message per window, outside the engine lock.
+	msgs := make([]store.Message, 0, len(seqs))
+	for _, seq := range seqs {
+		m, err := s.store.MessageAt(ctx, k.conv, seq)
+		if err != nil {
+			s.log.Warn("receipt.changed: read message", "conv", k.conv, "seq", seq, "err", err)
+			continue
+		}
+		msgs = append(msgs, m)
+	}
+	ev := protocol.ReceiptChangedEvent{Conversation: wireConv(k.conv, k.sender)}
+	var done []uint64
+	err := s.withEngine(ctx, k.conv, func(e *receipts.Conv) error {
+		for _, m := range msgs {
+			r := s.receiptLocked(e, m)
+			readers := changes[m.Seq].newReaders
+			if readers == nil {
+				readers = []string{}
+			}
+			ev.Receipts = append(ev.Receipts, protocol.ChangedReceipt{Receipt: *r, NewReaders: readers})
+			if _, live := e.Tracked(m.Seq); live && r.Status == protocol.StatusDone {
+				done = append(done, m.Seq)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		s.log.Warn("receipt.changed: engine", "conv", k.conv, "err", err)
+		return
+	}
+	if len(ev.Receipts) > 0 {
+		s.publish(ctx, []string{k.sender}, "", protocol.EventReceiptChanged, ev)
+	}
+	s.settleDone(ctx, k.conv, done)
 }

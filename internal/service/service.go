@@ -56,6 +56,8 @@ type Service struct {
 	now   func() time.Time
 
 	handlers map[string]handler // built once by New, read-only after
+	engines  engines            // receipt engines by conversation
+	changes  *coalescer         // receipt.changed to group senders
 
 	idMu    sync.Mutex // guards entropy
 	entropy io.Reader
@@ -78,7 +80,14 @@ func New(o Options) *Service {
 		entropy: ulid.Monotonic(rand.Reader, 0),
 	}
 	s.handlers = s.methods()
+	s.changes = newCoalescer(s.cfg.Receipts.Coalesce, s.flushChanges)
 	return s
+}
+
+// Close flushes pending receipt notifications and stops the service's
+// goroutines. Call it before closing the store and the bus.
+func (s *Service) Close() {
+	s.changes.Close()
 }
 
 // nowMs is the current time in Unix milliseconds.

@@ -11,6 +11,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -55,6 +56,8 @@ func New(o Options) *API {
 	a.mux.HandleFunc("DELETE /v1/admin/groups/{groupId}/members/{userId}", a.removeMember)
 	a.mux.HandleFunc("PUT /v1/admin/groups/{groupId}/members/{userId}", a.setRole)
 	a.mux.HandleFunc("POST /v1/admin/messages", a.sendMessage)
+	a.mux.HandleFunc("GET /v1/admin/messages/{msgId}/receipt", a.receipt)
+	a.mux.HandleFunc("GET /v1/admin/messages/{msgId}/members", a.receiptMembers)
 	a.mux.HandleFunc("/v1/admin/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, protocol.Errorf(protocol.CodeNotFound, "no such admin endpoint"))
 	})
@@ -77,16 +80,16 @@ func (a *API) authorized(r *http.Request) bool {
 	if a.o.Key == "" {
 		return false
 	}
-	key, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	if !ok {
+	scheme, key, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
 		return false
 	}
 	h := sha256.Sum256([]byte(key))
 	return subtle.ConstantTimeCompare(h[:], a.keyHash[:]) == 1
 }
 
-// decode reads a JSON object body into p.
-func decode(w http.ResponseWriter, r *http.Request, p any) *protocol.Error {
+// decode reads a JSON object body into each of ps.
+func decode(w http.ResponseWriter, r *http.Request, ps ...any) *protocol.Error {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBodyBytes))
 	if err != nil {
 		var mbe *http.MaxBytesError
@@ -98,7 +101,12 @@ func decode(w http.ResponseWriter, r *http.Request, p any) *protocol.Error {
 	if len(strings.TrimSpace(string(body))) > 0 && !json.Valid(body) {
 		return protocol.Errorf(protocol.CodeParseError, "invalid JSON")
 	}
-	return service.DecodeParams(body, p)
+	for _, p := range ps {
+		if pe := service.DecodeParams(body, p); pe != nil {
+			return pe
+		}
+	}
+	return nil
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -173,19 +181,22 @@ func (a *API) mintToken(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *API) createGroup(w http.ResponseWriter, r *http.Request) {
-	var p struct {
-		protocol.GroupCreateParams
+	// Two plain structs, not one embedding the other: a decode error then
+	// names the field as the client wrote it (Go prefixes embedded ones).
+	var p protocol.GroupCreateParams
+	var extra struct {
 		Owner string `json:"owner"`
 	}
-	if pe := decode(w, r, &p); pe != nil {
+	if pe := decode(w, r, &p, &extra); pe != nil {
 		writeError(w, pe)
 		return
 	}
-	if !protocol.ValidID(p.Owner) {
+
+	if !protocol.ValidID(extra.Owner) {
 		writeError(w, protocol.BadParam("owner", "owner must be 1-64 characters of [A-Za-z0-9_.@-]"))
 		return
 	}
-	res, err := a.o.Service.CreateGroup(r.Context(), p.Owner, p.GroupCreateParams)
+	res, err := a.o.Service.CreateGroup(r.Context(), extra.Owner, p)
 	if err != nil {
 		a.fail(w, err)
 		return
@@ -234,25 +245,53 @@ func (a *API) setRole(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *API) sendMessage(w http.ResponseWriter, r *http.Request) {
-	var p struct {
-		protocol.SendParams
+	var p protocol.SendParams
+	var extra struct {
 		From string `json:"from"`
 	}
-	if pe := decode(w, r, &p); pe != nil {
+	if pe := decode(w, r, &p, &extra); pe != nil {
 		writeError(w, pe)
 		return
 	}
-	if !protocol.ValidID(p.From) {
+	if !protocol.ValidID(extra.From) {
 		writeError(w, protocol.BadParam("from", "from must be 1-64 characters of [A-Za-z0-9_.@-]"))
 		return
 	}
 	ctx := r.Context()
-	if err := a.o.Service.RequireUser(ctx, "from", p.From); err != nil {
+	if err := a.o.Service.RequireUser(ctx, "from", extra.From); err != nil {
 		a.fail(w, err)
 		return
 	}
 	// No connection sent it, so every device of the sender hears of it too.
-	res, err := a.o.Service.Send(ctx, service.Caller{UserID: p.From}, p.SendParams)
+	res, err := a.o.Service.Send(ctx, service.Caller{UserID: extra.From}, p)
+	if err != nil {
+		a.fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, res)
+}
+
+func (a *API) receipt(w http.ResponseWriter, r *http.Request) {
+	res, err := a.o.Service.AdminReceipt(r.Context(), r.PathValue("msgId"))
+	if err != nil {
+		a.fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, res)
+}
+
+func (a *API) receiptMembers(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	limit := 0
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			writeError(w, protocol.BadParam("limit", "limit must be a number"))
+			return
+		}
+		limit = n
+	}
+	res, err := a.o.Service.AdminReceiptMembers(r.Context(), r.PathValue("msgId"), q.Get("filter"), q.Get("cursor"), limit)
 	if err != nil {
 		a.fail(w, err)
 		return

@@ -1,0 +1,68 @@
+package service
+
+import (
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+)
+
+type flushLog struct {
+	mu      sync.Mutex
+	flushes []map[uint64]*pendingChange
+	done    chan struct{}
+}
+
+func (l *flushLog) flush(_ coalesceKey, ch map[uint64]*pendingChange) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.flushes = append(l.flushes, ch)
+	select {
+	case l.done <- struct{}{}:
+	default:
+	}
+}
+
+func TestCoalescerMergesAndCapsReaders(t *testing.T) {
+	l := &flushLog{done: make(chan struct{}, 1)}
+	c := newCoalescer(time.Hour, l.flush) // never fires by itself here
+	k := coalesceKey{conv: "g/g", sender: "s"}
+	for i := range 50 {
+		c.add(k, 7, fmt.Sprint("r", i))
+	}
+	c.add(k, 8, "")
+	c.add(coalesceKey{conv: "g/h", sender: "s"}, 1, "x")
+	c.Close() // flushes what is pending at once
+	if len(l.flushes) != 2 {
+		t.Fatalf("%d flushes, want one per pair (2)", len(l.flushes))
+	}
+	var ch map[uint64]*pendingChange
+	for _, f := range l.flushes {
+		if len(f) == 2 {
+			ch = f
+		}
+	}
+	if ch == nil || len(ch[7].newReaders) != maxNewReaders || ch[7].newReaders[0] != "r0" || len(ch[8].newReaders) != 0 {
+		t.Fatalf("flushed %+v, want seq 7 with the first %d readers and seq 8 with none", ch, maxNewReaders)
+	}
+	c.add(k, 9, "late")
+	if len(l.flushes) != 2 {
+		t.Fatalf("a change after Close was flushed")
+	}
+}
+
+func TestCoalescerFlushesEventually(t *testing.T) {
+	l := &flushLog{done: make(chan struct{}, 1)}
+	c := newCoalescer(time.Millisecond, l.flush)
+	defer c.Close()
+	k := coalesceKey{conv: "g/g", sender: "s"}
+	c.add(k, 1, "a")
+	<-l.done
+	c.add(k, 1, "b")
+	<-l.done
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.flushes) != 2 || l.flushes[1][1].newReaders[0] != "b" {
+		t.Fatalf("flushes = %+v, want a second flush carrying b", l.flushes)
+	}
+}

@@ -1,0 +1,157 @@
+package service
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	"github.com/seen-im/seen/internal/receipts"
+	"github.com/seen-im/seen/internal/store"
+)
+
+// engines caches one receipt engine per conversation. The store is the
+// truth: every change is written to the store first, then applied to the
+// engine if it is loaded. The engine's operations are monotone merges
+// (watermarks only rise, acks only add), so changes applied in another
+// order than the store's converge to the same state; an engine that cannot
+// apply a change (a member it does not know) is dropped and reloaded.
+//
+// # Concurrency
+//
+// mu guards the map; each convEngine's own mutex guards its engine, and is
+// never held across a store write.
+type engines struct {
+	mu sync.Mutex
+	m  map[store.ConvID]*convEngine // guarded by mu
+}
+
+// convEngine is one conversation's engine; conv is nil until loaded.
+type convEngine struct {
+	mu   sync.Mutex
+	conv *receipts.Conv // guarded by mu
+}
+
+func (e *engines) entry(conv store.ConvID) *convEngine {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.m == nil {
+		e.m = make(map[store.ConvID]*convEngine)
+	}
+	ce := e.m[conv]
+	if ce == nil {
+		ce = &convEngine{}
+		e.m[conv] = ce
+	}
+	return ce
+}
+
+// drop forgets conv's engine; the next use reloads it from the store.
+func (e *engines) drop(conv store.ConvID) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	delete(e.m, conv)
+}
+
+// withEngine runs fn with conv's engine loaded and locked. fn must not
+// write to the store.
+func (s *Service) withEngine(ctx context.Context, conv store.ConvID, fn func(*receipts.Conv) error) error {
+	ce := s.engines.entry(conv)
+	ce.mu.Lock()
+	defer ce.mu.Unlock()
+	if ce.conv == nil {
+		c, err := s.loadEngine(ctx, conv)
+		if err != nil {
+			return err
+		}
+		ce.conv = c
+	}
+	s.expire(ctx, conv, ce.conv)
+	return fn(ce.conv)
+}
+
+// applyEngine applies a change the store has made durable to conv's engine
+// if it is loaded. If the engine cannot take it, it is dropped.
+func (s *Service) applyEngine(ctx context.Context, conv store.ConvID, fn func(*receipts.Conv) error) {
+	ce := s.engines.entry(conv)
+	ce.mu.Lock()
+	defer ce.mu.Unlock()
+	if ce.conv == nil {
+		return // the next load reads the store, which has the change
+	}
+	// Receipts whose window has closed are frozen before the change can
+	// move their counts.
+	s.expire(ctx, conv, ce.conv)
+	if err := fn(ce.conv); err != nil {
+		s.log.WarnContext(ctx, "receipt engine out of step; reloading", "conv", conv, "err", err)
+		ce.conv = nil
+		s.engines.drop(conv)
+	}
+}
+
+// loadEngine builds conv's engine from the store: every member, then every
+// live receipt.
+func (s *Service) loadEngine(ctx context.Context, conv store.ConvID) (*receipts.Conv, error) {
+	c := receipts.NewConv()
+	err := s.forEachMember(ctx, conv, func(page []store.Member) error {
+		for _, m := range page {
+			c.Restore(engineState(m))
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	live, err := s.store.LiveReceipts(ctx, conv)
+	if err != nil {
+		return nil, fmt.Errorf("live receipts of %s: %w", conv, err)
+	}
+	for _, m := range live {
+		c.Track(s.tracked(m))
+	}
+	return c, nil
+}
+
+// tracked is the engine's view of a receipt message.
+func (s *Service) tracked(m store.Message) receipts.Tracked {
+	return receipts.Tracked{Seq: m.Seq, Sender: m.Sender, SentAt: m.SentAt, ExpiresAt: s.expiresAt(m)}
+}
+
+// expiresAt is when m's receipt validity window closes; 0 for never (peer
+// receipts, or no TTL).
+func (s *Service) expiresAt(m store.Message) int64 {
+	if !m.Conv.IsGroup() || s.cfg.Receipts.TTL <= 0 || !m.Receipt {
+		return 0
+	}
+	return m.ReceiptAt + s.cfg.Receipts.TTL.Milliseconds()
+}
+
+// expire freezes the receipts of conv whose window has closed and stores
+// their counts. It runs before every change to the engine, so frozen
+// counts are the counts at the close of the window. ce.mu is held.
+func (s *Service) expire(ctx context.Context, conv store.ConvID, c *receipts.Conv) {
+	for _, t := range c.Expire(s.nowMs()) {
+		f := &store.Frozen{Read: t.Frozen.Read, Unread: t.Frozen.Unread, Delivered: t.Frozen.Delivered}
+		if t.Frozen.Unread == 0 {
+			f = nil // done before it expired: done for good, counts stay live
+		}
+		// A store write under the engine lock, but a rare one: once per
+		// receipt, at the close of its window.
+		if err := s.store.SettleReceipt(context.WithoutCancel(ctx), conv, t.Seq, f); err != nil {
+			s.log.WarnContext(ctx, "settle expired receipt", "conv", conv, "seq", t.Seq, "err", err)
+			continue
+		}
+		c.Untrack(t.Seq)
+	}
+}
+
+// engineState converts a stored member for the engine.
+func engineState(m store.Member) receipts.MemberState {
+	st := receipts.MemberState{
+		UserID: m.UserID, JoinSeq: m.JoinSeq, ReadSeq: m.ReadSeq, DeliveredSeq: m.DeliveredSeq,
+		ReadAt: m.ReadAt, DeliveredAt: m.DeliveredAt, JoinedAt: m.JoinedAt,
+	}
+	for _, a := range m.Acks {
+		st.Acks = append(st.Acks, receipts.Ack{Seq: a.Seq, At: a.At})
+	}
+	return st
+}
