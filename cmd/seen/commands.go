@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/go-viper/mapstructure/v2"
 	"github.com/knadh/koanf/providers/env/v2"
 	"github.com/knadh/koanf/providers/posflag"
 	"github.com/knadh/koanf/v2"
@@ -85,7 +86,19 @@ func loadConfig(fs *pflag.FlagSet) (config.Config, string, error) {
 		return config.Config{}, "", fmt.Errorf("flags: %w", err)
 	}
 	cfg := config.Default()
-	if err := k.UnmarshalWithConf("", &cfg, koanf.UnmarshalConf{Tag: "koanf"}); err != nil {
+	// koanf's default decoder would wrap "work,team" into one element;
+	// lists are comma separated in flags and the environment.
+	dc := &mapstructure.DecoderConfig{
+		DecodeHook: mapstructure.ComposeDecodeHookFunc(
+			mapstructure.StringToTimeDurationHookFunc(),
+			mapstructure.StringToSliceHookFunc(","),
+		),
+		Metadata:         nil,
+		Result:           &cfg,
+		WeaklyTypedInput: true,
+		TagName:          "koanf",
+	}
+	if err := k.UnmarshalWithConf("", &cfg, koanf.UnmarshalConf{Tag: "koanf", DecoderConfig: dc}); err != nil {
 		return config.Config{}, "", fmt.Errorf("config: %w", err)
 	}
 	level := k.String("log_level")
