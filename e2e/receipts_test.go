@@ -499,3 +499,21 @@ func TestAdminReceiptEndpointsMatchTheSender(t *testing.T) {
 		t.Fatalf("admin unread list = %+v", res)
 	}
 }
+
+func TestConversationReadDoesNotReReportSingleReads(t *testing.T) {
+	s := seentest.Start(t, func(c *config.Config) { c.Receipts.Coalesce = time.Millisecond })
+	devs := groupOf(t, s, "rr", "s", "r", "other")
+	g := group("rr")
+	m1 := devs["s"].sendReceipt(g, "one")
+	m2 := devs["s"].sendReceipt(g, "two")
+	devs["r"].read(g, m2.MsgID)
+	devs["s"].changedUntil(m2.MsgID, 1)
+	if _, err := devs["r"].ReadConversation(ctx(t), protocol.ConversationReadParams{Conversation: g}); err != nil {
+		t.Fatal(err)
+	}
+	e := next[protocol.ReceiptChangedEvent](devs["s"])
+	if len(e.Receipts) != 1 || e.Receipts[0].MsgID != m1.MsgID || !slices.Equal(e.Receipts[0].NewReaders, []string{"r"}) {
+		t.Fatalf("receipt.changed = %+v, want only %s with new reader r", e.Receipts, m1.MsgID)
+	}
+	devs["s"].quiet()
+}

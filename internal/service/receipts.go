@@ -237,7 +237,7 @@ func (s *Service) watermarkMoved(ctx context.Context, ref convRef, c Caller, fro
 		// The peer's receipt messages now read are done.
 		var seqs []uint64
 		_ = s.withEngine(ctx, ref.id, func(e *receipts.Conv) error {
-			seqs = e.Affected(from, to, c.UserID)
+			seqs = s.affected(e, ref.member, from, to, c.UserID)
 			return nil
 		})
 		s.settleDone(ctx, ref.id, seqs)
@@ -249,7 +249,7 @@ func (s *Service) watermarkMoved(ctx context.Context, ref convRef, c Caller, fro
 		}
 		var changed []change
 		_ = s.withEngine(ctx, ref.id, func(e *receipts.Conv) error {
-			for _, seq := range e.Affected(from, to, c.UserID) {
+			for _, seq := range s.affected(e, ref.member, from, to, c.UserID) {
 				t, _ := e.Tracked(seq)
 				changed = append(changed, change{t.Sender, seq})
 			}
@@ -263,6 +263,17 @@ func (s *Service) watermarkMoved(ctx context.Context, ref convRef, c Caller, fro
 			s.changes.add(coalesceKey{conv: ref.id, sender: ch.sender}, ch.seq, reader)
 		}
 	}
+}
+
+// affected lists the live receipts of others that a watermark move from
+// from to to covered, leaving out those the member had already read one by
+// one (before is its state before the move): their counts did not change.
+func (s *Service) affected(e *receipts.Conv, before store.Member, from, to uint64, reader string) []uint64 {
+	seqs := e.Affected(from, to, reader)
+	if len(before.Acks) == 0 {
+		return seqs
+	}
+	return slices.DeleteFunc(seqs, before.HasAck)
 }
 
 // settleDone settles receipts that are done for good and stops watching
