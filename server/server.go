@@ -31,6 +31,7 @@ import (
 	"github.com/seen-im/seen/internal/store/storemetrics"
 	"github.com/seen-im/seen/internal/transport/admin"
 	"github.com/seen-im/seen/internal/transport/ws"
+	"github.com/seen-im/seen/web"
 )
 
 // Server is one Seen node.
@@ -111,6 +112,11 @@ func New(cfg config.Config, opts ...Option) (*Server, error) {
 		_, _ = w.Write([]byte("ok\n"))
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.metrics.Registry, promhttp.HandlerOpts{}))
+	// The browser demo: its pages always, its token endpoint in demo mode only.
+	mux.Handle("/", http.FileServerFS(web.Static()))
+	if s.cfg.DemoEnabled() {
+		mux.Handle("POST /v1/demo/token", demoToken(svc, s.tokens))
+	}
 	if s.cfg.AdminListen == "" {
 		mux.Handle("/v1/admin/", adminAPI)
 	} else {
@@ -152,7 +158,7 @@ func (s *Server) Start() error {
 	}
 	s.ln = ln
 	go func() { s.serveErr <- s.httpSrv.Serve(ln) }()
-	s.log.Info("seen serving", "addr", ln.Addr().String(), "data", s.cfg.Data)
+	s.log.Info("seen serving", "addr", ln.Addr().String(), "data", s.cfg.Data, "demo", s.cfg.DemoEnabled())
 	return nil
 }
 

@@ -40,6 +40,7 @@ func configFlags(fs *pflag.FlagSet) {
 	fs.String("listen", d.Listen, "client address (SEEN_LISTEN)")
 	fs.String("admin-listen", "", "serve the admin API on this address only (SEEN_ADMIN_LISTEN)")
 	fs.String("data", d.Data, "embedded store directory (SEEN_DATA)")
+	fs.String("demo", d.Demo, "browser demo tokens: auto (on for loopback listeners), on, off (SEEN_DEMO)")
 	fs.String("admin-key", "", "admin API key; default: <data>/admin-key, created on first start (SEEN_ADMIN_KEY)")
 	fs.String("token-secret", "", "HS256 token secret; default: <data>/token-secret, created on first start (SEEN_TOKEN_SECRET)")
 	fs.Int64("max-frame-bytes", d.MaxFrameBytes, "largest client frame (SEEN_MAX_FRAME_BYTES)")

@@ -24,6 +24,11 @@ type Config struct {
 	// AdminKey authenticates the admin API. Empty means the server uses
 	// (and on first start creates) <Data>/admin-key.
 	AdminKey string `koanf:"admin_key"`
+	// Demo is "auto", "on" or "off": whether the browser demo may mint a
+	// token for any user name (POST /v1/demo/token). "auto" turns it on only
+	// when Listen is a loopback address, so a server reachable from other
+	// machines never hands out tokens to whoever asks.
+	Demo string `koanf:"demo"`
 	// TokenSecret signs and verifies user tokens (HS256). Empty means the
 	// server uses (and on first start creates) <Data>/token-secret.
 	TokenSecret string `koanf:"token_secret"`
@@ -79,6 +84,7 @@ type Receipts struct {
 func Default() Config {
 	return Config{
 		Listen:             "127.0.0.1:8080",
+		Demo:               "auto",
 		Data:               "seen-data",
 		MaxFrameBytes:      64 << 10,
 		MaxBodyBytes:       32 << 10,
@@ -113,6 +119,9 @@ func (c *Config) Validate() error {
 		if _, _, err := net.SplitHostPort(c.AdminListen); err != nil {
 			bad("admin_listen %q: %v", c.AdminListen, err)
 		}
+	}
+	if c.Demo != "auto" && c.Demo != "on" && c.Demo != "off" {
+		bad("demo must be auto, on or off, got %q", c.Demo)
 	}
 	if c.Data == "" {
 		bad("data directory is empty")
@@ -172,6 +181,25 @@ func (r Receipts) ReceiptsForType(t string) bool {
 		if g == "*" || strings.EqualFold(g, t) {
 			return true
 		}
+	}
+	return false
+}
+
+// DemoEnabled reports whether the demo token endpoint is on.
+func (c *Config) DemoEnabled() bool {
+	switch c.Demo {
+	case "on":
+		return true
+	case "auto":
+		host, _, err := net.SplitHostPort(c.Listen)
+		if err != nil {
+			return false
+		}
+		if host == "localhost" {
+			return true
+		}
+		ip := net.ParseIP(host)
+		return ip != nil && ip.IsLoopback()
 	}
 	return false
 }
