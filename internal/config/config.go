@@ -53,6 +53,21 @@ type Config struct {
 	// MaxInflight is the number of requests one connection may have in
 	// progress at once; further frames wait (back-pressure on the socket).
 	MaxInflight int `koanf:"max_inflight"`
+	// RatePerConn and BurstPerConn bound the requests of one connection
+	// (token bucket: sustained per second, and burst). Beyond them a request
+	// gets 429 with data.retryAfterMs. The burst is sized so that a client
+	// catching up (thousands of acks at once) is not refused.
+	RatePerConn  float64 `koanf:"rate_per_conn"`
+	BurstPerConn int     `koanf:"burst_per_conn"`
+	// RatePerUser and BurstPerUser bound the requests of all of one user's
+	// connections on this node together.
+	RatePerUser  float64 `koanf:"rate_per_user"`
+	BurstPerUser int     `koanf:"burst_per_user"`
+	// MaxConnsPerUser bounds one user's open connections on this node; a
+	// connect beyond it gets 429 and the socket is closed.
+	MaxConnsPerUser int `koanf:"max_conns_per_user"`
+	// MaxGroupMembers bounds a group's members (403 beyond it).
+	MaxGroupMembers int `koanf:"max_group_members"`
 	// ShutdownTimeout bounds a graceful shutdown.
 	ShutdownTimeout time.Duration `koanf:"shutdown_timeout"`
 
@@ -94,6 +109,12 @@ func Default() Config {
 		WriteTimeout:       10 * time.Second,
 		SendQueue:          256,
 		MaxInflight:        64,
+		RatePerConn:        1000,
+		BurstPerConn:       4000,
+		RatePerUser:        2000,
+		BurstPerUser:       8000,
+		MaxConnsPerUser:    32,
+		MaxGroupMembers:    200000,
 		ShutdownTimeout:    10 * time.Second,
 		StoreCacheBytes:    64 << 20,
 		StoreMemtableBytes: 32 << 20,
@@ -152,6 +173,15 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxInflight < 1 {
 		bad("max_inflight must be at least 1")
+	}
+	if c.RatePerConn <= 0 || c.BurstPerConn < 1 || c.RatePerUser <= 0 || c.BurstPerUser < 1 {
+		bad("rate limits must be positive")
+	}
+	if c.MaxConnsPerUser < 1 {
+		bad("max_conns_per_user must be at least 1")
+	}
+	if c.MaxGroupMembers < 2 {
+		bad("max_group_members must be at least 2")
 	}
 	r := c.Receipts
 	if r.TTL < 0 {

@@ -207,3 +207,9 @@ func (r *Raw) Closed() websocket.StatusCode {
 	}
 	return -1
 }
+
+// Close closes the socket normally and waits for the read loop to end.
+func (r *Raw) Close() {
+	_ = r.ws.Close(websocket.StatusNormalClosure, "")
+	<-r.closed
+}

@@ -20,8 +20,8 @@ func (s *Service) checkUserIDs(ctx context.Context, field string, ids []string, 
 	if len(ids) == 0 && !allowEmpty {
 		return nil, protocol.BadParam(field, "%s must name at least one user", field)
 	}
-	if len(ids) > s.cfg.Receipts.MaxGroupSize {
-		return nil, protocol.BadParam(field, "%s names more than %d users", field, s.cfg.Receipts.MaxGroupSize)
+	if len(ids) > s.cfg.MaxGroupMembers {
+		return nil, s.tooManyMembers()
 	}
 	seen := make(map[string]bool, len(ids))
 	out := make([]string, 0, len(ids))
@@ -41,6 +41,13 @@ func (s *Service) checkUserIDs(ctx context.Context, field string, ids []string, 
 		}
 	}
 	return out, nil
+}
+
+// tooManyMembers is the error for a group that would outgrow the limit.
+func (s *Service) tooManyMembers() *protocol.Error {
+	pe := protocol.Errorf(protocol.CodeForbidden, "a group may have at most %d members", s.cfg.MaxGroupMembers)
+	pe.Data = map[string]any{"limit": s.cfg.MaxGroupMembers}
+	return pe
 }
 
 // CreateGroup creates a group owned by owner with the given members.
@@ -64,6 +71,9 @@ func (s *Service) CreateGroup(ctx context.Context, owner string, p protocol.Grou
 		if id != owner {
 			members = append(members, store.Member{UserID: id, Role: protocol.RoleMember, JoinSeq: 1, JoinedAt: now})
 		}
+	}
+	if len(members) > s.cfg.MaxGroupMembers {
+		return protocol.GroupCreateResult{}, s.tooManyMembers()
 	}
 	g := store.Group{ID: p.GroupID, Type: p.Type, CreatedBy: owner, CreatedAt: now}
 	if err := s.store.CreateGroup(ctx, g, members); err != nil {
@@ -127,6 +137,14 @@ func (s *Service) AddMembers(ctx context.Context, c Caller, groupID string, user
 	ids, err := s.checkUserIDs(ctx, "userIds", userIDs, false)
 	if err != nil {
 		return err
+	}
+	n, err := s.store.CountMembers(ctx, ref.id)
+	if err != nil {
+		return s.internal(ctx, "count members", err)
+	}
+	if n+len(ids) > s.cfg.MaxGroupMembers {
+		// Counting those already members too: a cheap, safe bound.
+		return s.tooManyMembers()
 	}
 	now := s.nowMs()
 	add := make([]store.Member, len(ids))

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"golang.org/x/time/rate"
 
 	"github.com/seen-im/seen/internal/bus"
 	"github.com/seen-im/seen/internal/service"
@@ -39,6 +40,8 @@ type conn struct {
 	caller      service.Caller
 	connected   bool // reader goroutine only
 	unsubscribe func()
+	user        *userState    // set with caller
+	limiter     *rate.Limiter // this connection's request budget
 
 	out     chan []byte   // frames to write; never closed
 	closeCh chan closeReq // buffered 1: the first close request wins
@@ -60,6 +63,7 @@ func newConn(h *Handler, wsc *websocket.Conn, id string) *conn {
 		out:     make(chan []byte, h.o.Config.SendQueue),
 		closeCh: make(chan closeReq, 1),
 		sem:     make(chan struct{}, h.o.Config.MaxInflight),
+		limiter: rate.NewLimiter(rate.Limit(h.o.Config.RatePerConn), h.o.Config.BurstPerConn),
 	}
 }
 
@@ -85,6 +89,7 @@ func (c *conn) serve() {
 	wg.Wait()
 	if c.unsubscribe != nil {
 		c.unsubscribe()
+		c.h.release(c.caller.UserID)
 		c.h.o.Metrics.Connections.Dec()
 	}
 	// Frames still queued will never be written.
@@ -151,6 +156,13 @@ func (c *conn) handleFrame(data []byte) (stop bool) {
 	}
 	c.inflight.Add(1)
 	c.mu.Unlock()
+	if wait := c.throttle(); wait > 0 {
+		pe := protocol.Errorf(protocol.CodeRateLimited, "rate limited, retry later")
+		pe.Data = map[string]any{"retryAfterMs": (wait + time.Millisecond - 1).Milliseconds()}
+		c.reply(id, req.Method, nil, pe)
+		c.inflight.Done()
+		return false
+	}
 	// A full semaphore stops the reader: back-pressure on the socket.
 	select {
 	case c.sem <- struct{}{}:
@@ -206,12 +218,22 @@ func (c *conn) connect(id json.RawMessage, raw json.RawMessage) (stop bool) {
 		device = "d-" + hex.EncodeToString(b[:])
 	}
 	c.caller = service.Caller{UserID: userID, ConnID: c.id, Device: device}
+	us, ok := c.h.admit(userID)
+	if !ok {
+		pe := protocol.Errorf(protocol.CodeRateLimited, "too many connections for this user")
+		pe.Data = map[string]any{"limit": c.h.o.Config.MaxConnsPerUser, "retryAfterMs": 1000}
+		c.reply(id, protocol.MethodConnect, nil, pe)
+		c.requestClose(websocket.StatusPolicyViolation, "too many connections")
+		return true
+	}
 	// Subscribe before answering, so no event after connect is missed.
 	unsub, err := c.h.o.Bus.Subscribe(userID, c.deliver)
 	if err != nil {
+		c.h.release(userID)
 		c.reply(id, protocol.MethodConnect, nil, protocol.Errorf(protocol.CodeUnavailable, "unavailable, retry"))
 		return false
 	}
+	c.user = us
 	c.unsubscribe = unsub
 	c.connected = true
 	c.h.o.Metrics.Connections.Inc()
@@ -220,6 +242,24 @@ func (c *conn) connect(id json.RawMessage, raw json.RawMessage) (stop bool) {
 		UserID: userID, Device: device, ServerTime: time.Now().UnixMilli(),
 	}, nil)
 	return false
+}
+
+// throttle takes one request from the connection's and the user's budgets;
+// if either is spent it takes nothing and returns how long to wait.
+func (c *conn) throttle() time.Duration {
+	now := time.Now()
+	r := c.limiter.ReserveN(now, 1)
+	if d := r.DelayFrom(now); d > 0 {
+		r.CancelAt(now)
+		return d
+	}
+	ur := c.user.limiter.ReserveN(now, 1)
+	if d := ur.DelayFrom(now); d > 0 {
+		ur.CancelAt(now)
+		r.CancelAt(now)
+		return d
+	}
+	return 0
 }
 
 // deliver takes an event from the bus. It never blocks: a client whose

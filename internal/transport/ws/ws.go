@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"golang.org/x/time/rate"
 
 	"github.com/seen-im/seen/internal/auth"
 	"github.com/seen-im/seen/internal/bus"
@@ -51,9 +52,46 @@ type Handler struct {
 	nextID atomic.Uint64
 
 	mu       sync.Mutex
-	conns    map[*conn]struct{} // guarded by mu
-	draining bool               // guarded by mu; no new connections once set
-	wg       sync.WaitGroup     // one per ServeHTTP in progress
+	conns    map[*conn]struct{}    // guarded by mu
+	users    map[string]*userState // guarded by mu: users with a connected socket
+	draining bool                  // guarded by mu; no new connections once set
+	wg       sync.WaitGroup        // one per ServeHTTP in progress
+}
+
+// userState is what the node keeps per connected user: how many sockets it
+// holds and the request budget they share.
+type userState struct {
+	conns   int           // guarded by Handler.mu
+	limiter *rate.Limiter // safe for concurrent use
+}
+
+// admit counts a new connection of userID, unless the user holds
+// MaxConnsPerUser already.
+func (h *Handler) admit(userID string) (*userState, bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	us := h.users[userID]
+	if us == nil {
+		cfg := h.o.Config
+		us = &userState{limiter: rate.NewLimiter(rate.Limit(cfg.RatePerUser), cfg.BurstPerUser)}
+		h.users[userID] = us
+	}
+	if us.conns >= h.o.Config.MaxConnsPerUser {
+		return nil, false
+	}
+	us.conns++
+	return us, true
+}
+
+// release uncounts a connection admitted for userID.
+func (h *Handler) release(userID string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if us := h.users[userID]; us != nil {
+		if us.conns--; us.conns <= 0 {
+			delete(h.users, userID)
+		}
+	}
 }
 
 // New returns a Handler.
@@ -68,6 +106,7 @@ func New(o Options) *Handler {
 		log:    o.Logger,
 		prefix: hex.EncodeToString(b[:]) + "-",
 		conns:  make(map[*conn]struct{}),
+		users:  make(map[string]*userState),
 	}
 }
 

@@ -1,0 +1,174 @@
+// Wire types of the Seen client protocol v1 (docs/protocol.md).
+
+/** A conversation, seen from the caller's side: a peer chat's id is the other user's id. */
+export interface Conversation {
+  type: "peer" | "group";
+  id: string;
+}
+
+/** Receipt status: none (not asked), pending, done (everyone eligible read it), expired. */
+export type ReceiptStatus = "none" | "pending" | "done" | "expired";
+
+/** The receipt of one message, as its sender sees it. */
+export interface Receipt {
+  msgId: string;
+  status: ReceiptStatus;
+  readCount: number;
+  unreadCount: number;
+  deliveredCount: number;
+  /** Present only where a validity window applies (group receipts with SEEN_RECEIPTS_TTL). */
+  expiresAt?: number;
+}
+
+/** The receipt of someone else's message, as the caller sees it: whether the caller has acked it. */
+export interface OwnAck {
+  read: boolean;
+  delivered: boolean;
+}
+
+export interface Message<B = unknown> {
+  msgId: string;
+  seq: number;
+  conversation: Conversation;
+  sender: string;
+  body: B;
+  sentAt: number;
+  /** Present when the message asks for receipts: a Receipt for the caller's own messages, an OwnAck for others'. */
+  receipt?: Receipt | OwnAck;
+}
+
+export interface ConnectResult {
+  userId: string;
+  device: string;
+  serverTime: number;
+}
+
+export interface SendResult {
+  msgId: string;
+  seq: number;
+  sentAt: number;
+  /** The clientMsgId the request carried (generated unless given). */
+  clientMsgId: string;
+}
+
+export interface HistoryResult<B = unknown> {
+  /** Newest first. */
+  messages: Message<B>[];
+  hasMore: boolean;
+}
+
+export interface ConversationInfo<B = unknown> {
+  conversation: Conversation;
+  lastSeq: number;
+  lastMessage?: Message<B>;
+  unreadCount: number;
+  readSeq: number;
+  /** Peer conversations only: the peer's read watermark. */
+  peerReadSeq?: number;
+  /** Peer conversations only: the peer's delivery watermark. */
+  peerDeliveredSeq?: number;
+}
+
+export interface ConversationList<B = unknown> {
+  conversations: ConversationInfo<B>[];
+  nextCursor?: string;
+}
+
+export type MemberFilter = "read" | "unread" | "delivered" | "undelivered";
+
+export interface ReceiptMember {
+  userId: string;
+  /** When the covering ack was recorded, where the server knows it. */
+  at?: number;
+}
+
+export interface ReceiptMembersResult {
+  members: ReceiptMember[];
+  nextCursor?: string;
+  done: boolean;
+}
+
+export type GroupRole = "owner" | "admin" | "member" | string;
+
+export interface GroupMember {
+  userId: string;
+  role: GroupRole;
+  joinSeq: number;
+}
+
+export interface GroupMembersResult {
+  members: GroupMember[];
+  nextCursor?: string;
+}
+
+// Events (server -> client).
+
+export interface MessageNewEvent<B = unknown> {
+  message: Message<B>;
+}
+
+export interface ReceiptDeliveredEvent {
+  conversation: Conversation;
+  userId: string;
+  seq: number;
+}
+
+export interface ReceiptReadEvent {
+  conversation: Conversation;
+  userId: string;
+  msgIds: string[];
+}
+
+export interface ConversationReadEvent {
+  conversation: Conversation;
+  userId: string;
+  seq: number;
+}
+
+export interface ChangedReceipt extends Receipt {
+  /** At most 20 ids of members who read it since the last event. */
+  newReaders: string[];
+}
+
+export interface ReceiptChangedEvent {
+  conversation: Conversation;
+  receipts: ChangedReceipt[];
+}
+
+export interface ReceiptRequestedEvent {
+  conversation: Conversation;
+  msgId: string;
+  sender: string;
+}
+
+export interface GroupMemberEvent {
+  conversation: Conversation;
+  userId: string;
+  action: "joined" | "left" | "removed" | string;
+  by?: string;
+}
+
+/** Server events by wire method name. */
+export interface ServerEvents {
+  "message.new": MessageNewEvent;
+  "receipt.delivered": ReceiptDeliveredEvent;
+  "receipt.read": ReceiptReadEvent;
+  "conversation.read": ConversationReadEvent;
+  "receipt.changed": ReceiptChangedEvent;
+  "receipt.requested": ReceiptRequestedEvent;
+  "group.member": GroupMemberEvent;
+}
+
+/** Everything `on` accepts: server events plus the client's connection events. */
+export interface ClientEvents extends ServerEvents {
+  /** The connection came back after a drop. The server does not replay: re-sync by state. */
+  reconnect: ConnectResult;
+  /** A live connection was lost (the client reconnects unless it gives up: then `closed` follows). */
+  disconnect: Error;
+  /** The client stopped for good: close() was called, or a reconnect was refused (401). */
+  closed: Error | undefined;
+  /** Any server event, known or not, as it came off the wire. */
+  event: { method: string; params: unknown };
+}
+
+export type ConnectionState = "idle" | "connecting" | "open" | "reconnecting" | "closed";
