@@ -28,7 +28,7 @@ import (
 	"github.com/seen-im/seen/internal/service"
 	"github.com/seen-im/seen/internal/store"
 	"github.com/seen-im/seen/internal/store/pebblestore"
-	"github.com/seen-im/seen/internal/store/storemetrics"
+	"github.com/seen-im/seen/internal/store/storewrap"
 	"github.com/seen-im/seen/internal/transport/admin"
 	"github.com/seen-im/seen/internal/transport/ws"
 	"github.com/seen-im/seen/web"
@@ -44,6 +44,8 @@ type Server struct {
 	tokens  *auth.Tokens
 	svc     *service.Service
 	ws      *ws.Handler
+
+	storeHook storewrap.Around // nil: none
 
 	httpSrv  *http.Server
 	adminSrv *http.Server // nil unless AdminListen is set
@@ -61,6 +63,10 @@ type Option func(*Server)
 
 // WithLogger sets the logger (default: discard).
 func WithLogger(l *slog.Logger) Option { return func(s *Server) { s.log = l } }
+
+// WithStoreHook runs every store call through hook, inside the metrics
+// (tests inject faults with it).
+func WithStoreHook(hook storewrap.Around) Option { return func(s *Server) { s.storeHook = hook } }
 
 // New validates cfg, opens the store and builds the node. Nothing listens
 // until Start.
@@ -95,7 +101,11 @@ func New(cfg config.Config, opts ...Option) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("server: open store: %w", err)
 	}
-	s.store = storemetrics.Wrap(st, s.metrics.StoreDuration)
+	var wrapped store.Store = st
+	if s.storeHook != nil {
+		wrapped = storewrap.Wrap(wrapped, s.storeHook)
+	}
+	s.store = storewrap.Wrap(wrapped, s.metrics.StoreHook)
 	s.bus = local.New()
 	s.tokens = auth.New(s.cfg.TokenSecret, nil)
 	svc := service.New(service.Options{Store: s.store, Bus: s.bus, Config: s.cfg, Logger: s.log})

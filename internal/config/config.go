@@ -68,6 +68,9 @@ type Config struct {
 	MaxConnsPerUser int `koanf:"max_conns_per_user"`
 	// MaxGroupMembers bounds a group's members (403 beyond it).
 	MaxGroupMembers int `koanf:"max_group_members"`
+	// RequestTimeout bounds one request's work; a request that runs out of
+	// it (a stalled store) gets 503 and may be retried.
+	RequestTimeout time.Duration `koanf:"request_timeout"`
 	// ShutdownTimeout bounds a graceful shutdown.
 	ShutdownTimeout time.Duration `koanf:"shutdown_timeout"`
 
@@ -116,6 +119,7 @@ func Default() Config {
 		MaxConnsPerUser:    32,
 		MaxGroupMembers:    200000,
 		ShutdownTimeout:    10 * time.Second,
+		RequestTimeout:     10 * time.Second,
 		StoreCacheBytes:    64 << 20,
 		StoreMemtableBytes: 32 << 20,
 		Receipts: Receipts{
@@ -159,7 +163,7 @@ func (c *Config) Validate() error {
 	for name, d := range map[string]time.Duration{
 		"ping_interval": c.PingInterval, "idle_timeout": c.IdleTimeout,
 		"connect_timeout": c.ConnectTimeout, "write_timeout": c.WriteTimeout,
-		"shutdown_timeout": c.ShutdownTimeout,
+		"shutdown_timeout": c.ShutdownTimeout, "request_timeout": c.RequestTimeout,
 	} {
 		if d <= 0 {
 			bad("%s must be positive, got %v", name, d)

@@ -3,8 +3,14 @@
 package metrics
 
 import (
+	"context"
+	"errors"
+	"time"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/seen-im/seen/internal/store"
 )
 
 // Metrics holds every collector the server updates.
@@ -54,4 +60,25 @@ func New() *Metrics {
 		m.SendQueue, m.SlowDrops, m.StoreDuration,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
+}
+
+// StoreHook times every store call into StoreDuration, labelled by
+// operation and outcome. It is a storewrap.Around.
+func (m *Metrics) StoreHook(ctx context.Context, op string, call func() error) error {
+	start := time.Now()
+	err := call()
+	result := "ok"
+	switch {
+	case err == nil:
+	case errors.Is(err, store.ErrNotFound):
+		result = "not_found"
+	case errors.Is(err, store.ErrExists):
+		result = "exists"
+	case errors.Is(err, store.ErrUnavailable):
+		result = "unavailable"
+	default:
+		result = "error"
+	}
+	m.StoreDuration.WithLabelValues(op, result).Observe(time.Since(start).Seconds())
+	return err
 }

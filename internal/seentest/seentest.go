@@ -26,13 +26,20 @@ const (
 // Server is an in-process server under test.
 type Server struct {
 	*server.Server
-	Cfg config.Config
-	t   testing.TB
+	Cfg  config.Config
+	opts []server.Option
+	t    testing.TB
 }
 
 // Start runs a server with test defaults, changed by opts, and stops it
 // when the test ends.
 func Start(t testing.TB, opts ...func(*config.Config)) *Server {
+	t.Helper()
+	return StartWith(t, nil, opts...)
+}
+
+// StartWith is Start with server options (a store hook, say).
+func StartWith(t testing.TB, serverOpts []server.Option, opts ...func(*config.Config)) *Server {
 	t.Helper()
 	cfg := config.Default()
 	cfg.Listen = "127.0.0.1:0"
@@ -42,7 +49,7 @@ func Start(t testing.TB, opts ...func(*config.Config)) *Server {
 	for _, o := range opts {
 		o(&cfg)
 	}
-	s := &Server{Cfg: cfg, t: t}
+	s := &Server{Cfg: cfg, opts: serverOpts, t: t}
 	s.start()
 	t.Cleanup(func() { s.Stop() })
 	return s
@@ -50,7 +57,7 @@ func Start(t testing.TB, opts ...func(*config.Config)) *Server {
 
 func (s *Server) start() {
 	s.t.Helper()
-	srv, err := server.New(s.Cfg)
+	srv, err := server.New(s.Cfg, s.opts...)
 	if err != nil {
 		s.t.Fatalf("seentest: new server: %v", err)
 	}
