@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os/exec"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -255,5 +257,18 @@ func TestShutdownClosesSocketsAndJoinsGoroutines(t *testing.T) {
 	s.Stop()
 	if code := raw.Closed(); code != websocket.StatusGoingAway {
 		t.Fatalf("close status = %d, want 1001", code)
+	}
+}
+
+func TestSecondProcessOnTheSameDataDirectoryIsRefused(t *testing.T) {
+	dir := t.TempDir()
+	seentest.StartProc(t, dir, seentest.FreeAddr(t))
+	cmd := exec.Command(seentest.Binary(t), "serve", "--data", dir, "--listen", seentest.FreeAddr(t))
+	out, err := cmd.CombinedOutput()
+	if err == nil {
+		t.Fatalf("a second seen serve on the same data directory started:\n%s", out)
+	}
+	if !strings.Contains(string(out), "in use") {
+		t.Errorf("the refusal does not say why:\n%s", out)
 	}
 }

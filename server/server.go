@@ -50,6 +50,8 @@ type Server struct {
 	httpSrv  *http.Server
 	adminSrv *http.Server // nil unless AdminListen is set
 
+	fatal chan error // buffered 1: the store failed for good
+
 	mu       sync.Mutex
 	ln       net.Listener // guarded by mu; set by Start
 	adminLn  net.Listener // guarded by mu
@@ -71,7 +73,7 @@ func WithStoreHook(hook storewrap.Around) Option { return func(s *Server) { s.st
 // New validates cfg, opens the store and builds the node. Nothing listens
 // until Start.
 func New(cfg config.Config, opts ...Option) (*Server, error) {
-	s := &Server{cfg: cfg, log: slog.New(slog.DiscardHandler)}
+	s := &Server{cfg: cfg, log: slog.New(slog.DiscardHandler), fatal: make(chan error, 1)}
 	for _, o := range opts {
 		o(s)
 	}
@@ -97,6 +99,12 @@ func New(cfg config.Config, opts ...Option) (*Server, error) {
 		CacheBytes:    s.cfg.StoreCacheBytes,
 		MemtableBytes: s.cfg.StoreMemtableBytes,
 		Logger:        s.log,
+		OnFatal: func(err error) {
+			select {
+			case s.fatal <- err:
+			default:
+			}
+		},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("server: open store: %w", err)
@@ -201,15 +209,23 @@ func (s *Server) Run(ctx context.Context) error {
 		s.closeBackends()
 		return err
 	}
+	var cause error
 	select {
 	case <-ctx.Done():
 	case err := <-s.serveErr:
 		s.log.Error("listener failed", "err", err)
+		cause = err
+	case err := <-s.fatal:
+		// Durability can no longer be promised: stop. A restart replays
+		// the log to what was made durable.
+		s.log.Error("stopping: the store failed", "err", err)
+		cause = err
 	}
 	sctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
 	defer cancel()
-	return s.Shutdown(sctx)
+	return errors.Join(cause, s.Shutdown(sctx))
 }
+
 
 // Shutdown stops taking connections, lets requests in progress finish,
 // closes every socket with 1001, then closes the bus and the store. It is

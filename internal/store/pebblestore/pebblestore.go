@@ -51,6 +51,15 @@ type Options struct {
 	MemtableBytes uint64
 	// Logger receives pebble's own log lines. Default: discarded.
 	Logger *slog.Logger
+	// OnFatal is called once when the store fails for good: a WAL sync
+	// failed, so what was written can no longer be promised durable. The
+	// store refuses every call from then on; the owner must stop and
+	// restart, which replays the WAL to what was made durable. A failed
+	// fsync is never retried: after one, the kernel may have dropped the
+	// dirty pages, and a retry that succeeds would lie.
+	OnFatal func(error)
+	// FS is the file system; default the OS's. Tests inject faults with it.
+	FS vfs.FS
 }
 
 const (
@@ -73,6 +82,9 @@ func (o Options) withDefaults() Options {
 	if o.Logger == nil {
 		// No global logger: a caller that wants pebble's messages passes one.
 		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.FS == nil {
+		o.FS = vfs.Default
 	}
 	return o
 }
@@ -98,6 +110,10 @@ type Store struct {
 
 	// userLocks make PutUser's check-then-write atomic per user.
 	userLocks [userStripes]sync.Mutex
+
+	failed   atomic.Pointer[error] // set once a WAL sync failed; never cleared
+	onFatal  func(error)
+	fatalOne sync.Once
 }
 
 var _ store.Store = (*Store)(nil)
@@ -143,7 +159,7 @@ func Open(dir string, opts Options) (*Store, error) {
 	}
 	// Taking the lock ourselves, rather than inside pebble.Open, is how a
 	// second open gets an error that says what is wrong.
-	lock, err := pebble.LockDirectory(abs, vfs.Default)
+	lock, err := pebble.LockDirectory(abs, opts.FS)
 	if err != nil {
 		return nil, fmt.Errorf("pebblestore: open %s: directory is in use by another open store: %w", dir, err)
 	}
@@ -155,13 +171,14 @@ func Open(dir string, opts Options) (*Store, error) {
 		Logger:             pebbleLogger{opts.Logger},
 		Lock:               lock,
 		FormatMajorVersion: pebble.FormatNewest,
+		FS:                 opts.FS,
 	}
 	db, err := pebble.Open(abs, popts)
 	if err != nil {
 		_ = lock.Close()
 		return nil, fmt.Errorf("pebblestore: open %s: %w", dir, err)
 	}
-	s := &Store{db: db, lock: lock, log: opts.Logger, seed: maphash.MakeSeed()}
+	s := &Store{db: db, lock: lock, log: opts.Logger, seed: maphash.MakeSeed(), onFatal: opts.OnFatal}
 	if err := s.checkSchema(); err != nil {
 		_ = db.Close()
 		_ = lock.Close()
@@ -236,7 +253,25 @@ func (s *Store) acquire(ctx context.Context) error {
 		s.mu.RUnlock()
 		return errClosed
 	}
+	if errp := s.failed.Load(); errp != nil {
+		s.mu.RUnlock()
+		return *errp
+	}
 	return nil
+}
+
+// fail puts the store out of service after a durability failure and tells
+// the owner, once. It returns the error every later call gets.
+func (s *Store) fail(cause error) error {
+	err := fmt.Errorf("pebblestore: write-ahead log sync failed, store out of service: %v: %w", cause, store.ErrUnavailable)
+	s.failed.CompareAndSwap(nil, &err)
+	s.fatalOne.Do(func() {
+		s.log.Error("store failed: a WAL sync failed; stop and restart the server", "err", cause)
+		if s.onFatal != nil {
+			s.onFatal(err)
+		}
+	})
+	return *s.failed.Load()
 }
 
 // conv returns conv's state, creating it unloaded if needed.
@@ -364,7 +399,7 @@ func (s *Store) wait(cs *convState, b *pebble.Batch) error {
 	err := b.SyncWait()
 	cs.unsynced.Add(-1)
 	if err != nil {
-		return fmt.Errorf("pebblestore: sync: %w", err)
+		return s.fail(err)
 	}
 	_ = b.Close()
 	return nil
@@ -379,7 +414,7 @@ func (s *Store) syncIfPending(cs *convState) error {
 	}
 	// The WAL is sequential: syncing an empty record syncs all before it.
 	if err := s.db.LogData(nil, pebble.Sync); err != nil {
-		return fmt.Errorf("pebblestore: sync: %w", err)
+		return s.fail(err)
 	}
 	return nil
 }
