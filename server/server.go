@@ -226,7 +226,6 @@ func (s *Server) Run(ctx context.Context) error {
 	return errors.Join(cause, s.Shutdown(sctx))
 }
 
-
 // Shutdown stops taking connections, lets requests in progress finish,
 // closes every socket with 1001, then closes the bus and the store. It is
 // safe to call more than once.
