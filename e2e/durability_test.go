@@ -116,7 +116,7 @@ func otherUser(u string) string {
 // checkAcked verifies, on a fresh server process, that every acknowledged
 // message is in history at its seq with its id, and that every history is
 // gap-free.
-func checkAcked(t *testing.T, p *seentest.Proc, tokens map[string]string, all map[string]acked) {
+func checkAcked(t *testing.T, p *seentest.Proc, tokens map[string]string, all map[string]acked, groupID string) {
 	t.Helper()
 	dctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -126,7 +126,7 @@ func checkAcked(t *testing.T, p *seentest.Proc, tokens map[string]string, all ma
 		if err != nil {
 			t.Fatalf("dial %s: %v", user, err)
 		}
-		for _, conv := range []protocol.Conversation{group("load"), peer(otherUser(user))} {
+		for _, conv := range []protocol.Conversation{group(groupID), peer(otherUser(user))} {
 			key := convKey(user, conv)
 			if byConv[key] != nil {
 				continue
@@ -211,7 +211,7 @@ func TestKillUnderSendLoadLosesNothingAcknowledged(t *testing.T) {
 		}
 		t.Logf("round %d: %d sends acknowledged before SIGKILL", round, len(got))
 		p = seentest.StartProc(t, dir, addr)
-		checkAcked(t, p, tokens, all)
+		checkAcked(t, p, tokens, all, "load")
 	}
 	if err := p.Term(); err != nil {
 		t.Fatalf("SIGTERM exit: %v", err)
@@ -245,7 +245,7 @@ func TestSigtermUnderLoadFinishesCleanly(t *testing.T) {
 	<-done
 	t.Logf("%d sends acknowledged before SIGTERM", len(got))
 	p = seentest.StartProc(t, dir, addr)
-	checkAcked(t, p, tokens, got)
+	checkAcked(t, p, tokens, got, "load")
 }
 
 func TestShutdownClosesSocketsAndJoinsGoroutines(t *testing.T) {

@@ -1,0 +1,238 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/seen-im/seen/client"
+	"github.com/seen-im/seen/internal/seentest"
+	"github.com/seen-im/seen/protocol"
+)
+
+// crashWorld is what the server acknowledged during a crash run.
+type crashWorld struct {
+	mu       sync.Mutex
+	sends    map[string]acked           // clientMsgId -> acknowledged send
+	readSeq  map[string]uint64          // user -> highest acknowledged group readSeq
+	acks     map[string]map[string]bool // user -> msgIds whose single read was acknowledged
+	receipts []protocol.SendResult      // acknowledged group receipt messages, for readers to pick
+	senderOf map[string]string          // msgId -> sender
+}
+
+func newCrashWorld() *crashWorld {
+	return &crashWorld{sends: map[string]acked{}, readSeq: map[string]uint64{}, acks: map[string]map[string]bool{}, senderOf: map[string]string{}}
+}
+
+// crashLoad runs one client doing a random mix of sends and acks until stop
+// or until the server goes away.
+func (w *crashWorld) crashLoad(t *testing.T, url, user, tok string, round int, stop <-chan struct{}) {
+	dctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	c, err := client.Dial(dctx, url, tok, client.WithReconnect(false), client.WithAutoDelivered(false))
+	cancel()
+	if err != nil {
+		t.Errorf("dial %s: %v", user, err)
+		return
+	}
+	defer c.Close()
+	rng := rand.New(rand.NewPCG(uint64(round), uint64(len(user))+uint64(user[1])))
+	g := group("crash")
+	for i := 0; ; i++ {
+		select {
+		case <-stop:
+			return
+		default:
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		var err error
+		switch op := rng.IntN(10); {
+		case op < 4: // a group message that asks for receipts
+			id := fmt.Sprintf("%s-r%d-%d", user, round, i)
+			var res protocol.SendResult
+			res, err = c.Send(ctx, protocol.SendParams{Conversation: g, ClientMsgID: id, Body: json.RawMessage(`"` + id + `"`), Receipt: true})
+			if err == nil {
+				w.mu.Lock()
+				w.sends[id] = acked{user: user, conv: g, seq: res.Seq, msgID: res.MsgID}
+				w.receipts = append(w.receipts, res)
+				w.senderOf[res.MsgID] = user
+				if res.Seq > w.readSeq[user] {
+					w.readSeq[user] = res.Seq // sending marks read
+				}
+				w.mu.Unlock()
+			}
+		case op < 7: // a single read of someone else's receipt message
+			w.mu.Lock()
+			var pick protocol.SendResult
+			if n := len(w.receipts); n > 0 {
+				pick = w.receipts[rng.IntN(n)]
+			}
+			mine := w.senderOf[pick.MsgID] == user
+			w.mu.Unlock()
+			if pick.MsgID == "" || mine {
+				cancel()
+				continue
+			}
+			_, err = c.Read(ctx, protocol.ReadParams{Conversation: g, MsgIDs: []string{pick.MsgID}})
+			if err == nil {
+				w.mu.Lock()
+				if w.acks[user] == nil {
+					w.acks[user] = map[string]bool{}
+				}
+				w.acks[user][pick.MsgID] = true
+				w.mu.Unlock()
+			}
+		case op < 8: // read the group up to now
+			var res protocol.ConversationReadResult
+			res, err = c.ReadConversation(ctx, protocol.ConversationReadParams{Conversation: g})
+			if err == nil {
+				w.mu.Lock()
+				w.readSeq[user] = max(w.readSeq[user], res.ReadSeq)
+				w.mu.Unlock()
+			}
+		default: // a peer message
+			id := fmt.Sprintf("%s-p%d-%d", user, round, i)
+			var res protocol.SendResult
+			p := peer(otherUser(user))
+			res, err = c.Send(ctx, protocol.SendParams{Conversation: p, ClientMsgID: id, Body: json.RawMessage(`"` + id + `"`)})
+			if err == nil {
+				w.mu.Lock()
+				w.sends[id] = acked{user: user, conv: p, seq: res.Seq, msgID: res.MsgID}
+				w.mu.Unlock()
+			}
+		}
+		cancel()
+		if err != nil {
+			return // the server went away
+		}
+	}
+}
+
+// verify checks the restarted server against everything acknowledged, and
+// every receipt count against a recomputation from the members' own state.
+func (w *crashWorld) verify(t *testing.T, p *seentest.Proc, tokens map[string]string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	g := group("crash")
+	clients := map[string]*client.Client{}
+	for u, tok := range tokens {
+		c, err := client.Dial(ctx, p.WSURL(), tok, client.WithReconnect(false), client.WithAutoDelivered(false))
+		if err != nil {
+			t.Fatalf("dial %s: %v", u, err)
+		}
+		defer c.Close()
+		clients[u] = c
+	}
+	checkAcked(t, p, tokens, w.sends, "crash")
+	// Each member's own view of every group message: read or not.
+	readBy := map[string]map[string]bool{} // msgId -> user -> read
+	history := func(c *client.Client) []protocol.Message {
+		var all []protocol.Message
+		var before uint64
+		for {
+			h, err := c.History(ctx, protocol.HistoryParams{Conversation: g, BeforeSeq: before, Limit: 100})
+			if err != nil {
+				t.Fatalf("history: %v", err)
+			}
+			all = append(all, h.Messages...)
+			if !h.HasMore {
+				return all
+			}
+			before = h.Messages[len(h.Messages)-1].Seq
+		}
+	}
+	for u, c := range clients {
+		list, err := c.Conversations(ctx, protocol.ConversationListParams{Limit: 100})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, ci := range list.Conversations {
+			if ci.Conversation == g && ci.ReadSeq < w.readSeq[u] {
+				t.Fatalf("%s: readSeq %d after restart, but %d was acknowledged", u, ci.ReadSeq, w.readSeq[u])
+			}
+		}
+		for _, m := range history(c) {
+			if a := client.MessageAckState(m); a != nil {
+				if readBy[m.MsgID] == nil {
+					readBy[m.MsgID] = map[string]bool{}
+				}
+				readBy[m.MsgID][u] = a.Read
+				if w.acks[u][m.MsgID] && !a.Read {
+					t.Fatalf("%s: the acknowledged read of %s was lost", u, m.MsgID)
+				}
+			}
+		}
+	}
+	// Every count equals the number of members whose own state says read.
+	for _, r := range w.receipts {
+		sender := w.senderOf[r.MsgID]
+		res, err := clients[sender].QueryReceipts(ctx, protocol.ReceiptQueryParams{Conversation: g, MsgIDs: []string{r.MsgID}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := 0
+		for _, read := range readBy[r.MsgID] {
+			if read {
+				want++
+			}
+		}
+		got := res.Receipts[0]
+		if got.ReadCount != want || got.ReadCount+got.UnreadCount != len(tokens)-1 {
+			t.Fatalf("%s: readCount %d unread %d, but %d members say they read it (of %d)", r.MsgID, got.ReadCount, got.UnreadCount, want, len(tokens)-1)
+		}
+	}
+}
+
+func TestCrashUnderMixedLoadLosesNothingAcknowledged(t *testing.T) {
+	cycles := 3
+	if v := os.Getenv("SEEN_CRASH_CYCLES"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			t.Fatalf("SEEN_CRASH_CYCLES=%q is not a positive number", v)
+		}
+		cycles = n
+	}
+	dir, addr := t.TempDir(), seentest.FreeAddr(t)
+	p := seentest.StartProc(t, dir, addr)
+	users := []string{"u0", "u1", "u2", "u3", "u4", "u5"}
+	tokens := map[string]string{}
+	for _, u := range users {
+		p.Admin("POST", "/v1/admin/users", map[string]string{"userId": u})
+		_, b := p.Admin("POST", "/v1/admin/tokens", map[string]any{"userId": u, "ttlSeconds": 86400})
+		var tok struct{ Token string }
+		json.Unmarshal(b, &tok)
+		tokens[u] = tok.Token
+	}
+	if code, b := p.Admin("POST", "/v1/admin/groups", map[string]any{"groupId": "crash", "owner": "u0", "members": users}); code != 201 {
+		t.Fatalf("create group: %d %s", code, b)
+	}
+	w := newCrashWorld()
+	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 7))
+	total := 0
+	for round := range cycles {
+		stop := make(chan struct{})
+		var wg sync.WaitGroup
+		for _, u := range users {
+			wg.Add(1)
+			go func() { defer wg.Done(); w.crashLoad(t, p.WSURL(), u, tokens[u], round, stop) }()
+		}
+		// Kill at a random moment of the load.
+		time.Sleep(time.Duration(50+rng.IntN(400)) * time.Millisecond)
+		p.Kill()
+		close(stop)
+		wg.Wait()
+		p = seentest.StartProc(t, dir, addr)
+		w.verify(t, p, tokens)
+		total = len(w.sends)
+	}
+	t.Logf("%d kill points survived; %d acknowledged sends, %d receipt messages checked", cycles, total, len(w.receipts))
+	if err := p.Term(); err != nil {
+		t.Fatalf("SIGTERM exit: %v", err)
+	}
+}
