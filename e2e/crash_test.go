@@ -33,9 +33,7 @@ func newCrashWorld() *crashWorld {
 // crashLoad runs one client doing a random mix of sends and acks until stop
 // or until the server goes away.
 func (w *crashWorld) crashLoad(t *testing.T, url, user, tok string, round int, stop <-chan struct{}) {
-	dctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	c, err := client.Dial(dctx, url, tok, client.WithReconnect(false), client.WithAutoDelivered(false))
-	cancel()
+	c, err := dialProc(url, tok)
 	if err != nil {
 		t.Errorf("dial %s: %v", user, err)
 		return
@@ -122,7 +120,7 @@ func (w *crashWorld) verify(t *testing.T, p *seentest.Proc, tokens map[string]st
 	g := group("crash")
 	clients := map[string]*client.Client{}
 	for u, tok := range tokens {
-		c, err := client.Dial(ctx, p.WSURL(), tok, client.WithReconnect(false), client.WithAutoDelivered(false))
+		c, err := dialProc(p.WSURL(), tok)
 		if err != nil {
 			t.Fatalf("dial %s: %v", u, err)
 		}
@@ -200,25 +198,14 @@ func TestCrashUnderMixedLoadLosesNothingAcknowledged(t *testing.T) {
 	}
 	dir, addr := t.TempDir(), seentest.FreeAddr(t)
 	p := seentest.StartProc(t, dir, addr)
-	users := []string{"u0", "u1", "u2", "u3", "u4", "u5"}
-	tokens := map[string]string{}
-	for _, u := range users {
-		p.Admin("POST", "/v1/admin/users", map[string]string{"userId": u})
-		_, b := p.Admin("POST", "/v1/admin/tokens", map[string]any{"userId": u, "ttlSeconds": 86400})
-		var tok struct{ Token string }
-		json.Unmarshal(b, &tok)
-		tokens[u] = tok.Token
-	}
-	if code, b := p.Admin("POST", "/v1/admin/groups", map[string]any{"groupId": "crash", "owner": "u0", "members": users}); code != 201 {
-		t.Fatalf("create group: %d %s", code, b)
-	}
+	tokens := procGroup(t, p, "crash", 6)
 	w := newCrashWorld()
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 7))
 	total := 0
 	for round := range cycles {
 		stop := make(chan struct{})
 		var wg sync.WaitGroup
-		for _, u := range users {
+		for u := range tokens {
 			wg.Add(1)
 			go func() { defer wg.Done(); w.crashLoad(t, p.WSURL(), u, tokens[u], round, stop) }()
 		}

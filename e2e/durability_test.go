@@ -73,9 +73,7 @@ func sendLoad(t *testing.T, url string, tokens map[string]string, stop <-chan st
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			dctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			c, err := client.Dial(dctx, url, tok, client.WithReconnect(false), client.WithAutoDelivered(false))
-			cancel()
+			c, err := dialProc(url, tok)
 			if err != nil {
 				t.Errorf("dial %s: %v", user, err)
 				return
@@ -106,6 +104,37 @@ func sendLoad(t *testing.T, url string, tokens map[string]string, stop <-chan st
 	return got
 }
 
+// procGroup creates users u0..u(n-1) on a server process, a group of all
+// of them owned by u0, and returns their tokens.
+func procGroup(t *testing.T, p *seentest.Proc, groupID string, n int) map[string]string {
+	t.Helper()
+	tokens := map[string]string{}
+	var users []string
+	for i := range n {
+		u := fmt.Sprintf("u%d", i)
+		users = append(users, u)
+		p.Admin("POST", "/v1/admin/users", map[string]string{"userId": u})
+		code, b := p.Admin("POST", "/v1/admin/tokens", map[string]any{"userId": u, "ttlSeconds": 86400})
+		var tok struct{ Token string }
+		if err := json.Unmarshal(b, &tok); err != nil || code != 200 {
+			t.Fatalf("token for %s: %d %s", u, code, b)
+		}
+		tokens[u] = tok.Token
+	}
+	if code, b := p.Admin("POST", "/v1/admin/groups", map[string]any{"groupId": groupID, "owner": "u0", "members": users}); code != 201 {
+		t.Fatalf("create group: %d %s", code, b)
+	}
+	return tokens
+}
+
+// dialProc connects a load client to a server process: no reconnect (the
+// kill must end it), no automatic acks (the test acks explicitly).
+func dialProc(url, tok string) (*client.Client, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return client.Dial(ctx, url, tok, client.WithReconnect(false), client.WithAutoDelivered(false))
+}
+
 // otherUser pairs load users for peer chats: u0-u1, u2-u3, ...
 func otherUser(u string) string {
 	var n int
@@ -122,7 +151,7 @@ func checkAcked(t *testing.T, p *seentest.Proc, tokens map[string]string, all ma
 	defer cancel()
 	byConv := map[string]map[uint64]protocol.Message{}
 	for user, tok := range tokens {
-		c, err := client.Dial(dctx, p.WSURL(), tok, client.WithReconnect(false), client.WithAutoDelivered(false))
+		c, err := dialProc(p.WSURL(), tok)
 		if err != nil {
 			t.Fatalf("dial %s: %v", user, err)
 		}
@@ -178,20 +207,7 @@ func convKey(user string, c protocol.Conversation) string {
 func TestKillUnderSendLoadLosesNothingAcknowledged(t *testing.T) {
 	dir, addr := t.TempDir(), seentest.FreeAddr(t)
 	p := seentest.StartProc(t, dir, addr)
-	users := []string{"u0", "u1", "u2", "u3", "u4", "u5"}
-	for _, u := range users {
-		p.Admin("POST", "/v1/admin/users", map[string]string{"userId": u})
-	}
-	if code, b := p.Admin("POST", "/v1/admin/groups", map[string]any{"groupId": "load", "owner": "u0", "members": users}); code != 201 {
-		t.Fatalf("create group: %d %s", code, b)
-	}
-	tokens := map[string]string{}
-	for _, u := range users {
-		_, b := p.Admin("POST", "/v1/admin/tokens", map[string]string{"userId": u})
-		var tok struct{ Token string }
-		json.Unmarshal(b, &tok)
-		tokens[u] = tok.Token
-	}
+	tokens := procGroup(t, p, "load", 6)
 	all := map[string]acked{}
 	for round := range 3 {
 		stop := make(chan struct{})
@@ -221,18 +237,7 @@ func TestKillUnderSendLoadLosesNothingAcknowledged(t *testing.T) {
 func TestSigtermUnderLoadFinishesCleanly(t *testing.T) {
 	dir, addr := t.TempDir(), seentest.FreeAddr(t)
 	p := seentest.StartProc(t, dir, addr)
-	users := []string{"u0", "u1", "u2", "u3"}
-	for _, u := range users {
-		p.Admin("POST", "/v1/admin/users", map[string]string{"userId": u})
-	}
-	p.Admin("POST", "/v1/admin/groups", map[string]any{"groupId": "load", "owner": "u0", "members": users})
-	tokens := map[string]string{}
-	for _, u := range users {
-		_, b := p.Admin("POST", "/v1/admin/tokens", map[string]string{"userId": u})
-		var tok struct{ Token string }
-		json.Unmarshal(b, &tok)
-		tokens[u] = tok.Token
-	}
+	tokens := procGroup(t, p, "load", 4)
 	stop := make(chan struct{})
 	var got map[string]acked
 	done := make(chan struct{})
