@@ -1,0 +1,46 @@
+// Builds the SDK: dist/seen.js (one ES module, no dependencies), dist/*.d.ts,
+// and the demo's copy at web/static/seen.js.
+//   node build.mjs          build and copy
+//   node build.mjs --check  build, and fail if web/static/seen.js differs (stale)
+import { build } from "esbuild";
+import { execFileSync } from "node:child_process";
+import { mkdirSync, readFileSync, writeFileSync, existsSync } from "node:fs";
+import { dirname, join, relative } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const staticCopy = join(here, "..", "..", "web", "static", "seen.js");
+const check = process.argv.includes("--check");
+
+// Types first: tsc type-checks the sources and emits the declarations.
+execFileSync(process.execPath, [join(here, "node_modules", "typescript", "bin", "tsc"), "-p", join(here, "tsconfig.json")], {
+  stdio: "inherit",
+});
+
+const out = await build({
+  entryPoints: [join(here, "src", "index.ts")],
+  bundle: true,
+  format: "esm",
+  target: "es2020",
+  platform: "neutral",
+  write: false,
+  legalComments: "none",
+  banner: { js: "// @seen-im/sdk, built from sdk/js by `npm run build`. Do not edit: edit sdk/js/src." },
+  outfile: join(here, "dist", "seen.js"),
+});
+const code = out.outputFiles[0].text;
+mkdirSync(join(here, "dist"), { recursive: true });
+writeFileSync(join(here, "dist", "seen.js"), code);
+
+const rel = relative(process.cwd(), staticCopy) || staticCopy;
+if (check) {
+  const have = existsSync(staticCopy) ? readFileSync(staticCopy, "utf8") : "";
+  if (have !== code) {
+    console.error(`${rel} is stale: run \`npm run build\` in sdk/js and commit it`);
+    process.exit(1);
+  }
+  console.log(`${rel} matches the fresh build (${code.length} bytes)`);
+} else {
+  writeFileSync(staticCopy, code);
+  console.log(`built dist/seen.js and ${rel} (${code.length} bytes)`);
+}
