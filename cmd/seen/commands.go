@@ -29,6 +29,7 @@ func newRootCmd() *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.AddCommand(newServeCmd(), newTokenCmd(), newVersionCmd())
+	root.AddCommand(newBenchCmd())
 	return root
 }
 

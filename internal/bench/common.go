@@ -1,0 +1,183 @@
+package bench
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/seen-im/seen/client"
+	"github.com/seen-im/seen/protocol"
+)
+
+// callTimeout bounds one request of a scenario.
+const callTimeout = 30 * time.Second
+
+// readerQueue is the event queue of clients that only receive messages;
+// their handler never blocks, so a small queue suffices.
+const readerQueue = 256
+
+// stampedBody is a message body carrying its send time, so any process on
+// the machine can measure send -> message.new.
+func stampedBody(t time.Time) json.RawMessage {
+	return json.RawMessage(fmt.Sprintf(`{"t":%d,"text":"seen bench"}`, t.UnixNano()))
+}
+
+// sentAt reads the send time of a stamped body (zero if absent).
+func sentAt(body json.RawMessage) time.Time {
+	var b struct {
+		T int64 `json:"t"`
+	}
+	if json.Unmarshal(body, &b) != nil || b.T == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, b.T)
+}
+
+// readTracker matches reads to the receipt events that report them at the
+// sender (receipt.read for peers, receipt.changed for groups), for the
+// read -> receipt latency. It only sees the reads of this process.
+type readTracker struct {
+	mu      sync.Mutex
+	pending map[string][]*pendingRead // guarded by mu; by msgId
+}
+
+type pendingRead struct {
+	user     string
+	issued   time.Time
+	answered time.Time // zero until the read's response arrived
+}
+
+func newReadTracker() *readTracker {
+	return &readTracker{pending: make(map[string][]*pendingRead)}
+}
+
+// issue notes that user is about to read msgID; the returned function
+// notes its answer.
+func (t *readTracker) issue(msgID, user string) func() {
+	p := &pendingRead{user: user, issued: time.Now()}
+	t.mu.Lock()
+	t.pending[msgID] = append(t.pending[msgID], p)
+	t.mu.Unlock()
+	return func() {
+		t.mu.Lock()
+		p.answered = time.Now()
+		t.mu.Unlock()
+	}
+}
+
+// reported attributes the event that reached the sender at `at` about
+// msgID: reads by the users it names, and reads answered before it
+// arrived (their effect is in the counts the event carries), are done.
+// Each read records at most once.
+func (t *readTracker) reported(msgID string, users []string, at time.Time, h *Histogram) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	ps := t.pending[msgID]
+	kept := ps[:0]
+	for _, p := range ps {
+		if slices.Contains(users, p.user) || (!p.answered.IsZero() && p.answered.Before(at)) {
+			h.Record(at.Sub(p.issued))
+			continue
+		}
+		kept = append(kept, p)
+	}
+	if len(kept) == 0 {
+		delete(t.pending, msgID)
+	} else {
+		t.pending[msgID] = kept
+	}
+}
+
+// ack acknowledges one received message as an app with the conversation
+// open would: message.delivered (when delivered is set), then message.read.
+// It records send -> message.new first.
+func (e *env) ack(c *client.Client, user string, m protocol.Message, delivered bool, tr *readTracker) {
+	if t := sentAt(m.Body); !t.IsZero() {
+		e.rec.Hist(LatSendToNew).Record(time.Since(t))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
+	defer cancel()
+	if delivered {
+		_ = e.rec.Timed(protocol.MethodMessageDelivered, func() error {
+			return c.Delivered(ctx, protocol.DeliveredParams{Conversation: m.Conversation, Seq: m.Seq})
+		})
+	}
+	done := func() {}
+	if tr != nil && m.Receipt != nil {
+		done = tr.issue(m.MsgID, user)
+	}
+	_ = e.rec.Timed(protocol.MethodMessageRead, func() error {
+		_, err := c.Read(ctx, protocol.ReadParams{Conversation: m.Conversation, MsgIDs: []string{m.MsgID}})
+		return err
+	})
+	done()
+}
+
+// waitFor polls cond every step until it holds or ctx ends; it reports
+// whether cond held.
+func waitFor(ctx context.Context, step time.Duration, cond func() bool) bool {
+	t := time.NewTicker(step)
+	defer t.Stop()
+	for {
+		if cond() {
+			return true
+		}
+		select {
+		case <-ctx.Done():
+			return cond()
+		case <-t.C:
+		}
+	}
+}
+
+// sampleRSS starts a server memory sample; the returned function finishes
+// it. Both are no-ops without a server PID.
+func (e *env) sampleRSS(rep *Report) func() {
+	if e.o.ServerPID == 0 {
+		return func() {}
+	}
+	before, err := RSSKiB(e.o.ServerPID)
+	if err != nil {
+		rep.Notes = append(rep.Notes, fmt.Sprintf("server RSS: %v", err))
+		return func() {}
+	}
+	return func() {
+		after, err := RSSKiB(e.o.ServerPID)
+		if err != nil {
+			rep.Notes = append(rep.Notes, fmt.Sprintf("server RSS: %v", err))
+			return
+		}
+		rep.Server = &ServerMem{PID: e.o.ServerPID, RSSBeforeK: before, RSSAfterK: after}
+	}
+}
+
+// shardRange returns the part [lo, hi) of 0..n-1 that shard s of k
+// handles: contiguous, sizes differing by at most one.
+func shardRange(n, s, k int) (lo, hi int) {
+	return n * s / k, n * (s + 1) / k
+}
+
+// newReport starts the report of a scenario.
+func (e *env) newReport(name string, params map[string]any) *Report {
+	return &Report{
+		Scenario: name,
+		Shard:    fmt.Sprintf("%d/%d", e.o.Shard, e.o.Shards),
+		Params:   params,
+		Started:  time.Now(),
+	}
+}
+
+// finish fills the report from the recorder.
+func (e *env) finish(rep *Report) *Report {
+	rep.fill(e.rec, time.Since(rep.Started))
+	rep.OK = rep.Passed()
+	return rep
+}
+
+// senderHandlers counts every event a sender receives.
+func (e *env) countEvents() client.Handlers {
+	return client.Handlers{Event: func(method string, _ json.RawMessage) { e.rec.SenderEvent(method) }}
+}
