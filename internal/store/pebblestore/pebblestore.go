@@ -144,6 +144,9 @@ type convState struct {
 	// already high enough) syncs the WAL first when it is non-zero, so it
 	// never acknowledges state that is not yet durable.
 	unsynced atomic.Int32
+
+	// wm queues watermark writes for the conversation's combiner.
+	wm wmQueue
 }
 
 // Open opens or creates the store in dir. A directory already open, in this

@@ -4,45 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 
 	"github.com/cockroachdb/pebble/v2"
 
 	"github.com/seen-im/seen/internal/store"
 )
-
-// AckOne implements store.Watermarks.
-func (s *Store) AckOne(ctx context.Context, conv store.ConvID, userID string, seq uint64, at int64) (store.Member, bool, error) {
-	var out store.Member
-	changed := false
-	err := s.updateMemberErr(ctx, conv, userID, func(_ *convState, m store.Member, b *pebble.Batch) (bool, error) {
-		out = m
-		if seq <= m.ReadSeq || m.HasAck(seq) {
-			return false, nil
-		}
-		if len(m.Acks) >= store.MaxAcks && seq != m.ReadSeq+1 {
-			return false, fmt.Errorf("pebblestore: ack %d by %q in %s: %w", seq, userID, conv, store.ErrTooManyAcks)
-		}
-		i, _ := slices.BinarySearchFunc(m.Acks, seq, func(a store.Ack, s uint64) int {
-			switch {
-			case a.Seq < s:
-				return -1
-			case a.Seq > s:
-				return 1
-			}
-			return 0
-		})
-		m.Acks = slices.Insert(slices.Clone(m.Acks), i, store.Ack{Seq: seq, At: at})
-		m.Fold()
-		_ = b.Set(memberKey(conv, userID), encodeMember(m), nil)
-		out, changed = m, true
-		return true, nil
-	}, nil)
-	if err != nil {
-		return store.Member{}, false, err
-	}
-	return out, changed, nil
-}
 
 // RequestReceipt implements store.Receipts.
 func (s *Store) RequestReceipt(ctx context.Context, conv store.ConvID, seq uint64, at int64) (store.Message, bool, error) {
