@@ -11,6 +11,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/pprof"
 	"strconv"
 	"strings"
 	"time"
@@ -58,6 +59,13 @@ func New(o Options) *API {
 	a.mux.HandleFunc("POST /v1/admin/messages", a.sendMessage)
 	a.mux.HandleFunc("GET /v1/admin/messages/{msgId}/receipt", a.receipt)
 	a.mux.HandleFunc("GET /v1/admin/messages/{msgId}/members", a.receiptMembers)
+	// Profiles of the running server, behind the admin key like the rest.
+	a.mux.HandleFunc("GET /v1/admin/debug/pprof/", func(w http.ResponseWriter, r *http.Request) {
+		r.URL.Path = strings.TrimPrefix(r.URL.Path, "/v1/admin")
+		pprof.Index(w, r)
+	})
+	a.mux.HandleFunc("GET /v1/admin/debug/pprof/profile", pprof.Profile)
+	a.mux.HandleFunc("GET /v1/admin/debug/pprof/trace", pprof.Trace)
 	a.mux.HandleFunc("/v1/admin/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, protocol.Errorf(protocol.CodeNotFound, "no such admin endpoint"))
 	})

@@ -43,9 +43,19 @@ type conn struct {
 	user        *userState    // set with caller
 	limiter     *rate.Limiter // this connection's request budget
 
-	out     chan []byte   // frames to write; never closed
-	closeCh chan closeReq // buffered 1: the first close request wins
-	sem     chan struct{} // bounds requests in progress
+	sem  chan struct{} // bounds requests in progress
+	ping *time.Timer   // pings the client; no goroutine while it waits
+
+	// The send queue costs nothing while empty, and a writer goroutine runs
+	// only while there is something to write: an idle connection holds one
+	// goroutine (its reader) and no queue.
+	qmu     sync.Mutex
+	queue   [][]byte       // guarded by qmu: frames to write, in order
+	events  int            // guarded by qmu: events among them (capped at SendQueue)
+	writing bool           // guarded by qmu: a writer is draining queue
+	closing *closeReq      // guarded by qmu: close once the queue is written
+	dead    bool           // guarded by qmu: no new goroutine may start
+	workers sync.WaitGroup // writers and pings; Add under qmu while !dead
 
 	mu       sync.Mutex
 	draining bool           // guarded by mu: no new requests once set
@@ -60,8 +70,6 @@ func newConn(h *Handler, wsc *websocket.Conn, id string) *conn {
 		id:      id,
 		ctx:     ctx,
 		cancel:  cancel,
-		out:     make(chan []byte, h.o.Config.SendQueue),
-		closeCh: make(chan closeReq, 1),
 		sem:     make(chan struct{}, h.o.Config.MaxInflight),
 		limiter: rate.NewLimiter(rate.Limit(h.o.Config.RatePerConn), h.o.Config.BurstPerConn),
 	}
@@ -69,31 +77,29 @@ func newConn(h *Handler, wsc *websocket.Conn, id string) *conn {
 
 // serve runs the connection until it ends and joins all its goroutines.
 func (c *conn) serve() {
-	var wg sync.WaitGroup
-	writerDone := make(chan struct{})
-	wg.Add(2)
-	go func() { defer wg.Done(); defer close(writerDone); c.writer() }()
-	go func() { defer wg.Done(); c.pinger() }()
-
+	c.ping = time.AfterFunc(c.h.o.Config.PingInterval, c.pingOnce)
 	if c.readLoop() {
 		// The reader stopped on purpose and asked for a close: let the
 		// writer flush the last frames and finish the handshake.
-		select {
-		case <-writerDone:
-		case <-c.ctx.Done():
-		}
+		<-c.ctx.Done()
 	}
 	c.cancel()
 	c.ws.CloseNow()
+	c.ping.Stop()
 	c.inflight.Wait()
-	wg.Wait()
+	c.qmu.Lock()
+	c.dead = true
+	left := len(c.queue)
+	c.queue = nil
+	c.qmu.Unlock()
+	c.workers.Wait()
 	if c.unsubscribe != nil {
 		c.unsubscribe()
 		c.h.release(c.caller.UserID)
 		c.h.o.Metrics.Connections.Dec()
 	}
 	// Frames still queued will never be written.
-	c.h.o.Metrics.SendQueue.Sub(float64(len(c.out)))
+	c.h.o.Metrics.SendQueue.Sub(float64(left))
 }
 
 // readLoop reads frames until the socket fails or a close is requested.
@@ -146,7 +152,12 @@ func (c *conn) handleFrame(data []byte) (stop bool) {
 			c.requestClose(websocket.StatusPolicyViolation, "connect first")
 			return true
 		}
-		return c.connect(id, req.Params)
+		// connect runs deep (token parsing, store lookups) on a goroutine of
+		// its own: the reader, which lives as long as the connection, keeps
+		// a small stack. The reader waits for it, so connect stays first.
+		done := make(chan bool, 1)
+		go func() { done <- c.connect(id, req.Params) }()
+		return <-done
 	}
 	c.mu.Lock()
 	if c.draining {
@@ -265,24 +276,21 @@ func (c *conn) throttle() time.Duration {
 }
 
 // deliver takes an event from the bus. It never blocks: a client whose
-// queue is full is too slow and is dropped.
+// queue holds SendQueue events already is too slow and is dropped.
 func (c *conn) deliver(ev bus.Event) {
 	if ev.ExceptConn == c.id {
 		return
 	}
-	select {
-	case c.out <- ev.Data:
-		c.h.o.Metrics.SendQueue.Inc()
-	case <-c.ctx.Done():
-	default:
+	if !c.enqueue(ev.Data, true) {
 		c.h.o.Metrics.SlowDrops.Inc()
 		c.h.log.Info("dropping slow client", "conn", c.id, "user", c.caller.UserID)
 		c.abort()
 	}
 }
 
-// reply queues a response, waiting for room: a client that does not read
-// its responses stops being read (the reader waits on the semaphore).
+// reply queues a response. Responses are not capped by SendQueue: there
+// are at most MaxInflight of them, and a client that does not read them
+// stops being read (the reader waits on the semaphore) and then times out.
 func (c *conn) reply(id json.RawMessage, method string, res any, pe *protocol.Error) {
 	code := "0"
 	if pe != nil {
@@ -294,11 +302,38 @@ func (c *conn) reply(id json.RawMessage, method string, res any, pe *protocol.Er
 		c.h.log.Error("encode response", "method", method, "err", err)
 		b, _ = encodeResponse(id, nil, protocol.Errorf(protocol.CodeInternal, "internal error"))
 	}
-	select {
-	case c.out <- b:
-		c.h.o.Metrics.SendQueue.Inc()
-	case <-c.ctx.Done():
+	c.enqueue(b, false)
+}
+
+// enqueue adds a frame to the send queue and makes sure a writer runs. It
+// reports false, queueing nothing, for an event that would exceed the
+// queue's limit.
+func (c *conn) enqueue(b []byte, event bool) bool {
+	c.qmu.Lock()
+	defer c.qmu.Unlock()
+	if c.dead || c.ctx.Err() != nil {
+		return true // the connection is going; nothing to write any more
 	}
+	if event {
+		if c.events >= c.h.o.Config.SendQueue {
+			return false
+		}
+		c.events++
+	}
+	c.queue = append(c.queue, b)
+	c.h.o.Metrics.SendQueue.Inc()
+	c.startWriterLocked()
+	return true
+}
+
+// startWriterLocked starts a writer unless one runs. c.qmu is held.
+func (c *conn) startWriterLocked() {
+	if c.writing || c.dead {
+		return
+	}
+	c.writing = true
+	c.workers.Add(1)
+	go c.writer()
 }
 
 // methodLabel keeps the metrics' label set bounded.
@@ -309,12 +344,15 @@ func (c *conn) methodLabel(method string) string {
 	return "other"
 }
 
-// requestClose asks the writer to flush and close the socket.
+// requestClose asks for the socket to be closed with a status once what is
+// queued is written. The first request wins.
 func (c *conn) requestClose(code websocket.StatusCode, reason string) {
-	select {
-	case c.closeCh <- closeReq{code, reason}:
-	default:
+	c.qmu.Lock()
+	defer c.qmu.Unlock()
+	if c.closing == nil {
+		c.closing = &closeReq{code, reason}
 	}
+	c.startWriterLocked()
 }
 
 // abort drops the connection at once.
@@ -334,33 +372,32 @@ func (c *conn) drain() {
 	}()
 }
 
-// writer writes queued frames until the connection ends or a close is
-// requested; a requested close first flushes what is queued.
+// writer writes queued frames until the queue is empty, then exits; if a
+// close was requested, it closes the socket once everything is written.
 func (c *conn) writer() {
+	defer c.workers.Done()
 	for {
-		select {
-		case b := <-c.out:
+		c.qmu.Lock()
+		batch, closing := c.queue, c.closing
+		c.queue, c.events = nil, 0
+		if len(batch) == 0 {
+			if closing == nil {
+				c.writing = false
+				c.qmu.Unlock()
+				return
+			}
+			c.qmu.Unlock()
+			_ = c.ws.Close(closing.code, closing.reason)
+			c.cancel()
+			return
+		}
+		c.qmu.Unlock()
+		for i, b := range batch {
 			if !c.write(b) {
+				c.h.o.Metrics.SendQueue.Sub(float64(len(batch) - i - 1))
 				c.cancel()
 				return
 			}
-		case cr := <-c.closeCh:
-			for flushing := true; flushing; {
-				select {
-				case b := <-c.out:
-					if !c.write(b) {
-						c.cancel()
-						return
-					}
-				default:
-					flushing = false
-				}
-			}
-			_ = c.ws.Close(cr.code, cr.reason)
-			c.cancel()
-			return
-		case <-c.ctx.Done():
-			return
 		}
 	}
 }
@@ -376,28 +413,29 @@ func (c *conn) write(b []byte) bool {
 	return true
 }
 
-// pinger pings the client; one that does not answer in time is dropped.
-func (c *conn) pinger() {
-	cfg := c.h.o.Config
-	t := time.NewTicker(cfg.PingInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-c.ctx.Done():
-			return
-		case <-t.C:
-			ctx, cancel := context.WithTimeout(c.ctx, cfg.IdleTimeout-cfg.PingInterval)
-			err := c.ws.Ping(ctx)
-			cancel()
-			if err != nil {
-				if c.ctx.Err() == nil {
-					c.h.log.Debug("idle client dropped", "conn", c.id, "err", err)
-				}
-				c.abort()
-				return
-			}
-		}
+// pingOnce pings the client from the ping timer's goroutine and re-arms
+// the timer; a client that does not answer in time is dropped.
+func (c *conn) pingOnce() {
+	c.qmu.Lock()
+	if c.dead || c.ctx.Err() != nil {
+		c.qmu.Unlock()
+		return
 	}
+	c.workers.Add(1)
+	c.qmu.Unlock()
+	defer c.workers.Done()
+	cfg := c.h.o.Config
+	ctx, cancel := context.WithTimeout(c.ctx, cfg.IdleTimeout-cfg.PingInterval)
+	err := c.ws.Ping(ctx)
+	cancel()
+	if err != nil {
+		if c.ctx.Err() == nil {
+			c.h.log.Debug("idle client dropped", "conn", c.id, "err", err)
+		}
+		c.abort()
+		return
+	}
+	c.ping.Reset(cfg.PingInterval)
 }
 
 // parseRequest checks the JSON-RPC envelope. The returned id is the
