@@ -11,6 +11,7 @@ import (
 	"github.com/seen-im/seen/client"
 	"github.com/seen-im/seen/internal/config"
 	"github.com/seen-im/seen/internal/seentest"
+	"github.com/seen-im/seen/internal/store"
 	"github.com/seen-im/seen/protocol"
 )
 
@@ -516,4 +517,48 @@ func TestConversationReadDoesNotReReportSingleReads(t *testing.T) {
 		t.Fatalf("receipt.changed = %+v, want only %s with new reader r", e.Receipts, m1.MsgID)
 	}
 	devs["s"].quiet()
+}
+
+// A message.read that would take a member past the out-of-order limit is
+// refused whole: nothing of it is recorded.
+func TestTooManyOutOfOrderAcksRefusedWhole(t *testing.T) {
+	s := seentest.Start(t)
+	s.Users("s", "r")
+	s.MustAdmin("POST", "/v1/admin/groups", map[string]any{"groupId": "oo", "owner": "s", "members": []string{"r"}})
+	g := group("oo")
+	var ids []string
+	for i := range 2*store.MaxAcks + 4 {
+		body, _ := json.Marshal(map[string]int{"n": i})
+		b := s.MustAdmin("POST", "/v1/admin/messages", map[string]any{"from": "s", "conversation": g, "clientMsgId": fmt.Sprint(i), "body": json.RawMessage(body), "receipt": true})
+		var res protocol.SendResult
+		json.Unmarshal(b, &res)
+		ids = append(ids, res.MsgID)
+	}
+	r := dial(t, s, "r", "d", client.WithAutoDelivered(false))
+	sd := dial(t, s, "s", "d")
+	// Seqs 2, 4, ..., 2*MaxAcks: MaxAcks acks above the watermark, none folds.
+	for i := 1; i < 2*store.MaxAcks; i += 100 {
+		var batch []string
+		for j := i; j < min(i+100, 2*store.MaxAcks); j += 2 {
+			batch = append(batch, ids[j])
+		}
+		r.read(g, batch...)
+	}
+	before := sd.receipt(g, ids[2*store.MaxAcks+1])
+	err := r.Call(ctx(t), protocol.MethodMessageRead, protocol.ReadParams{Conversation: g, MsgIDs: []string{ids[2*store.MaxAcks+1], ids[2*store.MaxAcks+3]}}, nil)
+	if code(err) != protocol.CodeUnprocessable {
+		t.Fatalf("ack beyond the limit = %v, want 422", err)
+	}
+	h, _ := r.History(ctx(t), protocol.HistoryParams{Conversation: g, Limit: 3})
+	for _, m := range h.Messages {
+		if a := client.MessageAckState(m); a != nil && a.Read {
+			t.Fatalf("seq %d recorded as read by a refused call", m.Seq)
+		}
+	}
+	if after := sd.receipt(g, ids[2*store.MaxAcks+1]); after != before {
+		t.Fatalf("receipt changed by a refused call: %+v -> %+v", before, after)
+	}
+	// Reading the first message folds everything: room again.
+	r.read(g, ids[0])
+	r.read(g, ids[2*store.MaxAcks+1])
 }

@@ -51,6 +51,14 @@ func (s *Service) conversationInfo(ctx context.Context, user string, id store.Co
 	if err != nil {
 		return protocol.ConversationInfo{}, err
 	}
+	var peer store.Member
+	if id.IsPeer() {
+		if peer, err = s.store.GetMember(ctx, id, id.Other(user)); err != nil {
+			return protocol.ConversationInfo{}, err
+		}
+	}
+	// The last seq is read after the watermarks, so none of them can be
+	// ahead of it in the answer.
 	last, err := s.store.LastSeq(ctx, id)
 	if err != nil {
 		return protocol.ConversationInfo{}, err
@@ -67,10 +75,6 @@ func (s *Service) conversationInfo(ctx context.Context, user string, id store.Co
 	ref := convRef{id: id, wire: info.Conversation, member: me}
 	if id.IsPeer() {
 		ref.peer = id.Other(user)
-		peer, err := s.store.GetMember(ctx, id, ref.peer)
-		if err != nil {
-			return protocol.ConversationInfo{}, err
-		}
 		info.PeerReadSeq, info.PeerDeliveredSeq = &peer.ReadSeq, &peer.DeliveredSeq
 	}
 	if last >= me.JoinSeq {

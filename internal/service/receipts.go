@@ -149,14 +149,28 @@ func (s *Service) Read(ctx context.Context, c Caller, p protocol.ReadParams) (pr
 		}
 	}
 	now := s.nowMs()
+	// Run the acks on a copy of the member first: one that would overflow
+	// the out-of-order limit refuses the whole call before anything is
+	// written.
+	sim := ref.member
+	for _, m := range msgs {
+		if _, err := sim.Ack(m.Seq, now); errors.Is(err, store.ErrTooManyAcks) {
+			return protocol.ReadResult{}, s.tooManyAcks()
+		}
+	}
 	var newly []store.Message
 	var before store.Member = ref.member
 	for _, m := range msgs {
 		after, changed, err := s.store.AckOne(ctx, ref.id, c.UserID, m.Seq, now)
-		if errors.Is(err, store.ErrTooManyAcks) {
-			return protocol.ReadResult{Read: len(newly)}, protocol.Errorf(protocol.CodeUnprocessable,
-				"more than %d messages read out of order: mark the conversation read (conversation.read)", store.MaxAcks)
-		} else if err != nil {
+		if err != nil {
+			// A concurrent ack from another device may still overflow the
+			// limit, or the store may fail, after some acks were recorded:
+			// report those (the engine and the senders hear of them) and
+			// fail the rest; repeating the call is safe.
+			s.acksRecorded(ctx, ref, c, newly, before, now)
+			if errors.Is(err, store.ErrTooManyAcks) {
+				return protocol.ReadResult{}, s.tooManyAcks()
+			}
 			return protocol.ReadResult{}, s.internal(ctx, "ack", err)
 		}
 		if changed {
@@ -164,8 +178,15 @@ func (s *Service) Read(ctx context.Context, c Caller, p protocol.ReadParams) (pr
 			before = after
 		}
 	}
+	s.acksRecorded(ctx, ref, c, newly, before, now)
+	return protocol.ReadResult{Read: len(newly)}, nil
+}
+
+// acksRecorded applies single reads the store recorded to the engine and
+// tells the senders.
+func (s *Service) acksRecorded(ctx context.Context, ref convRef, c Caller, newly []store.Message, after store.Member, now int64) {
 	if len(newly) == 0 {
-		return protocol.ReadResult{}, nil
+		return
 	}
 	s.applyEngine(ctx, ref.id, func(e *receipts.Conv) error {
 		for _, m := range newly {
@@ -175,8 +196,12 @@ func (s *Service) Read(ctx context.Context, c Caller, p protocol.ReadParams) (pr
 		}
 		return nil
 	})
-	s.readsChanged(ctx, ref, c, newly, before)
-	return protocol.ReadResult{Read: len(newly)}, nil
+	s.readsChanged(ctx, ref, c, newly, after)
+}
+
+func (s *Service) tooManyAcks() *protocol.Error {
+	return protocol.Errorf(protocol.CodeUnprocessable,
+		"more than %d messages read out of order: mark the conversation read (conversation.read)", store.MaxAcks)
 }
 
 // readsChanged tells senders about new single-message reads of receipt

@@ -122,6 +122,24 @@ func (m Member) HasAck(seq uint64) bool {
 	return ok
 }
 
+// Ack records a single-message read of seq at time at, then folds. It
+// reports whether m changed (false if seq was read already), and
+// ErrTooManyAcks, changing nothing, if m holds MaxAcks acks already and
+// this one does not fold. It is the one rule every backend applies, and
+// what a caller can run on a copy to know in advance what an ack will do.
+func (m *Member) Ack(seq uint64, at int64) (bool, error) {
+	if seq <= m.ReadSeq || m.HasAck(seq) {
+		return false, nil
+	}
+	if len(m.Acks) >= MaxAcks && seq != m.ReadSeq+1 {
+		return false, ErrTooManyAcks
+	}
+	i, _ := slices.BinarySearchFunc(m.Acks, seq, func(a Ack, s uint64) int { return cmp.Compare(a.Seq, s) })
+	m.Acks = slices.Insert(slices.Clone(m.Acks), i, Ack{Seq: seq, At: at})
+	m.Fold()
+	return true, nil
+}
+
 // Fold moves the read watermark through acks it reaches (ReadSeq+1 acked)
 // and drops acks at or below it, keeping DeliveredSeq >= ReadSeq. Every
 // backend applies it after changing ReadSeq or Acks, so all agree.

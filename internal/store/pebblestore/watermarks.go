@@ -185,24 +185,7 @@ func applyWatermark(m *store.Member, op *wmOp) (bool, error) {
 			m.DeliveredSeq, m.DeliveredAt, changed = op.seq, op.at, true
 		}
 	case wmOne:
-		if op.seq <= m.ReadSeq || m.HasAck(op.seq) {
-			return false, nil
-		}
-		if len(m.Acks) >= store.MaxAcks && op.seq != m.ReadSeq+1 {
-			return false, store.ErrTooManyAcks
-		}
-		i, _ := slices.BinarySearchFunc(m.Acks, op.seq, func(a store.Ack, s uint64) int {
-			switch {
-			case a.Seq < s:
-				return -1
-			case a.Seq > s:
-				return 1
-			}
-			return 0
-		})
-		m.Acks = slices.Insert(slices.Clone(m.Acks), i, store.Ack{Seq: op.seq, At: op.at})
-		m.Fold()
-		changed = true
+		return m.Ack(op.seq, op.at)
 	}
 	return changed, nil
 }

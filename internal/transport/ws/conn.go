@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/coder/websocket"
 	"golang.org/x/time/rate"
@@ -462,7 +463,8 @@ func parseRequest(data []byte) (json.RawMessage, protocol.Request, *protocol.Err
 	if len(env.ID) > 0 && (env.ID[0] == '"' || env.ID[0] == '-' || (env.ID[0] >= '0' && env.ID[0] <= '9')) {
 		id = env.ID
 	}
-	if id == nil {
+	if id == nil || !utf8.Valid(id) {
+		// A frame is UTF-8 text: an id that is not cannot be echoed back.
 		return nil, req, protocol.Errorf(protocol.CodeInvalidRequest, "id must be a string or a number")
 	}
 	if string(env.JSONRPC) != `"2.0"` {
