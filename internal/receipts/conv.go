@@ -146,6 +146,15 @@ func newConv(nodeSize int) *Conv {
 // Len is the number of members.
 func (c *Conv) Len() int { return len(c.members) }
 
+// MemberIDs returns the user ids of all members, in no particular order.
+func (c *Conv) MemberIDs() []string {
+	ids := make([]string, 0, len(c.members))
+	for id := range c.members {
+		ids = append(ids, id)
+	}
+	return ids
+}
+
 // Member returns userID's state.
 func (c *Conv) Member(userID string) (MemberState, bool) {
 	m, ok := c.members[userID]

@@ -29,6 +29,9 @@ type engines struct {
 type convEngine struct {
 	mu   sync.Mutex
 	conv *receipts.Conv // guarded by mu
+	// ids caches conv's member ids for fan-out: nil until asked, dropped
+	// when membership changes. Read-only once built.
+	ids []string // guarded by mu
 }
 
 func (e *engines) entry(conv store.ConvID) *convEngine {
@@ -50,6 +53,35 @@ func (e *engines) drop(conv store.ConvID) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	delete(e.m, conv)
+}
+
+// memberIDs returns every member of conv, from the engine's membership
+// (built from the store on first use) and cached until it changes: a group
+// message's fan-out reads no member records. The slice must not be
+// modified.
+func (s *Service) memberIDs(ctx context.Context, conv store.ConvID) ([]string, error) {
+	ce := s.engines.entry(conv)
+	ce.mu.Lock()
+	defer ce.mu.Unlock()
+	if ce.conv == nil {
+		c, err := s.loadEngine(ctx, conv)
+		if err != nil {
+			return nil, err
+		}
+		ce.conv = c
+	}
+	if ce.ids == nil {
+		ce.ids = ce.conv.MemberIDs()
+	}
+	return ce.ids, nil
+}
+
+// membershipChanged drops conv's cached member ids.
+func (s *Service) membershipChanged(conv store.ConvID) {
+	ce := s.engines.entry(conv)
+	ce.mu.Lock()
+	ce.ids = nil
+	ce.mu.Unlock()
 }
 
 // withEngine runs fn with conv's engine loaded and locked. fn must not

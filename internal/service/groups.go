@@ -164,6 +164,7 @@ func (s *Service) AddMembers(ctx context.Context, c Caller, groupID string, user
 		}
 		return nil
 	})
+	s.membershipChanged(ref.id)
 	all, err := s.memberIDs(ctx, ref.id)
 	if err != nil {
 		return s.internal(ctx, "list members", err)
@@ -237,6 +238,7 @@ func (s *Service) removeMember(ctx context.Context, conv store.ConvID, userID st
 		e.Leave(userID)
 		return nil
 	})
+	s.membershipChanged(conv)
 	return nil
 }
 

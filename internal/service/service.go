@@ -204,15 +204,3 @@ func (s *Service) forEachMember(ctx context.Context, conv store.ConvID, fn func(
 		after = page[len(page)-1].UserID
 	}
 }
-
-// memberIDs returns the user ids of every member of conv.
-func (s *Service) memberIDs(ctx context.Context, conv store.ConvID) ([]string, error) {
-	var ids []string
-	err := s.forEachMember(ctx, conv, func(page []store.Member) error {
-		for _, m := range page {
-			ids = append(ids, m.UserID)
-		}
-		return nil
-	})
-	return ids, err
-}
