@@ -16,6 +16,9 @@ echo "== go vet, go test -race"
 go vet ./...
 go test -race -count=1 ./...
 
+echo "== the invariant checker at full size (100,000 operations; -race runs 15,000)"
+go test -count=1 -run '^TestInvariants' ./e2e
+
 echo "== seen bench, short form, against a real server"
 bash .ci/bench-smoke.sh
 
