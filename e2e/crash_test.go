@@ -217,6 +217,9 @@ func TestCrashUnderMixedLoadLosesNothingAcknowledged(t *testing.T) {
 		p = seentest.StartProc(t, dir, addr)
 		w.verify(t, p, tokens)
 		total = len(w.sends)
+		if (round+1)%50 == 0 {
+			t.Logf("%d kill points survived so far; %d acknowledged sends", round+1, total)
+		}
 	}
 	t.Logf("%d kill points survived; %d acknowledged sends, %d receipt messages checked", cycles, total, len(w.receipts))
 	if err := p.Term(); err != nil {
