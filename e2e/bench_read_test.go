@@ -30,7 +30,7 @@ type readFixture struct {
 // only).
 func newReadFixture(b *testing.B, n, msgs int) *readFixture {
 	b.Helper()
-	s := seentest.Start(b)
+	s := seentest.Start(b, unlimited)
 	prefix := fmt.Sprintf("rd%d", n)
 	sender := prefix + "-s"
 	ids := make([]string, n)

@@ -9,14 +9,22 @@ import (
 	"time"
 
 	"github.com/seen-im/seen/client"
+	"github.com/seen-im/seen/internal/config"
 	"github.com/seen-im/seen/internal/seentest"
 	"github.com/seen-im/seen/protocol"
 )
 
+// unlimited lifts the request rate limits: benchmarks measure the request
+// path, not the limiter.
+func unlimited(c *config.Config) {
+	c.RatePerConn, c.BurstPerConn = 1e9, 1<<30
+	c.RatePerUser, c.BurstPerUser = 1e9, 1<<30
+}
+
 // benchSend measures message.send end to end (request, durable append,
 // fan-out, response) from n sockets, each its own user sending to a peer.
 func benchSend(b *testing.B, n int) {
-	s := seentest.Start(b)
+	s := seentest.Start(b, unlimited)
 	clients := make([]*client.Client, n)
 	for i := range n {
 		u := fmt.Sprintf("b%d", i)
