@@ -132,7 +132,7 @@ type Receipt struct {
 	ReadCount      int    `json:"readCount"`
 	UnreadCount    int    `json:"unreadCount"`
 	DeliveredCount int    `json:"deliveredCount"`
-	ExpiresAt      int64  `json:"expiresAt,omitempty"`
+	ExpiresAt      int64  `json:"expiresAt"` // 0: never expires
 }
 
 // AckState is what a receiver sees on someone else's receipt message:

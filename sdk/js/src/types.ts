@@ -16,8 +16,8 @@ export interface Receipt {
   readCount: number;
   unreadCount: number;
   deliveredCount: number;
-  /** Present only where a validity window applies (group receipts with SEEN_RECEIPTS_TTL). */
-  expiresAt?: number;
+  /** When the validity window closes (Unix ms); 0: never (peer receipts, or no SEEN_RECEIPTS_TTL). */
+  expiresAt: number;
 }
 
 /** The receipt of someone else's message, as the caller sees it: whether the caller has acked it. */
