@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/google/go-cmp/cmp"
 	"go.uber.org/goleak"
 
 	"github.com/seen-im/seen/client"
@@ -36,10 +37,10 @@ func TestRestartKeepsEverything(t *testing.T) {
 
 	alice = connectRaw(t, s, "alice", "")
 	bob = connectRaw(t, s, "bob", "")
-	if diff := cmpDiff(aliceBefore, snapshot(t, alice)); diff != "" {
+	if diff := cmp.Diff(aliceBefore, snapshot(t, alice)); diff != "" {
 		t.Errorf("alice's view changed across a restart:\n%s", diff)
 	}
-	if diff := cmpDiff(bobBefore, snapshot(t, bob)); diff != "" {
+	if diff := cmp.Diff(bobBefore, snapshot(t, bob)); diff != "" {
 		t.Errorf("bob's view changed across a restart:\n%s", diff)
 	}
 	if r := send(t, alice, group("g"), "after", "x"); r.Seq != 6 {

@@ -4,6 +4,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/seen-im/seen/internal/config"
 	"github.com/seen-im/seen/internal/seentest"
 	"github.com/seen-im/seen/internal/store/faultstore"
@@ -45,7 +47,7 @@ func TestStoreWriteFailuresAnswer503AndChangeNothing(t *testing.T) {
 		}
 	}
 	// Reads still answer, and show nothing of the failed writes.
-	if diff := cmpDiff(before, snapshot(t, bob)); diff != "" {
+	if diff := cmp.Diff(before, snapshot(t, bob)); diff != "" {
 		t.Errorf("failed writes changed state:\n%s", diff)
 	}
 	alice.NoEvent()

@@ -4,8 +4,6 @@ import (
 	"encoding/json"
 	"testing"
 
-	"github.com/google/go-cmp/cmp"
-
 	"github.com/seen-im/seen/internal/seentest"
 	"github.com/seen-im/seen/protocol"
 )
@@ -51,6 +49,3 @@ func errCode(f protocol.Frame) int {
 	}
 	return f.Error.Code
 }
-
-// cmpDiff compares two snapshots.
-func cmpDiff(a, b any) string { return cmp.Diff(a, b) }

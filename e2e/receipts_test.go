@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/seen-im/seen/client"
 	"github.com/seen-im/seen/internal/config"
 	"github.com/seen-im/seen/internal/seentest"
@@ -425,7 +427,7 @@ func TestReceiptErrorPaths(t *testing.T) {
 			t.Errorf("%s: code %d (%v), want %d", tc.name, got, tc.err, tc.want)
 		}
 	}
-	if diff := cmpDiff(before, snapshotReceipts(t, a, w, m.MsgID)); diff != "" {
+	if diff := cmp.Diff(before, snapshotReceipts(t, a, w, m.MsgID)); diff != "" {
 		t.Errorf("rejected requests changed receipts:\n%s", diff)
 	}
 	// The group over the limit took no message either.

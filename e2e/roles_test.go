@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/seen-im/seen/client"
 	"github.com/seen-im/seen/internal/config"
 	"github.com/seen-im/seen/internal/seentest"
@@ -164,7 +166,7 @@ func runRoleTable(t *testing.T, calls []roleCall, opts ...func(*config.Config)) 
 				t.Errorf("%s as %s: got %d, want %d (%v)", call.method, role, got, want, err)
 			}
 			if before != nil && err != nil {
-				if diff := cmpDiff(before, cellSnapshot(t, s, clients, cell)); diff != "" {
+				if diff := cmp.Diff(before, cellSnapshot(t, s, clients, cell)); diff != "" {
 					t.Errorf("%s as %s: refused call changed state (-before +after):\n%s", call.method, role, diff)
 				}
 			}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/seen-im/seen/internal/auth"
 	"github.com/seen-im/seen/internal/service"
+	"github.com/seen-im/seen/internal/transport/admin"
 	"github.com/seen-im/seen/protocol"
 )
 
@@ -26,30 +27,24 @@ func demoToken(svc *service.Service, tokens *auth.Tokens) http.HandlerFunc {
 		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 4096))
 		if err == nil {
 			if pe := service.DecodeParams(body, &p); pe != nil {
-				writeDemoError(w, pe)
+				admin.WriteError(w, pe)
 				return
 			}
 		}
 		if _, err := svc.CreateUser(r.Context(), p.UserID, ""); err != nil {
 			if pe, ok := err.(*protocol.Error); ok {
-				writeDemoError(w, pe)
+				admin.WriteError(w, pe)
 				return
 			}
-			writeDemoError(w, protocol.Errorf(protocol.CodeInternal, "internal error"))
+			admin.WriteError(w, protocol.Errorf(protocol.CodeInternal, "internal error"))
 			return
 		}
 		tok, exp, err := tokens.Mint(p.UserID, demoTokenTTL)
 		if err != nil {
-			writeDemoError(w, protocol.Errorf(protocol.CodeInternal, "internal error"))
+			admin.WriteError(w, protocol.Errorf(protocol.CodeInternal, "internal error"))
 			return
 		}
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(map[string]any{"token": tok, "expiresAt": exp.UnixMilli(), "userId": p.UserID})
 	}
-}
-
-func writeDemoError(w http.ResponseWriter, pe *protocol.Error) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(protocol.HTTPStatus(pe.Code))
-	_ = json.NewEncoder(w).Encode(map[string]any{"error": pe})
 }

@@ -125,10 +125,7 @@ func New(cfg config.Config, opts ...Option) (*Server, error) {
 
 	mux := http.NewServeMux()
 	mux.Handle("GET /v1/ws", s.ws)
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/plain")
-		_, _ = w.Write([]byte("ok\n"))
-	})
+	mux.HandleFunc("GET /healthz", healthz)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.metrics.Registry, promhttp.HandlerOpts{}))
 	// The browser demo: its pages always, its token endpoint in demo mode only.
 	mux.Handle("/", http.FileServerFS(web.Static()))
@@ -140,7 +137,7 @@ func New(cfg config.Config, opts ...Option) (*Server, error) {
 	} else {
 		amux := http.NewServeMux()
 		amux.Handle("/v1/admin/", adminAPI)
-		amux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte("ok\n")) })
+		amux.HandleFunc("GET /healthz", healthz)
 		s.adminSrv = &http.Server{Handler: amux, ReadHeaderTimeout: 10 * time.Second}
 	}
 	s.httpSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
@@ -256,6 +253,12 @@ func (s *Server) closeBackends() error {
 	// Pending receipt.changed events go out before the bus closes.
 	s.svc.Close()
 	return errors.Join(s.bus.Close(), s.store.Close())
+}
+
+// healthz answers 200 once the server serves.
+func healthz(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "text/plain")
+	_, _ = w.Write([]byte("ok\n"))
 }
 
 // loadOrCreateSecret reads a secret from path, creating a random one on

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/seen-im/seen/client"
@@ -94,6 +95,31 @@ func (t *readTracker) reported(msgID string, users []string, at time.Time, h *Hi
 // ack acknowledges one received message as an app with the conversation
 // open would: message.delivered (when delivered is set), then message.read.
 // It records send -> message.new first.
+// readerHandlers are the handlers of a client that acks every message it
+// accepts (delivered, if asked, then read) and times the receipt.read
+// events that report reads to it as a sender.
+func (e *env) readerHandlers(self *atomic.Pointer[client.Client], user string, accept func(protocol.Message) bool,
+	delivered bool, tr *readTracker, received, acked *atomic.Int64) client.Handlers {
+	h := e.countEvents()
+	h.Message = func(m protocol.Message) {
+		if !accept(m) {
+			return
+		}
+		received.Add(1)
+		go func() {
+			defer acked.Add(1)
+			e.ack(await(self), user, m, delivered, tr)
+		}()
+	}
+	h.ReceiptRead = func(ev protocol.ReceiptReadEvent) {
+		now := time.Now()
+		for _, id := range ev.MsgIDs {
+			tr.reported(id, []string{ev.UserID}, now, e.rec.Hist(LatReadToRcpt))
+		}
+	}
+	return h
+}
+
 func (e *env) ack(c *client.Client, user string, m protocol.Message, delivered bool, tr *readTracker) {
 	if t := sentAt(m.Body); !t.IsZero() {
 		e.rec.Hist(LatSendToNew).Record(time.Since(t))

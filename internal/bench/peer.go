@@ -72,24 +72,8 @@ func Peer(ctx context.Context, o Options, p PeerParams) (*Report, error) {
 	var received, acked atomic.Int64
 	start := time.Now()
 	clients, err := e.dialAll(ctx, users, 4096, func(i int, self *atomic.Pointer[client.Client]) client.Handlers {
-		h := e.countEvents()
-		h.Message = func(m protocol.Message) {
-			if m.Sender != users[other(i)] {
-				return
-			}
-			received.Add(1)
-			go func() {
-				defer acked.Add(1)
-				e.ack(await(self), users[i], m, p.Delivered, tr)
-			}()
-		}
-		h.ReceiptRead = func(ev protocol.ReceiptReadEvent) {
-			now := time.Now()
-			for _, id := range ev.MsgIDs {
-				tr.reported(id, []string{ev.UserID}, now, e.rec.Hist(LatReadToRcpt))
-			}
-		}
-		return h
+		return e.readerHandlers(self, users[i], func(m protocol.Message) bool { return m.Sender == users[other(i)] },
+			p.Delivered, tr, &received, &acked)
 	})
 	if err != nil {
 		return nil, err

@@ -159,7 +159,7 @@ func (s *Service) Read(ctx context.Context, c Caller, p protocol.ReadParams) (pr
 		}
 	}
 	var newly []store.Message
-	var before store.Member = ref.member
+	latest := ref.member // the member as the last recorded ack left it
 	for _, m := range msgs {
 		after, changed, err := s.store.AckOne(ctx, ref.id, c.UserID, m.Seq, now)
 		if err != nil {
@@ -167,7 +167,7 @@ func (s *Service) Read(ctx context.Context, c Caller, p protocol.ReadParams) (pr
 			// limit, or the store may fail, after some acks were recorded:
 			// report those (the engine and the senders hear of them) and
 			// fail the rest; repeating the call is safe.
-			s.acksRecorded(ctx, ref, c, newly, before, now)
+			s.acksRecorded(ctx, ref, c, newly, latest, now)
 			if errors.Is(err, store.ErrTooManyAcks) {
 				return protocol.ReadResult{}, s.tooManyAcks()
 			}
@@ -175,10 +175,10 @@ func (s *Service) Read(ctx context.Context, c Caller, p protocol.ReadParams) (pr
 		}
 		if changed {
 			newly = append(newly, m)
-			before = after
+			latest = after
 		}
 	}
-	s.acksRecorded(ctx, ref, c, newly, before, now)
+	s.acksRecorded(ctx, ref, c, newly, latest, now)
 	return protocol.ReadResult{Read: len(newly)}, nil
 }
 

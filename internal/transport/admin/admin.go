@@ -67,7 +67,7 @@ func New(o Options) *API {
 	a.mux.HandleFunc("GET /v1/admin/debug/pprof/profile", pprof.Profile)
 	a.mux.HandleFunc("GET /v1/admin/debug/pprof/trace", pprof.Trace)
 	a.mux.HandleFunc("/v1/admin/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, protocol.Errorf(protocol.CodeNotFound, "no such admin endpoint"))
+		WriteError(w, protocol.Errorf(protocol.CodeNotFound, "no such admin endpoint"))
 	})
 	return a
 }
@@ -76,7 +76,7 @@ func New(o Options) *API {
 func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !a.authorized(r) {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="seen-admin"`)
-		writeError(w, protocol.Errorf(protocol.CodeUnauthorized, "bad or missing admin key"))
+		WriteError(w, protocol.Errorf(protocol.CodeUnauthorized, "bad or missing admin key"))
 		return
 	}
 	a.mux.ServeHTTP(w, r)
@@ -123,7 +123,9 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_ = json.NewEncoder(w).Encode(v)
 }
 
-func writeError(w http.ResponseWriter, pe *protocol.Error) {
+// WriteError writes pe as the server API's error body, with the HTTP
+// status matching its code.
+func WriteError(w http.ResponseWriter, pe *protocol.Error) {
 	writeJSON(w, protocol.HTTPStatus(pe.Code), map[string]any{"error": pe})
 }
 
@@ -135,7 +137,7 @@ func (a *API) fail(w http.ResponseWriter, err error) {
 		a.o.Logger.Error("admin", "err", err)
 		pe = protocol.Errorf(protocol.CodeInternal, "internal error")
 	}
-	writeError(w, pe)
+	WriteError(w, pe)
 }
 
 func (a *API) createUser(w http.ResponseWriter, r *http.Request) {
@@ -144,7 +146,7 @@ func (a *API) createUser(w http.ResponseWriter, r *http.Request) {
 		Name   string `json:"name"`
 	}
 	if pe := decode(w, r, &p); pe != nil {
-		writeError(w, pe)
+		WriteError(w, pe)
 		return
 	}
 	created, err := a.o.Service.CreateUser(r.Context(), p.UserID, p.Name)
@@ -165,18 +167,18 @@ func (a *API) mintToken(w http.ResponseWriter, r *http.Request) {
 		TTLSeconds *int64 `json:"ttlSeconds"`
 	}
 	if pe := decode(w, r, &p); pe != nil {
-		writeError(w, pe)
+		WriteError(w, pe)
 		return
 	}
 	if !protocol.ValidID(p.UserID) {
-		writeError(w, protocol.BadParam("userId", "userId must be 1-64 characters of [A-Za-z0-9_.@-]"))
+		WriteError(w, protocol.BadParam("userId", "userId must be 1-64 characters of [A-Za-z0-9_.@-]"))
 		return
 	}
 	ttl := 24 * time.Hour
 	if p.TTLSeconds != nil {
 		ttl = time.Duration(*p.TTLSeconds) * time.Second
 		if *p.TTLSeconds < 1 || ttl > maxTokenTTL {
-			writeError(w, protocol.BadParam("ttlSeconds", "ttlSeconds must be between 1 and %d", int64(maxTokenTTL/time.Second)))
+			WriteError(w, protocol.BadParam("ttlSeconds", "ttlSeconds must be between 1 and %d", int64(maxTokenTTL/time.Second)))
 			return
 		}
 	}
@@ -196,12 +198,12 @@ func (a *API) createGroup(w http.ResponseWriter, r *http.Request) {
 		Owner string `json:"owner"`
 	}
 	if pe := decode(w, r, &p, &extra); pe != nil {
-		writeError(w, pe)
+		WriteError(w, pe)
 		return
 	}
 
 	if !protocol.ValidID(extra.Owner) {
-		writeError(w, protocol.BadParam("owner", "owner must be 1-64 characters of [A-Za-z0-9_.@-]"))
+		WriteError(w, protocol.BadParam("owner", "owner must be 1-64 characters of [A-Za-z0-9_.@-]"))
 		return
 	}
 	res, err := a.o.Service.CreateGroup(r.Context(), extra.Owner, p)
@@ -218,7 +220,7 @@ func (a *API) addMembers(w http.ResponseWriter, r *http.Request) {
 		Role    string   `json:"role"`
 	}
 	if pe := decode(w, r, &p); pe != nil {
-		writeError(w, pe)
+		WriteError(w, pe)
 		return
 	}
 	if err := a.o.Service.AddMembers(r.Context(), service.Caller{}, r.PathValue("groupId"), p.UserIDs, p.Role, true); err != nil {
@@ -242,7 +244,7 @@ func (a *API) setRole(w http.ResponseWriter, r *http.Request) {
 		Role string `json:"role"`
 	}
 	if pe := decode(w, r, &p); pe != nil {
-		writeError(w, pe)
+		WriteError(w, pe)
 		return
 	}
 	if err := a.o.Service.SetRole(r.Context(), r.PathValue("groupId"), r.PathValue("userId"), p.Role); err != nil {
@@ -258,11 +260,11 @@ func (a *API) sendMessage(w http.ResponseWriter, r *http.Request) {
 		From string `json:"from"`
 	}
 	if pe := decode(w, r, &p, &extra); pe != nil {
-		writeError(w, pe)
+		WriteError(w, pe)
 		return
 	}
 	if !protocol.ValidID(extra.From) {
-		writeError(w, protocol.BadParam("from", "from must be 1-64 characters of [A-Za-z0-9_.@-]"))
+		WriteError(w, protocol.BadParam("from", "from must be 1-64 characters of [A-Za-z0-9_.@-]"))
 		return
 	}
 	ctx := r.Context()
@@ -294,7 +296,7 @@ func (a *API) receiptMembers(w http.ResponseWriter, r *http.Request) {
 	if v := q.Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil {
-			writeError(w, protocol.BadParam("limit", "limit must be a number"))
+			WriteError(w, protocol.BadParam("limit", "limit must be a number"))
 			return
 		}
 		limit = n
