@@ -140,7 +140,7 @@ func New(cfg config.Config, opts ...Option) (*Server, error) {
 		amux.HandleFunc("GET /healthz", healthz)
 		s.adminSrv = &http.Server{Handler: amux, ReadHeaderTimeout: 10 * time.Second}
 	}
-	s.httpSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	s.httpSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ConnContext: ws.ConnContext}
 	return s, nil
 }
 
@@ -172,7 +172,9 @@ func (s *Server) Start() error {
 		go func() { s.serveErr <- s.adminSrv.Serve(aln) }()
 	}
 	s.ln = ln
-	go func() { s.serveErr <- s.httpSrv.Serve(ln) }()
+	// Connections from this listener can batch WebSocket frames into one
+	// system call (see ws.Listener).
+	go func() { s.serveErr <- s.httpSrv.Serve(ws.Listener(ln, s.cfg.WriteTimeout)) }()
 	s.log.Info("seen serving", "addr", ln.Addr().String(), "data", s.cfg.Data, "demo", s.cfg.DemoEnabled())
 	return nil
 }

@@ -31,6 +31,7 @@ type closeReq struct {
 type conn struct {
 	h  *Handler
 	ws *websocket.Conn
+	bc *batchConn // the socket under ws, if it batches writes; else nil
 	id string
 
 	ctx    context.Context // cancelled when the connection is done
@@ -63,11 +64,12 @@ type conn struct {
 	inflight sync.WaitGroup // Add under mu while !draining
 }
 
-func newConn(h *Handler, wsc *websocket.Conn, id string) *conn {
+func newConn(h *Handler, wsc *websocket.Conn, bc *batchConn, id string) *conn {
 	ctx, cancel := context.WithCancel(context.Background())
 	return &conn{
 		h:       h,
 		ws:      wsc,
+		bc:      bc,
 		id:      id,
 		ctx:     ctx,
 		cancel:  cancel,
@@ -393,9 +395,19 @@ func (c *conn) writer() {
 			return
 		}
 		c.qmu.Unlock()
+		if c.bc != nil && len(batch) > 1 {
+			c.bc.cork()
+		}
 		for i, b := range batch {
 			if !c.write(b) {
 				c.h.o.Metrics.SendQueue.Sub(float64(len(batch) - i - 1))
+				c.cancel()
+				return
+			}
+		}
+		if c.bc != nil {
+			if err := c.bc.uncork(); err != nil {
+				c.h.log.Debug("write", "conn", c.id, "err", err)
 				c.cancel()
 				return
 			}
@@ -405,8 +417,14 @@ func (c *conn) writer() {
 
 func (c *conn) write(b []byte) bool {
 	c.h.o.Metrics.SendQueue.Dec()
-	ctx, cancel := context.WithTimeout(c.ctx, c.h.writeTimeout())
-	defer cancel()
+	ctx := c.ctx
+	if c.bc == nil {
+		// A batchConn bounds each write itself; without one the context
+		// does.
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(c.ctx, c.h.writeTimeout())
+		defer cancel()
+	}
 	if err := c.ws.Write(ctx, websocket.MessageText, b); err != nil {
 		c.h.log.Debug("write", "conn", c.id, "err", err)
 		return false

@@ -133,7 +133,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// The frame limit is enforced by reading, so that an oversized frame
 	// can be answered with 413 before the socket is closed.
 	wsc.SetReadLimit(-1)
-	c := newConn(h, wsc, h.prefix+strconv.FormatUint(h.nextID.Add(1), 36))
+	c := newConn(h, wsc, batchConnOf(r.Context()), h.prefix+strconv.FormatUint(h.nextID.Add(1), 36))
 	h.mu.Lock()
 	h.conns[c] = struct{}{}
 	h.mu.Unlock()
