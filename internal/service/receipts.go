@@ -158,27 +158,35 @@ func (s *Service) Read(ctx context.Context, c Caller, p protocol.ReadParams) (pr
 			return protocol.ReadResult{}, s.tooManyAcks()
 		}
 	}
+	// All the acks go to the store in one call: one durable write for the
+	// lot, however many ids the request names.
+	seqs := make([]uint64, len(msgs))
+	for i, m := range msgs {
+		seqs[i] = m.Seq
+	}
+	after, changed, err := s.store.AckMany(ctx, ref.id, c.UserID, seqs, now)
 	var newly []store.Message
-	latest := ref.member // the member as the last recorded ack left it
-	for _, m := range msgs {
-		after, changed, err := s.store.AckOne(ctx, ref.id, c.UserID, m.Seq, now)
-		if err != nil {
-			// A concurrent ack from another device may still overflow the
-			// limit, or the store may fail, after some acks were recorded:
-			// report those (the engine and the senders hear of them) and
-			// fail the rest; repeating the call is safe.
-			s.acksRecorded(ctx, ref, c, newly, latest, now)
-			if errors.Is(err, store.ErrTooManyAcks) {
-				return protocol.ReadResult{}, s.tooManyAcks()
-			}
-			return protocol.ReadResult{}, s.internal(ctx, "ack", err)
-		}
-		if changed {
+	for i, m := range msgs {
+		if i < len(changed) && changed[i] {
 			newly = append(newly, m)
-			latest = after
 		}
 	}
-	s.acksRecorded(ctx, ref, c, newly, latest, now)
+	if err != nil {
+		// A concurrent ack from another device may still overflow the
+		// limit, or the store may fail, after some acks were recorded:
+		// report those (the engine and the senders hear of them) and fail
+		// the call; repeating it is safe.
+		if len(newly) > 0 {
+			if m, gerr := s.store.GetMember(ctx, ref.id, c.UserID); gerr == nil {
+				s.acksRecorded(ctx, ref, c, newly, m, now)
+			}
+		}
+		if errors.Is(err, store.ErrTooManyAcks) {
+			return protocol.ReadResult{}, s.tooManyAcks()
+		}
+		return protocol.ReadResult{}, s.internal(ctx, "ack", err)
+	}
+	s.acksRecorded(ctx, ref, c, newly, after, now)
 	return protocol.ReadResult{Read: len(newly)}, nil
 }
 

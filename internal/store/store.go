@@ -286,6 +286,12 @@ type Watermarks interface {
 	// already. ErrTooManyAcks if the member holds MaxAcks acks already and
 	// this one does not fold.
 	AckOne(ctx context.Context, conv ConvID, userID string, seq uint64, at int64) (Member, bool, error)
+	// AckMany records single-message reads of seqs by userID as AckOne
+	// would one after another, in one durable write. It returns the member
+	// afterwards and, per seq, whether it was newly recorded. On an error
+	// (ErrTooManyAcks, ErrNotFound) the others may still have been
+	// recorded, as changed says; repeating the call is safe.
+	AckMany(ctx context.Context, conv ConvID, userID string, seqs []uint64, at int64) (Member, []bool, error)
 }
 
 // Store is everything a backend provides.

@@ -62,30 +62,68 @@ func (s *Store) AckOne(ctx context.Context, conv store.ConvID, userID string, se
 	return s.watermark(ctx, conv, &wmOp{kind: wmOne, user: userID, seq: seq, at: at})
 }
 
-// watermark queues op on conv and waits for its result. The caller holds
-// s.mu for reading until then, so the store cannot close under a combiner:
-// a combiner runs only while some caller waits for an operation it took.
+// AckMany implements store.Watermarks. The acks are queued together, so
+// they are applied in order in one round and made durable by one sync.
+func (s *Store) AckMany(ctx context.Context, conv store.ConvID, userID string, seqs []uint64, at int64) (store.Member, []bool, error) {
+	ops := make([]*wmOp, len(seqs))
+	for i, seq := range seqs {
+		ops[i] = &wmOp{kind: wmOne, user: userID, seq: seq, at: at}
+	}
+	changed := make([]bool, len(seqs))
+	if err := s.watermarks(ctx, conv, ops); err != nil {
+		return store.Member{}, changed, err
+	}
+	var m store.Member
+	var first error
+	for i, op := range ops {
+		changed[i] = op.changed
+		switch {
+		case op.err != nil && first == nil:
+			first = op.err
+		case op.err == nil:
+			m = op.res
+		}
+	}
+	return m, changed, first
+}
+
+// watermark queues op on conv and waits for its result.
 func (s *Store) watermark(ctx context.Context, conv store.ConvID, op *wmOp) (store.Member, bool, error) {
-	if err := s.acquire(ctx); err != nil {
+	if err := s.watermarks(ctx, conv, []*wmOp{op}); err != nil {
 		return store.Member{}, false, err
+	}
+	return op.res, op.changed, op.err
+}
+
+// watermarks queues ops on conv, all in one go and in order, and waits for
+// their results (set on each op). The caller holds s.mu for reading until
+// then, so the store cannot close under a combiner: a combiner runs only
+// while some caller waits for an operation it took.
+func (s *Store) watermarks(ctx context.Context, conv store.ConvID, ops []*wmOp) error {
+	if err := s.acquire(ctx); err != nil {
+		return err
 	}
 	defer s.mu.RUnlock()
 	if err := validConv(conv); err != nil {
-		return store.Member{}, false, err
+		return err
 	}
 	cs := s.conv(conv)
-	op.done = make(chan struct{})
+	for _, op := range ops {
+		op.done = make(chan struct{})
+	}
 	q := &cs.wm
 	q.mu.Lock()
-	q.ops = append(q.ops, op)
+	q.ops = append(q.ops, ops...)
 	start := !q.running
 	q.running = true
 	q.mu.Unlock()
 	if start {
 		go s.combine(conv, cs)
 	}
-	<-op.done
-	return op.res, op.changed, op.err
+	for _, op := range ops {
+		<-op.done
+	}
+	return nil
 }
 
 // combine drains conv's queue, a round at a time, until it is empty.

@@ -49,6 +49,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Watermarks", testWatermarks},
 		{"AckOneAndFold", testAckOne},
 		{"AckOneLimit", testAckOneLimit},
+		{"AckMany", testAckMany},
 		{"Receipts", testReceipts},
 		{"History", testHistory},
 		{"GetMessage", testGetMessage},
@@ -1018,6 +1019,37 @@ func testAckOne(t *testing.T, s store.Store) {
 	}
 	if _, _, err := s.AckOne(ctx, conv, "carol", 1, 1); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("AckOne by a non-member = %v, want ErrNotFound", err)
+	}
+}
+
+func testAckMany(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	conv := mustCreateGroup(t, s, "g", "alice", "bob")
+	for i := range 10 {
+		mustAppend(t, s, msg(conv, "alice", fmt.Sprint(i), int64(i)))
+	}
+	// In order, with a repeat: 5 and 3 are kept, then 1 and 2 fold
+	// through 3, and the repeated 5 is no news.
+	m, changed, err := s.AckMany(ctx, conv, "bob", []uint64{5, 3, 1, 2, 5}, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []bool{true, true, true, true, false}; !cmp.Equal(changed, want) {
+		t.Errorf("changed = %v, want %v", changed, want)
+	}
+	if m.ReadSeq != 3 || len(m.Acks) != 1 || m.Acks[0].Seq != 5 {
+		t.Errorf("member after = read %d acks %v, want read 3 acks [5]", m.ReadSeq, m.Acks)
+	}
+	got, err := s.GetMember(ctx, conv, "bob")
+	if err != nil || got.ReadSeq != 3 || len(got.Acks) != 1 {
+		t.Errorf("stored = %+v, %v; want read 3 and one ack", got, err)
+	}
+	m, changed, err = s.AckMany(ctx, conv, "bob", []uint64{2, 4}, 100)
+	if err != nil || !cmp.Equal(changed, []bool{false, true}) || m.ReadSeq != 5 {
+		t.Errorf("second call = read %d changed %v, %v; want read 5 changed [false true]", m.ReadSeq, changed, err)
+	}
+	if _, _, err := s.AckMany(ctx, conv, "carol", []uint64{1}, 1); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("AckMany by a non-member = %v, want ErrNotFound", err)
 	}
 }
 

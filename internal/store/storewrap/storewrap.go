@@ -199,6 +199,15 @@ func (s *Store) AckOne(ctx context.Context, conv store.ConvID, userID string, se
 	return
 }
 
+// AckMany implements store.Store.
+func (s *Store) AckMany(ctx context.Context, conv store.ConvID, userID string, seqs []uint64, at int64) (m store.Member, changed []bool, err error) {
+	err = s.around(ctx, "ack_many", func() error {
+		m, changed, err = s.next.AckMany(ctx, conv, userID, seqs, at)
+		return err
+	})
+	return
+}
+
 // RequestReceipt implements store.Store.
 func (s *Store) RequestReceipt(ctx context.Context, conv store.ConvID, seq uint64, at int64) (m store.Message, changed bool, err error) {
 	err = s.around(ctx, "request_receipt", func() error {
