@@ -45,6 +45,7 @@ type Client struct {
 	dropped  atomic.Uint64
 	handlers handlerSet
 	acks     *acker // nil when auto delivered acks are off
+	reads    readQueues
 
 	closeOnce sync.Once
 

@@ -24,6 +24,7 @@ type Metrics struct {
 	SendQueue       prometheus.Gauge // frames queued across all connections
 	SlowDrops       prometheus.Counter
 	StoreDuration   *prometheus.HistogramVec // op, result
+	StoreInflight   *prometheus.GaugeVec     // op: calls started and not returned
 }
 
 // New creates the collectors and registers them, with the Go and process
@@ -55,9 +56,12 @@ func New() *Metrics {
 			Name: "seen_store_duration_seconds", Help: "Store call latency by operation and result.",
 			Buckets: prometheus.ExponentialBuckets(0.00005, 2, 18),
 		}, []string{"op", "result"}),
+		StoreInflight: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "seen_store_inflight", Help: "Store calls in progress by operation; a stuck store shows here first.",
+		}, []string{"op"}),
 	}
 	r.MustRegister(m.Connections, m.ConnectsTotal, m.Requests, m.RequestDuration,
-		m.SendQueue, m.SlowDrops, m.StoreDuration,
+		m.SendQueue, m.SlowDrops, m.StoreDuration, m.StoreInflight,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -65,8 +69,11 @@ func New() *Metrics {
 // StoreHook times every store call into StoreDuration, labelled by
 // operation and outcome. It is a storewrap.Around.
 func (m *Metrics) StoreHook(ctx context.Context, op string, call func() error) error {
+	inflight := m.StoreInflight.WithLabelValues(op)
+	inflight.Inc()
 	start := time.Now()
 	err := call()
+	inflight.Dec()
 	result := "ok"
 	switch {
 	case err == nil:
