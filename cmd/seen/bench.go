@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"time"
@@ -27,6 +28,7 @@ type benchFlags struct {
 	check   bool
 	setup   bool
 	verbose bool
+	cpuProf string
 }
 
 func (f *benchFlags) register(fs *pflag.FlagSet) {
@@ -46,6 +48,7 @@ func (f *benchFlags) register(fs *pflag.FlagSet) {
 	fs.BoolVar(&f.check, "check", false, "exit 1 on any error response or a final state other than expected")
 	fs.BoolVar(&f.setup, "setup", true, "create users and groups through the admin API (shard 0 creates shared groups)")
 	fs.BoolVarP(&f.verbose, "verbose", "v", false, "log progress to stderr")
+	fs.StringVar(&f.cpuProf, "cpuprofile", "", "write the load generator's own CPU profile to this file")
 }
 
 // options resolves the shared flags.
@@ -125,6 +128,19 @@ func runBench(f *benchFlags, run func(ctx context.Context, o bench.Options) (*be
 		if err != nil {
 			return err
 		}
+		if f.cpuProf != "" {
+			// The load generator shares the machine with the server: its
+			// own profile shows what a figure owes to the generator.
+			pf, err := os.Create(f.cpuProf)
+			if err != nil {
+				return fmt.Errorf("cpu profile: %w", err)
+			}
+			defer pf.Close()
+			if err := pprof.StartCPUProfile(pf); err != nil {
+				return fmt.Errorf("cpu profile: %w", err)
+			}
+			defer pprof.StopCPUProfile()
+		}
 		rep, err := run(cmd.Context(), o)
 		if err != nil {
 			return err
@@ -182,6 +198,7 @@ func benchGroupCmd(f *benchFlags, storm bool) *cobra.Command {
 		fs.DurationVar(&p.Interval, "interval", 0, "pause between two sends")
 		fs.BoolVar(&p.Delivered, "delivered", true, "send message.delivered before each read")
 	}
+	fs.BoolVar(&p.MarkRead, "mark-read", false, "read with the SDK's MarkRead: a member's concurrent reads share message.read requests")
 	return cmd
 }
 

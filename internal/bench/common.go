@@ -1,10 +1,14 @@
 package bench
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -108,7 +112,7 @@ func (e *env) readerHandlers(self *atomic.Pointer[client.Client], user string, a
 		received.Add(1)
 		go func() {
 			defer acked.Add(1)
-			e.ack(await(self), user, m, delivered, tr)
+			e.ack(await(self), user, m, delivered, false, tr)
 		}()
 	}
 	h.ReceiptRead = func(ev protocol.ReceiptReadEvent) {
@@ -120,7 +124,7 @@ func (e *env) readerHandlers(self *atomic.Pointer[client.Client], user string, a
 	return h
 }
 
-func (e *env) ack(c *client.Client, user string, m protocol.Message, delivered bool, tr *readTracker) {
+func (e *env) ack(c *client.Client, user string, m protocol.Message, delivered, markRead bool, tr *readTracker) {
 	if t := sentAt(m.Body); !t.IsZero() {
 		e.rec.Hist(LatSendToNew).Record(time.Since(t))
 	}
@@ -136,6 +140,10 @@ func (e *env) ack(c *client.Client, user string, m protocol.Message, delivered b
 		done = tr.issue(m.MsgID, user)
 	}
 	_ = e.rec.Timed(protocol.MethodMessageRead, func() error {
+		if markRead {
+			// Concurrent reads of one conversation share requests.
+			return c.MarkRead(ctx, m.Conversation, m.MsgID)
+		}
 		_, err := c.Read(ctx, protocol.ReadParams{Conversation: m.Conversation, MsgIDs: []string{m.MsgID}})
 		return err
 	})
@@ -206,4 +214,37 @@ func (e *env) finish(rep *Report) *Report {
 // senderHandlers counts every event a sender receives.
 func (e *env) countEvents() client.Handlers {
 	return client.Handlers{Event: func(method string, _ json.RawMessage) { e.rec.SenderEvent(method) }}
+}
+
+// serverRequests reads how many requests of method the server has answered
+// (every code, every client) from its /metrics; ok is false if it cannot.
+func (e *env) serverRequests(ctx context.Context, method string) (n int64, ok bool) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(e.o.URL, "/")+"/metrics", nil)
+	if err != nil {
+		return 0, false
+	}
+	resp, err := e.admin.Do(req)
+	if err != nil {
+		return 0, false
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return 0, false
+	}
+	prefix := "seen_requests_total{"
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		line := sc.Text()
+		if !strings.HasPrefix(line, prefix) || !strings.Contains(line, `method="`+method+`"`) {
+			continue
+		}
+		_, v, _ := strings.Cut(line, "} ")
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil {
+			return 0, false
+		}
+		n += int64(f)
+		ok = true
+	}
+	return n, ok
 }

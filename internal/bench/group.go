@@ -26,6 +26,10 @@ type GroupParams struct {
 	Interval time.Duration
 	// Delivered sends message.delivered before each read.
 	Delivered bool
+	// MarkRead reads through the SDK's MarkRead, which lets a member's
+	// reads of the conversation share message.read requests, instead of
+	// one message.read per message.
+	MarkRead bool
 	// Setup creates the users and the group (shard 0 only).
 	Setup bool
 	// MaxChangedPerSec, when positive, is checked: the most receipt.changed
@@ -90,17 +94,25 @@ func runGroup(ctx context.Context, o Options, p GroupParams, name string) (*Repo
 		e: e, p: p,
 		rep: e.newReport(name, map[string]any{
 			"members": p.Members, "connected": p.Connected, "messages": p.Messages,
-			"localReaders": local, "delivered": p.Delivered,
+			"localReaders": local, "delivered": p.Delivered, "markRead": p.MarkRead,
 		}),
 		group: protocol.Conversation{Type: protocol.ConvGroup, ID: o.Prefix + "-g"},
 		users: func(i int) string { return fmt.Sprintf("%s-u%d", e.o.Prefix, i) },
 		tr:    newReadTracker(),
 		last:  make(map[string]protocol.Receipt),
 	}
+	before, countOK := e.serverRequests(ctx, protocol.MethodMessageRead)
 	if err := r.run(ctx, lo, hi); err != nil {
 		return nil, err
 	}
-	return e.finish(r.rep), nil
+	after, ok := e.serverRequests(ctx, protocol.MethodMessageRead)
+	rep := e.finish(r.rep)
+	if countOK && ok && e.o.Shards == 1 && after > before {
+		rep.Notes = append(rep.Notes, fmt.Sprintf(
+			"the server answered %d message.read requests during the run (every client): %.1f read acks per request",
+			after-before, float64(rep.Throughput.Reads)/float64(after-before)))
+	}
+	return rep, nil
 }
 
 func (r *groupRun) run(ctx context.Context, lo, hi int) error {
@@ -141,7 +153,7 @@ func (r *groupRun) run(ctx context.Context, lo, hi int) error {
 			}
 			go func() {
 				defer r.readsDone.Add(1)
-				e.ack(await(self), readers[i], m, r.p.Delivered, r.tr)
+				e.ack(await(self), readers[i], m, r.p.Delivered, r.p.MarkRead, r.tr)
 			}()
 		}}
 	})
