@@ -80,6 +80,9 @@ func (s *Store) addMembersLocked(cs *convState, conv store.ConvID, members []sto
 	if err := s.applyLocked(cs, b); err != nil {
 		return nil, nil, err
 	}
+	for _, m := range added {
+		cs.forget(m.UserID)
+	}
 	cs.members += uint64(len(added))
 	return added, b, nil
 }
@@ -166,6 +169,7 @@ func (s *Store) updateMemberErr(ctx context.Context, conv store.ConvID, userID s
 		cs.mu.Unlock()
 		return err
 	}
+	cs.forget(userID)
 	if applied != nil {
 		applied(cs)
 	}

@@ -177,6 +177,10 @@ func (s *Store) appendLocked(cs *convState, m store.Message) (store.Message, boo
 	}
 	cs.lastSeq = m.Seq
 	cs.members += uint64(len(newMembers))
+	for _, nm := range newMembers {
+		cs.forget(nm.UserID)
+	}
+	cs.remember(sender)
 	return m, false, b, nil
 }
 

@@ -31,6 +31,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -108,6 +109,11 @@ type Store struct {
 
 	convs [convShards]convShard
 
+	// groups caches group records (string -> store.Group), which never
+	// change once created: the read path asks for the group of every group
+	// request. Only groups that exist are cached.
+	groups sync.Map
+
 	// userLocks make PutUser's check-then-write atomic per user.
 	userLocks [userStripes]sync.Mutex
 
@@ -147,6 +153,43 @@ type convState struct {
 
 	// wm queues watermark writes for the conversation's combiner.
 	wm wmQueue
+
+	// memo caches member records as the last applied write left them, so
+	// the read path (every request checks the caller's membership) and
+	// the combiner skip a pebble lookup. Writers fill it, under mu and
+	// after their batch is applied, in apply order; a write site that does
+	// not know the new record forgets it instead. Readers never fill it,
+	// so a read cannot put back a value a concurrent write replaced.
+	memoMu sync.RWMutex
+	memo   map[string]store.Member // guarded by memoMu
+}
+
+// remember records m as userID's record; the caller holds cs.mu and has
+// applied the batch that wrote it.
+func (cs *convState) remember(m store.Member) {
+	m.Acks = slices.Clone(m.Acks)
+	cs.memoMu.Lock()
+	if cs.memo == nil {
+		cs.memo = make(map[string]store.Member)
+	}
+	cs.memo[m.UserID] = m
+	cs.memoMu.Unlock()
+}
+
+// forget drops userID's cached record; the caller holds cs.mu.
+func (cs *convState) forget(userID string) {
+	cs.memoMu.Lock()
+	delete(cs.memo, userID)
+	cs.memoMu.Unlock()
+}
+
+// recall returns userID's cached record, if any, as a copy.
+func (cs *convState) recall(userID string) (store.Member, bool) {
+	cs.memoMu.RLock()
+	m, ok := cs.memo[userID]
+	cs.memoMu.RUnlock()
+	m.Acks = slices.Clone(m.Acks)
+	return m, ok
 }
 
 // Open opens or creates the store in dir. A directory already open, in this
@@ -377,6 +420,11 @@ func (s *Store) getWith(key []byte, fn func(v []byte) error) (bool, error) {
 
 // getMember reads conv's member userID; found is false if there is none.
 func (s *Store) getMember(conv store.ConvID, userID string) (m store.Member, found bool, err error) {
+	if cs := s.peekConv(conv); cs != nil {
+		if m, ok := cs.recall(userID); ok {
+			return m, true, nil
+		}
+	}
 	found, err = s.getWith(memberKey(conv, userID), func(v []byte) error {
 		m, err = decodeMember(userID, v)
 		return err

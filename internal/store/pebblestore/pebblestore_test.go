@@ -4,11 +4,13 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/seen-im/seen/internal/store"
 	"github.com/seen-im/seen/internal/store/storetest"
@@ -233,5 +235,68 @@ func TestKeyOrder(t *testing.T) {
 		Receipt: true, ReceiptAt: 7, Settled: true, Frozen: &store.Frozen{Read: 1, Unread: 2, Delivered: 3}}
 	if got, err := decodeMessage(conv, 3, encodeMessage(msg)); err != nil || !cmp.Equal(got, msg) {
 		t.Errorf("message round trip = %+v, %v; want %+v", got, err, msg)
+	}
+}
+
+// TestMemberMemoFollowsEveryWrite: the member cache must equal what is on
+// disk after every kind of write. ListMembers reads pebble itself, so it is
+// the oracle for GetMember after each step.
+func TestMemberMemoFollowsEveryWrite(t *testing.T) {
+	s := openTest(t, t.TempDir())
+	ctx := t.Context()
+	conv := store.GroupConv("g")
+	if err := s.CreateGroup(ctx, store.Group{ID: "g", CreatedBy: "a"}, []store.Member{{UserID: "a", Role: "owner"}, {UserID: "b", Role: "member"}}); err != nil {
+		t.Fatal(err)
+	}
+	check := func(step string) {
+		t.Helper()
+		disk, err := s.ListMembers(ctx, conv, "", 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		onDisk := map[string]store.Member{}
+		for _, m := range disk {
+			onDisk[m.UserID] = m
+		}
+		for _, u := range []string{"a", "b", "c"} {
+			got, err := s.GetMember(ctx, conv, u)
+			want, ok := onDisk[u]
+			switch {
+			case !ok && !errors.Is(err, store.ErrNotFound):
+				t.Fatalf("%s: GetMember(%s) = %+v, %v; want ErrNotFound", step, u, got, err)
+			case ok && (err != nil || !cmp.Equal(got, want, cmpopts.EquateEmpty())):
+				t.Fatalf("%s: GetMember(%s) = %+v, %v; on disk %+v", step, u, got, err, want)
+			}
+		}
+	}
+	check("created")
+	for i := range 3 {
+		if _, _, err := s.Append(ctx, store.Message{ID: fmt.Sprint("m", i), Conv: conv, Sender: "a", ClientMsgID: fmt.Sprint("c", i), Body: []byte(`1`), SentAt: 1}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	check("appended")
+	steps := []struct {
+		name string
+		do   func() error
+	}{
+		{"ack one", func() error { _, _, err := s.AckOne(ctx, conv, "b", 2, 5); return err }},
+		{"ack many", func() error { _, _, err := s.AckMany(ctx, conv, "b", []uint64{3, 1}, 6); return err }},
+		{"delivered", func() error { _, _, err := s.AdvanceDelivered(ctx, conv, "a", 9, 7); return err }},
+		{"set role", func() error { return s.SetRole(ctx, conv, "b", "admin") }},
+		{"add c", func() error { _, err := s.AddMembers(ctx, conv, []store.Member{{UserID: "c", Role: "member"}}); return err }},
+		{"read by c", func() error { _, _, err := s.AdvanceRead(ctx, conv, "c", 3, 8); return err }},
+		{"remove b", func() error { return s.RemoveMember(ctx, conv, "b") }},
+		{"add b again", func() error { _, err := s.AddMembers(ctx, conv, []store.Member{{UserID: "b", Role: "member"}}); return err }},
+		{"send by b", func() error {
+			_, _, err := s.Append(ctx, store.Message{ID: "mb", Conv: conv, Sender: "b", ClientMsgID: "cb", Body: []byte(`1`), SentAt: 9})
+			return err
+		}},
+	}
+	for _, st := range steps {
+		if err := st.do(); err != nil {
+			t.Fatalf("%s: %v", st.name, err)
+		}
+		check(st.name)
 	}
 }

@@ -99,6 +99,9 @@ func (s *Store) CreateGroup(ctx context.Context, g store.Group, members []store.
 		return err
 	}
 	cs.groupExists = true
+	for _, m := range initial {
+		cs.forget(m.UserID)
+	}
 	cs.members += uint64(len(initial))
 	cs.mu.Unlock()
 	return s.wait(cs, b)
@@ -110,6 +113,9 @@ func (s *Store) GetGroup(ctx context.Context, id string) (store.Group, error) {
 		return store.Group{}, err
 	}
 	defer s.mu.RUnlock()
+	if g, ok := s.groups.Load(id); ok {
+		return g.(store.Group), nil
+	}
 	var g store.Group
 	found, err := s.getWith(groupKey(id), func(v []byte) error {
 		var err error
@@ -122,5 +128,6 @@ func (s *Store) GetGroup(ctx context.Context, id string) (store.Group, error) {
 	if !found {
 		return store.Group{}, fmt.Errorf("pebblestore: group %q: %w", id, store.ErrNotFound)
 	}
+	s.groups.Store(id, g)
 	return g, nil
 }

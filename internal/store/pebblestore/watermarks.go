@@ -201,6 +201,9 @@ func (s *Store) applyWatermarks(conv store.ConvID, cs *convState, ops []*wmOp) e
 		cs.mu.Unlock()
 		return err
 	}
+	for _, u := range dirty {
+		cs.remember(*members[u])
+	}
 	cs.mu.Unlock()
 	// Unchanged ops may report state this batch wrote: all wait for it.
 	return s.wait(cs, b)
