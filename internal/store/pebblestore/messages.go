@@ -181,6 +181,7 @@ func (s *Store) appendLocked(cs *convState, m store.Message) (store.Message, boo
 		cs.forget(nm.UserID)
 	}
 	cs.remember(sender)
+	s.msgs.put(m)
 	return m, false, b, nil
 }
 
@@ -207,6 +208,9 @@ func (s *Store) GetMessage(ctx context.Context, msgID string) (store.Message, er
 		return store.Message{}, err
 	}
 	defer s.mu.RUnlock()
+	if m, ok := s.msgs.get(msgID); ok {
+		return m, nil
+	}
 	var (
 		conv store.ConvID
 		seq  uint64

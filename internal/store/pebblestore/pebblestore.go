@@ -114,6 +114,9 @@ type Store struct {
 	// request. Only groups that exist are cached.
 	groups sync.Map
 
+	// msgs caches recently appended messages by id (see msgMemo).
+	msgs msgMemo
+
 	// userLocks make PutUser's check-then-write atomic per user.
 	userLocks [userStripes]sync.Mutex
 

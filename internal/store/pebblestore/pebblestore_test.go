@@ -300,3 +300,46 @@ func TestMemberMemoFollowsEveryWrite(t *testing.T) {
 		check(st.name)
 	}
 }
+
+// TestMessageMemoFollowsEveryWrite: GetMessage, which may answer from the
+// memo, must equal pebble's own copy (read through History) after an
+// append, a receipt request and a settle.
+func TestMessageMemoFollowsEveryWrite(t *testing.T) {
+	s := openTest(t, t.TempDir())
+	ctx := t.Context()
+	conv := store.GroupConv("g")
+	if err := s.CreateGroup(ctx, store.Group{ID: "g", CreatedBy: "a"}, []store.Member{{UserID: "a", Role: "owner"}, {UserID: "b", Role: "member"}}); err != nil {
+		t.Fatal(err)
+	}
+	check := func(step string) {
+		t.Helper()
+		disk, err := s.History(ctx, conv, 0, 0, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, want := range disk {
+			got, err := s.GetMessage(ctx, want.ID)
+			if err != nil || !cmp.Equal(got, want, cmpopts.EquateEmpty()) {
+				t.Fatalf("%s: GetMessage(%s) = %+v, %v; on disk %+v", step, want.ID, got, err, want)
+			}
+		}
+	}
+	for i := range 3 {
+		if _, _, err := s.Append(ctx, store.Message{ID: fmt.Sprint("m", i), Conv: conv, Sender: "a", ClientMsgID: fmt.Sprint("c", i), Body: []byte(`{"n":1}`), SentAt: 1, Receipt: i == 0}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	check("appended")
+	if _, _, err := s.RequestReceipt(ctx, conv, 2, 50); err != nil {
+		t.Fatal(err)
+	}
+	check("receipt requested")
+	if err := s.SettleReceipt(ctx, conv, 1, &store.Frozen{Read: 1}); err != nil {
+		t.Fatal(err)
+	}
+	check("settled")
+	if err := s.SettleReceipt(ctx, conv, 2, nil); err != nil {
+		t.Fatal(err)
+	}
+	check("settled done")
+}

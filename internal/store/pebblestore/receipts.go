@@ -97,6 +97,7 @@ func (s *Store) updateMessage(ctx context.Context, conv store.ConvID, seq uint64
 		cs.mu.Unlock()
 		return err
 	}
+	s.msgs.forget(m.ID)
 	cs.mu.Unlock()
 	return s.wait(cs, b)
 }

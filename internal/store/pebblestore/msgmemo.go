@@ -1,0 +1,71 @@
+package pebblestore
+
+import (
+	"sync"
+
+	"github.com/seen-im/seen/internal/store"
+)
+
+// Every read ack looks its message up by id (two pebble lookups: the id's
+// reference, then the message). Acks go to recent messages, so the store
+// keeps the messages it appended lately in a msgMemo.
+//
+// The memo is filled only by Append, under the conversation's mutex after
+// the batch is applied, and a write that changes a message (a receipt
+// requested or settled) forgets it under the same mutex, so it never holds
+// a value older than what is on disk. Readers never fill it.
+
+const (
+	// msgMemoEntries bounds the memo: two generations of half as many.
+	msgMemoEntries = 1 << 15
+	// msgMemoMaxBody keeps large messages out, so the memo stays within
+	// a few tens of megabytes.
+	msgMemoMaxBody = 1 << 10
+)
+
+// msgMemo is a two-generation cache of messages by id: when the current
+// generation is full it becomes the previous one and the oldest is
+// dropped, which approximates least-recently-added eviction at the cost of
+// one map swap.
+type msgMemo struct {
+	mu        sync.RWMutex
+	cur, prev map[string]store.Message // guarded by mu
+}
+
+func (mm *msgMemo) put(m store.Message) {
+	if len(m.Body) > msgMemoMaxBody {
+		return
+	}
+	mm.mu.Lock()
+	defer mm.mu.Unlock()
+	if len(mm.cur) >= msgMemoEntries/2 {
+		mm.prev, mm.cur = mm.cur, nil
+	}
+	if mm.cur == nil {
+		mm.cur = make(map[string]store.Message)
+	}
+	mm.cur[m.ID] = m
+}
+
+func (mm *msgMemo) forget(id string) {
+	mm.mu.Lock()
+	defer mm.mu.Unlock()
+	delete(mm.cur, id)
+	delete(mm.prev, id)
+}
+
+// get returns a copy of the message; its Body is shared and must not be
+// modified.
+func (mm *msgMemo) get(id string) (store.Message, bool) {
+	mm.mu.RLock()
+	m, ok := mm.cur[id]
+	if !ok {
+		m, ok = mm.prev[id]
+	}
+	mm.mu.RUnlock()
+	if ok && m.Frozen != nil {
+		f := *m.Frozen
+		m.Frozen = &f
+	}
+	return m, ok
+}
