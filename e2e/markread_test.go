@@ -116,7 +116,7 @@ func TestMarkReadBadIDFailsAlone(t *testing.T) {
 }
 
 // readRequests is how many message.read requests the server answered.
-func readRequests(t *testing.T, s *seentest.Server) int {
+func readRequests(t testing.TB, s *seentest.Server) int {
 	t.Helper()
 	re := regexp.MustCompile(`(?m)^seen_requests_total\{code="\d+",method="message\.read"\} (\d+)$`)
 	total := 0
@@ -150,7 +150,7 @@ func storeInflight(t *testing.T, s *seentest.Server, op string) int {
 	return n
 }
 
-func metrics(t *testing.T, s *seentest.Server) string {
+func metrics(t testing.TB, s *seentest.Server) string {
 	t.Helper()
 	resp, err := http.Get(s.URL() + "/metrics")
 	if err != nil {
