@@ -284,10 +284,16 @@ func TestMemberMemoFollowsEveryWrite(t *testing.T) {
 		{"ack many", func() error { _, _, err := s.AckMany(ctx, conv, "b", []uint64{3, 1}, 6); return err }},
 		{"delivered", func() error { _, _, err := s.AdvanceDelivered(ctx, conv, "a", 9, 7); return err }},
 		{"set role", func() error { return s.SetRole(ctx, conv, "b", "admin") }},
-		{"add c", func() error { _, err := s.AddMembers(ctx, conv, []store.Member{{UserID: "c", Role: "member"}}); return err }},
+		{"add c", func() error {
+			_, err := s.AddMembers(ctx, conv, []store.Member{{UserID: "c", Role: "member"}})
+			return err
+		}},
 		{"read by c", func() error { _, _, err := s.AdvanceRead(ctx, conv, "c", 3, 8); return err }},
 		{"remove b", func() error { return s.RemoveMember(ctx, conv, "b") }},
-		{"add b again", func() error { _, err := s.AddMembers(ctx, conv, []store.Member{{UserID: "b", Role: "member"}}); return err }},
+		{"add b again", func() error {
+			_, err := s.AddMembers(ctx, conv, []store.Member{{UserID: "b", Role: "member"}})
+			return err
+		}},
 		{"send by b", func() error {
 			_, _, err := s.Append(ctx, store.Message{ID: "mb", Conv: conv, Sender: "b", ClientMsgID: "cb", Body: []byte(`1`), SentAt: 9})
 			return err
