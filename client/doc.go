@@ -49,6 +49,16 @@
 // delivered once it was read off the socket, whether or not a handler saw
 // it yet.
 //
+// # Read acks
+//
+// Read sends one message.read with the ids it is given. MarkRead is for an
+// app that marks messages one by one as they come into view: calls for one
+// conversation share requests, one in flight at a time, so while a request
+// is out the next calls queue and go together (up to 100 ids). A quiet
+// conversation's read goes out at once; a busy one costs one request per
+// round trip instead of one per message. Each call gets its own answer: a
+// batch the server refuses for one id is sent again id by id.
+//
 // # Events
 //
 // Events are handled in arrival order, one at a time, on one goroutine per
