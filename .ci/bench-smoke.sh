@@ -61,6 +61,7 @@ bench() {
 
 bench peer --pairs 10 --duration 2s
 bench group --members 200 --messages 5
+bench group --members 200 --messages 20 --delivered=false --mark-read --prefix smoke-markread
 bench storm --members 1000 --connected 500
 bench mixed --users 100 --groups 5 --group-size 20 --pairs 30 --duration 2s --rate 100
 bench burst --acks 2000
