@@ -63,12 +63,8 @@ func (s *Service) memberIDs(ctx context.Context, conv store.ConvID) ([]string, e
 	ce := s.engines.entry(conv)
 	ce.mu.Lock()
 	defer ce.mu.Unlock()
-	if ce.conv == nil {
-		c, err := s.loadEngine(ctx, conv)
-		if err != nil {
-			return nil, err
-		}
-		ce.conv = c
+	if err := s.loadLocked(ctx, conv, ce); err != nil {
+		return nil, err
 	}
 	if ce.ids == nil {
 		ce.ids = ce.conv.MemberIDs()
@@ -90,15 +86,25 @@ func (s *Service) withEngine(ctx context.Context, conv store.ConvID, fn func(*re
 	ce := s.engines.entry(conv)
 	ce.mu.Lock()
 	defer ce.mu.Unlock()
-	if ce.conv == nil {
-		c, err := s.loadEngine(ctx, conv)
-		if err != nil {
-			return err
-		}
-		ce.conv = c
+	if err := s.loadLocked(ctx, conv, ce); err != nil {
+		return err
 	}
 	s.expire(ctx, conv, ce.conv)
 	return fn(ce.conv)
+}
+
+// loadLocked loads conv's engine into ce unless it is loaded. ce.mu is
+// held.
+func (s *Service) loadLocked(ctx context.Context, conv store.ConvID, ce *convEngine) error {
+	if ce.conv != nil {
+		return nil
+	}
+	c, err := s.loadEngine(ctx, conv)
+	if err != nil {
+		return err
+	}
+	ce.conv = c
+	return nil
 }
 
 // applyEngine applies a change the store has made durable to conv's engine
