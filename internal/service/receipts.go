@@ -176,11 +176,7 @@ func (s *Service) Read(ctx context.Context, c Caller, p protocol.ReadParams) (pr
 		// limit, or the store may fail, after some acks were recorded:
 		// report those (the engine and the senders hear of them) and fail
 		// the call; repeating it is safe.
-		if len(newly) > 0 {
-			if m, gerr := s.store.GetMember(ctx, ref.id, c.UserID); gerr == nil {
-				s.acksRecorded(ctx, ref, c, newly, m, now)
-			}
-		}
+		s.acksRecorded(ctx, ref, c, newly, after, now)
 		if errors.Is(err, store.ErrTooManyAcks) {
 			return protocol.ReadResult{}, s.tooManyAcks()
 		}

@@ -290,7 +290,8 @@ type Watermarks interface {
 	// would one after another, in one durable write. It returns the member
 	// afterwards and, per seq, whether it was newly recorded. On an error
 	// (ErrTooManyAcks, ErrNotFound) the others may still have been
-	// recorded, as changed says; repeating the call is safe.
+	// recorded, as changed says, and the member returned is as they left
+	// it; repeating the call is safe.
 	AckMany(ctx context.Context, conv ConvID, userID string, seqs []uint64, at int64) (Member, []bool, error)
 }
 

@@ -1070,7 +1070,15 @@ func testAckOneLimit(t *testing.T, s store.Store) {
 	if err != nil || len(m.Acks) != store.MaxAcks {
 		t.Fatalf("after refusal: %d acks, %v; want %d", len(m.Acks), err, store.MaxAcks)
 	}
-	// Folding makes room again.
+	// AckMany with one ack over the limit: the error is reported, the
+	// other ack is recorded (1 folds through 2), and the member returned is
+	// as it left it.
+	m, changed, err := s.AckMany(ctx, conv, "bob", []uint64{1 << 20, 1}, 1)
+	if !errors.Is(err, store.ErrTooManyAcks) || !cmp.Equal(changed, []bool{false, true}) || m.ReadSeq != 2 || len(m.Acks) != store.MaxAcks-1 {
+		t.Fatalf("AckMany over the limit = readSeq %d, %d acks, changed %v, %v; want 2, %d, [false true], ErrTooManyAcks",
+			m.ReadSeq, len(m.Acks), changed, err, store.MaxAcks-1)
+	}
+	// Folding made room again; acking 1 again changes nothing.
 	if m, _, err = s.AckOne(ctx, conv, "bob", 1, 1); err != nil || m.ReadSeq != 2 || len(m.Acks) != store.MaxAcks-1 {
 		t.Fatalf("ack 1: readSeq %d, %d acks, %v; want 2 and %d", m.ReadSeq, len(m.Acks), err, store.MaxAcks-1)
 	}
