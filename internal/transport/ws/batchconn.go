@@ -41,7 +41,7 @@ func (b *batchConn) Write(p []byte) (int, error) {
 	if b.err != nil {
 		return 0, b.err
 	}
-	if b.corked && (b.buf == nil || len(*b.buf)+len(p) <= maxBatchBytes) && len(p) <= maxBatchBytes {
+	if b.corked && b.buffered()+len(p) <= maxBatchBytes {
 		if b.buf == nil {
 			b.buf = batchBufs.Get().(*[]byte)
 		}
@@ -52,6 +52,14 @@ func (b *batchConn) Write(p []byte) (int, error) {
 		return 0, err
 	}
 	return b.writeLocked(p)
+}
+
+// buffered is how many bytes are collected. b.mu is held.
+func (b *batchConn) buffered() int {
+	if b.buf == nil {
+		return 0
+	}
+	return len(*b.buf)
 }
 
 // cork starts collecting writes.
