@@ -15,11 +15,12 @@ import (
 	"github.com/seen-im/seen/protocol"
 )
 
-// TestMarkReadSharesRequests: an app marks 60 messages read with one call
-// each while the first request is held up in the store. Every id is
-// recorded exactly, and the 60 calls went out as two requests: the first,
-// and one carrying the 59 that queued behind it.
-func TestMarkReadSharesRequests(t *testing.T) {
+// TestMarkReadWhileTheStoreStalls: an app marks 60 messages read with one
+// call each while the first request is held up in the store; every call
+// succeeds and every id is recorded exactly, on a real server. (That the
+// calls share requests is shown deterministically in the client package's
+// TestMarkReadSharesRequests, where the queue can be watched.)
+func TestMarkReadWhileTheStoreStalls(t *testing.T) {
 	s, faults := startFaulty(t)
 	g := group("mr")
 	devs := groupOf(t, s, g.ID, "owner", "bob", "carol")
@@ -27,8 +28,6 @@ func TestMarkReadSharesRequests(t *testing.T) {
 	for i := range 60 {
 		ids = append(ids, devs["owner"].sendReceipt(g, "m"+strconv.Itoa(i)).MsgID)
 	}
-	before := readRequests(t, s)
-
 	bob := devs["bob"]
 	errs := make([]error, len(ids))
 	var wg sync.WaitGroup
@@ -40,8 +39,6 @@ func TestMarkReadSharesRequests(t *testing.T) {
 		wg.Add(1)
 		go func() { defer wg.Done(); errs[i] = bob.MarkRead(ctx(t), g, ids[i]) }()
 	}
-	// The calls queue behind the stalled one; give them a moment to.
-	time.Sleep(200 * time.Millisecond)
 	faults.Heal()
 	wg.Wait()
 	for i, err := range errs {
@@ -55,9 +52,6 @@ func TestMarkReadSharesRequests(t *testing.T) {
 			t.Fatalf("%s: read %d unread %d, want 1 and 1", id, r.ReadCount, r.UnreadCount)
 		}
 	}
-	if sent := readRequests(t, s) - before; sent != 2 {
-		t.Errorf("60 MarkRead calls went out as %d message.read requests, want 2", sent)
-	}
 
 	// Marking again records nothing new and is no error.
 	if err := bob.MarkRead(ctx(t), g, ids[0]); err != nil {
@@ -65,8 +59,9 @@ func TestMarkReadSharesRequests(t *testing.T) {
 	}
 }
 
-// TestMarkReadBadIDFailsAlone: a batch the server refuses for one id is
-// sent again id by id, so only that id's caller gets the error.
+// TestMarkReadBadIDFailsAlone: on a real server, calls that may share a
+// request get their own answers: a missing id 404, an own message 403, a
+// good one none.
 func TestMarkReadBadIDFailsAlone(t *testing.T) {
 	s, faults := startFaulty(t)
 	g := group("mrbad")
@@ -85,7 +80,6 @@ func TestMarkReadBadIDFailsAlone(t *testing.T) {
 	go func() { defer wg.Done(); goodErr = bob.MarkRead(ctx(t), g, good) }()
 	go func() { defer wg.Done(); missingErr = bob.MarkRead(ctx(t), g, "no-such-message") }()
 	go func() { defer wg.Done(); ownErr = bob.MarkRead(ctx(t), g, own) }()
-	time.Sleep(200 * time.Millisecond)
 	faults.Heal()
 	wg.Wait()
 	if first != nil || goodErr != nil {

@@ -1,0 +1,204 @@
+package client
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/coder/websocket"
+
+	"github.com/seen-im/seen/protocol"
+)
+
+// readReq is one message.read the scripted server got; answer with reply.
+type readReq struct {
+	ids   []string
+	reply chan json.RawMessage // the whole response frame's result or error member
+}
+
+// readServer is a scripted server over a real socket: it answers connect
+// and hands every message.read to the test, which answers it when it wants.
+func readServer(t *testing.T) (url string, reads chan readReq) {
+	t.Helper()
+	reads = make(chan readReq, 100)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ws, err := websocket.Accept(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer ws.CloseNow()
+		ctx := r.Context()
+		var wmu sync.Mutex
+		send := func(id json.RawMessage, member string) {
+			wmu.Lock()
+			defer wmu.Unlock()
+			_ = ws.Write(ctx, websocket.MessageText, fmt.Appendf(nil, `{"jsonrpc":"2.0","id":%s,%s}`, id, member))
+		}
+		for {
+			_, data, err := ws.Read(ctx)
+			if err != nil {
+				return
+			}
+			var req struct {
+				ID     json.RawMessage     `json:"id"`
+				Method string              `json:"method"`
+				Params protocol.ReadParams `json:"params"`
+			}
+			if err := json.Unmarshal(data, &req); err != nil {
+				return
+			}
+			switch req.Method {
+			case protocol.MethodConnect:
+				send(req.ID, `"result":{"userId":"bob","device":"d","serverTime":1}`)
+			case protocol.MethodMessageRead:
+				rr := readReq{ids: req.Params.MsgIDs, reply: make(chan json.RawMessage, 1)}
+				reads <- rr
+				go func() {
+					select {
+					case m := <-rr.reply:
+						send(req.ID, string(m))
+					case <-ctx.Done():
+					}
+				}()
+			}
+		}
+	}))
+	t.Cleanup(srv.Close)
+	return "ws" + strings.TrimPrefix(srv.URL, "http") + "/v1/ws", reads
+}
+
+func dialReads(t *testing.T, url string) *Client {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+	defer cancel()
+	c, err := Dial(ctx, url, "tok", WithAutoDelivered(false), WithReconnect(false), WithLogger(testLogger(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// waiting is how many MarkRead calls of conv wait for a request.
+func (rq *readQueues) waiting(conv protocol.Conversation) int {
+	rq.mu.Lock()
+	defer rq.mu.Unlock()
+	if q := rq.convs[conv]; q != nil {
+		return len(q.waiting)
+	}
+	return 0
+}
+
+// TestMarkReadSharesRequests: 60 calls, the first one's request held by
+// the server until the other 59 wait, go out as exactly two requests: the
+// first, and one carrying the 59.
+func TestMarkReadSharesRequests(t *testing.T) {
+	url, reads := readServer(t)
+	c := dialReads(t, url)
+	conv := protocol.Conversation{Type: protocol.ConvGroup, ID: "g"}
+	errs := make([]error, 60)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { defer wg.Done(); errs[0] = c.MarkRead(context.Background(), conv, "m0") }()
+	first := recv(t, reads, "the first message.read")
+	if !slices.Equal(first.ids, []string{"m0"}) {
+		t.Fatalf("first request ids %v, want [m0]", first.ids)
+	}
+	var want []string
+	for i := 1; i < 60; i++ {
+		id := fmt.Sprint("m", i)
+		want = append(want, id)
+		wg.Add(1)
+		go func() { defer wg.Done(); errs[i] = c.MarkRead(context.Background(), conv, id) }()
+	}
+	checkFor(t, func() error {
+		if n := c.reads.waiting(conv); n != 59 {
+			return fmt.Errorf("%d calls waiting, want 59", n)
+		}
+		return nil
+	})
+	first.reply <- json.RawMessage(`"result":{"read":1}`)
+	second := recv(t, reads, "the second message.read")
+	slices.Sort(second.ids)
+	slices.Sort(want)
+	if !slices.Equal(second.ids, want) {
+		t.Fatalf("second request ids %v, want the 59 others", second.ids)
+	}
+	second.reply <- json.RawMessage(`"result":{"read":59}`)
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("MarkRead m%d: %v", i, err)
+		}
+	}
+	select {
+	case r := <-reads:
+		t.Fatalf("a third request %v", r.ids)
+	default:
+	}
+	if n := c.reads.waiting(conv); n != 0 {
+		t.Errorf("%d calls still waiting", n)
+	}
+}
+
+// TestMarkReadRefusedBatchGoesIdByID: a batch the server refuses for one
+// id is sent again id by id, and only that id's caller gets the error.
+func TestMarkReadRefusedBatchGoesIdByID(t *testing.T) {
+	url, reads := readServer(t)
+	c := dialReads(t, url)
+	conv := protocol.Conversation{Type: protocol.ConvGroup, ID: "g"}
+	var wg sync.WaitGroup
+	errs := map[string]error{}
+	var mu sync.Mutex
+	mark := func(id string) {
+		defer wg.Done()
+		err := c.MarkRead(context.Background(), conv, id)
+		mu.Lock()
+		errs[id] = err
+		mu.Unlock()
+	}
+	wg.Add(1)
+	go mark("lead")
+	lead := recv(t, reads, "the leader's request")
+	wg.Add(2)
+	go mark("good")
+	go mark("bad")
+	checkFor(t, func() error {
+		if n := c.reads.waiting(conv); n != 2 {
+			return fmt.Errorf("%d calls waiting, want 2", n)
+		}
+		return nil
+	})
+	lead.reply <- json.RawMessage(`"result":{"read":1}`)
+	batch := recv(t, reads, "the shared request")
+	if len(batch.ids) != 2 {
+		t.Fatalf("shared request ids %v, want good and bad", batch.ids)
+	}
+	batch.reply <- json.RawMessage(`"error":{"code":404,"message":"no message","data":{"field":"msgIds[1]"}}`)
+	for range 2 {
+		alone := recv(t, reads, "a request of one id")
+		if len(alone.ids) != 1 {
+			t.Fatalf("resent ids %v, want one", alone.ids)
+		}
+		if alone.ids[0] == "bad" {
+			alone.reply <- json.RawMessage(`"error":{"code":404,"message":"no message"}`)
+		} else {
+			alone.reply <- json.RawMessage(`"result":{"read":1}`)
+		}
+	}
+	wg.Wait()
+	if errs["lead"] != nil || errs["good"] != nil {
+		t.Errorf("lead %v, good %v; want no error", errs["lead"], errs["good"])
+	}
+	var pe *protocol.Error
+	if !errors.As(errs["bad"], &pe) || pe.Code != protocol.CodeNotFound {
+		t.Errorf("bad = %v, want 404", errs["bad"])
+	}
+}
