@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
 	"regexp"
 	"strings"
 	"testing"
@@ -21,17 +19,11 @@ import (
 // metric reads one unlabelled counter or gauge from /metrics.
 func metric(t *testing.T, s *seentest.Server, name string) string {
 	t.Helper()
-	resp, err := http.Get(s.URL() + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	m := regexp.MustCompile(`(?m)^` + name + ` (\S+)$`).FindSubmatch(b)
+	m := regexp.MustCompile(`(?m)^` + name + ` (\S+)$`).FindStringSubmatch(metrics(t, s))
 	if m == nil {
 		return ""
 	}
-	return string(m[1])
+	return m[1]
 }
 
 func TestSlowReaderIsDroppedWithoutSlowingOthers(t *testing.T) {

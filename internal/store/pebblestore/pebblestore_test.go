@@ -238,16 +238,23 @@ func TestKeyOrder(t *testing.T) {
 	}
 }
 
+// openWithGroup opens a store holding group g of owner a and member b.
+func openWithGroup(t *testing.T) (*Store, store.ConvID) {
+	t.Helper()
+	s := openTest(t, t.TempDir())
+	members := []store.Member{{UserID: "a", Role: "owner"}, {UserID: "b", Role: "member"}}
+	if err := s.CreateGroup(t.Context(), store.Group{ID: "g", CreatedBy: "a"}, members); err != nil {
+		t.Fatal(err)
+	}
+	return s, store.GroupConv("g")
+}
+
 // TestMemberMemoFollowsEveryWrite: the member cache must equal what is on
 // disk after every kind of write. ListMembers reads pebble itself, so it is
 // the oracle for GetMember after each step.
 func TestMemberMemoFollowsEveryWrite(t *testing.T) {
-	s := openTest(t, t.TempDir())
+	s, conv := openWithGroup(t)
 	ctx := t.Context()
-	conv := store.GroupConv("g")
-	if err := s.CreateGroup(ctx, store.Group{ID: "g", CreatedBy: "a"}, []store.Member{{UserID: "a", Role: "owner"}, {UserID: "b", Role: "member"}}); err != nil {
-		t.Fatal(err)
-	}
 	check := func(step string) {
 		t.Helper()
 		disk, err := s.ListMembers(ctx, conv, "", 100)
@@ -311,12 +318,8 @@ func TestMemberMemoFollowsEveryWrite(t *testing.T) {
 // memo, must equal pebble's own copy (read through History) after an
 // append, a receipt request and a settle.
 func TestMessageMemoFollowsEveryWrite(t *testing.T) {
-	s := openTest(t, t.TempDir())
+	s, conv := openWithGroup(t)
 	ctx := t.Context()
-	conv := store.GroupConv("g")
-	if err := s.CreateGroup(ctx, store.Group{ID: "g", CreatedBy: "a"}, []store.Member{{UserID: "a", Role: "owner"}, {UserID: "b", Role: "member"}}); err != nil {
-		t.Fatal(err)
-	}
 	check := func(step string) {
 		t.Helper()
 		disk, err := s.History(ctx, conv, 0, 0, 100)
