@@ -195,7 +195,7 @@ func TestAdminTokens(t *testing.T) {
 	// Default lifetime: a day. The user need not exist yet.
 	tok, before, after := mint(map[string]any{"userId": "alice"})
 	wantExpiry(tok.ExpiresAt, before, after, 24*time.Hour)
-	if sub, err := s.Tokens().Verify(tok.Token); err != nil || sub != "alice" {
+	if sub, _, err := s.Tokens().Verify(tok.Token); err != nil || sub != "alice" {
 		t.Fatalf("Verify(token) = %q, %v; want alice", sub, err)
 	}
 	r := seentest.DialRaw(t, s.WSURL())

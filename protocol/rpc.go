@@ -61,6 +61,14 @@ const (
 	CodeUnavailable   = 503
 )
 
+// WebSocket close codes of the contract (4000-4999 is the range RFC 6455
+// leaves to applications).
+const (
+	// CloseTokenExpired closes a connection whose token expired before a
+	// connect.refresh gave it a new one. Reason: "token expired".
+	CloseTokenExpired = 4001
+)
+
 // Error is the one typed error that reaches the wire.
 type Error struct {
 	Code    int            `json:"code"`

@@ -8,6 +8,7 @@ import (
 // Method names, client -> server.
 const (
 	MethodConnect          = "connect"
+	MethodConnectRefresh   = "connect.refresh"
 	MethodMessageSend      = "message.send"
 	MethodMessageHistory   = "message.history"
 	MethodMessageDelivered = "message.delivered"
@@ -177,6 +178,21 @@ type ConnectResult struct {
 	UserID     string `json:"userId"`
 	Device     string `json:"device"`
 	ServerTime int64  `json:"serverTime"`
+	// ExpiresAt is the token's exp (ms): the server closes the socket with
+	// CloseTokenExpired once it passes, unless connect.refresh moved it.
+	ExpiresAt int64 `json:"expiresAt"`
+}
+
+// RefreshParams are connect.refresh's: a new token for the same user.
+type RefreshParams struct {
+	Token string `json:"token"`
+}
+
+// RefreshResult answers connect.refresh: the connection now lives until
+// ExpiresAt (ms), the new token's exp.
+type RefreshResult struct {
+	UserID    string `json:"userId"`
+	ExpiresAt int64  `json:"expiresAt"`
 }
 
 type SendParams struct {

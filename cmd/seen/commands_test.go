@@ -246,11 +246,11 @@ func TestTokenWithSecretFlag(t *testing.T) {
 	if strings.Count(out, "\n") != 1 || tok == "" {
 		t.Fatalf("seen token printed %q, want one token on one line", out)
 	}
-	sub, err := auth.New(secret, nil).Verify(tok)
+	sub, _, err := auth.New(secret, nil).Verify(tok)
 	if err != nil || sub != "alice" {
 		t.Fatalf("Verify(printed token) = %q, %v; want alice", sub, err)
 	}
-	if _, err := auth.New("another-secret-of-16-bytes", nil).Verify(tok); err == nil {
+	if _, _, err := auth.New("another-secret-of-16-bytes", nil).Verify(tok); err == nil {
 		t.Errorf("the token verifies with another secret")
 	}
 	// --ttl bounds its life: a token for one minute is dead in two.
@@ -259,7 +259,7 @@ func TestTokenWithSecretFlag(t *testing.T) {
 		t.Fatal(err)
 	}
 	later := func() time.Time { return before.Add(2*time.Minute + auth.Leeway) }
-	if _, err := auth.New(secret, later).Verify(strings.TrimSpace(out)); err == nil {
+	if _, _, err := auth.New(secret, later).Verify(strings.TrimSpace(out)); err == nil {
 		t.Errorf("a --ttl 1m token still verifies two minutes later")
 	}
 }
@@ -272,7 +272,7 @@ func TestTokenSecretFromEnv(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if sub, err := auth.New(secret, nil).Verify(strings.TrimSpace(out)); err != nil || sub != "bob" {
+	if sub, _, err := auth.New(secret, nil).Verify(strings.TrimSpace(out)); err != nil || sub != "bob" {
 		t.Fatalf("Verify = %q, %v; want bob", sub, err)
 	}
 }
@@ -288,7 +288,7 @@ func TestTokenSecretFromDataDir(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if sub, err := auth.New(secret, nil).Verify(strings.TrimSpace(out)); err != nil || sub != "carol" {
+	if sub, _, err := auth.New(secret, nil).Verify(strings.TrimSpace(out)); err != nil || sub != "carol" {
 		t.Fatalf("Verify = %q, %v; want carol", sub, err)
 	}
 }

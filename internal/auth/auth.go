@@ -60,13 +60,14 @@ func (t *Tokens) Mint(userID string, ttl time.Duration) (string, time.Time, erro
 }
 
 // Verify checks token's signature (HS256 only), expiry, not-before and
-// subject, and returns the user id.
-func (t *Tokens) Verify(token string) (string, error) {
+// subject, and returns the user id and the token's exp: a connection
+// authenticated by the token lives until then (plus Leeway).
+func (t *Tokens) Verify(token string) (string, time.Time, error) {
 	if token == "" {
-		return "", fmt.Errorf("%w: empty", ErrInvalidToken)
+		return "", time.Time{}, fmt.Errorf("%w: empty", ErrInvalidToken)
 	}
 	if len(token) > MaxTokenBytes {
-		return "", fmt.Errorf("%w: longer than %d bytes", ErrInvalidToken, MaxTokenBytes)
+		return "", time.Time{}, fmt.Errorf("%w: longer than %d bytes", ErrInvalidToken, MaxTokenBytes)
 	}
 	var claims jwt.RegisteredClaims
 	_, err := jwt.ParseWithClaims(token, &claims,
@@ -77,10 +78,11 @@ func (t *Tokens) Verify(token string) (string, error) {
 		jwt.WithTimeFunc(t.now),
 	)
 	if err != nil {
-		return "", fmt.Errorf("%w: %v", ErrInvalidToken, err)
+		return "", time.Time{}, fmt.Errorf("%w: %v", ErrInvalidToken, err)
 	}
 	if !protocol.ValidID(claims.Subject) {
-		return "", fmt.Errorf("%w: bad subject %q", ErrInvalidToken, claims.Subject)
+		return "", time.Time{}, fmt.Errorf("%w: bad subject %q", ErrInvalidToken, claims.Subject)
 	}
-	return claims.Subject, nil
+	// WithExpirationRequired made sure exp is there.
+	return claims.Subject, claims.ExpiresAt.Time, nil
 }

@@ -22,9 +22,12 @@ func TestMintVerify(t *testing.T) {
 	if time.Until(exp) < 59*time.Minute {
 		t.Errorf("expiresAt %v is not an hour away", exp)
 	}
-	got, err := tok.Verify(s)
+	got, gotExp, err := tok.Verify(s)
 	if err != nil || got != "alice" {
 		t.Fatalf("Verify = %q, %v; want alice, nil", got, err)
+	}
+	if !gotExp.Equal(exp) {
+		t.Errorf("Verify's exp = %v, want the minted %v", gotExp, exp)
 	}
 }
 
@@ -55,7 +58,7 @@ func TestVerifyRejects(t *testing.T) {
 	}
 	for name, s := range cases {
 		t.Run(name, func(t *testing.T) {
-			got, err := tok.Verify(s)
+			got, _, err := tok.Verify(s)
 			if !errors.Is(err, ErrInvalidToken) {
 				t.Fatalf("Verify = %q, %v; want ErrInvalidToken", got, err)
 			}

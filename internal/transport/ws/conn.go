@@ -44,6 +44,7 @@ type conn struct {
 	unsubscribe func()
 	user        *userState    // set with caller
 	limiter     *rate.Limiter // this connection's request budget
+	tok         tokenLife     // closes the connection when its token expires (token.go)
 
 	sem  chan struct{} // bounds requests in progress
 	ping *time.Timer   // pings the client; no goroutine while it waits
@@ -89,6 +90,7 @@ func (c *conn) serve() {
 	c.cancel()
 	c.ws.CloseNow()
 	c.ping.Stop()
+	c.tok.stop()
 	c.inflight.Wait()
 	c.qmu.Lock()
 	c.dead = true
@@ -162,6 +164,9 @@ func (c *conn) handleFrame(data []byte) (stop bool) {
 		go func() { done <- c.connect(id, req.Params) }()
 		return <-done
 	}
+	if c.tok.isExpired() {
+		return true // the token's close is under way: run nothing more
+	}
 	c.mu.Lock()
 	if c.draining {
 		c.mu.Unlock()
@@ -189,7 +194,7 @@ func (c *conn) handleFrame(data []byte) (stop bool) {
 		defer func() { <-c.sem }()
 		start := time.Now()
 		ctx, cancel := context.WithTimeout(c.ctx, c.h.o.Config.RequestTimeout)
-		res, pe := c.h.o.Service.Dispatch(ctx, c.caller, req.Method, req.Params)
+		res, pe := c.dispatch(ctx, req)
 		cancel()
 		c.h.o.Metrics.RequestDuration.WithLabelValues(c.methodLabel(req.Method)).Observe(time.Since(start).Seconds())
 		c.reply(id, req.Method, res, pe)
@@ -209,7 +214,7 @@ func (c *conn) connect(id json.RawMessage, raw json.RawMessage) (stop bool) {
 		c.reply(id, protocol.MethodConnect, nil, protocol.BadParam("device", "device must be 1-64 characters of [A-Za-z0-9_.@-]"))
 		return false
 	}
-	userID, err := c.h.o.Tokens.Verify(p.Token)
+	userID, exp, err := c.h.o.Tokens.Verify(p.Token)
 	if err != nil {
 		c.h.o.Metrics.ConnectsTotal.WithLabelValues("unauthorized").Inc()
 		c.h.log.Debug("connect refused", "conn", c.id, "err", err)
@@ -252,10 +257,11 @@ func (c *conn) connect(id json.RawMessage, raw json.RawMessage) (stop bool) {
 	c.user = us
 	c.unsubscribe = unsub
 	c.connected = true
+	c.tok.start(c, exp)
 	c.h.o.Metrics.Connections.Inc()
 	c.h.o.Metrics.ConnectsTotal.WithLabelValues("ok").Inc()
 	c.reply(id, protocol.MethodConnect, protocol.ConnectResult{
-		UserID: userID, Device: device, ServerTime: time.Now().UnixMilli(),
+		UserID: userID, Device: device, ServerTime: time.Now().UnixMilli(), ExpiresAt: exp.UnixMilli(),
 	}, nil)
 	return false
 }
@@ -341,7 +347,7 @@ func (c *conn) startWriterLocked() {
 
 // methodLabel keeps the metrics' label set bounded.
 func (c *conn) methodLabel(method string) string {
-	if method == protocol.MethodConnect || c.h.o.Service.Known(method) {
+	if method == protocol.MethodConnect || method == protocol.MethodConnectRefresh || c.h.o.Service.Known(method) {
 		return method
 	}
 	return "other"
