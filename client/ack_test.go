@@ -153,12 +153,16 @@ func TestAckerRetriesAfterDisconnect(t *testing.T) {
 	a.note(peer("carol"), 9)
 	mt.tick(t)
 	recv(t, fs.sent, "the failing ack") // the flush stops at the first disconnect
-	a.mu.Lock()
-	n := len(a.pending)
-	a.mu.Unlock()
-	if n != 2 {
-		t.Fatalf("got %d acks waiting after the disconnect, want 2", n)
-	}
+	// The attempt is recorded before it fails and the batch is requeued.
+	checkFor(t, func() error {
+		a.mu.Lock()
+		n := len(a.pending)
+		a.mu.Unlock()
+		if n != 2 {
+			return fmt.Errorf("got %d acks waiting after the disconnect, want 2", n)
+		}
+		return nil
+	})
 
 	a.wake() // as after a reconnect
 	mt.tick(t)

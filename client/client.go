@@ -70,15 +70,15 @@ func Dial(ctx context.Context, url, token string, opts ...Option) (*Client, erro
 		return nil, err
 	}
 	c := newClient(cfg)
-	conn, res, err := c.connect(ctx)
+	s, err := c.connect(ctx)
 	if err != nil {
 		c.cancel()
 		return nil, err
 	}
 	c.mu.Lock()
-	c.conn, c.userID, c.device = conn, res.UserID, res.Device
+	c.conn, c.userID, c.device = s.conn, s.res.UserID, s.res.Device
 	c.mu.Unlock()
-	c.log.Debug("seen client: connected", "user", res.UserID, "device", res.Device)
+	c.log.Debug("seen client: connected", "user", s.res.UserID, "device", s.res.Device)
 
 	c.wg.Add(1)
 	go c.dispatchLoop()
@@ -90,7 +90,7 @@ func Dial(ctx context.Context, url, token string, opts ...Option) (*Client, erro
 		}()
 	}
 	c.wg.Add(1)
-	go c.run(conn, res.UserID)
+	go c.run(s)
 	return c, nil
 }
 
@@ -202,10 +202,13 @@ func (c *Client) signalLocked() {
 
 // run owns the connection: it reads until the connection drops, then
 // reconnects, until Close or until it gives up.
-func (c *Client) run(conn *websocket.Conn, userID string) {
+func (c *Client) run(s session) {
 	defer c.wg.Done()
 	for {
-		cause := c.readLoop(conn, userID)
+		conn := s.conn
+		stopRefresh := c.startRefresh(s)
+		cause := c.readLoop(s)
+		stopRefresh()
 		conn.CloseNow() // a read error leaves it closed or broken; make sure no write goes through
 
 		c.mu.Lock()
@@ -231,8 +234,8 @@ func (c *Client) run(conn *websocket.Conn, userID string) {
 		}
 		c.queueLifecycle(disconnected{err})
 
-		conn, userID = c.reconnect()
-		if conn == nil {
+		s = c.reconnect()
+		if s.conn == nil {
 			return
 		}
 		c.queueLifecycle(reconnected{})
@@ -242,10 +245,17 @@ func (c *Client) run(conn *websocket.Conn, userID string) {
 	}
 }
 
-// readLoop reads frames until the connection fails and returns why. Reading
-// is also what answers the server's pings.
-func (c *Client) readLoop(conn *websocket.Conn, userID string) error {
+// readLoop handles the frames that came before the connect answer, then
+// reads frames until the connection fails and returns why. Reading is also
+// what answers the server's pings.
+func (c *Client) readLoop(s session) error {
+	conn, userID := s.conn, s.res.UserID
 	var orphan *protocol.Error // the last error the server sent with a null id
+	for _, data := range s.early {
+		if e := c.handleFrame(data, userID); e != nil {
+			orphan = e
+		}
+	}
 	for {
 		_, data, err := conn.Read(c.ctx)
 		if err != nil {
@@ -296,35 +306,35 @@ func (c *Client) handleFrame(data []byte, userID string) *protocol.Error {
 	return nil
 }
 
-// reconnect dials until connect succeeds (it returns the connection), Close
-// is called or the server refuses the token (it returns nil).
-func (c *Client) reconnect() (*websocket.Conn, string) {
+// reconnect dials until connect succeeds (it returns the session), Close
+// is called or the server refuses the token (it returns no connection).
+func (c *Client) reconnect() session {
 	bo := newBackoff(c.cfg.backoffMin, c.cfg.backoffMax)
 	for attempt := 1; ; attempt++ {
 		t := time.NewTimer(bo.next())
 		select {
 		case <-c.ctx.Done():
 			t.Stop()
-			return nil, ""
+			return session{}
 		case <-t.C:
 		}
 
-		conn, res, err := c.connect(c.ctx)
+		s, err := c.connect(c.ctx)
 		if err == nil {
 			c.mu.Lock()
 			if c.closed {
 				c.mu.Unlock()
-				conn.CloseNow()
-				return nil, ""
+				s.conn.CloseNow()
+				return session{}
 			}
-			c.conn, c.userID, c.device = conn, res.UserID, res.Device
+			c.conn, c.userID, c.device = s.conn, s.res.UserID, s.res.Device
 			c.signalLocked()
 			c.mu.Unlock()
 			c.log.Info("seen client: reconnected", "attempt", attempt)
-			return conn, res.UserID
+			return s
 		}
 		if c.ctx.Err() != nil {
-			return nil, ""
+			return session{}
 		}
 		if pe := (*protocol.Error)(nil); errors.As(err, &pe) && pe.Code == protocol.CodeUnauthorized {
 			err = fmt.Errorf("%w: reconnect refused: %w", ErrDisconnected, err)
@@ -333,23 +343,23 @@ func (c *Client) reconnect() (*websocket.Conn, string) {
 			c.stopLocked(err)
 			c.mu.Unlock()
 			c.queueLifecycle(disconnected{err})
-			return nil, ""
+			return session{}
 		}
 		c.log.Warn("seen client: reconnect failed", "attempt", attempt, "err", err)
 	}
 }
 
 // connect dials and sends connect, bounded by ctx and the connect timeout.
-func (c *Client) connect(ctx context.Context) (*websocket.Conn, protocol.ConnectResult, error) {
+func (c *Client) connect(ctx context.Context) (session, error) {
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.connectTimeout)
 	defer cancel()
-	var zero protocol.ConnectResult
+	var zero session
 
 	token := c.cfg.token
-	if c.cfg.tokenSource != nil {
-		t, err := c.cfg.tokenSource(ctx)
+	if c.cfg.tokenProvider != nil {
+		t, err := c.cfg.tokenProvider(ctx)
 		if err != nil {
-			return nil, zero, fmt.Errorf("client: token source: %w", err)
+			return zero, fmt.Errorf("client: token provider: %w", err)
 		}
 		token = t
 	}
@@ -360,23 +370,28 @@ func (c *Client) connect(ctx context.Context) (*websocket.Conn, protocol.Connect
 	})
 	if err != nil {
 		if resp != nil && resp.StatusCode == http.StatusUnauthorized {
-			return nil, zero, &protocol.Error{Code: protocol.CodeUnauthorized, Message: "handshake refused: " + resp.Status}
+			return zero, &protocol.Error{Code: protocol.CodeUnauthorized, Message: "handshake refused: " + resp.Status}
 		}
-		return nil, zero, fmt.Errorf("client: dial %s: %w", c.cfg.url, err)
+		return zero, fmt.Errorf("client: dial %s: %w", c.cfg.url, err)
 	}
 	conn.SetReadLimit(c.cfg.readLimit)
-	res, err := c.handshake(ctx, conn, token)
+	s, err := c.handshake(ctx, conn, token)
 	if err != nil {
 		conn.CloseNow()
-		return nil, zero, err
+		return zero, err
 	}
-	return conn, res, nil
+	return s, nil
 }
 
 // handshake sends connect on a fresh connection and reads its answer. No
 // other goroutine uses conn yet, so it reads the socket itself.
-func (c *Client) handshake(ctx context.Context, conn *websocket.Conn, token string) (protocol.ConnectResult, error) {
-	var zero protocol.ConnectResult
+//
+// The server subscribes the connection to its events before it answers
+// connect, so events may arrive ahead of the answer: they are kept, in
+// order, for the read loop to handle first.
+func (c *Client) handshake(ctx context.Context, conn *websocket.Conn, token string) (session, error) {
+	var zero session
+	var early [][]byte
 	device := c.cfg.device
 	if device == "" {
 		device = c.Device() // keep the name the server gave on the first connect
@@ -412,11 +427,15 @@ func (c *Client) handshake(ctx context.Context, conn *websocket.Conn, token stri
 			if err := unmarshal(f.result, &res); err != nil {
 				return zero, fmt.Errorf("client: decode connect result: %w", err)
 			}
-			return res, nil
+			return session{conn: conn, res: res, at: time.Now(), early: early}, nil
 		case f.kind == frameOrphan:
 			return zero, f.err
+		case len(early) < c.cfg.eventQueue:
+			early = append(early, data)
 		default:
-			c.log.Warn("seen client: frame before the connect answer ignored", "kind", f.kind)
+			// As with a full event queue: the event is lost, and counted.
+			n := c.dropped.Add(1)
+			c.log.Error("seen client: too many events before the connect answer, event dropped; re-sync by state", "dropped", n)
 		}
 	}
 }

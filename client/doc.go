@@ -22,7 +22,7 @@
 //
 // When the socket drops unexpectedly the client reconnects with exponential
 // backoff and jitter (WithBackoff), sending connect again with the same
-// device name and a token from WithTokenSource when given. Calls in flight
+// device name and a token from WithTokenProvider when given. Calls in flight
 // at the drop fail with an error wrapping ErrDisconnected; whether the
 // server carried them out is unknown (message.send is safe to repeat with
 // the same clientMsgId). Calls made while reconnecting wait for the new
@@ -30,6 +30,26 @@
 // fail with an error wrapping both ErrDisconnected and the context's error.
 // The server does not replay missed events: after OnReconnect handlers run,
 // re-sync by state (conversation.list, message.history, receipt.query).
+//
+// # Tokens
+//
+// The server closes a connection once its token expires (close code 4001,
+// "token expired"). With a static token (Dial's token argument) the client
+// then tries to reconnect with the same token, is refused with 401 and
+// stops. With WithTokenProvider:
+//
+//	c, err := client.Dial(ctx, url, "", client.WithTokenProvider(
+//		func(ctx context.Context) (string, error) { return myBackend.SeenToken(ctx) }))
+//
+// the provider is called before every connect and, while connected, at
+// about three quarters of the token's remaining lifetime (and at least
+// RefreshLead before its exp when the lifetime allows); the new token goes
+// to the server with connect.refresh on the live socket, so nothing is
+// dropped. A provider error or a refused refresh is retried with backoff
+// while the old token lasts; if it runs out first, the client reconnects
+// after the 4001 close with a fresh token from the provider. The provider
+// runs on the client's refresh goroutine and must honour its context.
+// RefreshToken sends connect.refresh by hand.
 //
 // The client stops for good, and Done is closed, after Close, when a
 // reconnect is refused with 401 (the token is bad or expired; there is no
@@ -63,7 +83,9 @@
 //
 // Events are handled in arrival order, one at a time, on one goroutine per
 // client; OnReconnect and OnDisconnect run on the same goroutine, in order
-// with the events. Register handlers with WithHandlers (before anything can
+// with the events. The server subscribes a connection before it answers
+// connect, so events may come before that answer: the client keeps them and
+// handles them right after it, in order. Register handlers with WithHandlers (before anything can
 // arrive) or the On... methods (any time; they add to the existing ones).
 //
 // The read loop never waits for handlers: events wait in a queue of
@@ -88,10 +110,12 @@
 // context does not cut a frame half written (that would break the
 // connection for every other call): writes are bounded by WithWriteTimeout.
 //
-// The client owns at most three goroutines: the connection goroutine
+// The client owns at most four goroutines: the connection goroutine
 // (reads frames, answers pings, reconnects), the event goroutine (runs
-// handlers) and the delivered-ack goroutine. Close closes the socket with
-// status 1000 and joins all three before it returns. Mutable state is
+// handlers), the delivered-ack goroutine and, with a token provider, one
+// refresh goroutine per live connection (the connection goroutine joins it
+// when the connection ends). Close closes the socket with status 1000 and
+// joins them all before it returns. Mutable state is
 // guarded by Client.mu (connection, identity, stop state) and by the small
 // locks of the pending table, the handler list and the ack batcher; no lock
 // is held while calling a handler or doing I/O.

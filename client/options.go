@@ -28,7 +28,7 @@ type Option func(*config)
 type config struct {
 	url            string
 	token          string
-	tokenSource    func(context.Context) (string, error)
+	tokenProvider  func(context.Context) (string, error)
 	device         string
 	logger         *slog.Logger
 	reconnect      bool
@@ -70,8 +70,8 @@ func newConfig(url, token string, opts []Option) (config, error) {
 	if cfg.url == "" {
 		return cfg, errors.New("client: empty url")
 	}
-	if cfg.token == "" && cfg.tokenSource == nil {
-		return cfg, errors.New("client: no token and no token source")
+	if cfg.token == "" && cfg.tokenProvider == nil {
+		return cfg, errors.New("client: no token and no token provider")
 	}
 	if cfg.backoffMin <= 0 || cfg.backoffMax < cfg.backoffMin {
 		return cfg, fmt.Errorf("client: bad backoff %v..%v", cfg.backoffMin, cfg.backoffMax)
@@ -123,12 +123,29 @@ func WithReadLimit(n int64) Option { return func(c *config) { c.readLimit = n } 
 // queue is full.
 func WithEventQueueSize(n int) Option { return func(c *config) { c.eventQueue = n } }
 
-// WithTokenSource sets a function called for a token before every connect,
-// Dial's included when Dial's token is empty, so a reconnect can use a fresh
-// token. An error from it counts as a failed attempt and is retried with
-// backoff.
+// WithTokenProvider sets a function that gives the client a token: before
+// every connect (Dial's included; Dial's token may then be empty) and,
+// while connected, before the current token expires, when the client hands
+// the new token to the server with connect.refresh on the live socket. It
+// is called at about three quarters of the token's remaining lifetime, and
+// at least RefreshLead before its exp when the lifetime allows.
+//
+// An error from it, or a refresh the server refuses, is retried with
+// backoff (WithBackoff) while the connection lasts; if the token runs out
+// first, the server closes the socket (close code 4001) and the client
+// reconnects with a token from the provider. Without a provider, the token
+// given to Dial serves every connect, and a connection closed for its
+// expiry reconnects with it only to be refused (401): the client stops.
+func WithTokenProvider(f func(context.Context) (string, error)) Option {
+	return func(c *config) { c.tokenProvider = f }
+}
+
+// WithTokenSource is WithTokenProvider.
+//
+// Deprecated: use WithTokenProvider; the name says what it now does too
+// (refresh before expiry).
 func WithTokenSource(f func(context.Context) (string, error)) Option {
-	return func(c *config) { c.tokenSource = f }
+	return WithTokenProvider(f)
 }
 
 // WithConnectTimeout bounds one dial plus connect (default 15s).

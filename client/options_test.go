@@ -44,9 +44,9 @@ func TestConfigInvalid(t *testing.T) {
 	}
 }
 
-func TestConfigTokenSourceAlone(t *testing.T) {
-	_, err := newConfig("ws://x", "", []Option{WithTokenSource(nil), WithTokenSource(func(context.Context) (string, error) { return "t", nil })})
+func TestConfigTokenProviderAlone(t *testing.T) {
+	_, err := newConfig("ws://x", "", []Option{WithTokenProvider(nil), WithTokenProvider(func(context.Context) (string, error) { return "t", nil })})
 	if err != nil {
-		t.Errorf("got %v, want a token source to stand in for the token", err)
+		t.Errorf("got %v, want a token provider to stand in for the token", err)
 	}
 }

@@ -4,11 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/coder/websocket"
 
+	"github.com/seen-im/seen/client"
 	"github.com/seen-im/seen/internal/seentest"
 	"github.com/seen-im/seen/protocol"
 )
@@ -128,5 +130,47 @@ func TestRefreshWithAnotherUsersTokenKeepsOldExpiry(t *testing.T) {
 	r.MustCall(protocol.MethodConversationList, map[string]any{"limit": 1}, nil)
 	if code := r.Closed(); code != protocol.CloseTokenExpired {
 		t.Fatalf("closed with %d, want %d", code, protocol.CloseTokenExpired)
+	}
+}
+
+// TestSDKTokenProviderOutlivesExpiries: an SDK client whose provider hands
+// out tokens of a few seconds refreshes them on the live socket and keeps
+// its connection past the first token's end, with no drop.
+func TestSDKTokenProviderOutlivesExpiries(t *testing.T) {
+	t.Parallel()
+	s := seentest.Start(t)
+	var calls atomic.Int64
+	provider := func(context.Context) (string, error) {
+		calls.Add(1)
+		tok, _, err := s.Tokens().Mint("alice", 3*time.Second)
+		return tok, err
+	}
+	var drops atomic.Int64
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c, err := client.Dial(ctx, s.WSURL(), "", client.WithTokenProvider(provider),
+		client.WithHandlers(client.Handlers{Disconnect: func(error) { drops.Add(1) }}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+
+	// A witness on a token minted no earlier than the client's first one
+	// is closed no earlier than the client's first token ran out.
+	witness := seentest.DialRaw(t, s.WSURL())
+	tok, _ := shortToken(t, s, "alice", 3*time.Second)
+	witness.Connect(tok, "witness")
+	if code := witness.Closed(); code != protocol.CloseTokenExpired {
+		t.Fatalf("witness closed with %d, want %d", code, protocol.CloseTokenExpired)
+	}
+
+	if _, err := c.Conversations(ctx, protocol.ConversationListParams{Limit: 1}); err != nil {
+		t.Fatalf("after the first token's end: %v", err)
+	}
+	if n := drops.Load(); n != 0 {
+		t.Errorf("the client dropped %d times, want 0", n)
+	}
+	if n := calls.Load(); n < 2 {
+		t.Errorf("provider called %d times, want a connect and at least one refresh", n)
 	}
 }
