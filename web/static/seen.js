@@ -37,6 +37,10 @@ var ErrorCode = {
   Internal: 500,
   Unavailable: 503
 };
+var CloseCode = {
+  /** The connection's token expired before connect.refresh gave it a new one (reason "token expired"). */
+  TokenExpired: 4001
+};
 var SeenError = class extends Error {
   constructor(code, message, data, method) {
     super(method ? `${method}: ${message} (${code})` : `${message} (${code})`);
@@ -77,6 +81,11 @@ function newClientMsgId() {
   }
   return Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
 }
+function refreshDelay(leftMs) {
+  let d = leftMs * 3 / 4;
+  if (leftMs - d < 5e3) d = leftMs - 5e3;
+  return Math.max(d, 1e3);
+}
 function conversationKey(c) {
   return `${c.type}:${c.id}`;
 }
@@ -101,6 +110,8 @@ var SeenClient = class {
     this.serverOffset = 0;
     this.reconnectTimer = null;
     this.connectPromise = null;
+    this.expiresAt = 0;
+    this.refreshTimer = null;
     // Delivery acks: highest seq to ack per conversation, and highest the server took.
     this.ackPending = /* @__PURE__ */ new Map();
     this.ackDone = /* @__PURE__ */ new Map();
@@ -124,6 +135,7 @@ var SeenClient = class {
     }
     this.WS = WS;
     this.backoff = new Backoff(this.opts.backoffMinMs, this.opts.backoffMaxMs);
+    this.refreshBackoff = new Backoff(this.opts.backoffMinMs, this.opts.backoffMaxMs);
   }
   /** The connected user, once connected. */
   get userId() {
@@ -151,10 +163,15 @@ var SeenClient = class {
     if (this._state === "closed") return Promise.reject(new ConnectionError("closed", "client closed"));
     if (this.connectPromise) return this.connectPromise;
     if (this._state === "open") {
-      return Promise.resolve({ userId: this._userId, device: this._device, serverTime: this.serverNow() });
+      return Promise.resolve({
+        userId: this._userId,
+        device: this._device,
+        serverTime: this.serverNow(),
+        expiresAt: this.expiresAt
+      });
     }
     this._state = "connecting";
-    const p = this.dial().then(
+    const p = this.dial(false).then(
       (res) => {
         this.connectPromise = null;
         return res;
@@ -288,6 +305,17 @@ var SeenClient = class {
   leaveGroup(groupId) {
     return this.call("group.leave", { groupId });
   }
+  /**
+   * connect.refresh: hands the server a new token for the same user; the
+   * connection then lives until its exp. Rejects with SeenError 401 for a
+   * bad token or another user's, which changes nothing. With getToken the
+   * client does this by itself.
+   */
+  async refreshToken(token) {
+    const res = await this.call("connect.refresh", { token });
+    this.expiresAt = res.expiresAt;
+    return res;
+  }
   /** group.members: one page. */
   groupMembers(groupId, options = {}) {
     return this.call("group.members", { groupId, ...options });
@@ -297,8 +325,13 @@ var SeenClient = class {
     if (this.opts.getToken) return await this.opts.getToken();
     return this.opts.token;
   }
-  /** Opens a socket and runs the connect handshake; on success the socket becomes the live one. */
-  dial() {
+  /**
+   * Opens a socket and runs the connect handshake; on success the socket
+   * becomes the live one. The server subscribes the socket before it answers
+   * connect, so events may come first: they are kept and handled right after
+   * the answer (and after `reconnect`), in order.
+   */
+  dial(reconnecting) {
     return new Promise((resolve, reject) => {
       let settled = false;
       let ws;
@@ -337,6 +370,7 @@ var SeenClient = class {
             return;
           }
           const connectId = ++this.nextId;
+          const early = [];
           ws.onopen = () => {
             const params = { token };
             const device = this.opts.device || this._device;
@@ -349,13 +383,18 @@ var SeenClient = class {
             fail(new ConnectionError("disconnected", `connect: socket closed (${ev.code}${ev.reason ? " " + ev.reason : ""})`));
           };
           ws.onmessage = (ev) => {
+            const text = frameText(ev.data);
             let f;
             try {
-              f = JSON.parse(frameText(ev.data));
+              f = JSON.parse(text);
             } catch {
               return;
             }
             if (f === null || typeof f !== "object") return;
+            if (typeof f.method === "string" && f.id === void 0) {
+              if (!settled) early.push(text);
+              return;
+            }
             if (f.id !== connectId && f.id !== null) return;
             if (f.error) {
               const e = f.error;
@@ -373,6 +412,11 @@ var SeenClient = class {
             }
             const res = f.result;
             this.adopt(ws, res);
+            if (reconnecting) this.emit("reconnect", res);
+            for (const text2 of early) {
+              if (this.ws !== ws) break;
+              this.onFrame(text2);
+            }
             resolve(res);
           };
         },
@@ -386,8 +430,11 @@ var SeenClient = class {
     this._userId = res.userId;
     this._device = res.device;
     this.serverOffset = res.serverTime - Date.now();
+    this.expiresAt = res.expiresAt ?? 0;
     this._state = "open";
     this.backoff.reset();
+    this.refreshBackoff.reset();
+    if (this.opts.getToken && this.expiresAt > 0) this.scheduleRefresh(ws, refreshDelay(this.expiresAt - this.serverNow()));
     ws.onmessage = (ev) => this.onFrame(frameText(ev.data));
     ws.onclose = (ev) => this.onDrop(ws, ev);
     ws.onerror = () => {
@@ -435,9 +482,33 @@ var SeenClient = class {
     this.emit("event", { method, params });
     this.emit(method, params);
   }
+  /** Arms the token refresh of ws after delay ms. */
+  scheduleRefresh(ws, delay) {
+    if (this.refreshTimer) clearTimeout(this.refreshTimer);
+    this.refreshTimer = setTimeout(() => {
+      this.refreshTimer = null;
+      void this.refreshNow(ws);
+    }, delay);
+  }
+  /** Gets a token and sends connect.refresh on ws; on failure tries again with backoff while ws lives. */
+  async refreshNow(ws) {
+    try {
+      const token = await this.token();
+      if (this.ws !== ws) return;
+      const res = await this.refreshToken(token);
+      if (this.ws !== ws) return;
+      this.refreshBackoff.reset();
+      this.scheduleRefresh(ws, refreshDelay(res.expiresAt - this.serverNow()));
+    } catch {
+      if (this.ws !== ws || this._state !== "open") return;
+      this.scheduleRefresh(ws, this.refreshBackoff.next());
+    }
+  }
   onDrop(ws, ev) {
     if (this.ws !== ws) return;
     this.ws = null;
+    if (this.refreshTimer) clearTimeout(this.refreshTimer);
+    this.refreshTimer = null;
     if (this._state === "closed") return;
     const cause = this.lastOrphan;
     this.lastOrphan = null;
@@ -461,8 +532,9 @@ var SeenClient = class {
     this.reconnectTimer = setTimeout(() => {
       this.reconnectTimer = null;
       if (this._state !== "reconnecting") return;
-      this.dial().then(
-        (res) => this.emit("reconnect", res),
+      this.dial(true).then(
+        () => {
+        },
         (err) => {
           if (this._state !== "reconnecting") return;
           if (err instanceof SeenError && err.code === ErrorCode.Unauthorized) {
@@ -481,6 +553,8 @@ var SeenClient = class {
     this.reconnectTimer = null;
     if (this.ackTimer) clearTimeout(this.ackTimer);
     this.ackTimer = null;
+    if (this.refreshTimer) clearTimeout(this.refreshTimer);
+    this.refreshTimer = null;
     const ws = this.ws;
     this.ws = null;
     if (ws) {
@@ -577,11 +651,13 @@ async function connect(options) {
 }
 export {
   Backoff,
+  CloseCode,
   ConnectionError,
   ErrorCode,
   SeenClient,
   SeenError,
   connect,
   conversationKey,
-  newClientMsgId
+  newClientMsgId,
+  refreshDelay
 };

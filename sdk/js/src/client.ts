@@ -10,6 +10,7 @@ import type {
   HistoryResult,
   MemberFilter,
   Receipt,
+  RefreshResult,
   ReceiptMembersResult,
   SendResult,
   ServerEvents,
@@ -33,7 +34,15 @@ export interface ClientOptions {
   url: string;
   /** User token. Either this or getToken. */
   token?: string;
-  /** Called before every connect (the first and each reconnect) for a fresh token. */
+  /**
+   * Token provider. Called before every connect (the first and each
+   * reconnect) and, while connected, before the token expires: at about 3/4
+   * of its remaining lifetime (at least 5 s before its exp when the lifetime
+   * allows), the new token is handed to the server with connect.refresh on
+   * the live socket. A failed call or refused refresh is retried with
+   * backoff; if the token runs out first, the server closes the socket
+   * (4001) and the client reconnects with a token from getToken.
+   */
   getToken?: () => string | Promise<string>;
   /** Device name, 1-64 chars of [A-Za-z0-9_.@-]; the server assigns one when omitted (kept across reconnects). */
   device?: string;
@@ -91,6 +100,13 @@ export function newClientMsgId(): string {
   return Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
 }
 
+/** How long before a token with leftMs to live it is refreshed: at 3/4 of its life, at least 5 s before its end, never sooner than 1 s. */
+export function refreshDelay(leftMs: number): number {
+  let d = (leftMs * 3) / 4;
+  if (leftMs - d < 5000) d = leftMs - 5000;
+  return Math.max(d, 1000);
+}
+
 /** The key of a conversation in maps: "peer:bob", "group:team". */
 export function conversationKey(c: Conversation): string {
   return `${c.type}:${c.id}`;
@@ -139,6 +155,9 @@ export class SeenClient {
   private reconnectTimer: ReturnType<typeof setTimeout> | null = null;
   private backoff: Backoff;
   private connectPromise: Promise<ConnectResult> | null = null;
+  private expiresAt = 0;
+  private refreshTimer: ReturnType<typeof setTimeout> | null = null;
+  private refreshBackoff: Backoff;
 
   // Delivery acks: highest seq to ack per conversation, and highest the server took.
   private ackPending = new Map<string, { conv: Conversation; seq: number }>();
@@ -164,6 +183,7 @@ export class SeenClient {
     }
     this.WS = WS;
     this.backoff = new Backoff(this.opts.backoffMinMs, this.opts.backoffMaxMs);
+    this.refreshBackoff = new Backoff(this.opts.backoffMinMs, this.opts.backoffMaxMs);
   }
 
   /** The connected user, once connected. */
@@ -193,10 +213,15 @@ export class SeenClient {
     if (this._state === "closed") return Promise.reject(new ConnectionError("closed", "client closed"));
     if (this.connectPromise) return this.connectPromise;
     if (this._state === "open") {
-      return Promise.resolve({ userId: this._userId, device: this._device, serverTime: this.serverNow() });
+      return Promise.resolve({
+        userId: this._userId,
+        device: this._device,
+        serverTime: this.serverNow(),
+        expiresAt: this.expiresAt,
+      });
     }
     this._state = "connecting";
-    const p = this.dial().then(
+    const p = this.dial(false).then(
       (res) => {
         this.connectPromise = null;
         return res;
@@ -358,6 +383,18 @@ export class SeenClient {
     return this.call("group.leave", { groupId });
   }
 
+  /**
+   * connect.refresh: hands the server a new token for the same user; the
+   * connection then lives until its exp. Rejects with SeenError 401 for a
+   * bad token or another user's, which changes nothing. With getToken the
+   * client does this by itself.
+   */
+  async refreshToken(token: string): Promise<RefreshResult> {
+    const res = await this.call<RefreshResult>("connect.refresh", { token });
+    this.expiresAt = res.expiresAt;
+    return res;
+  }
+
   /** group.members: one page. */
   groupMembers(groupId: string, options: { cursor?: string; limit?: number } = {}): Promise<GroupMembersResult> {
     return this.call("group.members", { groupId, ...options });
@@ -370,8 +407,13 @@ export class SeenClient {
     return this.opts.token as string;
   }
 
-  /** Opens a socket and runs the connect handshake; on success the socket becomes the live one. */
-  private dial(): Promise<ConnectResult> {
+  /**
+   * Opens a socket and runs the connect handshake; on success the socket
+   * becomes the live one. The server subscribes the socket before it answers
+   * connect, so events may come first: they are kept and handled right after
+   * the answer (and after `reconnect`), in order.
+   */
+  private dial(reconnecting: boolean): Promise<ConnectResult> {
     return new Promise<ConnectResult>((resolve, reject) => {
       let settled = false;
       let ws: WebSocketLike;
@@ -411,6 +453,7 @@ export class SeenClient {
             return;
           }
           const connectId = ++this.nextId;
+          const early: string[] = [];
           ws.onopen = () => {
             const params: Record<string, unknown> = { token };
             const device = this.opts.device || this._device;
@@ -424,13 +467,18 @@ export class SeenClient {
             fail(new ConnectionError("disconnected", `connect: socket closed (${ev.code}${ev.reason ? " " + ev.reason : ""})`));
           };
           ws.onmessage = (ev) => {
+            const text = frameText(ev.data);
             let f: any;
             try {
-              f = JSON.parse(frameText(ev.data));
+              f = JSON.parse(text);
             } catch {
               return;
             }
             if (f === null || typeof f !== "object") return;
+            if (typeof f.method === "string" && f.id === undefined) {
+              if (!settled) early.push(text);
+              return;
+            }
             if (f.id !== connectId && f.id !== null) return;
             if (f.error) {
               const e = f.error;
@@ -448,6 +496,11 @@ export class SeenClient {
             }
             const res = f.result as ConnectResult;
             this.adopt(ws, res);
+            if (reconnecting) this.emit("reconnect", res);
+            for (const text of early) {
+              if (this.ws !== ws) break; // a handler closed the client
+              this.onFrame(text);
+            }
             resolve(res);
           };
         },
@@ -462,8 +515,11 @@ export class SeenClient {
     this._userId = res.userId;
     this._device = res.device;
     this.serverOffset = res.serverTime - Date.now();
+    this.expiresAt = res.expiresAt ?? 0;
     this._state = "open";
     this.backoff.reset();
+    this.refreshBackoff.reset();
+    if (this.opts.getToken && this.expiresAt > 0) this.scheduleRefresh(ws, refreshDelay(this.expiresAt - this.serverNow()));
     ws.onmessage = (ev) => this.onFrame(frameText(ev.data));
     ws.onclose = (ev) => this.onDrop(ws, ev);
     ws.onerror = () => {
@@ -518,9 +574,35 @@ export class SeenClient {
     this.emit(method, params);
   }
 
+  /** Arms the token refresh of ws after delay ms. */
+  private scheduleRefresh(ws: WebSocketLike, delay: number): void {
+    if (this.refreshTimer) clearTimeout(this.refreshTimer);
+    this.refreshTimer = setTimeout(() => {
+      this.refreshTimer = null;
+      void this.refreshNow(ws);
+    }, delay);
+  }
+
+  /** Gets a token and sends connect.refresh on ws; on failure tries again with backoff while ws lives. */
+  private async refreshNow(ws: WebSocketLike): Promise<void> {
+    try {
+      const token = await this.token();
+      if (this.ws !== ws) return;
+      const res = await this.refreshToken(token);
+      if (this.ws !== ws) return;
+      this.refreshBackoff.reset();
+      this.scheduleRefresh(ws, refreshDelay(res.expiresAt - this.serverNow()));
+    } catch {
+      if (this.ws !== ws || this._state !== "open") return; // the connection is gone: the reconnect gets a token
+      this.scheduleRefresh(ws, this.refreshBackoff.next());
+    }
+  }
+
   private onDrop(ws: WebSocketLike, ev: { code: number; reason: string }): void {
     if (this.ws !== ws) return;
     this.ws = null;
+    if (this.refreshTimer) clearTimeout(this.refreshTimer);
+    this.refreshTimer = null;
     if (this._state === "closed") return;
     const cause = this.lastOrphan;
     this.lastOrphan = null;
@@ -545,8 +627,8 @@ export class SeenClient {
     this.reconnectTimer = setTimeout(() => {
       this.reconnectTimer = null;
       if (this._state !== "reconnecting") return;
-      this.dial().then(
-        (res) => this.emit("reconnect", res),
+      this.dial(true).then(
+        () => {},
         (err) => {
           if (this._state !== "reconnecting") return;
           if (err instanceof SeenError && err.code === ErrorCode.Unauthorized) {
@@ -566,6 +648,8 @@ export class SeenClient {
     this.reconnectTimer = null;
     if (this.ackTimer) clearTimeout(this.ackTimer);
     this.ackTimer = null;
+    if (this.refreshTimer) clearTimeout(this.refreshTimer);
+    this.refreshTimer = null;
     const ws = this.ws;
     this.ws = null;
     if (ws) {

@@ -16,6 +16,12 @@ export const ErrorCode = {
   Unavailable: 503,
 } as const;
 
+/** WebSocket close codes the server uses besides the standard ones. */
+export const CloseCode = {
+  /** The connection's token expired before connect.refresh gave it a new one (reason "token expired"). */
+  TokenExpired: 4001,
+} as const;
+
 /** An error the server answered with: its code, message and data (e.g. data.field). */
 export class SeenError extends Error {
   readonly code: number;

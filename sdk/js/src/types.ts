@@ -41,6 +41,14 @@ export interface ConnectResult {
   userId: string;
   device: string;
   serverTime: number;
+  /** The token's exp (ms since the epoch): the server closes the socket with 4001 after it, unless refreshed. */
+  expiresAt: number;
+}
+
+/** The result of connect.refresh: the connection now lives until expiresAt (ms since the epoch). */
+export interface RefreshResult {
+  userId: string;
+  expiresAt: number;
 }
 
 export interface SendResult {

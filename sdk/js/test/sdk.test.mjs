@@ -2,7 +2,7 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { WebSocket as WS } from "ws";
-import { SeenClient, SeenError, ConnectionError, ErrorCode } from "../dist/seen.js";
+import { SeenClient, SeenError, ConnectionError, ErrorCode, CloseCode } from "../dist/seen.js";
 import { SeenServer } from "./server.mjs";
 
 const WebSocketImpl = globalThis.WebSocket ?? WS;
@@ -362,5 +362,47 @@ describe("reconnect", () => {
     await new Promise((r) => setTimeout(r, 500));
     assert.equal(reconnects, 0);
     assert.equal(alice.state, "closed");
+  });
+});
+
+describe("token expiry", () => {
+  const server = new SeenServer({ SEEN_TOKEN_SECRET: "sdk-test-secret-0123456789abcdef" });
+  before(() => server.start());
+  after(() => server.destroy());
+
+  test("getToken keeps the connection past its first token's end; a bare socket is closed with 4001", async () => {
+    const a = uid("alice");
+    let calls = 0;
+    const c = new SeenClient({
+      url: server.wsURL,
+      WebSocket: WebSocketImpl,
+      getToken: async () => {
+        calls++;
+        return server.mintToken(a, 3);
+      },
+    });
+    clients.push(c);
+    let drops = 0;
+    c.on("disconnect", () => drops++);
+    const res = await c.connect();
+    assert.ok(res.expiresAt > Date.now() - 1000, `expiresAt ${res.expiresAt}`);
+
+    // A witness on a token minted no earlier than the client's first one is
+    // closed no earlier than that token ran out.
+    const witness = new WebSocketImpl(server.wsURL);
+    const closed = new Promise((resolve) => {
+      witness.onclose = (ev) => resolve(ev);
+    });
+    witness.onopen = () =>
+      witness.send(JSON.stringify({ jsonrpc: "2.0", id: 1, method: "connect", params: { token: server.mintToken(a, 3) } }));
+    const ev = await closed;
+    assert.equal(ev.code, CloseCode.TokenExpired);
+    assert.equal(ev.reason, "token expired");
+
+    await c.conversations({ limit: 1 });
+    assert.equal(drops, 0);
+    assert.equal(c.state, "open");
+    assert.ok(calls >= 2, `getToken called ${calls} times, want a connect and a refresh`);
+    c.close();
   });
 });

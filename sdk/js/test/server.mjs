@@ -1,6 +1,7 @@
 // Test helper: a real `seen serve` on 127.0.0.1, a random free port and a
 // temp data dir. The Go binary is built once per run (or taken from SEEN_BIN).
 import { execFileSync, spawn } from "node:child_process";
+import { createHmac } from "node:crypto";
 import { mkdtempSync, rmSync, existsSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -103,5 +104,18 @@ export class SeenServer {
     });
     if (!r.ok) throw new Error(`demo token ${userId}: ${r.status} ${await r.text()}`);
     return (await r.json()).token;
+  }
+
+  /**
+   * Signs a token for userId that expires in ttlSeconds, with the secret the
+   * server was started with (env SEEN_TOKEN_SECRET), as an app server would.
+   */
+  mintToken(userId, ttlSeconds) {
+    const secret = this.env.SEEN_TOKEN_SECRET;
+    if (!secret) throw new Error("mintToken: start the server with SEEN_TOKEN_SECRET");
+    const b64 = (o) => Buffer.from(JSON.stringify(o)).toString("base64url");
+    const now = Math.floor(Date.now() / 1000);
+    const head = `${b64({ alg: "HS256", typ: "JWT" })}.${b64({ sub: userId, iat: now, exp: now + ttlSeconds })}`;
+    return `${head}.${createHmac("sha256", secret).update(head).digest("base64url")}`;
   }
 }

@@ -83,3 +83,99 @@ test("autoDelivered: false sends no acks", async () => {
   assert.equal(sent.filter((f) => f.method === "message.delivered").length, 0);
   c.close();
 });
+
+/**
+ * A scripted fake socket: script(frame, sock) is called with every frame the
+ * client sends and answers through sock.push (any frame) or sock.reply.
+ */
+function scriptedSocket(script) {
+  return class ScriptedWS {
+    constructor() {
+      this.readyState = 0;
+      ScriptedWS.sockets = [...(ScriptedWS.sockets ?? []), this];
+      setTimeout(() => {
+        this.readyState = 1;
+        this.onopen?.({});
+      }, 0);
+    }
+    send(text) {
+      const f = JSON.parse(text);
+      setTimeout(() => script(f, this, ScriptedWS.sockets.indexOf(this) + 1), 0);
+    }
+    push(frame) {
+      this.onmessage?.({ data: JSON.stringify({ jsonrpc: "2.0", ...frame }) });
+    }
+    reply(f, result) {
+      this.push({ id: f.id, result });
+    }
+    close(code = 1000, reason = "") {
+      if (this.readyState === 3) return;
+      this.readyState = 3;
+      setTimeout(() => this.onclose?.({ code, reason }), 0);
+    }
+  };
+}
+
+test("events that come before the connect answer are handled after it, in order", async () => {
+  const alice = { type: "peer", id: "alice" };
+  const msg = (seq) => ({ method: "message.new", params: { message: { msgId: `m${seq}`, seq, conversation: alice, sender: "alice", body: {}, sentAt: 0 } } });
+  const WS = scriptedSocket((f, sock) => {
+    if (f.method !== "connect") return sock.reply(f, {});
+    sock.push(msg(1));
+    sock.push(msg(2));
+    sock.reply(f, { userId: "bob", device: "d", serverTime: Date.now(), expiresAt: Date.now() + 3600e3 });
+    sock.push(msg(3));
+  });
+  const c = new SeenClient({ url: "ws://fake/v1/ws", token: "t", WebSocket: WS, autoDelivered: false });
+  const got = [];
+  c.on("message.new", (e) => got.push(e.message.seq));
+  await c.connect();
+  await new Promise((r) => setTimeout(r, 20));
+  assert.deepEqual(got, [1, 2, 3]);
+  assert.equal(c.userId, "bob"); // set before the early events ran
+  c.close();
+});
+
+test("getToken: refreshes on the live socket before expiry, retries a failure, reconnects after 4001", async () => {
+  const seen = [];
+  const WS = scriptedSocket((f, sock, n) => {
+    seen.push({ n, method: f.method, token: f.params?.token });
+    if (f.method === "connect") {
+      // The first connection's token is short: the refresh is due at once (1 s).
+      const ttl = n === 1 ? 2000 : 3600e3;
+      return sock.reply(f, { userId: "bob", device: "d", serverTime: Date.now(), expiresAt: Date.now() + ttl });
+    }
+    if (f.method === "connect.refresh") {
+      sock.reply(f, { userId: "bob", expiresAt: Date.now() + 3600e3 });
+      // As the server does when a token ran out after all.
+      return sock.close(4001, "token expired");
+    }
+    sock.reply(f, {});
+  });
+  let calls = 0;
+  const getToken = async () => {
+    calls++;
+    if (calls === 2) throw new Error("identity service down");
+    return `t${calls}`;
+  };
+  const c = new SeenClient({ url: "ws://fake/v1/ws", getToken, WebSocket: WS, autoDelivered: false, backoffMinMs: 10, backoffMaxMs: 50 });
+  const reconnected = new Promise((r) => c.on("reconnect", r));
+  const res = await c.connect();
+  assert.ok(res.expiresAt > Date.now());
+  await reconnected;
+  assert.deepEqual(seen, [
+    { n: 1, method: "connect", token: "t1" },
+    { n: 1, method: "connect.refresh", token: "t3" }, // t2 was the failed call
+    { n: 2, method: "connect", token: "t4" },
+  ]);
+  assert.equal(c.state, "open");
+  c.close();
+});
+
+test("refreshDelay: 3/4 of the lifetime, at least 5 s before the end, never under 1 s", async () => {
+  const { refreshDelay } = await import("../dist/seen.js");
+  assert.equal(refreshDelay(3600e3), 2700e3);
+  assert.equal(refreshDelay(16000), 11000);
+  assert.equal(refreshDelay(3000), 1000);
+  assert.equal(refreshDelay(-1000), 1000);
+});
