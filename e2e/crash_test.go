@@ -8,6 +8,7 @@ import (
 	"os"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -24,6 +25,8 @@ type crashWorld struct {
 	acks     map[string]map[string]bool // user -> msgIds whose single read was acknowledged
 	receipts []protocol.SendResult      // acknowledged group receipt messages, for readers to pick
 	senderOf map[string]string          // msgId -> sender
+
+	writes atomic.Int64 // acknowledged writes (sends and acks) of every round, for the kill to wait on
 }
 
 func newCrashWorld() *crashWorld {
@@ -31,15 +34,17 @@ func newCrashWorld() *crashWorld {
 }
 
 // crashLoad runs one client doing a random mix of sends and acks until stop
-// or until the server goes away.
-func (w *crashWorld) crashLoad(t *testing.T, url, user, tok string, round int, stop <-chan struct{}) {
+// or until the server goes away. It marks dialled once connected (or once
+// the dial failed): the kill waits for every client to be in.
+func (w *crashWorld) crashLoad(t *testing.T, url, user, tok string, seed uint64, round int, dialled *sync.WaitGroup, stop <-chan struct{}) {
 	c, err := dialProc(url, tok)
+	dialled.Done()
 	if err != nil {
 		t.Errorf("dial %s: %v", user, err)
 		return
 	}
 	defer c.Close()
-	rng := rand.New(rand.NewPCG(uint64(round), uint64(len(user))+uint64(user[1])))
+	rng := rand.New(rand.NewPCG(seed+uint64(round), uint64(len(user))+uint64(user[1])))
 	g := group("crash")
 	for i := 0; ; i++ {
 		select {
@@ -108,6 +113,7 @@ func (w *crashWorld) crashLoad(t *testing.T, url, user, tok string, round int, s
 		if err != nil {
 			return // the server went away
 		}
+		w.writes.Add(1)
 	}
 }
 
@@ -187,6 +193,35 @@ func (w *crashWorld) verify(t *testing.T, p *seentest.Proc, tokens map[string]st
 	}
 }
 
+// crashSeed is the seed of a crash run: SEEN_CRASH_SEED when set (to replay
+// a failed run with the seed it logged), else the clock. It draws each
+// round's kill point and every client's mix of operations; the
+// interleaving itself is the scheduler's, so a replay reproduces the plan,
+// not every instant.
+func crashSeed(t *testing.T) uint64 {
+	t.Helper()
+	if v := os.Getenv("SEEN_CRASH_SEED"); v != "" {
+		seed, err := strconv.ParseUint(v, 10, 64)
+		if err != nil {
+			t.Fatalf("SEEN_CRASH_SEED=%q is not an unsigned number", v)
+		}
+		return seed
+	}
+	return uint64(time.Now().UnixNano())
+}
+
+// waitWrites polls until n() reaches k: the kill comes at a point of the
+// load, counted in acknowledged writes, never at a moment of the clock.
+func waitWrites(t *testing.T, what string, n func() int64, k int64) {
+	t.Helper()
+	seentest.Eventually(t, 60*time.Second, func() error {
+		if got := n(); got < k {
+			return fmt.Errorf("%s: %d writes acknowledged, waiting for %d", what, got, k)
+		}
+		return nil
+	})
+}
+
 func TestCrashUnderMixedLoadLosesNothingAcknowledged(t *testing.T) {
 	cycles := 3
 	if v := os.Getenv("SEEN_CRASH_CYCLES"); v != "" {
@@ -203,7 +238,9 @@ func TestCrashUnderMixedLoadLosesNothingAcknowledged(t *testing.T) {
 		tokens map[string]string
 		w      *crashWorld
 	)
-	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 7))
+	seed := crashSeed(t)
+	t.Logf("seed %d (replay with SEEN_CRASH_SEED=%d)", seed, seed)
+	rng := rand.New(rand.NewPCG(seed, 7))
 	total, prev := 0, 0
 	for round := range cycles {
 		// Each check reads everything acknowledged so far, so a long run
@@ -221,13 +258,17 @@ func TestCrashUnderMixedLoadLosesNothingAcknowledged(t *testing.T) {
 			w = newCrashWorld()
 		}
 		stop := make(chan struct{})
-		var wg sync.WaitGroup
+		var wg, dialled sync.WaitGroup
+		dialled.Add(len(tokens))
 		for u := range tokens {
 			wg.Add(1)
-			go func() { defer wg.Done(); w.crashLoad(t, p.WSURL(), u, tokens[u], round, stop) }()
+			go func() { defer wg.Done(); w.crashLoad(t, p.WSURL(), u, tokens[u], seed, round, &dialled, stop) }()
 		}
-		// Kill at a random moment of the load.
-		time.Sleep(time.Duration(50+rng.IntN(400)) * time.Millisecond)
+		// Kill at a random point of the load, once every client is in and
+		// k more writes were acknowledged.
+		dialled.Wait()
+		k := int64(1 + rng.IntN(300))
+		waitWrites(t, fmt.Sprintf("round %d (seed %d)", round, seed), w.writes.Load, w.writes.Load()+k)
 		p.Kill()
 		close(stop)
 		wg.Wait()

@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -64,9 +65,28 @@ type acked struct {
 	msgID string
 }
 
+// loadProgress is how far a sendLoad has got, for a kill to wait on.
+type loadProgress struct {
+	dialled sync.WaitGroup // one per sender: done once it dialled, or failed to
+	acked   atomic.Int64   // sends acknowledged so far
+}
+
+func newLoadProgress(senders int) *loadProgress {
+	p := &loadProgress{}
+	p.dialled.Add(senders)
+	return p
+}
+
+// waitFor returns once every sender dialled and k sends were acknowledged.
+func (p *loadProgress) waitFor(t *testing.T, k int64) {
+	t.Helper()
+	p.dialled.Wait()
+	waitWrites(t, "send load", p.acked.Load, k)
+}
+
 // sendLoad runs senders that send until stop is closed or a send fails,
 // and returns every acknowledged message by clientMsgId.
-func sendLoad(t *testing.T, url string, tokens map[string]string, stop <-chan struct{}, round int) map[string]acked {
+func sendLoad(t *testing.T, url string, tokens map[string]string, stop <-chan struct{}, round int, prog *loadProgress) map[string]acked {
 	var mu sync.Mutex
 	got := map[string]acked{}
 	var wg sync.WaitGroup
@@ -75,6 +95,7 @@ func sendLoad(t *testing.T, url string, tokens map[string]string, stop <-chan st
 		go func() {
 			defer wg.Done()
 			c, err := dialProc(url, tok)
+			prog.dialled.Done()
 			if err != nil {
 				t.Errorf("dial %s: %v", user, err)
 				return
@@ -98,6 +119,7 @@ func sendLoad(t *testing.T, url string, tokens map[string]string, stop <-chan st
 				mu.Lock()
 				got[id] = acked{user: user, conv: conv, seq: res.Seq, msgID: res.MsgID}
 				mu.Unlock()
+				prog.acked.Add(1)
 			}
 		}()
 	}
@@ -214,15 +236,14 @@ func TestKillUnderSendLoadLosesNothingAcknowledged(t *testing.T) {
 		stop := make(chan struct{})
 		var got map[string]acked
 		done := make(chan struct{})
-		go func() { got = sendLoad(t, p.WSURL(), tokens, stop, round); close(done) }()
-		// Kill once a round's worth of sends has been acknowledged.
-		time.Sleep(time.Duration(150+100*round) * time.Millisecond)
+		prog := newLoadProgress(len(tokens))
+		go func() { got = sendLoad(t, p.WSURL(), tokens, stop, round, prog); close(done) }()
+		// Kill once a round's worth of sends has been acknowledged, a
+		// different point each round.
+		prog.waitFor(t, int64(50+100*round))
 		p.Kill()
 		close(stop)
 		<-done
-		if len(got) == 0 {
-			t.Fatalf("round %d: no send was acknowledged before the kill", round)
-		}
 		for k, v := range got {
 			all[k] = v
 		}
@@ -242,8 +263,9 @@ func TestSigtermUnderLoadFinishesCleanly(t *testing.T) {
 	stop := make(chan struct{})
 	var got map[string]acked
 	done := make(chan struct{})
-	go func() { got = sendLoad(t, p.WSURL(), tokens, stop, 0); close(done) }()
-	time.Sleep(200 * time.Millisecond)
+	prog := newLoadProgress(len(tokens))
+	go func() { got = sendLoad(t, p.WSURL(), tokens, stop, 0, prog); close(done) }()
+	prog.waitFor(t, 100) // SIGTERM in the middle of the load
 	if err := p.Term(); err != nil {
 		t.Fatalf("seen exited with %v after SIGTERM, want status 0", err)
 	}
