@@ -100,7 +100,7 @@ func roleCalls() []roleCall {
 		}, map[string]int{"nonmember": 403, "member": 403, "admin": 0, "owner": 0, "sender": 403, "other": 403, "late": 403, "removed": 403}},
 		{protocol.MethodGroupLeave, func(c *roleCell, _ string) any {
 			return protocol.GroupLeaveParams{GroupID: c.group}
-		}, map[string]int{"nonmember": 403, "member": 0, "admin": 0, "owner": 403, "sender": 0, "other": 0, "late": 0, "removed": 403}},
+		}, map[string]int{"nonmember": 403, "member": 0, "admin": 0, "owner": 0, "sender": 0, "other": 0, "late": 0, "removed": 403}},
 		{protocol.MethodGroupMembers, func(c *roleCell, _ string) any {
 			return protocol.GroupMembersParams{GroupID: c.group, Limit: 100}
 		}, member},
