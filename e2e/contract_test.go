@@ -179,6 +179,8 @@ func TestLastMemberLeaveDeletesGroup(t *testing.T) {
 	own.MustCall(protocol.MethodGroupLeave, protocol.GroupLeaveParams{GroupID: "g"}, nil)
 	mem.MustCall(protocol.MethodGroupLeave, protocol.GroupLeaveParams{GroupID: "g"}, nil)
 
+	// The deletion is durable: it holds after a restart as well.
+	s.Restart()
 	code, body := s.Admin("GET", "/v1/admin/messages/"+old.MsgID+"/receipt", nil)
 	wantAdminError(t, code, body, http.StatusNotFound, protocol.CodeNotFound, "")
 	code, body = s.Admin("POST", "/v1/admin/groups/g/members", map[string]any{"userIds": []string{"new"}})
@@ -193,6 +195,7 @@ func TestLastMemberLeaveDeletesGroup(t *testing.T) {
 	if got := roles(groupMembersOf(t, nw, "g")); !cmp.Equal(got, want) {
 		t.Errorf("roles of the new group = %v, want %v", got, want)
 	}
+	own = connectRaw(t, s, "own", "")
 	var res protocol.SendResult
 	own.MustCall(protocol.MethodMessageSend, protocol.SendParams{Conversation: group("g"), ClientMsgID: "c1", Body: json.RawMessage(`"new"`)}, &res)
 	if res.Seq != 1 || res.MsgID == old.MsgID {

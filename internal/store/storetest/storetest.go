@@ -34,6 +34,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Users", testUsers},
 		{"Groups", testGroups},
 		{"DeleteGroup", testDeleteGroup},
+		{"DeleteGroupConcurrentWithAdd", testDeleteGroupConcurrentWithAdd},
 		{"AppendSeqs", testAppendSeqs},
 		{"AppendConcurrentOneConv", testAppendConcurrentOneConv},
 		{"AppendConcurrentManyConvs", testAppendConcurrentManyConvs},
@@ -639,6 +640,42 @@ func testDeleteGroup(t *testing.T, s store.Store) {
 	}
 	if got := mustMember(t, s, conv, "alice"); got.JoinSeq != 1 || got.ReadSeq != 1 || got.Role != "member" {
 		t.Errorf("alice in the recreated group = %+v; want JoinSeq 1, ReadSeq 1, role member", got)
+	}
+}
+
+// testDeleteGroupConcurrentWithAdd races DeleteGroup of an emptied group
+// against AddMembers: either the delete wins and the add finds no group,
+// or the add wins and the delete finds a member; never a deleted group
+// with a member, nor a member lost.
+func testDeleteGroupConcurrentWithAdd(t *testing.T, s store.Store) {
+	for i := range 20 {
+		id := fmt.Sprintf("g%d", i)
+		conv := mustCreateGroup(t, s, id, "alice")
+		if err := s.RemoveMember(t.Context(), conv, "alice"); err != nil {
+			t.Fatalf("RemoveMember: %v", err)
+		}
+		var delErr, addErr error
+		var wg sync.WaitGroup
+		wg.Go(func() { delErr = s.DeleteGroup(t.Context(), id) })
+		wg.Go(func() {
+			_, addErr = s.AddMembers(t.Context(), conv, []store.Member{{UserID: "bob", Role: "member"}})
+		})
+		wg.Wait()
+		switch {
+		case delErr == nil && errors.Is(addErr, store.ErrNotFound):
+			if _, err := s.GetGroup(t.Context(), id); !errors.Is(err, store.ErrNotFound) {
+				t.Errorf("%s: GetGroup after the delete won: %v, want ErrNotFound", id, err)
+			}
+			if got := convsOf(t, s, "bob"); slices.Contains(got, conv) {
+				t.Errorf("%s: bob lists the deleted group", id)
+			}
+		case addErr == nil && errors.Is(delErr, store.ErrNotEmpty):
+			if got := mustMember(t, s, conv, "bob"); got.UserID != "bob" {
+				t.Errorf("%s: bob after the add won: %+v", id, got)
+			}
+		default:
+			t.Errorf("%s: DeleteGroup = %v, AddMembers = %v; want exactly one to win", id, delErr, addErr)
+		}
 	}
 }
 
