@@ -255,7 +255,7 @@ func ownerFixed(userID string) *protocol.Error {
 }
 
 // Leave takes the caller out of a group. An owner leaving hands ownership
-// on first (see successor), so the group always has someone to manage it;
+// on first (see handOn), so the group always has someone to manage it;
 // the last member leaving deletes the group, so its id is free again.
 func (s *Service) Leave(ctx context.Context, c Caller, groupID string) error {
 	ref, err := s.group(ctx, c.UserID, groupID, false)
@@ -266,9 +266,10 @@ func (s *Service) Leave(ctx context.Context, c Caller, groupID string) error {
 	if err != nil {
 		return s.internal(ctx, "list members", err)
 	}
-	if ref.member.Role == protocol.RoleOwner && len(notify) > 1 {
+	if ref.member.Role == protocol.RoleOwner {
 		// Promote before leaving: a failure between the two writes leaves
-		// two owners, never none.
+		// two owners, never none. handOn reads the members from the store
+		// (not the cached ids), so a member added a moment ago counts.
 		if err := s.handOn(ctx, ref.id, c.UserID); err != nil {
 			return err
 		}
@@ -308,8 +309,9 @@ func (s *Service) deleteEmpty(ctx context.Context, conv store.ConvID) {
 	}
 }
 
-// handOn makes successor(conv, leaving) the owner, unless another member
-// than leaving is owner already (a raced transfer can leave two).
+// handOn makes the first member of conv other than leaving, in
+// successorBefore's order, the owner. It does nothing if another member is
+// owner already (a raced transfer can leave two) or if nobody else is left.
 func (s *Service) handOn(ctx context.Context, conv store.ConvID, leaving string) error {
 	var next *store.Member
 	err := s.forEachMember(ctx, conv, func(page []store.Member) error {
