@@ -100,7 +100,7 @@ func roleCalls() []roleCall {
 		}, map[string]int{"nonmember": 403, "member": 403, "admin": 0, "owner": 0, "sender": 403, "other": 403, "late": 403, "removed": 403}},
 		{protocol.MethodGroupLeave, func(c *roleCell, _ string) any {
 			return protocol.GroupLeaveParams{GroupID: c.group}
-		}, map[string]int{"nonmember": 403, "member": 0, "admin": 0, "owner": 403, "sender": 0, "other": 0, "late": 0, "removed": 403}},
+		}, map[string]int{"nonmember": 403, "member": 0, "admin": 0, "owner": 0, "sender": 0, "other": 0, "late": 0, "removed": 403}},
 		{protocol.MethodGroupMembers, func(c *roleCell, _ string) any {
 			return protocol.GroupMembersParams{GroupID: c.group, Limit: 100}
 		}, member},
@@ -109,11 +109,16 @@ func roleCalls() []roleCall {
 
 // strictRoleCalls is the table under visibility "members" and requests by
 // admins only: every current member who can see the message may query it,
-// and only the owner and admins may request receipts.
+// and only the owner and admins may ask for receipts, at send time or
+// later.
 func strictRoleCalls() []roleCall {
 	calls := roleCalls()
 	for i := range calls {
 		switch calls[i].method {
+		case protocol.MethodMessageSend:
+			// The table sends with receipt: true, which the policy governs
+			// as it governs receipt.request.
+			calls[i].want = map[string]int{"nonmember": 403, "member": 403, "admin": 0, "owner": 0, "sender": 403, "other": 403, "late": 403, "removed": 403}
 		case protocol.MethodReceiptRequest:
 			calls[i].want = map[string]int{"nonmember": 403, "member": 403, "admin": 0, "owner": 0, "sender": 403, "other": 403, "late": 404, "removed": 403}
 		case protocol.MethodReceiptQuery, protocol.MethodReceiptMembers:
@@ -213,7 +218,11 @@ func newRoleCell(t *testing.T, s *seentest.Server, clients map[string]*client.Cl
 		}
 		return res.MsgID
 	}
+	// The sender is a plain member; under WhoMayRequest "admins" it may
+	// not ask for receipts, so it is an admin just for this send.
+	s.MustAdmin("PUT", "/v1/admin/groups/"+id+"/members/"+users["sender"], map[string]string{"role": protocol.RoleAdmin})
 	c.msg = adminSend(users["sender"], true)
+	s.MustAdmin("PUT", "/v1/admin/groups/"+id+"/members/"+users["sender"], map[string]string{"role": protocol.RoleMember})
 	c.ownerMsg = adminSend(users["owner"], true)
 	c.adminMsg = adminSend(users["admin"], false)
 	if _, err := clients["member"].Read(roleCtx(t), protocol.ReadParams{Conversation: c.conv, MsgIDs: []string{c.msg}}); err != nil {

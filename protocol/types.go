@@ -211,7 +211,7 @@ type SendResult struct {
 type HistoryParams struct {
 	Conversation Conversation `json:"conversation"`
 	BeforeSeq    uint64       `json:"beforeSeq,omitempty"`
-	Limit        int          `json:"limit,omitempty"`
+	Limit        int          `json:"limit,omitempty"` // 1-100; 0 leaves it out (default 20)
 }
 
 type HistoryResult struct {
@@ -243,7 +243,7 @@ type ConversationReadResult struct {
 }
 
 type ConversationListParams struct {
-	Limit  int    `json:"limit,omitempty"`
+	Limit  int    `json:"limit,omitempty"` // 1-100; 0 leaves it out (default 20)
 	Cursor string `json:"cursor,omitempty"`
 }
 
@@ -271,7 +271,7 @@ type ReceiptMembersParams struct {
 	MsgID        string       `json:"msgId"`
 	Filter       string       `json:"filter"`
 	Cursor       string       `json:"cursor,omitempty"`
-	Limit        int          `json:"limit,omitempty"`
+	Limit        int          `json:"limit,omitempty"` // 1-100; 0 leaves it out (default 20)
 }
 
 type ReceiptMembersResult struct {
@@ -302,7 +302,7 @@ type GroupLeaveParams struct {
 type GroupMembersParams struct {
 	GroupID string `json:"groupId"`
 	Cursor  string `json:"cursor,omitempty"`
-	Limit   int    `json:"limit,omitempty"`
+	Limit   int    `json:"limit,omitempty"` // 1-100; 0 leaves it out (default 20)
 }
 
 type GroupMembersResult struct {
@@ -368,15 +368,28 @@ const (
 	MaxMsgIDs        = 100
 )
 
-// CheckLimit applies the default and the 1-100 range to a page limit.
+// CheckLimit applies the default to a page limit of 0 and the 1-100 range
+// to any other. On the wire only an absent limit takes the default: the
+// server refuses an explicit one out of range (CheckExplicitLimit) before
+// a method sees it, so 0 here means "not given" (a Go client leaves the
+// field 0 to leave it out).
 func CheckLimit(limit int) (int, *Error) {
 	if limit == 0 {
 		return DefaultPageLimit, nil
 	}
-	if limit < 1 || limit > MaxPageLimit {
-		return 0, BadParam("limit", "limit must be between 1 and %d", MaxPageLimit)
+	if pe := CheckExplicitLimit(limit); pe != nil {
+		return 0, pe
 	}
 	return limit, nil
+}
+
+// CheckExplicitLimit checks a page limit the caller gave: 1-100, else
+// -32602 with data.field "limit". 0 is out of range like any other.
+func CheckExplicitLimit(limit int) *Error {
+	if limit < 1 || limit > MaxPageLimit {
+		return BadParam("limit", "limit must be between 1 and %d", MaxPageLimit)
+	}
+	return nil
 }
 
 // CheckMsgIDs checks a list of 1-100 message ids.

@@ -87,7 +87,8 @@ type Receipts struct {
 	TTL time.Duration `koanf:"ttl"`
 	// MaxGroupSize is the largest group whose messages may ask for receipts.
 	MaxGroupSize int `koanf:"max_group_size"`
-	// WhoMayRequest is "all" or "admins": who may call receipt.request.
+	// WhoMayRequest is "all" or "admins": who may ask for receipts in a
+	// group (message.send with receipt: true, and receipt.request).
 	WhoMayRequest string `koanf:"who_may_request"`
 	// Visibility is "sender" or "members": who may query a receipt.
 	Visibility string `koanf:"visibility"`

@@ -18,13 +18,13 @@ type handler func(ctx context.Context, c Caller, raw json.RawMessage) (any, erro
 func (s *Service) methods() map[string]handler {
 	return map[string]handler{
 		protocol.MethodMessageSend:      adapt(s.Send),
-		protocol.MethodMessageHistory:   adapt(s.History),
+		protocol.MethodMessageHistory:   paged(adapt(s.History)),
 		protocol.MethodMessageDelivered: adapt(s.Delivered),
 		protocol.MethodConversationRead: adapt(s.ReadConversation),
-		protocol.MethodConversationList: adapt(s.Conversations),
+		protocol.MethodConversationList: paged(adapt(s.Conversations)),
 		protocol.MethodMessageRead:      adapt(s.Read),
 		protocol.MethodReceiptQuery:     adapt(s.QueryReceipts),
-		protocol.MethodReceiptMembers:   adapt(s.ReceiptMembers),
+		protocol.MethodReceiptMembers:   paged(adapt(s.ReceiptMembers)),
 		protocol.MethodReceiptRequest:   adapt(s.RequestReceipt),
 		protocol.MethodGroupCreate: adapt(func(ctx context.Context, c Caller, p protocol.GroupCreateParams) (protocol.GroupCreateResult, error) {
 			return s.CreateGroup(ctx, c.UserID, p)
@@ -38,7 +38,7 @@ func (s *Service) methods() map[string]handler {
 		protocol.MethodGroupLeave: adapt(func(ctx context.Context, c Caller, p protocol.GroupLeaveParams) (protocol.Empty, error) {
 			return protocol.Empty{}, s.Leave(ctx, c, p.GroupID)
 		}),
-		protocol.MethodGroupMembers: adapt(s.GroupMembers),
+		protocol.MethodGroupMembers: paged(adapt(s.GroupMembers)),
 	}
 }
 

@@ -263,13 +263,24 @@ func (w *fuzzWorld) seed(t *testing.T, strict bool) {
 	plain := send("m1", g, false) // $1
 	send("a", g, true)            // $2
 	must(w.svc.AddMembers(ctx, as("o"), "g", []string{"m2"}, "", true))
-	m1r := send("m1", g, true) // $3
+	// A plain member's receipt message: in the strict world, where only
+	// the owner and admins may ask for receipts, m1 and m2 are admins for
+	// that one send.
+	memberReceipt := func(u string) string {
+		t.Helper()
+		if strict {
+			must(w.svc.SetRole(ctx, "g", u, protocol.RoleAdmin))
+			defer func() { must(w.svc.SetRole(ctx, "g", u, protocol.RoleMember)) }()
+		}
+		return send(u, g, true)
+	}
+	m1r := memberReceipt("m1") // $3
 	own := send("o", g, false) // $4
 	if !strict {
 		_, err = w.svc.RequestReceipt(ctx, as("o"), protocol.ReceiptRequestParams{Conversation: g, MsgID: own})
 		must(err)
 	}
-	send("m2", g, true) // $5
+	memberReceipt("m2") // $5
 	_, err = w.svc.Read(ctx, as("a"), protocol.ReadParams{Conversation: g, MsgIDs: []string{m1r, plain}})
 	must(err)
 	_, err = w.svc.Read(ctx, as("r"), protocol.ReadParams{Conversation: g, MsgIDs: []string{m1r}})

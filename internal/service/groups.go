@@ -84,6 +84,9 @@ func (s *Service) CreateGroup(ctx context.Context, owner string, p protocol.Grou
 		}
 		return protocol.GroupCreateResult{}, s.internal(ctx, "create group", err)
 	}
+	// The id may be that of a deleted group: nothing cached of it may
+	// outlive it.
+	s.engines.drop(store.GroupConv(p.GroupID))
 	// Each member learns that it is in a new group; telling every member
 	// about every other would cost members² events.
 	conv := protocol.Conversation{Type: protocol.ConvGroup, ID: p.GroupID}
@@ -179,7 +182,8 @@ func (s *Service) AddMembers(ctx context.Context, c Caller, groupID string, user
 }
 
 // RemoveMembers removes users from a group. The owner may remove anyone
-// but itself; an admin may remove plain members.
+// but itself; an admin may remove plain members; nobody removes the owner
+// (403 for the whole call, nothing removed).
 func (s *Service) RemoveMembers(ctx context.Context, c Caller, groupID string, userIDs []string, admin bool) error {
 	ref, err := s.group(ctx, c.UserID, groupID, admin)
 	if err != nil {
@@ -205,10 +209,13 @@ func (s *Service) RemoveMembers(ctx context.Context, c Caller, groupID string, u
 		} else if err != nil {
 			return s.internal(ctx, "get member", err)
 		}
-		if !admin {
-			if m.Role == protocol.RoleOwner || (ref.member.Role == protocol.RoleAdmin && m.Role != protocol.RoleMember) {
-				return protocol.Errorf(protocol.CodeForbidden, "you may not remove %q", id)
-			}
+		if m.Role == protocol.RoleOwner {
+			// Nobody, the admin API included, removes the owner: the group
+			// would be left with nobody to manage it.
+			return ownerFixed(id)
+		}
+		if !admin && ref.member.Role == protocol.RoleAdmin && m.Role != protocol.RoleMember {
+			return protocol.Errorf(protocol.CodeForbidden, "you may not remove %q", id)
 		}
 		targets = append(targets, m)
 	}
@@ -242,8 +249,14 @@ func (s *Service) removeMember(ctx context.Context, conv store.ConvID, userID st
 	return nil
 }
 
-// Leave takes the caller out of a group. The owner cannot leave while
-// others remain: there would be nobody to manage the group.
+// ownerFixed is the error for removing or demoting a group's owner.
+func ownerFixed(userID string) *protocol.Error {
+	return protocol.Errorf(protocol.CodeForbidden, "%q is the group's owner: an owner cannot be removed or demoted; transfer ownership first", userID)
+}
+
+// Leave takes the caller out of a group. An owner leaving hands ownership
+// on first (see handOn), so the group always has someone to manage it;
+// the last member leaving deletes the group, so its id is free again.
 func (s *Service) Leave(ctx context.Context, c Caller, groupID string) error {
 	ref, err := s.group(ctx, c.UserID, groupID, false)
 	if err != nil {
@@ -253,8 +266,13 @@ func (s *Service) Leave(ctx context.Context, c Caller, groupID string) error {
 	if err != nil {
 		return s.internal(ctx, "list members", err)
 	}
-	if ref.member.Role == protocol.RoleOwner && len(notify) > 1 {
-		return protocol.Errorf(protocol.CodeForbidden, "the owner cannot leave while the group has other members; make another member owner first")
+	if ref.member.Role == protocol.RoleOwner {
+		// Promote before leaving: a failure between the two writes leaves
+		// two owners, never none. handOn reads the members from the store
+		// (not the cached ids), so a member added a moment ago counts.
+		if err := s.handOn(ctx, ref.id, c.UserID); err != nil {
+			return err
+		}
 	}
 	if err := s.removeMember(ctx, ref.id, c.UserID); err != nil {
 		return err
@@ -262,11 +280,97 @@ func (s *Service) Leave(ctx context.Context, c Caller, groupID string) error {
 	s.publish(ctx, notify, "", protocol.EventGroupMember, protocol.GroupMemberEvent{
 		Conversation: ref.wire, UserID: c.UserID, Action: protocol.ActionLeft, By: c.UserID,
 	})
+	// The store's count, not the cached ids: whether the group is empty
+	// now is what decides.
+	if n, err := s.store.CountMembers(ctx, ref.id); err != nil {
+		s.log.WarnContext(ctx, "leave: count members", "conv", ref.id, "err", err)
+	} else if n == 0 {
+		s.deleteEmpty(ctx, ref.id)
+	}
 	return nil
 }
 
-// SetRole changes a member's role (admin API). Making someone owner demotes
-// the previous owner to admin, so a group has one owner.
+// deleteEmpty deletes a group its last member has left. The store refuses
+// if a member was added meanwhile; that member then becomes the owner, so
+// the group is never left without one.
+func (s *Service) deleteEmpty(ctx context.Context, conv store.ConvID) {
+	err := s.store.DeleteGroup(ctx, conv.GroupID())
+	switch {
+	case err == nil:
+		s.engines.drop(conv)
+	case errors.Is(err, store.ErrNotEmpty):
+		if err := s.handOn(ctx, conv, ""); err != nil {
+			s.log.WarnContext(ctx, "leave: hand on ownership of a group joined meanwhile", "conv", conv, "err", err)
+		}
+	case !errors.Is(err, store.ErrNotFound):
+		// The member is gone already, so the leave stands; the group stays
+		// behind, empty, with its id taken. Worth an operator's look.
+		s.log.ErrorContext(ctx, "leave: delete empty group", "conv", conv, "err", err)
+	}
+}
+
+// handOn makes the first member of conv other than leaving, in
+// successorBefore's order, the owner. It does nothing if another member is
+// owner already (a raced transfer can leave two) or if nobody else is left.
+func (s *Service) handOn(ctx context.Context, conv store.ConvID, leaving string) error {
+	var next *store.Member
+	err := s.forEachMember(ctx, conv, func(page []store.Member) error {
+		for i := range page {
+			m := page[i]
+			if m.UserID == leaving {
+				continue
+			}
+			if m.Role == protocol.RoleOwner {
+				next = &m
+				return errOwnerFound
+			}
+			if next == nil || successorBefore(m, *next) {
+				next = &m
+			}
+		}
+		return nil
+	})
+	if errors.Is(err, errOwnerFound) || (err == nil && next == nil) {
+		return nil
+	}
+	if err != nil {
+		return s.internal(ctx, "list members", err)
+	}
+	if err := s.store.SetRole(ctx, conv, next.UserID, protocol.RoleOwner); err != nil && !errors.Is(err, store.ErrNotFound) {
+		return s.internal(ctx, "hand on ownership", err)
+	}
+	return nil
+}
+
+// errOwnerFound stops handOn's scan at a member who is owner already.
+var errOwnerFound = errors.New("service: group has another owner")
+
+// successorBefore orders the candidates for a leaving owner's place: the
+// admins before plain members, then the oldest member first (lowest
+// joinSeq, then earliest joinedAt), then by user id, so every node picks
+// the same one.
+func successorBefore(a, b store.Member) bool {
+	if aa, ba := a.Role == protocol.RoleAdmin, b.Role == protocol.RoleAdmin; aa != ba {
+		return aa
+	}
+	if a.JoinSeq != b.JoinSeq {
+		return a.JoinSeq < b.JoinSeq
+	}
+	if a.JoinedAt != b.JoinedAt {
+		return a.JoinedAt < b.JoinedAt
+	}
+	return a.UserID < b.UserID
+}
+
+// SetRole changes a member's role (admin API). Making someone owner is the
+// ownership transfer: the previous owner becomes an admin. The owner
+// cannot be given another role directly (403): a group is never without
+// an owner.
+//
+// The store changes one member at a time, so the transfer is two writes:
+// the new owner is promoted first, then the old one demoted. A failure
+// between them (or two transfers racing) leaves two owners, never none;
+// a later transfer or the owner leaving settles it.
 func (s *Service) SetRole(ctx context.Context, groupID, userID, role string) error {
 	ref, err := s.group(ctx, "", groupID, true)
 	if err != nil {
@@ -275,28 +379,33 @@ func (s *Service) SetRole(ctx context.Context, groupID, userID, role string) err
 	if !slices.Contains([]string{protocol.RoleOwner, protocol.RoleAdmin, protocol.RoleMember}, role) {
 		return protocol.BadParam("role", "role must be owner, admin or member")
 	}
-	if _, err := s.store.GetMember(ctx, ref.id, userID); errors.Is(err, store.ErrNotFound) {
+	m, err := s.store.GetMember(ctx, ref.id, userID)
+	if errors.Is(err, store.ErrNotFound) {
 		return protocol.Errorf(protocol.CodeNotFound, "%q is not a member of %q", userID, groupID)
 	} else if err != nil {
 		return s.internal(ctx, "get member", err)
 	}
-	if role == protocol.RoleOwner {
-		err := s.forEachMember(ctx, ref.id, func(page []store.Member) error {
-			for _, m := range page {
-				if m.Role == protocol.RoleOwner && m.UserID != userID {
-					if err := s.store.SetRole(ctx, ref.id, m.UserID, protocol.RoleAdmin); err != nil {
-						return err
-					}
-				}
-			}
-			return nil
-		})
-		if err != nil {
-			return s.internal(ctx, "demote owner", err)
-		}
+	if m.Role == protocol.RoleOwner && role != protocol.RoleOwner {
+		return ownerFixed(userID)
 	}
 	if err := s.store.SetRole(ctx, ref.id, userID, role); err != nil {
 		return s.internal(ctx, "set role", err)
+	}
+	if role != protocol.RoleOwner {
+		return nil
+	}
+	err = s.forEachMember(ctx, ref.id, func(page []store.Member) error {
+		for _, m := range page {
+			if m.Role == protocol.RoleOwner && m.UserID != userID {
+				if err := s.store.SetRole(ctx, ref.id, m.UserID, protocol.RoleAdmin); err != nil && !errors.Is(err, store.ErrNotFound) {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return s.internal(ctx, "demote the previous owner", err)
 	}
 	return nil
 }

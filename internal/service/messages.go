@@ -27,6 +27,9 @@ func (s *Service) Send(ctx context.Context, c Caller, p protocol.SendParams) (pr
 		return protocol.SendResult{}, err
 	}
 	if p.Receipt && ref.id.IsGroup() {
+		if err := s.mayAskReceipts(ref); err != nil {
+			return protocol.SendResult{}, err
+		}
 		if err := s.groupReceiptsAllowed(ctx, ref); err != nil {
 			return protocol.SendResult{}, err
 		}

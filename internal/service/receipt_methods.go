@@ -107,6 +107,16 @@ func (s *Service) receiptMembers(ctx context.Context, m store.Message, filter re
 	return res, nil
 }
 
+// mayAskReceipts applies WhoMayRequest to the caller of a group: with
+// "admins", only the owner and admins may ask for receipts, whether at
+// send time (receipt: true) or later (receipt.request).
+func (s *Service) mayAskReceipts(ref convRef) error {
+	if s.cfg.Receipts.WhoMayRequest == "admins" && !isManager(ref.member.Role) {
+		return protocol.Errorf(protocol.CodeForbidden, "only the owner and admins may ask for read receipts")
+	}
+	return nil
+}
+
 // RequestReceipt answers receipt.request: it turns receipts on for one of
 // the caller's group messages and asks the members for them; on a message
 // that asks already, it reminds those who have not read it.
@@ -125,8 +135,8 @@ func (s *Service) RequestReceipt(ctx context.Context, c Caller, p protocol.Recei
 	if m.Sender != c.UserID {
 		return protocol.Empty{}, protocol.Errorf(protocol.CodeForbidden, "you may request receipts for your own messages only")
 	}
-	if s.cfg.Receipts.WhoMayRequest == "admins" && !isManager(ref.member.Role) {
-		return protocol.Empty{}, protocol.Errorf(protocol.CodeForbidden, "only the owner and admins may request receipts")
+	if err := s.mayAskReceipts(ref); err != nil {
+		return protocol.Empty{}, err
 	}
 	if err := s.groupReceiptsAllowed(ctx, ref); err != nil {
 		return protocol.Empty{}, err

@@ -27,6 +27,8 @@ var (
 	// ErrTooManyAcks means a member holds MaxAcks single-message acks above
 	// its read watermark already.
 	ErrTooManyAcks = errors.New("store: too many out-of-order acks")
+	// ErrNotEmpty means a group still has members, so it cannot be deleted.
+	ErrNotEmpty = errors.New("store: group not empty")
 )
 
 // MaxAcks bounds a member's single-message acks above its read watermark.
@@ -210,6 +212,14 @@ type Groups interface {
 	CreateGroup(ctx context.Context, g Group, members []Member) error
 	// GetGroup returns ErrNotFound for an unknown group.
 	GetGroup(ctx context.Context, id string) (Group, error)
+	// DeleteGroup deletes a group that has no members left: its record and
+	// everything of its conversation (messages and their ids, receipts,
+	// clientMsgIds), in one durable write, so that CreateGroup can use the
+	// id again and the new conversation starts at seq 1. ErrNotFound for an
+	// unknown group; ErrNotEmpty, changing nothing, while it has members
+	// (the check is atomic with AddMembers, so a member added concurrently
+	// is never deleted with the group).
+	DeleteGroup(ctx context.Context, id string) error
 }
 
 // Members keeps the members of conversations and each user's list of

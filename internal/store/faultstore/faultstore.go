@@ -17,7 +17,7 @@ var ErrInjected = fmt.Errorf("faultstore: injected fault: %w", store.ErrUnavaila
 
 // writes are the operations that change state.
 var writes = map[string]bool{
-	"put_user": true, "create_group": true, "add_members": true, "remove_member": true, "set_role": true,
+	"put_user": true, "create_group": true, "delete_group": true, "add_members": true, "remove_member": true, "set_role": true,
 	"append": true, "advance_read": true, "advance_delivered": true, "ack_one": true, "ack_many": true,
 	"request_receipt": true, "settle_receipt": true,
 }

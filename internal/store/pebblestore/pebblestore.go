@@ -109,9 +109,11 @@ type Store struct {
 
 	convs [convShards]convShard
 
-	// groups caches group records (string -> store.Group), which never
-	// change once created: the read path asks for the group of every group
-	// request. Only groups that exist are cached.
+	// groups caches group records (string -> store.Group): the read path
+	// asks for the group of every group request. Only groups that exist
+	// are cached; a record changes only by DeleteGroup, which drops it
+	// under the conversation's mutex, and a miss fills it under the same
+	// mutex (see GetGroup).
 	groups sync.Map
 
 	// msgs caches recently appended messages by id (see msgMemo).

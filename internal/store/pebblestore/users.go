@@ -107,7 +107,12 @@ func (s *Store) CreateGroup(ctx context.Context, g store.Group, members []store.
 	return s.wait(cs, b)
 }
 
-// GetGroup implements store.Groups.
+// GetGroup implements store.Groups. A cached record is answered without a
+// lock. A miss fills the cache under the conversation's mutex, reading the
+// record again there, so that a group deleted (or deleted and created
+// again) meanwhile never leaves a stale record behind; an unknown id is
+// answered from disk alone and creates no per-conversation state, so
+// asking for made-up ids costs no memory.
 func (s *Store) GetGroup(ctx context.Context, id string) (store.Group, error) {
 	if err := s.acquire(ctx); err != nil {
 		return store.Group{}, err
@@ -116,18 +121,129 @@ func (s *Store) GetGroup(ctx context.Context, id string) (store.Group, error) {
 	if g, ok := s.groups.Load(id); ok {
 		return g.(store.Group), nil
 	}
+	notFound := fmt.Errorf("pebblestore: group %q: %w", id, store.ErrNotFound)
+	g, found, err := s.readGroup(id)
+	if err != nil || !found {
+		if err == nil {
+			err = notFound
+		}
+		return store.Group{}, err
+	}
+	cs, err := s.lockConv(store.GroupConv(id))
+	if err != nil {
+		return store.Group{}, err
+	}
+	defer cs.mu.Unlock()
+	if !cs.groupExists {
+		return store.Group{}, notFound
+	}
+	if g, found, err = s.readGroup(id); err != nil || !found {
+		if err == nil {
+			err = notFound
+		}
+		return store.Group{}, err
+	}
+	s.groups.Store(id, g)
+	return g, nil
+}
+
+func (s *Store) readGroup(id string) (store.Group, bool, error) {
 	var g store.Group
 	found, err := s.getWith(groupKey(id), func(v []byte) error {
 		var err error
 		g, err = decodeGroup(id, v)
 		return err
 	})
+	return g, found, err
+}
+
+// DeleteGroup implements store.Groups. Under the conversation's mutex it
+// checks the member count (so AddMembers cannot slip a member in), then
+// deletes the group record, every message with its id and clientMsgId
+// entries, and the live-receipt index in one batch, and resets the
+// conversation's cached state so the next CreateGroup starts afresh.
+func (s *Store) DeleteGroup(ctx context.Context, id string) error {
+	if err := s.acquire(ctx); err != nil {
+		return err
+	}
+	defer s.mu.RUnlock()
+	conv := store.GroupConv(id)
+	if err := validConv(conv); err != nil {
+		return fmt.Errorf("pebblestore: delete group %q: %w", id, store.ErrNotFound)
+	}
+	cs, err := s.lockConv(conv)
 	if err != nil {
-		return store.Group{}, err
+		return err
 	}
-	if !found {
-		return store.Group{}, fmt.Errorf("pebblestore: group %q: %w", id, store.ErrNotFound)
+	if !cs.groupExists {
+		cs.mu.Unlock()
+		return fmt.Errorf("pebblestore: delete group %q: %w", id, store.ErrNotFound)
 	}
-	s.groups.Store(id, g)
-	return g, nil
+	if cs.members > 0 {
+		cs.mu.Unlock()
+		return fmt.Errorf("pebblestore: delete group %q: %d members: %w", id, cs.members, store.ErrNotEmpty)
+	}
+	msgIDs, err := s.messageIDs(conv)
+	if err != nil {
+		cs.mu.Unlock()
+		return fmt.Errorf("pebblestore: delete group %q: %w", id, err)
+	}
+	b := s.db.NewBatch()
+	_ = b.Delete(groupKey(id), nil)
+	_ = b.Delete(memberCountKey(conv), nil)
+	for _, mid := range msgIDs {
+		_ = b.Delete(msgIDKey(mid), nil)
+	}
+	// The group has no members, so its member keys and their userConv
+	// entries are gone already; the range covers any left by a crash.
+	for _, prefix := range [][]byte{
+		messagePrefix(conv),
+		convPrefix(prefixClientID, conv, 0),
+		convPrefix(prefixMember, conv, 0),
+		convPrefix(prefixLive, conv, 0),
+	} {
+		_ = b.DeleteRange(prefix, prefixEnd(prefix), nil)
+	}
+	if err := s.applyLocked(cs, b); err != nil {
+		cs.mu.Unlock()
+		return err
+	}
+	cs.groupExists, cs.lastSeq, cs.members = false, 0, 0
+	cs.memoMu.Lock()
+	cs.memo = nil
+	cs.memoMu.Unlock()
+	s.groups.Delete(id)
+	for _, mid := range msgIDs {
+		s.msgs.forget(mid)
+	}
+	cs.mu.Unlock()
+	return s.wait(cs, b)
+}
+
+// messageIDs returns the ids of every message of conv. The caller holds
+// conv's mutex, so no append runs meanwhile.
+func (s *Store) messageIDs(conv store.ConvID) ([]string, error) {
+	prefix := messagePrefix(conv)
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: prefixEnd(prefix)})
+	if err != nil {
+		return nil, err
+	}
+	var ids []string
+	for ok := it.First(); ok; ok = it.Next() {
+		// The id is the first string of a message value (encodeMessage):
+		// no need to copy the body.
+		r := byteReader{b: it.Value()}
+		r.byte1() // format
+		r.byte1() // flags
+		id := r.str()
+		if r.err != nil {
+			_ = it.Close()
+			return nil, fmt.Errorf("message %s/%d: %w", conv, seqFromMessageKey(it.Key()), r.err)
+		}
+		ids = append(ids, id)
+	}
+	if err := errors.Join(it.Error(), it.Close()); err != nil {
+		return nil, err
+	}
+	return ids, nil
 }

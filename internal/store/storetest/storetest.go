@@ -33,6 +33,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	}{
 		{"Users", testUsers},
 		{"Groups", testGroups},
+		{"DeleteGroup", testDeleteGroup},
+		{"DeleteGroupConcurrentWithAdd", testDeleteGroupConcurrentWithAdd},
 		{"AppendSeqs", testAppendSeqs},
 		{"AppendConcurrentOneConv", testAppendConcurrentOneConv},
 		{"AppendConcurrentManyConvs", testAppendConcurrentManyConvs},
@@ -575,6 +577,104 @@ func testAddMembersConcurrent(t *testing.T, s store.Store) {
 		}
 		if m.JoinSeq < 1 || m.JoinSeq > msgs+1 {
 			t.Errorf("%s: JoinSeq %d out of range 1..%d", m.UserID, m.JoinSeq, msgs+1)
+		}
+	}
+}
+
+func testDeleteGroup(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	conv := mustCreateGroup(t, s, "g", "alice", "bob")
+	m := mustAppend(t, s, msg(conv, "alice", "c1", 10))
+	r := mustAppend(t, s, store.Message{ID: "r1", Conv: conv, Sender: "bob", ClientMsgID: "c2", Body: json.RawMessage(`1`), SentAt: 11, Receipt: true})
+	wantErrIs(t, "DeleteGroup(with members)", s.DeleteGroup(ctx, "g"), store.ErrNotEmpty)
+	if _, err := s.GetGroup(ctx, "g"); err != nil {
+		t.Fatalf("GetGroup after refused delete: %v", err)
+	}
+	for _, u := range []string{"alice", "bob"} {
+		if err := s.RemoveMember(ctx, conv, u); err != nil {
+			t.Fatalf("RemoveMember(%s): %v", u, err)
+		}
+	}
+	if err := s.DeleteGroup(ctx, "g"); err != nil {
+		t.Fatalf("DeleteGroup(empty): %v", err)
+	}
+	_, err := s.GetGroup(ctx, "g")
+	wantErrIs(t, "GetGroup(deleted)", err, store.ErrNotFound)
+	wantErrIs(t, "DeleteGroup(deleted)", s.DeleteGroup(ctx, "g"), store.ErrNotFound)
+	wantErrIs(t, "DeleteGroup(unknown)", s.DeleteGroup(ctx, "nope"), store.ErrNotFound)
+	for _, id := range []string{m.ID, r.ID} {
+		_, err := s.GetMessage(ctx, id)
+		wantErrIs(t, "GetMessage("+id+") of a deleted group", err, store.ErrNotFound)
+	}
+	_, err = s.AddMembers(ctx, conv, []store.Member{{UserID: "carol", Role: "member"}})
+	wantErrIs(t, "AddMembers to a deleted group", err, store.ErrNotFound)
+
+	// The id is free again, and the new group is new in every way: its
+	// seqs start at 1, nothing of the old one shows, and a clientMsgId the
+	// old group used is a new message.
+	g := store.Group{ID: "g", Type: "other", CreatedBy: "carol", CreatedAt: 200}
+	if err := s.CreateGroup(ctx, g, []store.Member{{UserID: "carol", Role: "owner", JoinedAt: 200}, {UserID: "alice", Role: "member", JoinedAt: 200}}); err != nil {
+		t.Fatalf("CreateGroup(g again): %v", err)
+	}
+	got, err := s.GetGroup(ctx, "g")
+	if err != nil || got != g {
+		t.Errorf("GetGroup(recreated) = %+v, %v; want %+v", got, err, g)
+	}
+	if got := mustLastSeq(t, s, conv); got != 0 {
+		t.Errorf("LastSeq(recreated): got %d, want 0", got)
+	}
+	if got := mustCount(t, s, conv); got != 2 {
+		t.Errorf("CountMembers(recreated): got %d, want 2", got)
+	}
+	live, err := s.LiveReceipts(ctx, conv)
+	if err != nil || len(live) != 0 {
+		t.Errorf("LiveReceipts(recreated) = %v, %v; want none", live, err)
+	}
+	again := mustAppend(t, s, msg(conv, "alice", "c1", 300))
+	if again.Seq != 1 {
+		t.Errorf("first append to the recreated group: seq %d, want 1", again.Seq)
+	}
+	h, err := s.History(ctx, conv, 0, 0, 10)
+	if err != nil || len(h) != 1 || h[0].ID != again.ID {
+		t.Errorf("History(recreated) = %v, %v; want only %s", seqsOf(h), err, again.ID)
+	}
+	if got := mustMember(t, s, conv, "alice"); got.JoinSeq != 1 || got.ReadSeq != 1 || got.Role != "member" {
+		t.Errorf("alice in the recreated group = %+v; want JoinSeq 1, ReadSeq 1, role member", got)
+	}
+}
+
+// testDeleteGroupConcurrentWithAdd races DeleteGroup of an emptied group
+// against AddMembers: either the delete wins and the add finds no group,
+// or the add wins and the delete finds a member; never a deleted group
+// with a member, nor a member lost.
+func testDeleteGroupConcurrentWithAdd(t *testing.T, s store.Store) {
+	for i := range 20 {
+		id := fmt.Sprintf("g%d", i)
+		conv := mustCreateGroup(t, s, id, "alice")
+		if err := s.RemoveMember(t.Context(), conv, "alice"); err != nil {
+			t.Fatalf("RemoveMember: %v", err)
+		}
+		var delErr, addErr error
+		var wg sync.WaitGroup
+		wg.Go(func() { delErr = s.DeleteGroup(t.Context(), id) })
+		wg.Go(func() {
+			_, addErr = s.AddMembers(t.Context(), conv, []store.Member{{UserID: "bob", Role: "member"}})
+		})
+		wg.Wait()
+		switch {
+		case delErr == nil && errors.Is(addErr, store.ErrNotFound):
+			if _, err := s.GetGroup(t.Context(), id); !errors.Is(err, store.ErrNotFound) {
+				t.Errorf("%s: GetGroup after the delete won: %v, want ErrNotFound", id, err)
+			}
+			if got := convsOf(t, s, "bob"); slices.Contains(got, conv) {
+				t.Errorf("%s: bob lists the deleted group", id)
+			}
+		case addErr == nil && errors.Is(delErr, store.ErrNotEmpty):
+			if got := mustMember(t, s, conv, "bob"); got.UserID != "bob" {
+				t.Errorf("%s: bob after the add won: %+v", id, got)
+			}
+		default:
+			t.Errorf("%s: DeleteGroup = %v, AddMembers = %v; want exactly one to win", id, delErr, addErr)
 		}
 	}
 }

@@ -64,6 +64,15 @@ func (s *Store) GetGroup(ctx context.Context, id string) (g store.Group, err err
 	return
 }
 
+// DeleteGroup implements store.Store.
+func (s *Store) DeleteGroup(ctx context.Context, id string) (err error) {
+	err = s.around(ctx, "delete_group", func() error {
+		err = s.next.DeleteGroup(ctx, id)
+		return err
+	})
+	return
+}
+
 // AddMembers implements store.Store.
 func (s *Store) AddMembers(ctx context.Context, conv store.ConvID, members []store.Member) (added []store.Member, err error) {
 	err = s.around(ctx, "add_members", func() error {

@@ -292,11 +292,17 @@ func (a *API) receipt(w http.ResponseWriter, r *http.Request) {
 
 func (a *API) receiptMembers(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
+	// Only an absent limit takes the default; one given, even empty or
+	// 0, must be 1-100, as on the client protocol.
 	limit := 0
-	if v := q.Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
+	if q.Has("limit") {
+		n, err := strconv.Atoi(q.Get("limit"))
 		if err != nil {
 			WriteError(w, protocol.BadParam("limit", "limit must be a number"))
+			return
+		}
+		if pe := protocol.CheckExplicitLimit(n); pe != nil {
+			WriteError(w, pe)
 			return
 		}
 		limit = n
