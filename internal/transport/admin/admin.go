@@ -176,11 +176,14 @@ func (a *API) mintToken(w http.ResponseWriter, r *http.Request) {
 	}
 	ttl := 24 * time.Hour
 	if p.TTLSeconds != nil {
-		ttl = time.Duration(*p.TTLSeconds) * time.Second
-		if *p.TTLSeconds < 1 || ttl > maxTokenTTL {
-			WriteError(w, protocol.BadParam("ttlSeconds", "ttlSeconds must be between 1 and %d", int64(maxTokenTTL/time.Second)))
+		// Compared in seconds, before the conversion: seconds times 1e9
+		// overflows a Duration for large values and would wrap.
+		maxSeconds := int64(maxTokenTTL / time.Second)
+		if *p.TTLSeconds < 1 || *p.TTLSeconds > maxSeconds {
+			WriteError(w, protocol.BadParam("ttlSeconds", "ttlSeconds must be between 1 and %d", maxSeconds))
 			return
 		}
+		ttl = time.Duration(*p.TTLSeconds) * time.Second
 	}
 	tok, exp, err := a.o.Tokens.Mint(p.UserID, ttl)
 	if err != nil {
