@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/seen-im/seen/internal/auth"
 	"github.com/seen-im/seen/internal/service"
@@ -108,6 +109,12 @@ func decode(w http.ResponseWriter, r *http.Request, ps ...any) *protocol.Error {
 	}
 	if len(strings.TrimSpace(string(body))) > 0 && !json.Valid(body) {
 		return protocol.Errorf(protocol.CodeParseError, "invalid JSON")
+	}
+	// JSON text is UTF-8 (RFC 8259 §8.1); encoding/json would turn bad
+	// bytes into U+FFFD in one place and keep them raw in another
+	// (json.RawMessage bodies), so they are refused here, whole.
+	if !utf8.Valid(body) {
+		return protocol.Errorf(protocol.CodeParseError, "body is not valid UTF-8")
 	}
 	for _, p := range ps {
 		if pe := service.DecodeParams(body, p); pe != nil {
