@@ -121,22 +121,27 @@ func New(cfg config.Config, opts ...Option) (*Server, error) {
 	s.ws = ws.New(ws.Options{
 		Service: svc, Tokens: s.tokens, Bus: s.bus, Config: s.cfg, Metrics: s.metrics, Logger: s.log,
 	})
-	adminAPI := admin.New(admin.Options{Service: svc, Tokens: s.tokens, Key: s.cfg.AdminKey, Logger: s.log})
+	adminAPI := admin.New(admin.Options{
+		Service: svc, Tokens: s.tokens, Key: s.cfg.AdminKey, Logger: s.log,
+		Metrics: promhttp.HandlerFor(s.metrics.Registry, promhttp.HandlerOpts{}),
+	})
 
 	mux := http.NewServeMux()
 	mux.Handle("GET /v1/ws", s.ws)
 	mux.HandleFunc("GET /healthz", healthz)
-	mux.Handle("GET /metrics", promhttp.HandlerFor(s.metrics.Registry, promhttp.HandlerOpts{}))
 	// The browser demo: its pages always, its token endpoint in demo mode only.
 	mux.Handle("/", http.FileServerFS(web.Static()))
 	if s.cfg.DemoEnabled() {
 		mux.Handle("POST /v1/demo/token", demoToken(svc, s.tokens))
 	}
+	// /metrics goes with the admin API, behind its key.
 	if s.cfg.AdminListen == "" {
 		mux.Handle("/v1/admin/", adminAPI)
+		mux.Handle("GET /metrics", adminAPI)
 	} else {
 		amux := http.NewServeMux()
 		amux.Handle("/v1/admin/", adminAPI)
+		amux.Handle("GET /metrics", adminAPI)
 		amux.HandleFunc("GET /healthz", healthz)
 		s.adminSrv = &http.Server{Handler: amux, ReadHeaderTimeout: 10 * time.Second}
 	}

@@ -1,6 +1,7 @@
 // Package admin serves the server API that app servers call: users,
-// tokens, groups, members and roles, and sending as a user. Every request
-// carries the admin key as a bearer token.
+// tokens, groups, members and roles, and sending as a user; and the
+// node's Prometheus metrics. Every request carries the admin key as a
+// bearer token.
 package admin
 
 import (
@@ -36,6 +37,10 @@ type Options struct {
 	// Key is the admin key; empty disables the API (every call is 401).
 	Key    string
 	Logger *slog.Logger
+	// Metrics, if set, is served at GET /metrics behind the admin key:
+	// the metrics tell who is connected and how busy the node is, which
+	// is the operator's business, not every client's.
+	Metrics http.Handler
 }
 
 // API is the admin http.Handler.
@@ -67,6 +72,9 @@ func New(o Options) *API {
 	})
 	a.mux.HandleFunc("GET /v1/admin/debug/pprof/profile", pprof.Profile)
 	a.mux.HandleFunc("GET /v1/admin/debug/pprof/trace", pprof.Trace)
+	if o.Metrics != nil {
+		a.mux.Handle("GET /metrics", o.Metrics)
+	}
 	a.mux.HandleFunc("/v1/admin/", func(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, protocol.Errorf(protocol.CodeNotFound, "no such admin endpoint"))
 	})
