@@ -181,6 +181,11 @@ func (s *Server) Start() error {
 	// system call (see ws.Listener).
 	go func() { s.serveErr <- s.httpSrv.Serve(ws.Listener(ln, s.cfg.WriteTimeout)) }()
 	s.log.Info("seen serving", "addr", ln.Addr().String(), "data", s.cfg.Data, "demo", s.cfg.DemoEnabled())
+	if s.cfg.DemoEnabled() {
+		s.log.Warn("demo tokens are ON: anyone who reaches "+ln.Addr().String()+
+			" can get a token for a new user name (POST /v1/demo/token); set SEEN_DEMO=off for a real deployment",
+			"demo", s.cfg.Demo)
+	}
 	return nil
 }
 

@@ -166,6 +166,28 @@ func (s *Service) CreateUser(ctx context.Context, userID, name string) (bool, er
 	return created, nil
 }
 
+// CreateDemoUser registers userID for the browser demo, marked as the
+// demo's, and reports whether the demo may act as it: true if the demo
+// created it now or before, false for a user the app made (admin API, or a
+// connect with a real token).
+func (s *Service) CreateDemoUser(ctx context.Context, userID string) (bool, error) {
+	if !protocol.ValidID(userID) {
+		return false, protocol.BadParam("userId", "userId must be 1-64 characters of [A-Za-z0-9_.@-]")
+	}
+	created, err := s.store.PutUser(ctx, store.User{ID: userID, CreatedAt: s.nowMs(), Demo: true})
+	if err != nil {
+		return false, s.internal(ctx, "put user", err)
+	}
+	if created {
+		return true, nil
+	}
+	u, err := s.store.GetUser(ctx, userID)
+	if err != nil {
+		return false, s.internal(ctx, "get user", err)
+	}
+	return u.Demo, nil
+}
+
 // RequireUser answers 404, naming field, for an unknown user.
 func (s *Service) RequireUser(ctx context.Context, field, userID string) error {
 	return s.requireUser(ctx, field, userID)
