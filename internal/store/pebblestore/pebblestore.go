@@ -214,6 +214,7 @@ func Open(dir string, opts Options) (*Store, error) {
 	}
 	cache := pebble.NewCache(opts.CacheBytes)
 	defer cache.Unref() // the DB holds its own reference
+	bg := &openWatch{log: opts.Logger, failed: make(chan error, 1)}
 	popts := &pebble.Options{
 		Cache:              cache,
 		MemTableSize:       opts.MemtableBytes,
@@ -221,10 +222,10 @@ func Open(dir string, opts Options) (*Store, error) {
 		Lock:               lock,
 		FormatMajorVersion: pebble.FormatNewest,
 		FS:                 opts.FS,
+		EventListener:      &pebble.EventListener{BackgroundError: bg.backgroundError},
 	}
-	db, err := pebble.Open(abs, popts)
+	db, err := bg.open(abs, popts, lock)
 	if err != nil {
-		_ = lock.Close()
 		return nil, fmt.Errorf("pebblestore: open %s: %w", dir, err)
 	}
 	s := &Store{db: db, lock: lock, log: opts.Logger, seed: maphash.MakeSeed(), onFatal: opts.OnFatal}
