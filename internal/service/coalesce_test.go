@@ -1,6 +1,7 @@
 package service
 
 import (
+	"context"
 	"fmt"
 	"sync"
 	"testing"
@@ -13,7 +14,7 @@ type flushLog struct {
 	done    chan struct{}
 }
 
-func (l *flushLog) flush(_ coalesceKey, ch map[uint64]*pendingChange) {
+func (l *flushLog) flush(_ context.Context, _ coalesceKey, ch map[uint64]*pendingChange) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.flushes = append(l.flushes, ch)
@@ -32,7 +33,9 @@ func TestCoalescerMergesAndCapsReaders(t *testing.T) {
 	}
 	c.add(k, 8, "")
 	c.add(coalesceKey{conv: "g/h", sender: "s"}, 1, "x")
-	c.Close() // flushes what is pending at once
+	if err := c.Close(context.Background()); err != nil { // flushes what is pending at once
+		t.Fatal(err)
+	}
 	if len(l.flushes) != 2 {
 		t.Fatalf("%d flushes, want one per pair (2)", len(l.flushes))
 	}
@@ -54,7 +57,7 @@ func TestCoalescerMergesAndCapsReaders(t *testing.T) {
 func TestCoalescerFlushesEventually(t *testing.T) {
 	l := &flushLog{done: make(chan struct{}, 1)}
 	c := newCoalescer(time.Millisecond, l.flush)
-	defer c.Close()
+	defer func() { _ = c.Close(context.Background()) }()
 	k := coalesceKey{conv: "g/g", sender: "s"}
 	c.add(k, 1, "a")
 	<-l.done

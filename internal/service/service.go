@@ -24,6 +24,7 @@ import (
 
 	"github.com/seen-im/seen/internal/bus"
 	"github.com/seen-im/seen/internal/config"
+	"github.com/seen-im/seen/internal/metrics"
 	"github.com/seen-im/seen/internal/store"
 	"github.com/seen-im/seen/protocol"
 )
@@ -45,6 +46,8 @@ type Options struct {
 	Logger *slog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Metrics receives the service's counters; nil: a private set.
+	Metrics *metrics.Metrics
 }
 
 // Service implements every protocol method.
@@ -54,6 +57,7 @@ type Service struct {
 	cfg   config.Config
 	log   *slog.Logger
 	now   func() time.Time
+	met   *metrics.Metrics
 
 	handlers map[string]handler // built once by New, read-only after
 	engines  engines            // receipt engines by conversation
@@ -71,7 +75,11 @@ func New(o Options) *Service {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
+	if o.Metrics == nil {
+		o.Metrics = metrics.New()
+	}
 	s := &Service{
+		met:     o.Metrics,
 		store:   o.Store,
 		bus:     o.Bus,
 		cfg:     o.Config,
@@ -84,10 +92,11 @@ func New(o Options) *Service {
 	return s
 }
 
-// Close flushes pending receipt notifications and stops the service's
-// goroutines. Call it before closing the store and the bus.
-func (s *Service) Close() {
-	s.changes.Close()
+// Close flushes pending receipt notifications and joins the service's
+// goroutines, until ctx ends: then it cancels what is still running and
+// returns an error naming it. Call it before closing the store and the bus.
+func (s *Service) Close(ctx context.Context) error {
+	return s.changes.Close(ctx)
 }
 
 // nowMs is the current time in Unix milliseconds.
