@@ -273,8 +273,18 @@ func (s *Server) Shutdown(ctx context.Context) error {
 				errs = append(errs, fmt.Errorf("admin shutdown: %w", err))
 			}
 		}
-		if err := s.ws.Shutdown(ctx); err != nil {
-			errs = append(errs, fmt.Errorf("websocket shutdown: %w", err))
+		// The ws handler aborts its sockets when ctx ends, then waits for
+		// their request goroutines, which a store call that ignores its
+		// context can hold: it is waited for until ctx ends, no longer.
+		wsDone := make(chan error, 1)
+		s.routines.Go("websocket shutdown", func() { wsDone <- s.ws.Shutdown(ctx) })
+		select {
+		case err := <-wsDone:
+			if err != nil {
+				errs = append(errs, fmt.Errorf("websocket shutdown: %w", err))
+			}
+		case <-ctx.Done():
+			errs = append(errs, fmt.Errorf("websocket shutdown: %w", ctx.Err()))
 		}
 		errs = append(errs, s.closeBackends(ctx))
 		// The Serve loops have returned once their listeners closed.
