@@ -2,7 +2,9 @@ package service
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -67,5 +69,32 @@ func TestCoalescerFlushesEventually(t *testing.T) {
 	defer l.mu.Unlock()
 	if len(l.flushes) != 2 || l.flushes[1][1].newReaders[0] != "b" {
 		t.Fatalf("flushes = %+v, want a second flush carrying b", l.flushes)
+	}
+}
+
+// TestCoalescerCloseKeepsItsDeadline checks that Close returns when its
+// context ends even if a flush is stuck, and that the stuck flush's
+// context is then cancelled so that it can end.
+func TestCoalescerCloseKeepsItsDeadline(t *testing.T) {
+	started, ended := make(chan struct{}), make(chan error, 1)
+	c := newCoalescer(time.Hour, func(ctx context.Context, _ coalesceKey, _ map[uint64]*pendingChange) {
+		close(started)
+		<-ctx.Done() // a store call that waits for its context
+		ended <- ctx.Err()
+	})
+	c.add(coalesceKey{conv: "g/g", sender: "s"}, 1, "r")
+	ctx, cancel := context.WithCancel(context.Background())
+	closed := make(chan error, 1)
+	go func() { closed <- c.Close(ctx) }()
+	<-started
+	cancel()
+	if err := <-closed; !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), flushName) {
+		t.Fatalf("Close = %v, want context.Canceled naming the %s", err, flushName)
+	}
+	if err := <-ended; !errors.Is(err, context.Canceled) {
+		t.Fatalf("the stuck flush's context ended with %v, want context.Canceled", err)
+	}
+	if err := c.routines.Wait(context.Background()); err != nil {
+		t.Fatal(err)
 	}
 }
