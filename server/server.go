@@ -292,7 +292,11 @@ func (s *Server) Shutdown(ctx context.Context) error {
 			errs = append(errs, fmt.Errorf("server: %w", err))
 		}
 		s.stopErr = errors.Join(errs...)
-		s.log.Info("seen stopped", "err", s.stopErr)
+		if s.stopErr != nil {
+			s.log.Error("seen stopped", "err", s.stopErr)
+		} else {
+			s.log.Info("seen stopped")
+		}
 	})
 	return s.stopErr
 }
