@@ -226,6 +226,12 @@ func TestAdminTokens(t *testing.T) {
 		{"ttl over 366 days", map[string]any{"userId": "alice", "ttlSeconds": 366*24*3600 + 1}, "ttlSeconds"},
 		{"ttl a string", `{"userId":"alice","ttlSeconds":"60"}`, "ttlSeconds"},
 		{"ttl fractional", `{"userId":"alice","ttlSeconds":1.5}`, "ttlSeconds"},
+		// Seconds times 1e9 overflows int64 as nanoseconds: the largest
+		// int64 once answered 500, and 18446744074 wrapped to a token that
+		// expired at once.
+		{"ttl max int64", `{"userId":"alice","ttlSeconds":9223372036854775807}`, "ttlSeconds"},
+		{"ttl wraps to short", `{"userId":"alice","ttlSeconds":18446744074}`, "ttlSeconds"},
+		{"ttl beyond int64", `{"userId":"alice","ttlSeconds":9223372036854775808}`, "ttlSeconds"},
 		{"no user", map[string]any{"ttlSeconds": 60}, "userId"},
 		{"bad user", map[string]any{"userId": "al/ice"}, "userId"},
 	}

@@ -3,7 +3,6 @@ package e2e
 import (
 	"context"
 	"errors"
-	"io"
 	"net/http"
 	"regexp"
 	"strconv"
@@ -144,13 +143,13 @@ func storeInflight(t *testing.T, s *seentest.Server, op string) int {
 	return n
 }
 
+// metrics reads the server's /metrics, which is served with the admin API
+// and behind its key.
 func metrics(t testing.TB, s *seentest.Server) string {
 	t.Helper()
-	resp, err := http.Get(s.URL() + "/metrics")
-	if err != nil {
-		t.Fatal(err)
+	code, b := s.Admin("GET", "/metrics", nil)
+	if code != http.StatusOK {
+		t.Fatalf("GET /metrics = %d %s", code, b)
 	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
 	return string(b)
 }

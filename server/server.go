@@ -25,6 +25,7 @@ import (
 	"github.com/seen-im/seen/internal/bus/local"
 	"github.com/seen-im/seen/internal/config"
 	"github.com/seen-im/seen/internal/metrics"
+	"github.com/seen-im/seen/internal/routines"
 	"github.com/seen-im/seen/internal/service"
 	"github.com/seen-im/seen/internal/store"
 	"github.com/seen-im/seen/internal/store/pebblestore"
@@ -52,6 +53,15 @@ type Server struct {
 
 	fatal chan error // buffered 1: the store failed for good
 
+	// routines owns the server's own goroutines: the listeners' Serve
+	// loops and the store's close. Shutdown joins them.
+	routines routines.Group
+	// base is the HTTP requests' base context; cancelBase ends it when
+	// Shutdown runs out of time, so that requests still running (an admin
+	// call stuck on the store) give up.
+	base       context.Context
+	cancelBase context.CancelFunc
+
 	mu       sync.Mutex
 	ln       net.Listener // guarded by mu; set by Start
 	adminLn  net.Listener // guarded by mu
@@ -74,6 +84,7 @@ func WithStoreHook(hook storewrap.Around) Option { return func(s *Server) { s.st
 // until Start.
 func New(cfg config.Config, opts ...Option) (*Server, error) {
 	s := &Server{cfg: cfg, log: slog.New(slog.DiscardHandler), fatal: make(chan error, 1)}
+	s.base, s.cancelBase = context.WithCancel(context.Background())
 	for _, o := range opts {
 		o(s)
 	}
@@ -116,33 +127,40 @@ func New(cfg config.Config, opts ...Option) (*Server, error) {
 	s.store = storewrap.Wrap(wrapped, s.metrics.StoreHook)
 	s.bus = local.New()
 	s.tokens = auth.New(s.cfg.TokenSecret, nil)
-	svc := service.New(service.Options{Store: s.store, Bus: s.bus, Config: s.cfg, Logger: s.log})
+	svc := service.New(service.Options{Store: s.store, Bus: s.bus, Config: s.cfg, Logger: s.log, Metrics: s.metrics})
 	s.svc = svc
 	s.ws = ws.New(ws.Options{
 		Service: svc, Tokens: s.tokens, Bus: s.bus, Config: s.cfg, Metrics: s.metrics, Logger: s.log,
 	})
-	adminAPI := admin.New(admin.Options{Service: svc, Tokens: s.tokens, Key: s.cfg.AdminKey, Logger: s.log})
+	adminAPI := admin.New(admin.Options{
+		Service: svc, Tokens: s.tokens, Key: s.cfg.AdminKey, Logger: s.log,
+		Metrics: promhttp.HandlerFor(s.metrics.Registry, promhttp.HandlerOpts{}),
+	})
 
 	mux := http.NewServeMux()
 	mux.Handle("GET /v1/ws", s.ws)
 	mux.HandleFunc("GET /healthz", healthz)
-	mux.Handle("GET /metrics", promhttp.HandlerFor(s.metrics.Registry, promhttp.HandlerOpts{}))
 	// The browser demo: its pages always, its token endpoint in demo mode only.
 	mux.Handle("/", http.FileServerFS(web.Static()))
 	if s.cfg.DemoEnabled() {
 		mux.Handle("POST /v1/demo/token", demoToken(svc, s.tokens))
 	}
+	// /metrics goes with the admin API, behind its key.
 	if s.cfg.AdminListen == "" {
 		mux.Handle("/v1/admin/", adminAPI)
+		mux.Handle("GET /metrics", adminAPI)
 	} else {
 		amux := http.NewServeMux()
 		amux.Handle("/v1/admin/", adminAPI)
+		amux.Handle("GET /metrics", adminAPI)
 		amux.HandleFunc("GET /healthz", healthz)
-		s.adminSrv = &http.Server{Handler: amux, ReadHeaderTimeout: 10 * time.Second}
+		s.adminSrv = &http.Server{Handler: amux, ReadHeaderTimeout: 10 * time.Second, BaseContext: s.baseContext}
 	}
-	s.httpSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ConnContext: ws.ConnContext}
+	s.httpSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ConnContext: ws.ConnContext, BaseContext: s.baseContext}
 	return s, nil
 }
+
+func (s *Server) baseContext(net.Listener) context.Context { return s.base }
 
 // Config returns the configuration in force, secrets filled in.
 func (s *Server) Config() config.Config { return s.cfg }
@@ -169,13 +187,18 @@ func (s *Server) Start() error {
 			return fmt.Errorf("server: admin listen: %w", err)
 		}
 		s.adminLn = aln
-		go func() { s.serveErr <- s.adminSrv.Serve(aln) }()
+		s.routines.Go("admin listener", func() { s.serveErr <- s.adminSrv.Serve(aln) })
 	}
 	s.ln = ln
 	// Connections from this listener can batch WebSocket frames into one
 	// system call (see ws.Listener).
-	go func() { s.serveErr <- s.httpSrv.Serve(ws.Listener(ln, s.cfg.WriteTimeout)) }()
+	s.routines.Go("client listener", func() { s.serveErr <- s.httpSrv.Serve(ws.Listener(ln, s.cfg.WriteTimeout)) })
 	s.log.Info("seen serving", "addr", ln.Addr().String(), "data", s.cfg.Data, "demo", s.cfg.DemoEnabled())
+	if s.cfg.DemoEnabled() {
+		s.log.Warn("demo tokens are ON: anyone who reaches "+ln.Addr().String()+
+			" can get a token for a new user name (POST /v1/demo/token); set SEEN_DEMO=off for a real deployment",
+			"demo", s.cfg.Demo)
+	}
 	return nil
 }
 
@@ -205,8 +228,9 @@ func (s *Server) AdminAddr() string {
 // Run starts the server and serves until ctx ends, then shuts down.
 func (s *Server) Run(ctx context.Context) error {
 	if err := s.Start(); err != nil {
-		s.closeBackends()
-		return err
+		ctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
+		defer cancel()
+		return errors.Join(err, s.closeBackends(ctx))
 	}
 	var cause error
 	select {
@@ -226,11 +250,19 @@ func (s *Server) Run(ctx context.Context) error {
 }
 
 // Shutdown stops taking connections, lets requests in progress finish,
-// closes every socket with 1001, then closes the bus and the store. It is
-// safe to call more than once.
+// closes every socket with 1001, sends pending receipt.changed events, then
+// closes the bus and the store, and joins the server's goroutines. It
+// returns by the time ctx ends, even if the store stalls: what is still
+// running then is cancelled, named in the error, and left to end when its
+// store call returns. It is safe to call more than once.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.stopOnce.Do(func() {
 		var errs []error
+		// Out of time, requests still running are cancelled, so that
+		// their store calls give up.
+		stop := context.AfterFunc(ctx, s.cancelBase)
+		defer stop()
+		defer s.cancelBase()
 		// http.Server.Shutdown closes the listeners and idle HTTP
 		// connections; hijacked WebSockets are the ws handler's to drain.
 		if err := s.httpSrv.Shutdown(ctx); err != nil {
@@ -241,20 +273,51 @@ func (s *Server) Shutdown(ctx context.Context) error {
 				errs = append(errs, fmt.Errorf("admin shutdown: %w", err))
 			}
 		}
-		if err := s.ws.Shutdown(ctx); err != nil {
-			errs = append(errs, fmt.Errorf("websocket shutdown: %w", err))
+		// The ws handler aborts its sockets when ctx ends, then waits for
+		// their request goroutines, which a store call that ignores its
+		// context can hold: it is waited for until ctx ends, no longer.
+		wsDone := make(chan error, 1)
+		s.routines.Go("websocket shutdown", func() { wsDone <- s.ws.Shutdown(ctx) })
+		select {
+		case err := <-wsDone:
+			if err != nil {
+				errs = append(errs, fmt.Errorf("websocket shutdown: %w", err))
+			}
+		case <-ctx.Done():
+			errs = append(errs, fmt.Errorf("websocket shutdown: %w", ctx.Err()))
 		}
-		errs = append(errs, s.closeBackends())
+		errs = append(errs, s.closeBackends(ctx))
+		// The Serve loops have returned once their listeners closed.
+		if err := s.routines.Wait(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("server: %w", err))
+		}
 		s.stopErr = errors.Join(errs...)
-		s.log.Info("seen stopped", "err", s.stopErr)
+		if s.stopErr != nil {
+			s.log.Error("seen stopped", "err", s.stopErr)
+		} else {
+			s.log.Info("seen stopped")
+		}
 	})
 	return s.stopErr
 }
 
-func (s *Server) closeBackends() error {
+// closeBackends closes the service, the bus and the store, in that order,
+// until ctx ends.
+func (s *Server) closeBackends(ctx context.Context) error {
 	// Pending receipt.changed events go out before the bus closes.
-	s.svc.Close()
-	return errors.Join(s.bus.Close(), s.store.Close())
+	errs := []error{s.svc.Close(ctx), s.bus.Close()}
+	// The store's Close waits for its calls in flight, which a stalled
+	// disk can hold for ever: it runs on a goroutine of its own, waited
+	// for until ctx ends.
+	closed := make(chan error, 1)
+	s.routines.Go("store close", func() { closed <- s.store.Close() })
+	select {
+	case err := <-closed:
+		errs = append(errs, err)
+	case <-ctx.Done():
+		errs = append(errs, fmt.Errorf("server: store close did not finish: %w", ctx.Err()))
+	}
+	return errors.Join(errs...)
 }
 
 // healthz answers 200 once the server serves.

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"os"
@@ -138,7 +139,7 @@ func newServeCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			srv, err := server.New(cfg, server.WithLogger(log))
+			srv, err := newServer(cmd.Context(), cfg, log)
 			if err != nil {
 				return err
 			}
@@ -150,6 +151,29 @@ func newServeCmd() *cobra.Command {
 	}
 	configFlags(cmd.Flags())
 	return cmd
+}
+
+// newServer builds the server, or gives up when ctx ends (SIGINT or
+// SIGTERM): opening the store replays its write-ahead log, which can take
+// long or, on a failing disk, not end, and a signal must stop the process
+// whatever it is doing. The goroutine left behind then ends with the
+// process, which exits at once.
+func newServer(ctx context.Context, cfg config.Config, log *slog.Logger) (*server.Server, error) {
+	type result struct {
+		srv *server.Server
+		err error
+	}
+	res := make(chan result, 1)
+	go func() {
+		srv, err := server.New(cfg, server.WithLogger(log))
+		res <- result{srv, err}
+	}()
+	select {
+	case r := <-res:
+		return r.srv, r.err
+	case <-ctx.Done():
+		return nil, fmt.Errorf("interrupted while opening the store in %s", cfg.Data)
+	}
 }
 
 func newTokenCmd() *cobra.Command {

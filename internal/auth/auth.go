@@ -3,6 +3,8 @@
 package auth
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -69,7 +71,7 @@ func (t *Tokens) Verify(token string) (string, time.Time, error) {
 	if len(token) > MaxTokenBytes {
 		return "", time.Time{}, fmt.Errorf("%w: longer than %d bytes", ErrInvalidToken, MaxTokenBytes)
 	}
-	var claims jwt.RegisteredClaims
+	var claims strictClaims
 	_, err := jwt.ParseWithClaims(token, &claims,
 		func(*jwt.Token) (any, error) { return t.secret, nil },
 		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
@@ -85,4 +87,32 @@ func (t *Tokens) Verify(token string) (string, time.Time, error) {
 	}
 	// WithExpirationRequired made sure exp is there.
 	return claims.Subject, claims.ExpiresAt.Time, nil
+}
+
+// strictClaims are the registered claims, parsed as RFC 7519 says: exp,
+// nbf and iat are NumericDates, which are JSON numbers. jwt.NumericDate
+// alone also takes a numeric string ("exp":"1700000000"), and no parser
+// option of golang-jwt turns that off.
+type strictClaims struct {
+	jwt.RegisteredClaims
+}
+
+// UnmarshalJSON refuses a time claim that is not a JSON number, then
+// decodes the claims as usual.
+func (c *strictClaims) UnmarshalJSON(b []byte) error {
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return err
+	}
+	for _, name := range []string{"exp", "nbf", "iat"} {
+		v, ok := raw[name]
+		if !ok {
+			continue
+		}
+		v = bytes.TrimSpace(v)
+		if len(v) == 0 || (v[0] != '-' && (v[0] < '0' || v[0] > '9')) {
+			return fmt.Errorf("claim %q is not a number", name)
+		}
+	}
+	return json.Unmarshal(b, &c.RegisteredClaims)
 }

@@ -54,7 +54,11 @@ func TestVerifyRejects(t *testing.T) {
 		"not yet valid": sign(jwt.SigningMethodHS256, []byte(secret), jwt.MapClaims{"sub": "alice", "exp": exp, "nbf": now.Add(time.Minute).Unix()}),
 		"no sub":        sign(jwt.SigningMethodHS256, []byte(secret), jwt.MapClaims{"exp": exp}),
 		"bad sub":       sign(jwt.SigningMethodHS256, []byte(secret), jwt.MapClaims{"sub": "a/b", "exp": exp}),
-		"oversized":     sign(jwt.SigningMethodHS256, []byte(secret), jwt.MapClaims{"sub": "alice", "exp": exp, "pad": strings.Repeat("x", MaxTokenBytes)}),
+		// RFC 7519: a NumericDate is a JSON number, never a string.
+		"exp a string": sign(jwt.SigningMethodHS256, []byte(secret), jwt.MapClaims{"sub": "alice", "exp": strconv.FormatInt(exp, 10)}),
+		"nbf a string": sign(jwt.SigningMethodHS256, []byte(secret), jwt.MapClaims{"sub": "alice", "exp": exp, "nbf": strconv.FormatInt(now.Unix(), 10)}),
+		"iat a string": sign(jwt.SigningMethodHS256, []byte(secret), jwt.MapClaims{"sub": "alice", "exp": exp, "iat": strconv.FormatInt(now.Unix(), 10)}),
+		"oversized":    sign(jwt.SigningMethodHS256, []byte(secret), jwt.MapClaims{"sub": "alice", "exp": exp, "pad": strings.Repeat("x", MaxTokenBytes)}),
 	}
 	for name, s := range cases {
 		t.Run(name, func(t *testing.T) {

@@ -217,12 +217,14 @@ func (e *env) countEvents() client.Handlers {
 }
 
 // serverRequests reads how many requests of method the server has answered
-// (every code, every client) from its /metrics; ok is false if it cannot.
+// (every code, every client) from its /metrics, which the server serves
+// with the admin API and behind its key; ok is false if it cannot.
 func (e *env) serverRequests(ctx context.Context, method string) (n int64, ok bool) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(e.o.URL, "/")+"/metrics", nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, e.o.AdminURL+"/metrics", nil)
 	if err != nil {
 		return 0, false
 	}
+	req.Header.Set("Authorization", "Bearer "+e.o.AdminKey)
 	resp, err := e.admin.Do(req)
 	if err != nil {
 		return 0, false

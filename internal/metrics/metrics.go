@@ -25,6 +25,9 @@ type Metrics struct {
 	SlowDrops       prometheus.Counter
 	StoreDuration   *prometheus.HistogramVec // op, result
 	StoreInflight   *prometheus.GaugeVec     // op: calls started and not returned
+	// EngineLoadErrors counts receipt engines that could not be loaded
+	// from the store; the request or event that needed one went without.
+	EngineLoadErrors prometheus.Counter
 }
 
 // New creates the collectors and registers them, with the Go and process
@@ -59,9 +62,12 @@ func New() *Metrics {
 		StoreInflight: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "seen_store_inflight", Help: "Store calls in progress by operation; a stuck store shows here first.",
 		}, []string{"op"}),
+		EngineLoadErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "seen_receipt_engine_load_errors_total", Help: "Receipt engines that could not be loaded from the store.",
+		}),
 	}
 	r.MustRegister(m.Connections, m.ConnectsTotal, m.Requests, m.RequestDuration,
-		m.SendQueue, m.SlowDrops, m.StoreDuration, m.StoreInflight,
+		m.SendQueue, m.SlowDrops, m.StoreDuration, m.StoreInflight, m.EngineLoadErrors,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

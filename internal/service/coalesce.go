@@ -1,10 +1,13 @@
 package service
 
 import (
+	"context"
+	"fmt"
 	"slices"
 	"sync"
 	"time"
 
+	"github.com/seen-im/seen/internal/routines"
 	"github.com/seen-im/seen/internal/store"
 )
 
@@ -31,25 +34,43 @@ type pendingChange struct {
 // # Concurrency
 //
 // add may be called from any goroutine. flush runs on a timer goroutine,
-// one at a time per pair; Close waits for flushes in progress and drops
-// nothing that was added before it: pending pairs are flushed at once.
+// one at a time per pair, counted in routines from the moment its timer is
+// armed. Close flushes every pending pair at once and joins the flushes
+// until its context ends; then it cancels the context the flushes run
+// with, so that their store calls give up, and returns.
 type coalescer struct {
 	window time.Duration
-	flush  func(k coalesceKey, changes map[uint64]*pendingChange)
+	flush  func(ctx context.Context, k coalesceKey, changes map[uint64]*pendingChange)
+	// ctx is what flushes run with; cancel ends it once Close gives up
+	// waiting (or is done).
+	ctx      context.Context
+	cancel   context.CancelFunc
+	routines routines.Group // flushes scheduled or running
 
 	mu      sync.Mutex
 	pending map[coalesceKey]map[uint64]*pendingChange // guarded by mu
-	timers  map[coalesceKey]*time.Timer               // guarded by mu
+	timers  map[coalesceKey]armed                     // guarded by mu
 	closed  bool                                      // guarded by mu
-	wg      sync.WaitGroup                            // flushes scheduled or running
 }
 
-func newCoalescer(window time.Duration, flush func(coalesceKey, map[uint64]*pendingChange)) *coalescer {
+// armed is a pair's timer and the release of its count in routines.
+type armed struct {
+	t    *time.Timer
+	done func()
+}
+
+// flushName names flush goroutines in routines' reports.
+const flushName = "receipt.changed flush"
+
+func newCoalescer(window time.Duration, flush func(context.Context, coalesceKey, map[uint64]*pendingChange)) *coalescer {
+	ctx, cancel := context.WithCancel(context.Background())
 	return &coalescer{
 		window:  window,
 		flush:   flush,
+		ctx:     ctx,
+		cancel:  cancel,
 		pending: make(map[coalesceKey]map[uint64]*pendingChange),
-		timers:  make(map[coalesceKey]*time.Timer),
+		timers:  make(map[coalesceKey]armed),
 	}
 }
 
@@ -77,23 +98,28 @@ func (c *coalescer) add(k coalesceKey, seq uint64, reader string) {
 		pc.newReaders = append(pc.newReaders, reader)
 	}
 	if _, scheduled := c.timers[k]; !scheduled {
-		c.wg.Add(1)
-		c.timers[k] = time.AfterFunc(c.window, func() { c.fire(k) })
+		c.armLocked(k)
 	}
+}
+
+// armLocked schedules k's flush after one window. c.mu is held and c is
+// not closed, so routines (stopped only by Close) takes the count.
+func (c *coalescer) armLocked(k coalesceKey) {
+	done, _ := c.routines.Add(flushName)
+	c.timers[k] = armed{t: time.AfterFunc(c.window, func() { defer done(); c.fire(k) }), done: done}
 }
 
 // fire flushes one pair. Changes added while it runs wait for the next
 // window, so a pair never gets more than one event per window; once the
 // coalescer is closed they are flushed at once instead.
 func (c *coalescer) fire(k coalesceKey) {
-	defer c.wg.Done()
 	for {
 		c.mu.Lock()
 		changes := c.pending[k]
 		delete(c.pending, k)
 		c.mu.Unlock()
 		if len(changes) > 0 {
-			c.flush(k, changes)
+			c.flush(c.ctx, k, changes)
 		}
 		c.mu.Lock()
 		switch {
@@ -102,8 +128,7 @@ func (c *coalescer) fire(k coalesceKey) {
 			c.mu.Unlock()
 			return
 		case !c.closed:
-			c.wg.Add(1)
-			c.timers[k] = time.AfterFunc(c.window, func() { c.fire(k) })
+			c.armLocked(k)
 			c.mu.Unlock()
 			return
 		}
@@ -111,17 +136,26 @@ func (c *coalescer) fire(k coalesceKey) {
 	}
 }
 
-// Close flushes every pending pair now and waits for all flushes.
-func (c *coalescer) Close() {
+// Close flushes every pending pair now and waits for all flushes until ctx
+// ends. Then it cancels the flushes still running (their store calls and
+// events give up) and returns ctx's error naming them; they end on their
+// own once their store calls return.
+func (c *coalescer) Close(ctx context.Context) error {
 	c.mu.Lock()
 	c.closed = true
-	for k, t := range c.timers {
-		if t.Stop() {
+	for k, a := range c.timers {
+		if a.t.Stop() {
 			// The timer will not run: flush its pair here.
 			delete(c.timers, k)
-			go c.fire(k)
+			c.routines.Go(flushName, func() { c.fire(k) })
+			a.done()
 		}
 	}
 	c.mu.Unlock()
-	c.wg.Wait()
+	err := c.routines.Wait(ctx)
+	c.cancel()
+	if err != nil {
+		return fmt.Errorf("service: pending receipt.changed not all sent: %w", err)
+	}
+	return nil
 }

@@ -1,7 +1,10 @@
 package service
 
 import (
+	"context"
+	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -13,7 +16,7 @@ type flushLog struct {
 	done    chan struct{}
 }
 
-func (l *flushLog) flush(_ coalesceKey, ch map[uint64]*pendingChange) {
+func (l *flushLog) flush(_ context.Context, _ coalesceKey, ch map[uint64]*pendingChange) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.flushes = append(l.flushes, ch)
@@ -32,7 +35,9 @@ func TestCoalescerMergesAndCapsReaders(t *testing.T) {
 	}
 	c.add(k, 8, "")
 	c.add(coalesceKey{conv: "g/h", sender: "s"}, 1, "x")
-	c.Close() // flushes what is pending at once
+	if err := c.Close(context.Background()); err != nil { // flushes what is pending at once
+		t.Fatal(err)
+	}
 	if len(l.flushes) != 2 {
 		t.Fatalf("%d flushes, want one per pair (2)", len(l.flushes))
 	}
@@ -54,7 +59,7 @@ func TestCoalescerMergesAndCapsReaders(t *testing.T) {
 func TestCoalescerFlushesEventually(t *testing.T) {
 	l := &flushLog{done: make(chan struct{}, 1)}
 	c := newCoalescer(time.Millisecond, l.flush)
-	defer c.Close()
+	defer func() { _ = c.Close(context.Background()) }()
 	k := coalesceKey{conv: "g/g", sender: "s"}
 	c.add(k, 1, "a")
 	<-l.done
@@ -64,5 +69,32 @@ func TestCoalescerFlushesEventually(t *testing.T) {
 	defer l.mu.Unlock()
 	if len(l.flushes) != 2 || l.flushes[1][1].newReaders[0] != "b" {
 		t.Fatalf("flushes = %+v, want a second flush carrying b", l.flushes)
+	}
+}
+
+// TestCoalescerCloseKeepsItsDeadline checks that Close returns when its
+// context ends even if a flush is stuck, and that the stuck flush's
+// context is then cancelled so that it can end.
+func TestCoalescerCloseKeepsItsDeadline(t *testing.T) {
+	started, ended := make(chan struct{}), make(chan error, 1)
+	c := newCoalescer(time.Hour, func(ctx context.Context, _ coalesceKey, _ map[uint64]*pendingChange) {
+		close(started)
+		<-ctx.Done() // a store call that waits for its context
+		ended <- ctx.Err()
+	})
+	c.add(coalesceKey{conv: "g/g", sender: "s"}, 1, "r")
+	ctx, cancel := context.WithCancel(context.Background())
+	closed := make(chan error, 1)
+	go func() { closed <- c.Close(ctx) }()
+	<-started
+	cancel()
+	if err := <-closed; !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), flushName) {
+		t.Fatalf("Close = %v, want context.Canceled naming the %s", err, flushName)
+	}
+	if err := <-ended; !errors.Is(err, context.Canceled) {
+		t.Fatalf("the stuck flush's context ended with %v, want context.Canceled", err)
+	}
+	if err := c.routines.Wait(context.Background()); err != nil {
+		t.Fatal(err)
 	}
 }

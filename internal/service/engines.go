@@ -101,7 +101,11 @@ func (s *Service) loadLocked(ctx context.Context, conv store.ConvID, ce *convEng
 	}
 	c, err := s.loadEngine(ctx, conv)
 	if err != nil {
-		return err
+		// Logged and counted here, where every path meets: some callers
+		// (events after a durable write) can only go on without it.
+		s.met.EngineLoadErrors.Inc()
+		s.log.WarnContext(ctx, "load receipt engine", "conv", conv, "err", err)
+		return fmt.Errorf("load receipt engine of %s: %w", conv, err)
 	}
 	ce.conv = c
 	return nil

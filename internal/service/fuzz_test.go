@@ -212,7 +212,7 @@ func newFuzzWorld(t *testing.T, base string, strict bool) *fuzzWorld {
 }
 
 func (w *fuzzWorld) close() {
-	w.svc.Close()
+	_ = w.svc.Close(context.Background())
 	_ = w.bus.Close()
 	_ = w.st.Close()
 }

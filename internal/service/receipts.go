@@ -319,8 +319,7 @@ func (s *Service) settleDone(ctx context.Context, conv store.ConvID, seqs []uint
 
 // flushChanges sends one receipt.changed with the current counts of the
 // changed messages to their sender, and settles those that are done.
-func (s *Service) flushChanges(k coalesceKey, changes map[uint64]*pendingChange) {
-	ctx := context.Background()
+func (s *Service) flushChanges(ctx context.Context, k coalesceKey, changes map[uint64]*pendingChange) {
 	seqs := slices.Sorted(maps.Keys(changes))
 	// One store read per changed message per window, outside the engine lock.
 	msgs := make([]store.Message, 0, len(seqs))

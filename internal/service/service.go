@@ -24,6 +24,7 @@ import (
 
 	"github.com/seen-im/seen/internal/bus"
 	"github.com/seen-im/seen/internal/config"
+	"github.com/seen-im/seen/internal/metrics"
 	"github.com/seen-im/seen/internal/store"
 	"github.com/seen-im/seen/protocol"
 )
@@ -45,6 +46,8 @@ type Options struct {
 	Logger *slog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Metrics receives the service's counters; nil: a private set.
+	Metrics *metrics.Metrics
 }
 
 // Service implements every protocol method.
@@ -54,6 +57,7 @@ type Service struct {
 	cfg   config.Config
 	log   *slog.Logger
 	now   func() time.Time
+	met   *metrics.Metrics
 
 	handlers map[string]handler // built once by New, read-only after
 	engines  engines            // receipt engines by conversation
@@ -71,7 +75,11 @@ func New(o Options) *Service {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
+	if o.Metrics == nil {
+		o.Metrics = metrics.New()
+	}
 	s := &Service{
+		met:     o.Metrics,
 		store:   o.Store,
 		bus:     o.Bus,
 		cfg:     o.Config,
@@ -84,10 +92,11 @@ func New(o Options) *Service {
 	return s
 }
 
-// Close flushes pending receipt notifications and stops the service's
-// goroutines. Call it before closing the store and the bus.
-func (s *Service) Close() {
-	s.changes.Close()
+// Close flushes pending receipt notifications and joins the service's
+// goroutines, until ctx ends: then it cancels what is still running and
+// returns an error naming it. Call it before closing the store and the bus.
+func (s *Service) Close(ctx context.Context) error {
+	return s.changes.Close(ctx)
 }
 
 // nowMs is the current time in Unix milliseconds.
@@ -164,6 +173,28 @@ func (s *Service) CreateUser(ctx context.Context, userID, name string) (bool, er
 		return false, s.internal(ctx, "put user", err)
 	}
 	return created, nil
+}
+
+// CreateDemoUser registers userID for the browser demo, marked as the
+// demo's, and reports whether the demo may act as it: true if the demo
+// created it now or before, false for a user the app made (admin API, or a
+// connect with a real token).
+func (s *Service) CreateDemoUser(ctx context.Context, userID string) (bool, error) {
+	if !protocol.ValidID(userID) {
+		return false, protocol.BadParam("userId", "userId must be 1-64 characters of [A-Za-z0-9_.@-]")
+	}
+	created, err := s.store.PutUser(ctx, store.User{ID: userID, CreatedAt: s.nowMs(), Demo: true})
+	if err != nil {
+		return false, s.internal(ctx, "put user", err)
+	}
+	if created {
+		return true, nil
+	}
+	u, err := s.store.GetUser(ctx, userID)
+	if err != nil {
+		return false, s.internal(ctx, "get user", err)
+	}
+	return u.Demo, nil
 }
 
 // RequireUser answers 404, naming field, for an unknown user.

@@ -79,6 +79,9 @@ type User struct {
 	ID        string `json:"id"`
 	Name      string `json:"name,omitempty"`
 	CreatedAt int64  `json:"createdAt"`
+	// Demo marks a user the browser demo's token endpoint created: the
+	// demo mints tokens for such users only, never for the app's own.
+	Demo bool `json:"demo,omitempty"`
 }
 
 // Group is a group's own record; its members are Member records of its

@@ -70,6 +70,21 @@ func (f *Faults) FailAll() { f.set(func(string) error { return ErrInjected }, ni
 // StallWrites makes every write wait until Heal (or its context ends).
 func (f *Faults) StallWrites() { f.set(nil, func(op string) bool { return writes[op] }) }
 
+// FailOps makes the named operations (storewrap's names: "live_receipts",
+// say) fail with ErrInjected; others run.
+func (f *Faults) FailOps(ops ...string) {
+	fail := make(map[string]bool, len(ops))
+	for _, op := range ops {
+		fail[op] = true
+	}
+	f.set(func(op string) error {
+		if fail[op] {
+			return ErrInjected
+		}
+		return nil
+	}, nil)
+}
+
 // Heal stops injecting faults and lets stalled calls go on.
 func (f *Faults) Heal() { f.set(nil, nil) }
 

@@ -337,8 +337,17 @@ func encodeUser(u store.User) []byte {
 	b := make([]byte, 0, 1+binary.MaxVarintLen64*2+len(u.Name))
 	b = append(b, valueV1)
 	b = binary.AppendVarint(b, u.CreatedAt)
-	return appendLP(b, u.Name)
+	b = appendLP(b, u.Name)
+	// Flags are a trailing byte, written only when set: records written
+	// before it existed read as no flags.
+	if u.Demo {
+		b = append(b, userFlagDemo)
+	}
+	return b
 }
+
+// userFlagDemo marks a user created by the demo token endpoint.
+const userFlagDemo byte = 1
 
 func decodeUser(id string, v []byte) (store.User, error) {
 	r := byteReader{b: v}
@@ -348,6 +357,9 @@ func decodeUser(id string, v []byte) (store.User, error) {
 	u := store.User{ID: id}
 	u.CreatedAt = r.varint()
 	u.Name = r.str()
+	if r.err == nil && len(r.b) > 0 {
+		u.Demo = r.byte1()&userFlagDemo != 0
+	}
 	if r.err != nil {
 		return store.User{}, fmt.Errorf("pebblestore: user %q: %w", id, r.err)
 	}

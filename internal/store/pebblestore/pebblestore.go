@@ -38,6 +38,7 @@ import (
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/vfs"
 
+	"github.com/seen-im/seen/internal/routines"
 	"github.com/seen-im/seen/internal/store"
 )
 
@@ -121,6 +122,11 @@ type Store struct {
 
 	// userLocks make PutUser's check-then-write atomic per user.
 	userLocks [userStripes]sync.Mutex
+
+	// routines owns the watermark combiners. A combiner runs only while
+	// some caller waits for its operations, but its last round (finding
+	// the queue empty) may end after that caller returned: Close joins it.
+	routines routines.Group
 
 	failed   atomic.Pointer[error] // set once a WAL sync failed; never cleared
 	onFatal  func(error)
@@ -216,6 +222,7 @@ func Open(dir string, opts Options) (*Store, error) {
 	}
 	cache := pebble.NewCache(opts.CacheBytes)
 	defer cache.Unref() // the DB holds its own reference
+	bg := &openWatch{log: opts.Logger, failed: make(chan error, 1)}
 	popts := &pebble.Options{
 		Cache:              cache,
 		MemTableSize:       opts.MemtableBytes,
@@ -223,10 +230,10 @@ func Open(dir string, opts Options) (*Store, error) {
 		Lock:               lock,
 		FormatMajorVersion: pebble.FormatNewest,
 		FS:                 opts.FS,
+		EventListener:      &pebble.EventListener{BackgroundError: bg.backgroundError},
 	}
-	db, err := pebble.Open(abs, popts)
+	db, err := bg.open(abs, popts, lock)
 	if err != nil {
-		_ = lock.Close()
 		return nil, fmt.Errorf("pebblestore: open %s: %w", dir, err)
 	}
 	s := &Store{db: db, lock: lock, log: opts.Logger, seed: maphash.MakeSeed(), onFatal: opts.OnFatal}
@@ -283,6 +290,9 @@ func (s *Store) Close() error {
 		return errClosed
 	}
 	s.closed = true
+	// Every caller has returned (Close holds s.mu), so a combiner left is
+	// only finishing its last, empty round.
+	_ = s.routines.Wait(context.Background())
 	err := s.db.Close()
 	if lerr := s.lock.Close(); err == nil {
 		err = lerr

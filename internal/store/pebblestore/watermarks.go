@@ -118,7 +118,9 @@ func (s *Store) watermarks(ctx context.Context, conv store.ConvID, ops []*wmOp) 
 	q.running = true
 	q.mu.Unlock()
 	if start {
-		go s.combine(conv, cs)
+		// Started while s.mu is held for reading, so never after Close
+		// took it: the group is joined by Close.
+		s.routines.Go("pebblestore watermark combiner", func() { s.combine(conv, cs) })
 	}
 	for _, op := range ops {
 		<-op.done

@@ -175,6 +175,27 @@ func testUsers(t *testing.T, s store.Store) {
 	}
 	_, err = s.GetUser(ctx, "nobody")
 	wantErrIs(t, "GetUser(nobody)", err, store.ErrNotFound)
+
+	// The demo mark is kept, and a second PutUser does not set or clear it.
+	visitor := store.User{ID: "visitor", CreatedAt: 30, Demo: true}
+	if created, err := s.PutUser(ctx, visitor); err != nil || !created {
+		t.Fatalf("PutUser(visitor) = %v, %v, want true, nil", created, err)
+	}
+	if _, err := s.PutUser(ctx, store.User{ID: "visitor", CreatedAt: 40}); err != nil {
+		t.Fatalf("PutUser(visitor again): %v", err)
+	}
+	if _, err := s.PutUser(ctx, store.User{ID: "alice", CreatedAt: 40, Demo: true}); err != nil {
+		t.Fatalf("PutUser(alice as demo): %v", err)
+	}
+	for _, want := range []store.User{visitor, alice} {
+		got, err := s.GetUser(ctx, want.ID)
+		if err != nil {
+			t.Fatalf("GetUser(%s): %v", want.ID, err)
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("GetUser(%s) mismatch (-want +got):\n%s", want.ID, diff)
+		}
+	}
 }
 
 func testGroups(t *testing.T, s store.Store) {

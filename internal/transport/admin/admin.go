@@ -1,6 +1,7 @@
 // Package admin serves the server API that app servers call: users,
-// tokens, groups, members and roles, and sending as a user. Every request
-// carries the admin key as a bearer token.
+// tokens, groups, members and roles, and sending as a user; and the
+// node's Prometheus metrics. Every request carries the admin key as a
+// bearer token.
 package admin
 
 import (
@@ -15,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/seen-im/seen/internal/auth"
 	"github.com/seen-im/seen/internal/service"
@@ -35,6 +37,10 @@ type Options struct {
 	// Key is the admin key; empty disables the API (every call is 401).
 	Key    string
 	Logger *slog.Logger
+	// Metrics, if set, is served at GET /metrics behind the admin key:
+	// the metrics tell who is connected and how busy the node is, which
+	// is the operator's business, not every client's.
+	Metrics http.Handler
 }
 
 // API is the admin http.Handler.
@@ -66,6 +72,9 @@ func New(o Options) *API {
 	})
 	a.mux.HandleFunc("GET /v1/admin/debug/pprof/profile", pprof.Profile)
 	a.mux.HandleFunc("GET /v1/admin/debug/pprof/trace", pprof.Trace)
+	if o.Metrics != nil {
+		a.mux.Handle("GET /metrics", o.Metrics)
+	}
 	a.mux.HandleFunc("/v1/admin/", func(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, protocol.Errorf(protocol.CodeNotFound, "no such admin endpoint"))
 	})
@@ -108,6 +117,12 @@ func decode(w http.ResponseWriter, r *http.Request, ps ...any) *protocol.Error {
 	}
 	if len(strings.TrimSpace(string(body))) > 0 && !json.Valid(body) {
 		return protocol.Errorf(protocol.CodeParseError, "invalid JSON")
+	}
+	// JSON text is UTF-8 (RFC 8259 §8.1); encoding/json would turn bad
+	// bytes into U+FFFD in one place and keep them raw in another
+	// (json.RawMessage bodies), so they are refused here, whole.
+	if !utf8.Valid(body) {
+		return protocol.Errorf(protocol.CodeParseError, "body is not valid UTF-8")
 	}
 	for _, p := range ps {
 		if pe := service.DecodeParams(body, p); pe != nil {
@@ -176,11 +191,14 @@ func (a *API) mintToken(w http.ResponseWriter, r *http.Request) {
 	}
 	ttl := 24 * time.Hour
 	if p.TTLSeconds != nil {
-		ttl = time.Duration(*p.TTLSeconds) * time.Second
-		if *p.TTLSeconds < 1 || ttl > maxTokenTTL {
-			WriteError(w, protocol.BadParam("ttlSeconds", "ttlSeconds must be between 1 and %d", int64(maxTokenTTL/time.Second)))
+		// Compared in seconds, before the conversion: seconds times 1e9
+		// overflows a Duration for large values and would wrap.
+		maxSeconds := int64(maxTokenTTL / time.Second)
+		if *p.TTLSeconds < 1 || *p.TTLSeconds > maxSeconds {
+			WriteError(w, protocol.BadParam("ttlSeconds", "ttlSeconds must be between 1 and %d", maxSeconds))
 			return
 		}
+		ttl = time.Duration(*p.TTLSeconds) * time.Second
 	}
 	tok, exp, err := a.o.Tokens.Mint(p.UserID, ttl)
 	if err != nil {

@@ -58,7 +58,7 @@ type conn struct {
 	writing bool           // guarded by qmu: a writer is draining queue
 	closing *closeReq      // guarded by qmu: close once the queue is written
 	dead    bool           // guarded by qmu: no new goroutine may start
-	workers sync.WaitGroup // writers and pings; Add under qmu while !dead
+	workers sync.WaitGroup // writers, pings and the drain; Add under qmu while !dead
 
 	mu       sync.Mutex
 	draining bool           // guarded by mu: no new requests once set
@@ -375,7 +375,16 @@ func (c *conn) drain() {
 	c.mu.Lock()
 	c.draining = true
 	c.mu.Unlock()
+	// The goroutine is one of c.workers, which serve joins: counted under
+	// qmu while !dead, like the writers.
+	c.qmu.Lock()
+	defer c.qmu.Unlock()
+	if c.dead {
+		return // serve is past its requests: the socket is closing anyway
+	}
+	c.workers.Add(1)
 	go func() {
+		defer c.workers.Done()
 		c.inflight.Wait()
 		c.requestClose(websocket.StatusGoingAway, "server shutting down")
 	}()
