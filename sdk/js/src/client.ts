@@ -16,17 +16,26 @@ import type {
   ServerEvents,
 } from "./types.js";
 
+/**
+ * An event handler property of WebSocketLike. It is checked bivariantly, as
+ * a method is: implementations type their handlers with richer events (the
+ * DOM's MessageEvent, ws's WebSocket.MessageEvent), which a plain function
+ * type would refuse under strictFunctionTypes.
+ */
+export type WebSocketHandler<E> = { bivarianceHack(ev: E): void }["bivarianceHack"];
+
 /** The part of the WebSocket API the client uses (browsers' WebSocket, the `ws` package). */
 export interface WebSocketLike {
   readonly readyState: number;
   send(data: string): void;
   close(code?: number, reason?: string): void;
-  onopen: ((ev: any) => void) | null;
-  onmessage: ((ev: { data: any }) => void) | null;
-  onclose: ((ev: { code: number; reason: string }) => void) | null;
-  onerror: ((ev: any) => void) | null;
+  onopen: WebSocketHandler<unknown> | null;
+  onmessage: WebSocketHandler<{ data: unknown }> | null;
+  onclose: WebSocketHandler<{ code: number; reason: string }> | null;
+  onerror: WebSocketHandler<unknown> | null;
 }
 
+/** A WebSocket class: the global one in browsers and Node 22+, `ws`'s WebSocket in Node 20. */
 export type WebSocketConstructor = new (url: string) => WebSocketLike;
 
 export interface ClientOptions {
