@@ -10,9 +10,11 @@
 //	defer c.Close()
 //	res, err := c.Send(ctx, protocol.SendParams{
 //		Conversation: protocol.Conversation{Type: protocol.ConvPeer, ID: "bob"},
-//		ClientMsgID:  client.NewClientMsgID(),
 //		Body:         json.RawMessage(`{"text":"hi"}`),
 //	})
+//
+// Send fills in an empty ClientMsgID with NewClientMsgID; set one yourself
+// when you may repeat the send after ErrDisconnected.
 //
 // There is one typed method per protocol method, plus Call and CallRaw for
 // anything else. Server errors are *protocol.Error: use errors.As and read

@@ -17,10 +17,14 @@ func call[R any](ctx context.Context, c *Client, method string, params any) (R, 
 	return res, nil
 }
 
-// Send sends a message (message.send). p.ClientMsgID is not filled in for
-// you: keep it (see NewClientMsgID) so a send that failed with
-// ErrDisconnected can be repeated without creating a second message.
+// Send sends a message (message.send). An empty p.ClientMsgID is filled in
+// with NewClientMsgID, as the TypeScript SDK does. To repeat a send that
+// failed with ErrDisconnected without creating a second message, set it
+// yourself and send again with the same id.
 func (c *Client) Send(ctx context.Context, p protocol.SendParams) (protocol.SendResult, error) {
+	if p.ClientMsgID == "" {
+		p.ClientMsgID = NewClientMsgID()
+	}
 	return call[protocol.SendResult](ctx, c, protocol.MethodMessageSend, p)
 }
 

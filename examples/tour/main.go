@@ -1,23 +1,21 @@
 // Command tour is the README's five-minute tour: against a running
-// `seen serve`, it creates two users through the admin API, mints their
-// tokens, connects both with the Go SDK, sends a message from alice to bob,
-// and prints what each side sees — the message arriving, then bob's
-// delivery and read receipts arriving at alice.
+// `seen serve`, it creates two users through the admin API (package admin),
+// mints their tokens, connects both with the Go SDK, sends a message from
+// alice to bob, and prints what each side sees — the message arriving, then
+// bob's delivery and read receipts arriving at alice.
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
 	"log"
-	"net/http"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
+	"github.com/seen-im/seen/admin"
 	"github.com/seen-im/seen/client"
 	"github.com/seen-im/seen/protocol"
 )
@@ -30,30 +28,21 @@ func main() {
 	if err != nil {
 		log.Fatalf("tour: read the admin key (is the server running on --data %s?): %v", *data, err)
 	}
-	admin := func(path string, body any, out any) {
-		b, _ := json.Marshal(body)
-		req, _ := http.NewRequest("POST", "http://"+*addr+path, bytes.NewReader(b))
-		req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(string(key)))
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			log.Fatalf("tour: %s: %v", path, err)
-		}
-		defer resp.Body.Close()
-		if resp.StatusCode/100 != 2 {
-			log.Fatalf("tour: %s: HTTP %d", path, resp.StatusCode)
-		}
-		if out != nil {
-			_ = json.NewDecoder(resp.Body).Decode(out)
-		}
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 
+	// An app server does this part: users and tokens through the admin API.
+	// (admin.SignToken signs a token locally with the token secret instead.)
+	api := admin.New("http://"+*addr, string(key))
 	tokens := map[string]string{}
 	for _, u := range []string{"alice", "bob"} {
-		admin("/v1/admin/users", map[string]string{"userId": u}, nil)
-		var tok struct{ Token string }
-		admin("/v1/admin/tokens", map[string]string{"userId": u}, &tok)
+		if _, err := api.CreateUser(ctx, u, ""); err != nil {
+			log.Fatalf("tour: create %s: %v", u, err)
+		}
+		tok, err := api.MintToken(ctx, u, time.Hour)
+		if err != nil {
+			log.Fatalf("tour: token for %s: %v", u, err)
+		}
 		tokens[u] = tok.Token
 		fmt.Printf("%-5s token: %s...\n", u, tok.Token[:24])
 	}
@@ -80,7 +69,6 @@ func main() {
 
 	res, err := alice.Send(ctx, protocol.SendParams{
 		Conversation: protocol.Conversation{Type: protocol.ConvPeer, ID: "bob"},
-		ClientMsgID:  client.NewClientMsgID(),
 		Body:         json.RawMessage(`{"text":"hi bob"}`),
 	})
 	if err != nil {

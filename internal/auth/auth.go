@@ -11,6 +11,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/seen-im/seen/admin"
 	"github.com/seen-im/seen/protocol"
 )
 
@@ -39,22 +40,11 @@ func New(secret string, now func() time.Time) *Tokens {
 	return &Tokens{secret: []byte(secret), now: now}
 }
 
-// Mint signs a token for userID that expires after ttl.
+// Mint signs a token for userID that expires after ttl. The claims are laid
+// out by admin.SignTokenAt, the signing function app servers import, so the
+// two cannot drift apart.
 func (t *Tokens) Mint(userID string, ttl time.Duration) (string, time.Time, error) {
-	if !protocol.ValidID(userID) {
-		return "", time.Time{}, fmt.Errorf("auth: mint: bad user id %q", userID)
-	}
-	if ttl <= 0 {
-		return "", time.Time{}, fmt.Errorf("auth: mint: ttl must be positive, got %v", ttl)
-	}
-	now := t.now()
-	exp := now.Add(ttl).Truncate(time.Second)
-	tok := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.RegisteredClaims{
-		Subject:   userID,
-		IssuedAt:  jwt.NewNumericDate(now),
-		ExpiresAt: jwt.NewNumericDate(exp),
-	})
-	s, err := tok.SignedString(t.secret)
+	s, exp, err := admin.SignTokenAt(string(t.secret), userID, t.now(), ttl)
 	if err != nil {
 		return "", time.Time{}, fmt.Errorf("auth: mint: %w", err)
 	}

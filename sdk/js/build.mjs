@@ -2,6 +2,8 @@
 // and the demo's copy at web/static/seen.js.
 //   node build.mjs          build and copy
 //   node build.mjs --check  build, and fail if web/static/seen.js differs (stale)
+//   node build.mjs --dist   build dist/ only (npm pack's prepack: the package
+//                           needs no web/ beside it, as in a bare copy of sdk/js)
 import { build } from "esbuild";
 import { execFileSync } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync, existsSync } from "node:fs";
@@ -11,6 +13,7 @@ import { fileURLToPath } from "node:url";
 const here = dirname(fileURLToPath(import.meta.url));
 const staticCopy = join(here, "..", "..", "web", "static", "seen.js");
 const check = process.argv.includes("--check");
+const distOnly = process.argv.includes("--dist");
 
 // Types first: tsc type-checks the sources and emits the declarations.
 execFileSync(process.execPath, [join(here, "node_modules", "typescript", "bin", "tsc"), "-p", join(here, "tsconfig.json")], {
@@ -33,7 +36,9 @@ mkdirSync(join(here, "dist"), { recursive: true });
 writeFileSync(join(here, "dist", "seen.js"), code);
 
 const rel = relative(process.cwd(), staticCopy) || staticCopy;
-if (check) {
+if (distOnly) {
+  console.log(`built dist/seen.js and dist/*.d.ts (${code.length} bytes)`);
+} else if (check) {
   const have = existsSync(staticCopy) ? readFileSync(staticCopy, "utf8") : "";
   if (have !== code) {
     console.error(`${rel} is stale: run \`npm run build\` in sdk/js and commit it`);

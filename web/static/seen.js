@@ -238,10 +238,14 @@ var SeenClient = class {
       }
     });
   }
+  /** A method by wire name, its params and result typed as in Methods (the wire shapes). */
+  rpc(method, params) {
+    return this.call(method, params);
+  }
   /** message.send. The body is any JSON value. */
   async send(conversation, body, options = {}) {
     const clientMsgId = options.clientMsgId ?? newClientMsgId();
-    const res = await this.call("message.send", {
+    const res = await this.rpc("message.send", {
       conversation,
       clientMsgId,
       body,
@@ -251,59 +255,59 @@ var SeenClient = class {
   }
   /** message.history: newest first; beforeSeq is exclusive. */
   history(conversation, options = {}) {
-    return this.call("message.history", { conversation, ...options });
+    return this.rpc("message.history", { conversation, ...options });
   }
   /** message.delivered: this device has received everything up to seq. Sent by itself with autoDelivered. */
   delivered(conversation, seq) {
-    return this.call("message.delivered", { conversation, seq });
+    return this.rpc("message.delivered", { conversation, seq });
   }
   /** message.read: single-message reads; resolves with how many were newly recorded. */
   async read(conversation, msgIds) {
-    const res = await this.call("message.read", { conversation, msgIds });
+    const res = await this.rpc("message.read", { conversation, msgIds });
     return res.read;
   }
   /** conversation.read: everything up to seq (default: the latest) is read; resolves with the read watermark. */
   async readConversation(conversation, seq) {
     const params = { conversation };
-    if (seq !== void 0) params["seq"] = seq;
-    const res = await this.call("conversation.read", params);
+    if (seq !== void 0) params.seq = seq;
+    const res = await this.rpc("conversation.read", params);
     return res.readSeq;
   }
   /** conversation.list: one page. */
   conversations(options = {}) {
-    return this.call("conversation.list", { limit: 100, ...options });
+    return this.rpc("conversation.list", { limit: 100, ...options });
   }
   /** receipt.request: ask a group for read receipts of the caller's own message; a repeat reminds those who have not read it. */
   requestReceipt(conversation, msgId) {
-    return this.call("receipt.request", { conversation, msgId });
+    return this.rpc("receipt.request", { conversation, msgId });
   }
   /** receipt.query: one Receipt per msgId (1-100). */
   async queryReceipts(conversation, msgIds) {
-    const res = await this.call("receipt.query", { conversation, msgIds });
+    const res = await this.rpc("receipt.query", { conversation, msgIds });
     return res.receipts;
   }
   /** receipt.members: one page of the read / unread / delivered / undelivered members of a message. */
   receiptMembers(conversation, msgId, filter, options = {}) {
-    return this.call("receipt.members", { conversation, msgId, filter, ...options });
+    return this.rpc("receipt.members", { conversation, msgId, filter, ...options });
   }
   /** group.create: the caller becomes its owner. Resolves with the groupId. */
   async createGroup(groupId, members, options = {}) {
     const params = { groupId, members };
-    if (options.type !== void 0) params["type"] = options.type;
-    const res = await this.call("group.create", params);
+    if (options.type !== void 0) params.type = options.type;
+    const res = await this.rpc("group.create", params);
     return res.groupId;
   }
   /** group.add (owner and admins). */
   addMembers(groupId, userIds) {
-    return this.call("group.add", { groupId, userIds });
+    return this.rpc("group.add", { groupId, userIds });
   }
   /** group.remove (owner and admins). */
   removeMembers(groupId, userIds) {
-    return this.call("group.remove", { groupId, userIds });
+    return this.rpc("group.remove", { groupId, userIds });
   }
   /** group.leave. */
   leaveGroup(groupId) {
-    return this.call("group.leave", { groupId });
+    return this.rpc("group.leave", { groupId });
   }
   /**
    * connect.refresh: hands the server a new token for the same user; the
@@ -312,13 +316,13 @@ var SeenClient = class {
    * client does this by itself.
    */
   async refreshToken(token) {
-    const res = await this.call("connect.refresh", { token });
+    const res = await this.rpc("connect.refresh", { token });
     this.expiresAt = res.expiresAt;
     return res;
   }
   /** group.members: one page. */
   groupMembers(groupId, options = {}) {
-    return this.call("group.members", { groupId, ...options });
+    return this.rpc("group.members", { groupId, ...options });
   }
   // ---- connection ----
   async token() {
@@ -374,7 +378,7 @@ var SeenClient = class {
           ws.onopen = () => {
             const params = { token };
             const device = this.opts.device || this._device;
-            if (device) params["device"] = device;
+            if (device) params.device = device;
             ws.send(JSON.stringify({ jsonrpc: "2.0", id: connectId, method: "connect", params }));
           };
           ws.onerror = () => {

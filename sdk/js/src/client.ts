@@ -2,13 +2,18 @@ import { Backoff } from "./backoff.js";
 import { ConnectionError, ErrorCode, SeenError } from "./errors.js";
 import type {
   ClientEvents,
+  ConnectParams,
   ConnectResult,
   ConnectionState,
   Conversation,
   ConversationList,
+  ConversationReadParams,
+  EmptyResult,
+  GroupCreateParams,
   GroupMembersResult,
   HistoryResult,
   MemberFilter,
+  Methods,
   Receipt,
   RefreshResult,
   ReceiptMembersResult,
@@ -16,17 +21,26 @@ import type {
   ServerEvents,
 } from "./types.js";
 
+/**
+ * An event handler property of WebSocketLike. It is checked bivariantly, as
+ * a method is: implementations type their handlers with richer events (the
+ * DOM's MessageEvent, ws's WebSocket.MessageEvent), which a plain function
+ * type would refuse under strictFunctionTypes.
+ */
+export type WebSocketHandler<E> = { bivarianceHack(ev: E): void }["bivarianceHack"];
+
 /** The part of the WebSocket API the client uses (browsers' WebSocket, the `ws` package). */
 export interface WebSocketLike {
   readonly readyState: number;
   send(data: string): void;
   close(code?: number, reason?: string): void;
-  onopen: ((ev: any) => void) | null;
-  onmessage: ((ev: { data: any }) => void) | null;
-  onclose: ((ev: { code: number; reason: string }) => void) | null;
-  onerror: ((ev: any) => void) | null;
+  onopen: WebSocketHandler<unknown> | null;
+  onmessage: WebSocketHandler<{ data: unknown }> | null;
+  onclose: WebSocketHandler<{ code: number; reason: string }> | null;
+  onerror: WebSocketHandler<unknown> | null;
 }
 
+/** A WebSocket class: the global one in browsers and Node 22+, `ws`'s WebSocket in Node 20. */
 export type WebSocketConstructor = new (url: string) => WebSocketLike;
 
 export interface ClientOptions {
@@ -272,7 +286,7 @@ export class SeenClient {
   // ---- methods ----
 
   /** Any method, by wire name. Resolves with the result; rejects with SeenError or ConnectionError. */
-  call<T = unknown>(method: string, params: Record<string, unknown> = {}): Promise<T> {
+  call<T = unknown>(method: string, params: object = {}): Promise<T> {
     if (this._state === "closed") return Promise.reject(new ConnectionError("closed", `${method}: client closed`));
     if (this._state === "idle") {
       return Promise.reject(new ConnectionError("disconnected", `${method}: not connected; call connect() first`));
@@ -295,10 +309,15 @@ export class SeenClient {
     });
   }
 
+  /** A method by wire name, its params and result typed as in Methods (the wire shapes). */
+  private rpc<M extends keyof Methods>(method: M, params: Methods[M]["params"]): Promise<Methods[M]["result"]> {
+    return this.call(method, params);
+  }
+
   /** message.send. The body is any JSON value. */
   async send(conversation: Conversation, body: unknown, options: SendOptions = {}): Promise<SendResult> {
     const clientMsgId = options.clientMsgId ?? newClientMsgId();
-    const res = await this.call<Omit<SendResult, "clientMsgId">>("message.send", {
+    const res = await this.rpc("message.send", {
       conversation,
       clientMsgId,
       body,
@@ -312,41 +331,41 @@ export class SeenClient {
     conversation: Conversation,
     options: { beforeSeq?: number; limit?: number } = {},
   ): Promise<HistoryResult<B>> {
-    return this.call("message.history", { conversation, ...options });
+    return this.rpc("message.history", { conversation, ...options }) as Promise<HistoryResult<B>>;
   }
 
   /** message.delivered: this device has received everything up to seq. Sent by itself with autoDelivered. */
-  delivered(conversation: Conversation, seq: number): Promise<Record<string, never>> {
-    return this.call("message.delivered", { conversation, seq });
+  delivered(conversation: Conversation, seq: number): Promise<EmptyResult> {
+    return this.rpc("message.delivered", { conversation, seq });
   }
 
   /** message.read: single-message reads; resolves with how many were newly recorded. */
   async read(conversation: Conversation, msgIds: string[]): Promise<number> {
-    const res = await this.call<{ read: number }>("message.read", { conversation, msgIds });
+    const res = await this.rpc("message.read", { conversation, msgIds });
     return res.read;
   }
 
   /** conversation.read: everything up to seq (default: the latest) is read; resolves with the read watermark. */
   async readConversation(conversation: Conversation, seq?: number): Promise<number> {
-    const params: Record<string, unknown> = { conversation };
-    if (seq !== undefined) params["seq"] = seq;
-    const res = await this.call<{ readSeq: number }>("conversation.read", params);
+    const params: ConversationReadParams = { conversation };
+    if (seq !== undefined) params.seq = seq;
+    const res = await this.rpc("conversation.read", params);
     return res.readSeq;
   }
 
   /** conversation.list: one page. */
   conversations<B = unknown>(options: { limit?: number; cursor?: string } = {}): Promise<ConversationList<B>> {
-    return this.call("conversation.list", { limit: 100, ...options });
+    return this.rpc("conversation.list", { limit: 100, ...options }) as Promise<ConversationList<B>>;
   }
 
   /** receipt.request: ask a group for read receipts of the caller's own message; a repeat reminds those who have not read it. */
-  requestReceipt(conversation: Conversation, msgId: string): Promise<Record<string, never>> {
-    return this.call("receipt.request", { conversation, msgId });
+  requestReceipt(conversation: Conversation, msgId: string): Promise<EmptyResult> {
+    return this.rpc("receipt.request", { conversation, msgId });
   }
 
   /** receipt.query: one Receipt per msgId (1-100). */
   async queryReceipts(conversation: Conversation, msgIds: string[]): Promise<Receipt[]> {
-    const res = await this.call<{ receipts: Receipt[] }>("receipt.query", { conversation, msgIds });
+    const res = await this.rpc("receipt.query", { conversation, msgIds });
     return res.receipts;
   }
 
@@ -357,30 +376,30 @@ export class SeenClient {
     filter: MemberFilter,
     options: { cursor?: string; limit?: number } = {},
   ): Promise<ReceiptMembersResult> {
-    return this.call("receipt.members", { conversation, msgId, filter, ...options });
+    return this.rpc("receipt.members", { conversation, msgId, filter, ...options });
   }
 
   /** group.create: the caller becomes its owner. Resolves with the groupId. */
   async createGroup(groupId: string, members: string[], options: { type?: string } = {}): Promise<string> {
-    const params: Record<string, unknown> = { groupId, members };
-    if (options.type !== undefined) params["type"] = options.type;
-    const res = await this.call<{ groupId: string }>("group.create", params);
+    const params: GroupCreateParams = { groupId, members };
+    if (options.type !== undefined) params.type = options.type;
+    const res = await this.rpc("group.create", params);
     return res.groupId;
   }
 
   /** group.add (owner and admins). */
-  addMembers(groupId: string, userIds: string[]): Promise<Record<string, never>> {
-    return this.call("group.add", { groupId, userIds });
+  addMembers(groupId: string, userIds: string[]): Promise<EmptyResult> {
+    return this.rpc("group.add", { groupId, userIds });
   }
 
   /** group.remove (owner and admins). */
-  removeMembers(groupId: string, userIds: string[]): Promise<Record<string, never>> {
-    return this.call("group.remove", { groupId, userIds });
+  removeMembers(groupId: string, userIds: string[]): Promise<EmptyResult> {
+    return this.rpc("group.remove", { groupId, userIds });
   }
 
   /** group.leave. */
-  leaveGroup(groupId: string): Promise<Record<string, never>> {
-    return this.call("group.leave", { groupId });
+  leaveGroup(groupId: string): Promise<EmptyResult> {
+    return this.rpc("group.leave", { groupId });
   }
 
   /**
@@ -390,14 +409,14 @@ export class SeenClient {
    * client does this by itself.
    */
   async refreshToken(token: string): Promise<RefreshResult> {
-    const res = await this.call<RefreshResult>("connect.refresh", { token });
+    const res = await this.rpc("connect.refresh", { token });
     this.expiresAt = res.expiresAt;
     return res;
   }
 
   /** group.members: one page. */
   groupMembers(groupId: string, options: { cursor?: string; limit?: number } = {}): Promise<GroupMembersResult> {
-    return this.call("group.members", { groupId, ...options });
+    return this.rpc("group.members", { groupId, ...options });
   }
 
   // ---- connection ----
@@ -455,9 +474,9 @@ export class SeenClient {
           const connectId = ++this.nextId;
           const early: string[] = [];
           ws.onopen = () => {
-            const params: Record<string, unknown> = { token };
+            const params: ConnectParams = { token };
             const device = this.opts.device || this._device;
-            if (device) params["device"] = device;
+            if (device) params.device = device;
             ws.send(JSON.stringify({ jsonrpc: "2.0", id: connectId, method: "connect", params }));
           };
           ws.onerror = () => {

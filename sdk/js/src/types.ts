@@ -156,6 +156,142 @@ export interface GroupMemberEvent {
   by?: string;
 }
 
+// Params and results of every method, as they are on the wire
+// (protocol/types.go; the golden frames under protocol/testdata/frames are
+// checked against both).
+
+export interface ConnectParams {
+  token: string;
+  device?: string;
+}
+
+export interface RefreshParams {
+  token: string;
+}
+
+export interface SendParams<B = unknown> {
+  conversation: Conversation;
+  clientMsgId: string;
+  body: B;
+  receipt?: boolean;
+}
+
+export interface HistoryParams {
+  conversation: Conversation;
+  /** Exclusive; omitted or 0: from the newest. */
+  beforeSeq?: number;
+  limit?: number;
+}
+
+export interface DeliveredParams {
+  conversation: Conversation;
+  seq: number;
+}
+
+export interface ReadParams {
+  conversation: Conversation;
+  msgIds: string[];
+}
+
+export interface ReadResult {
+  /** How many were newly recorded. */
+  read: number;
+}
+
+export interface ConversationReadParams {
+  conversation: Conversation;
+  /** Omitted or 0: up to the latest message. */
+  seq?: number;
+}
+
+export interface ConversationReadResult {
+  readSeq: number;
+}
+
+export interface ConversationListParams {
+  limit?: number;
+  cursor?: string;
+}
+
+export interface ReceiptRequestParams {
+  conversation: Conversation;
+  msgId: string;
+}
+
+export interface ReceiptQueryParams {
+  conversation: Conversation;
+  msgIds: string[];
+}
+
+export interface ReceiptQueryResult {
+  receipts: Receipt[];
+}
+
+export interface ReceiptMembersParams {
+  conversation: Conversation;
+  msgId: string;
+  filter: MemberFilter;
+  cursor?: string;
+  limit?: number;
+}
+
+export interface GroupCreateParams {
+  groupId: string;
+  type?: string;
+  members?: string[];
+}
+
+export interface GroupCreateResult {
+  groupId: string;
+}
+
+export interface GroupMembersChangeParams {
+  groupId: string;
+  userIds: string[];
+}
+
+export interface GroupLeaveParams {
+  groupId: string;
+}
+
+export interface GroupMembersParams {
+  groupId: string;
+  cursor?: string;
+  limit?: number;
+}
+
+/** The result of methods that answer {}. */
+export type EmptyResult = Record<string, never>;
+
+/** Params and result of every method by wire name. */
+export interface Methods {
+  connect: { params: ConnectParams; result: ConnectResult };
+  "connect.refresh": { params: RefreshParams; result: RefreshResult };
+  /** The SDK's send() adds clientMsgId to the result; the wire result has none. */
+  "message.send": { params: SendParams; result: Omit<SendResult, "clientMsgId"> };
+  "message.history": { params: HistoryParams; result: HistoryResult };
+  "message.delivered": { params: DeliveredParams; result: EmptyResult };
+  "message.read": { params: ReadParams; result: ReadResult };
+  "conversation.read": { params: ConversationReadParams; result: ConversationReadResult };
+  "conversation.list": { params: ConversationListParams; result: ConversationList };
+  "receipt.request": { params: ReceiptRequestParams; result: EmptyResult };
+  "receipt.query": { params: ReceiptQueryParams; result: ReceiptQueryResult };
+  "receipt.members": { params: ReceiptMembersParams; result: ReceiptMembersResult };
+  "group.create": { params: GroupCreateParams; result: GroupCreateResult };
+  "group.add": { params: GroupMembersChangeParams; result: EmptyResult };
+  "group.remove": { params: GroupMembersChangeParams; result: EmptyResult };
+  "group.leave": { params: GroupLeaveParams; result: EmptyResult };
+  "group.members": { params: GroupMembersParams; result: GroupMembersResult };
+}
+
+/** The error object of an error answer (SeenError carries it). */
+export interface WireError {
+  code: number;
+  message: string;
+  /** E.g. field (the refused parameter), retryAfterMs (429). */
+  data?: Record<string, unknown>;
+}
+
 /** Server events by wire method name. */
 export interface ServerEvents {
   "message.new": MessageNewEvent;
