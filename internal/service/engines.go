@@ -3,6 +3,7 @@ package service
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 
 	"github.com/seen-im/seen/internal/receipts"
@@ -32,6 +33,11 @@ type convEngine struct {
 	// ids caches conv's member ids for fan-out: nil until asked, dropped
 	// when membership changes. Read-only once built.
 	ids []string // guarded by mu
+	// inflight holds the times of the writes that may move receipt counts
+	// and are between beginWrite and their end (see beginWrite); guarded
+	// by mu. ended is signalled, with mu, when one ends.
+	inflight []int64
+	ended    *sync.Cond
 }
 
 func (e *engines) entry(conv store.ConvID) *convEngine {
@@ -43,16 +49,10 @@ func (e *engines) entry(conv store.ConvID) *convEngine {
 	ce := e.m[conv]
 	if ce == nil {
 		ce = &convEngine{}
+		ce.ended = sync.NewCond(&ce.mu)
 		e.m[conv] = ce
 	}
 	return ce
-}
-
-// drop forgets conv's engine; the next use reloads it from the store.
-func (e *engines) drop(conv store.ConvID) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	delete(e.m, conv)
 }
 
 // memberIDs returns every member of conv, from the engine's membership
@@ -89,7 +89,7 @@ func (s *Service) withEngine(ctx context.Context, conv store.ConvID, fn func(*re
 	if err := s.loadLocked(ctx, conv, ce); err != nil {
 		return err
 	}
-	s.expire(ctx, conv, ce.conv)
+	s.expireLocked(ctx, conv, ce, s.nowMs())
 	return fn(ce.conv)
 }
 
@@ -118,11 +118,12 @@ func (s *Service) applyEngine(ctx context.Context, conv store.ConvID, fn func(*r
 	}
 	// Receipts whose window has closed are frozen before the change can
 	// move their counts.
-	s.expire(ctx, conv, ce.conv)
+	s.expireLocked(ctx, conv, ce, s.nowMs())
 	if err := fn(ce.conv); err != nil {
 		s.log.WarnContext(ctx, "receipt engine out of step; reloading", "conv", conv, "err", err)
-		ce.conv = nil
-		s.engines.drop(conv)
+		// Reloaded on next use. The entry itself stays: it holds the
+		// writes in flight (beginWrite).
+		ce.conv, ce.ids = nil, nil
 	}
 }
 
@@ -163,11 +164,17 @@ func (s *Service) expiresAt(m store.Message) int64 {
 	return m.ReceiptAt + s.cfg.Receipts.TTL.Milliseconds()
 }
 
-// expire freezes the receipts of conv whose window has closed and stores
-// their counts. It runs before every change to the engine, so frozen
-// counts are the counts at the close of the window. ce.mu is held.
-func (s *Service) expire(ctx context.Context, conv store.ConvID, c *receipts.Conv) {
-	for _, t := range c.Expire(s.nowMs()) {
+// expireLocked freezes the receipts of conv whose window has closed by now
+// and stores their counts. It runs before every use of the engine, so
+// frozen counts are the counts at the close of the window; and it leaves
+// a receipt alone while a write stamped before its expiresAt is still on
+// its way to the engine (beginWrite), so that write is in them. ce.mu is
+// held.
+func (s *Service) expireLocked(ctx context.Context, conv store.ConvID, ce *convEngine, now int64) {
+	for _, at := range ce.inflight {
+		now = min(now, at)
+	}
+	for _, t := range ce.conv.Expire(now) {
 		f := &store.Frozen{Read: t.Frozen.Read, Unread: t.Frozen.Unread, Delivered: t.Frozen.Delivered}
 		if t.Frozen.Unread == 0 {
 			f = nil // done before it expired: done for good, counts stay live
@@ -178,7 +185,57 @@ func (s *Service) expire(ctx context.Context, conv store.ConvID, c *receipts.Con
 			s.log.WarnContext(ctx, "settle expired receipt", "conv", conv, "seq", t.Seq, "err", err)
 			continue
 		}
-		c.Untrack(t.Seq)
+		ce.conv.Untrack(t.Seq)
+	}
+}
+
+// beginWrite is called before a store write that may move the receipt
+// counts of conv (a watermark, an ack, a member leaving), with the time
+// the write is stamped with; the write calls end once the engine has it
+// (or it failed). It makes "counts frozen as they stood at expiresAt"
+// exact, whether or not the engine was loaded when the window closed:
+//
+//   - a receipt whose window closed by now is frozen first, from the
+//     engine (loaded from the store if it was not), so no write stamped at
+//     or after expiresAt reaches its counts, even right after a restart;
+//   - while a write stamped before a receipt's expiresAt is in flight, that
+//     receipt is not frozen (expireLocked), and a write stamped after it
+//     waits here until it is: the late one's count is in, the early one's
+//     is not.
+//
+// The wait is bounded by the store writes in flight. Only group
+// conversations with a receipt TTL need any of this.
+func (s *Service) beginWrite(ctx context.Context, conv store.ConvID, now int64) (end func()) {
+	if !conv.IsGroup() || s.cfg.Receipts.TTL <= 0 {
+		return func() {}
+	}
+	ce := s.engines.entry(conv)
+	ce.mu.Lock()
+	defer ce.mu.Unlock()
+	for {
+		if err := s.loadLocked(ctx, conv, ce); err != nil {
+			// The write goes on; the store it needs is likely failing too,
+			// and the next use of the engine freezes from the store.
+			s.log.WarnContext(ctx, "receipt engine: load before write", "conv", conv, "err", err)
+			return func() {}
+		}
+		s.expireLocked(ctx, conv, ce, now)
+		if next := ce.conv.NextExpiry(); next == 0 || next > now {
+			break
+		}
+		ce.ended.Wait()
+	}
+	ce.inflight = append(ce.inflight, now)
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			ce.mu.Lock()
+			defer ce.mu.Unlock()
+			if i := slices.Index(ce.inflight, now); i >= 0 {
+				ce.inflight = slices.Delete(ce.inflight, i, i+1)
+			}
+			ce.ended.Broadcast()
+		})
 	}
 }
 

@@ -229,8 +229,10 @@ func (s *Service) RemoveMembers(ctx context.Context, c Caller, groupID string, u
 
 // removeMember deletes a member from the store, then from the engine: the
 // member drops out of every count. Receipts whose window closed are frozen
-// first (applyEngine), so their counts keep the member.
+// first (beginWrite), so their counts keep the member.
 func (s *Service) removeMember(ctx context.Context, conv store.ConvID, userID string) error {
+	end := s.beginWrite(ctx, conv, s.nowMs())
+	defer end()
 	if err := s.store.RemoveMember(ctx, conv, userID); err != nil && !errors.Is(err, store.ErrNotFound) {
 		return s.internal(ctx, "remove member", err)
 	}
