@@ -46,6 +46,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"SetRole", testSetRole},
 		{"ListMembersPaging", testListMembers},
 		{"ConversationsOfPaging", testConversationsOf},
+		{"ConversationsActivity", testConversationsActivity},
 		{"Watermarks", testWatermarks},
 		{"AckOneAndFold", testAckOne},
 		{"AckOneLimit", testAckOneLimit},
@@ -732,6 +733,50 @@ func testConversationsOf(t *testing.T, s store.Store) {
 	}
 }
 
+func testConversationsActivity(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	a := mustCreateGroup(t, s, "a", "alice", "bob")
+	b := mustCreateGroup(t, s, "b", "bob", "alice")
+	c := mustCreateGroup(t, s, "c", "alice")
+	mustCreateGroup(t, s, "other", "bob")
+	mustAppend(t, s, msg(b, "bob", "b1", 200))
+	mustAppend(t, s, msg(b, "alice", "b2", 300))
+	mustAppend(t, s, msg(store.GroupConv("other"), "bob", "o1", 900))
+	zoe := store.PeerConv("alice", "zoe")
+	mustAppend(t, s, msg(zoe, "zoe", "z1", 50))
+	if _, _, err := s.AdvanceDelivered(ctx, zoe, "alice", 1, 60); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RemoveMember(ctx, c, "alice"); err != nil {
+		t.Fatal(err)
+	}
+	d := mustCreateGroup(t, s, "d", "bob")
+	mustAppend(t, s, msg(d, "bob", "d1", 400))
+	if _, err := s.AddMembers(ctx, d, []store.Member{{UserID: "alice", Role: "member", JoinedAt: 500}}); err != nil {
+		t.Fatal(err)
+	}
+
+	got, err := s.ConversationsActivity(ctx, "alice")
+	if err != nil {
+		t.Fatalf("ConversationsActivity(alice): %v", err)
+	}
+	want := []store.ConvActivity{ // in id order: g/a, g/b, g/d, p/alice/zoe
+		{Conv: a, Member: mustMember(t, s, a, "alice")},
+		{Conv: b, Member: mustMember(t, s, b, "alice"), LastSeq: 2, LastAt: 300},
+		{Conv: d, Member: mustMember(t, s, d, "alice"), LastSeq: 1, LastAt: 400},
+		{Conv: zoe, Member: mustMember(t, s, zoe, "alice"), LastSeq: 1, LastAt: 50},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("ConversationsActivity(alice) (-want +got):\n%s", diff)
+	}
+	if got[1].Member.ReadSeq != 2 || got[3].Member.DeliveredSeq != 1 {
+		t.Errorf("members carry no watermarks: %+v", got)
+	}
+	if got, err := s.ConversationsActivity(ctx, "nobody"); err != nil || len(got) != 0 {
+		t.Errorf("ConversationsActivity(nobody): got %v, %v, want none", got, err)
+	}
+}
+
 func testWatermarks(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	conv := mustCreateGroup(t, s, "g", "alice", "bob")
@@ -941,17 +986,18 @@ func testClosed(t *testing.T, s store.Store) {
 		"RemoveMember": func() error {
 			return s.RemoveMember(ctx, conv, "alice")
 		},
-		"SetRole":          func() error { return s.SetRole(ctx, conv, "alice", "admin") },
-		"GetMember":        func() error { _, err := s.GetMember(ctx, conv, "alice"); return err },
-		"ListMembers":      func() error { _, err := s.ListMembers(ctx, conv, "", 10); return err },
-		"CountMembers":     func() error { _, err := s.CountMembers(ctx, conv); return err },
-		"ConversationsOf":  func() error { _, err := s.ConversationsOf(ctx, "alice", "", 10); return err },
-		"Append":           func() error { _, _, err := s.Append(ctx, msg(conv, "alice", "d", 2)); return err },
-		"GetMessage":       func() error { _, err := s.GetMessage(ctx, "x"); return err },
-		"History":          func() error { _, err := s.History(ctx, conv, 0, 0, 10); return err },
-		"LastSeq":          func() error { _, err := s.LastSeq(ctx, conv); return err },
-		"AdvanceRead":      func() error { _, _, err := s.AdvanceRead(ctx, conv, "alice", 1, 1); return err },
-		"AdvanceDelivered": func() error { _, _, err := s.AdvanceDelivered(ctx, conv, "alice", 1, 1); return err },
+		"SetRole":               func() error { return s.SetRole(ctx, conv, "alice", "admin") },
+		"GetMember":             func() error { _, err := s.GetMember(ctx, conv, "alice"); return err },
+		"ListMembers":           func() error { _, err := s.ListMembers(ctx, conv, "", 10); return err },
+		"CountMembers":          func() error { _, err := s.CountMembers(ctx, conv); return err },
+		"ConversationsOf":       func() error { _, err := s.ConversationsOf(ctx, "alice", "", 10); return err },
+		"ConversationsActivity": func() error { _, err := s.ConversationsActivity(ctx, "alice"); return err },
+		"Append":                func() error { _, _, err := s.Append(ctx, msg(conv, "alice", "d", 2)); return err },
+		"GetMessage":            func() error { _, err := s.GetMessage(ctx, "x"); return err },
+		"History":               func() error { _, err := s.History(ctx, conv, 0, 0, 10); return err },
+		"LastSeq":               func() error { _, err := s.LastSeq(ctx, conv); return err },
+		"AdvanceRead":           func() error { _, _, err := s.AdvanceRead(ctx, conv, "alice", 1, 1); return err },
+		"AdvanceDelivered":      func() error { _, _, err := s.AdvanceDelivered(ctx, conv, "alice", 1, 1); return err },
 	}
 	for name, call := range calls {
 		if err := call(); !errors.Is(err, store.ErrUnavailable) {

@@ -127,6 +127,15 @@ func (s *Store) ConversationsOf(ctx context.Context, userID string, after store.
 	return
 }
 
+// ConversationsActivity implements store.Store.
+func (s *Store) ConversationsActivity(ctx context.Context, userID string) (out []store.ConvActivity, err error) {
+	err = s.around(ctx, "conversations_activity", func() error {
+		out, err = s.next.ConversationsActivity(ctx, userID)
+		return err
+	})
+	return
+}
+
 // Append implements store.Store.
 func (s *Store) Append(ctx context.Context, m store.Message) (stored store.Message, existed bool, err error) {
 	err = s.around(ctx, "append", func() error {
