@@ -387,9 +387,13 @@ func (w *fuzzWorld) snapshot(t *testing.T) *worldSnap {
 		convs[c] = true
 	}
 	for _, u := range fuzzUsers {
-		ids, err := w.st.ConversationsOf(ctx, u, "", 1000)
+		acts, err := w.st.ConversationsActivity(ctx, u)
 		if err != nil {
 			t.Fatalf("snapshot: %v", err)
+		}
+		var ids []store.ConvID
+		for _, a := range acts {
+			ids = append(ids, a.Conv)
 		}
 		s.ConvsOf[u] = ids
 		for _, c := range ids {

@@ -245,9 +245,6 @@ type Members interface {
 	ListMembers(ctx context.Context, conv ConvID, after string, limit int) ([]Member, error)
 	// CountMembers returns the number of members of conv.
 	CountMembers(ctx context.Context, conv ConvID) (int, error)
-	// ConversationsOf returns up to limit conversations that userID is a
-	// member of, with ids greater than after, in id order.
-	ConversationsOf(ctx context.Context, userID string, after ConvID, limit int) ([]ConvID, error)
 	// ConversationsActivity returns every conversation userID is a member
 	// of, in id order, each with the user's member record and the
 	// conversation's last seq and last message time: what ordering a

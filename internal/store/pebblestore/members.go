@@ -236,28 +236,6 @@ func (s *Store) CountMembers(ctx context.Context, conv store.ConvID) (int, error
 	return int(n), nil
 }
 
-// ConversationsOf implements store.Members. A limit below 1 returns
-// nothing.
-func (s *Store) ConversationsOf(ctx context.Context, userID string, after store.ConvID, limit int) ([]store.ConvID, error) {
-	if err := s.acquire(ctx); err != nil {
-		return nil, err
-	}
-	defer s.mu.RUnlock()
-	if limit <= 0 {
-		return nil, nil
-	}
-	prefix := userConvPrefix(userID)
-	var out []store.ConvID
-	err := s.scan(prefix, string(after), limit, func(k, _ []byte) error {
-		out = append(out, store.ConvID(k[len(prefix):]))
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("pebblestore: conversations of %q: %w", userID, err)
-	}
-	return out, nil
-}
-
 // ConversationsActivity implements store.Members. Everything is read from
 // one snapshot, so each member record and last seq are of the same
 // moment; one iterator per table serves every conversation by seeking.

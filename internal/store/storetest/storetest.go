@@ -45,7 +45,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"RemoveMember", testRemoveMember},
 		{"SetRole", testSetRole},
 		{"ListMembersPaging", testListMembers},
-		{"ConversationsOfPaging", testConversationsOf},
+		{"ConversationsInIDOrder", testConversationsInIDOrder},
 		{"ConversationsActivity", testConversationsActivity},
 		{"Watermarks", testWatermarks},
 		{"AckOneAndFold", testAckOne},
@@ -132,9 +132,13 @@ func mustCount(t *testing.T, s store.Store, conv store.ConvID) int {
 
 func convsOf(t *testing.T, s store.Store, user string) []store.ConvID {
 	t.Helper()
-	got, err := s.ConversationsOf(t.Context(), user, "", 1000)
+	acts, err := s.ConversationsActivity(t.Context(), user)
 	if err != nil {
-		t.Fatalf("ConversationsOf(%s): %v", user, err)
+		t.Fatalf("ConversationsActivity(%s): %v", user, err)
+	}
+	var got []store.ConvID
+	for _, a := range acts {
+		got = append(got, a.Conv)
 	}
 	return got
 }
@@ -216,7 +220,7 @@ func testGroups(t *testing.T, s store.Store) {
 	}
 	for _, u := range []string{"alice", "bob"} {
 		if got, want := convsOf(t, s, u), []store.ConvID{conv}; !slices.Equal(got, want) {
-			t.Errorf("ConversationsOf(%s): got %v, want %v", u, got, want)
+			t.Errorf("ConversationsActivity(%s): got %v, want %v", u, got, want)
 		}
 	}
 	// The failed duplicate create changed nothing.
@@ -445,7 +449,7 @@ func testAppendPeer(t *testing.T, s store.Store) {
 	}
 	for _, u := range []string{"alice", "bob"} {
 		if got, want := convsOf(t, s, u), []store.ConvID{conv}; !slices.Equal(got, want) {
-			t.Errorf("ConversationsOf(%s): got %v, want %v", u, got, want)
+			t.Errorf("ConversationsActivity(%s): got %v, want %v", u, got, want)
 		}
 	}
 	if got := mustCount(t, s, conv); got != 2 {
@@ -511,7 +515,7 @@ func testAddMembers(t *testing.T, s store.Store) {
 			t.Errorf("stored %s (-want +got):\n%s", w.UserID, diff)
 		}
 		if got := convsOf(t, s, w.UserID); !slices.Equal(got, []store.ConvID{conv}) {
-			t.Errorf("ConversationsOf(%s): got %v, want [%s]", w.UserID, got, conv)
+			t.Errorf("ConversationsActivity(%s): got %v, want [%s]", w.UserID, got, conv)
 		}
 	}
 	if diff := cmp.Diff(bobBefore, mustMember(t, s, conv, "bob")); diff != "" {
@@ -589,7 +593,7 @@ func testRemoveMember(t *testing.T, s store.Store) {
 	_, err := s.GetMember(ctx, conv, "bob")
 	wantErrIs(t, "GetMember(removed)", err, store.ErrNotFound)
 	if got := convsOf(t, s, "bob"); len(got) != 0 {
-		t.Errorf("ConversationsOf(bob) after removal: got %v, want none", got)
+		t.Errorf("ConversationsActivity(bob) after removal: got %v, want none", got)
 	}
 	if got := mustCount(t, s, conv); got != 2 {
 		t.Errorf("CountMembers: got %d, want 2", got)
@@ -694,8 +698,7 @@ func testListMembers(t *testing.T, s store.Store) {
 	}
 }
 
-func testConversationsOf(t *testing.T, s store.Store) {
-	ctx := t.Context()
+func testConversationsInIDOrder(t *testing.T, s store.Store) {
 	var want []store.ConvID
 	for _, id := range []string{"c", "a", "b"} {
 		want = append(want, mustCreateGroup(t, s, id, "alice", "bob"))
@@ -707,29 +710,11 @@ func testConversationsOf(t *testing.T, s store.Store) {
 		want = append(want, conv)
 	}
 	slices.Sort(want)
-	var (
-		got   []store.ConvID
-		after store.ConvID
-	)
-	for {
-		page, err := s.ConversationsOf(ctx, "alice", after, 2)
-		if err != nil {
-			t.Fatalf("ConversationsOf(after %q): %v", after, err)
-		}
-		if len(page) > 2 {
-			t.Fatalf("ConversationsOf: got %d, want at most the limit 2", len(page))
-		}
-		if len(page) == 0 {
-			break
-		}
-		got = append(got, page...)
-		after = page[len(page)-1]
-	}
-	if diff := cmp.Diff(want, got); diff != "" {
-		t.Errorf("ConversationsOf(alice) paged (-want +got):\n%s", diff)
+	if diff := cmp.Diff(want, convsOf(t, s, "alice")); diff != "" {
+		t.Errorf("ConversationsActivity(alice) ids (-want +got):\n%s", diff)
 	}
 	if got := convsOf(t, s, "nobody"); len(got) != 0 {
-		t.Errorf("ConversationsOf(nobody): got %v, want none", got)
+		t.Errorf("ConversationsActivity(nobody): got %v, want none", got)
 	}
 }
 
@@ -990,7 +975,6 @@ func testClosed(t *testing.T, s store.Store) {
 		"GetMember":             func() error { _, err := s.GetMember(ctx, conv, "alice"); return err },
 		"ListMembers":           func() error { _, err := s.ListMembers(ctx, conv, "", 10); return err },
 		"CountMembers":          func() error { _, err := s.CountMembers(ctx, conv); return err },
-		"ConversationsOf":       func() error { _, err := s.ConversationsOf(ctx, "alice", "", 10); return err },
 		"ConversationsActivity": func() error { _, err := s.ConversationsActivity(ctx, "alice"); return err },
 		"Append":                func() error { _, _, err := s.Append(ctx, msg(conv, "alice", "d", 2)); return err },
 		"GetMessage":            func() error { _, err := s.GetMessage(ctx, "x"); return err },

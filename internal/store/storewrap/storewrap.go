@@ -118,15 +118,6 @@ func (s *Store) CountMembers(ctx context.Context, conv store.ConvID) (n int, err
 	return
 }
 
-// ConversationsOf implements store.Store.
-func (s *Store) ConversationsOf(ctx context.Context, userID string, after store.ConvID, limit int) (ids []store.ConvID, err error) {
-	err = s.around(ctx, "conversations_of", func() error {
-		ids, err = s.next.ConversationsOf(ctx, userID, after, limit)
-		return err
-	})
-	return
-}
-
 // ConversationsActivity implements store.Store.
 func (s *Store) ConversationsActivity(ctx context.Context, userID string) (out []store.ConvActivity, err error) {
 	err = s.around(ctx, "conversations_activity", func() error {
