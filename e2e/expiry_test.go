@@ -14,7 +14,7 @@ import (
 
 // expiryTTL is long enough for a test to send and ack before the window
 // closes on a loaded machine, short enough to wait for.
-const expiryTTL = 2 * time.Second
+const expiryTTL = 3 * time.Second
 
 // waitPast polls the clock, not the server, until the Unix ms time at has
 // passed: what the server reports after that is its first answer.
