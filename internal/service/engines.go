@@ -38,6 +38,9 @@ type convEngine struct {
 	// by mu. ended is signalled, with mu, when one ends.
 	inflight []int64
 	ended    *sync.Cond
+	// waiting counts the writes waiting in beginWrite for a freeze;
+	// guarded by mu.
+	waiting int
 }
 
 func (e *engines) entry(conv store.ConvID) *convEngine {
@@ -223,7 +226,9 @@ func (s *Service) beginWrite(ctx context.Context, conv store.ConvID, now int64) 
 		if next := ce.conv.NextExpiry(); next == 0 || next > now {
 			break
 		}
+		ce.waiting++
 		ce.ended.Wait()
+		ce.waiting--
 	}
 	ce.inflight = append(ce.inflight, now)
 	var once sync.Once

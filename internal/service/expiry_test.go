@@ -9,6 +9,7 @@ import (
 
 	"github.com/seen-im/seen/internal/bus/local"
 	"github.com/seen-im/seen/internal/config"
+	"github.com/seen-im/seen/internal/store"
 	"github.com/seen-im/seen/internal/store/pebblestore"
 	"github.com/seen-im/seen/internal/store/storewrap"
 	"github.com/seen-im/seen/protocol"
@@ -16,7 +17,8 @@ import (
 
 // An ack accepted before expiresAt whose write is still in flight when the
 // window closes must be in the frozen counts: nothing may freeze the
-// receipt without it, and a status read meanwhile already says expired.
+// receipt without it, a status read meanwhile already says expired, and a
+// read stamped after the close waits for the freeze and is not in them.
 func TestAckInFlightAtExpiryIsInFrozenCounts(t *testing.T) {
 	ctx := context.Background()
 	base, err := pebblestore.Open(t.TempDir(), pebblestore.Options{CacheBytes: 1 << 20, MemtableBytes: 1 << 20})
@@ -77,17 +79,37 @@ func TestAckInFlightAtExpiryIsInFrozenCounts(t *testing.T) {
 	if r := query(); r.Status != protocol.StatusExpired {
 		t.Errorf("while the early ack is in flight: %+v, want expired", r)
 	}
+	// r2 reads the whole conversation after the close: it must wait for
+	// the freeze, which waits for r1's ack.
+	lateDone := make(chan error, 1)
+	go func() {
+		_, err := svc.ReadConversation(ctx, as("r2"), protocol.ConversationReadParams{Conversation: g})
+		lateDone <- err
+	}()
+	ce := svc.engines.entry(store.GroupConv("g"))
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		ce.mu.Lock()
+		waiting := ce.waiting
+		ce.mu.Unlock()
+		if waiting == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the late conversation read did not wait for the freeze")
+		}
+		time.Sleep(time.Millisecond)
+	}
 	close(release)
 	if err := <-readDone; err != nil {
 		t.Fatalf("read before expiry: %v", err)
 	}
-	// After the window: r2's ack is refused, its conversation read does not
-	// count.
+	if err := <-lateDone; err != nil {
+		t.Fatalf("conversation read after expiry: %v", err)
+	}
+	// After the window an ack is refused.
 	if _, err := svc.Read(ctx, as("r2"), protocol.ReadParams{Conversation: g, MsgIDs: []string{m.MsgID}}); err == nil {
 		t.Error("read after expiry accepted")
-	}
-	if _, err := svc.ReadConversation(ctx, as("r2"), protocol.ConversationReadParams{Conversation: g}); err != nil {
-		t.Fatal(err)
 	}
 	want := protocol.Receipt{MsgID: m.MsgID, Status: protocol.StatusExpired, ReadCount: 1, UnreadCount: 1, DeliveredCount: 1, ExpiresAt: t0 + 1000}
 	if got := query(); got != want {
