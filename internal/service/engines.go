@@ -20,7 +20,11 @@ import (
 // # Concurrency
 //
 // mu guards the map; each convEngine's own mutex guards its engine, and is
-// never held across a store write.
+// held across a store write only to store a receipt's frozen counts (once
+// per receipt) and across store reads only to load the engine. A write
+// that may move receipt counts registers with beginWrite and may wait
+// there (the mutex released) for writes stamped before a receipt's
+// expiresAt to reach the engine; those never wait, so waits do not chain.
 type engines struct {
 	mu sync.Mutex
 	m  map[store.ConvID]*convEngine // guarded by mu
