@@ -24,7 +24,8 @@ import (
 // per receipt) and across store reads only to load the engine. A write
 // that may move receipt counts registers with beginWrite and may wait
 // there (the mutex released) for writes stamped before a receipt's
-// expiresAt to reach the engine; those never wait, so waits do not chain.
+// expiresAt to reach the engine; a registered write never waits, so waits
+// do not chain.
 type engines struct {
 	mu sync.Mutex
 	m  map[store.ConvID]*convEngine // guarded by mu
