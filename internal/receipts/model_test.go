@@ -403,6 +403,15 @@ func runModel(t *testing.T, seed uint64, steps, nodeSize int) {
 			checkState(step, id)
 		case k < 84: // expiry
 			op = "expire"
+			var next int64
+			for _, msg := range md.msgs {
+				if msg.tracked && msg.frozen == nil && msg.expiresAt > 0 && (next == 0 || msg.expiresAt < next) {
+					next = msg.expiresAt
+				}
+			}
+			if got := c.NextExpiry(); got != next {
+				t.Fatalf("step %d: NextExpiry = %d, want %d", step, got, next)
+			}
 			got := c.Expire(md.now)
 			var want []uint64
 			for _, msg := range md.msgs {

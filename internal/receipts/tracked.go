@@ -134,6 +134,21 @@ func (c *Conv) Expire(now int64) []Tracked {
 	return out
 }
 
+// NextExpiry is the earliest ExpiresAt of the tracked messages not frozen
+// yet, 0 if none will expire: the caller that must not let a change
+// stamped at or after it through before the freeze asks this first.
+// Amortized O(log tracked): stale heap entries are dropped on the way.
+func (c *Conv) NextExpiry() int64 {
+	for len(c.expiry) > 0 {
+		e := c.expiry[0]
+		if t, ok := c.tracked[e.seq]; ok && t.Frozen == nil && t.ExpiresAt == e.at {
+			return e.at
+		}
+		heap.Pop(&c.expiry)
+	}
+	return 0
+}
+
 // Affected lists, in order, the tracked and not frozen seqs in (from, to]
 // not sent by reader: the messages whose receipts changed when reader's
 // watermark moved from from to to.

@@ -1,42 +1,75 @@
 package service
 
 import (
+	"cmp"
 	"context"
 	"encoding/base64"
+	"encoding/binary"
 	"errors"
+	"slices"
 
 	"github.com/seen-im/seen/internal/store"
 	"github.com/seen-im/seen/protocol"
 )
 
-// Conversations lists the caller's conversations in a stable order (by
-// conversation key), a page at a time. The cursor is opaque.
+// Conversations lists the caller's conversations by most recent activity,
+// newest first, a page at a time. A conversation's activity is the time of
+// its last message, or when the caller joined it if that is later (no
+// message yet, or none since the caller joined); ties go by conversation
+// key. The cursor is opaque: it holds the (activity, key) of the last item
+// of a page, and the next page continues strictly after it in that order.
+//
+// The store answers with every conversation of the caller at once, and the
+// order is computed here: nothing is kept per user and updated on every
+// message (a message to a group of 100,000 would cost 100,000 writes).
 func (s *Service) Conversations(ctx context.Context, c Caller, p protocol.ConversationListParams) (protocol.ConversationListResult, error) {
 	limit, pe := protocol.CheckLimit(p.Limit)
 	if pe != nil {
 		return protocol.ConversationListResult{}, pe
 	}
-	var after store.ConvID
+	var (
+		after    listPos
+		hasAfter bool
+	)
 	if p.Cursor != "" {
-		b, err := base64.RawURLEncoding.DecodeString(p.Cursor)
-		if err != nil || len(b) == 0 || len(b) > 200 {
+		var ok bool
+		if after, ok = decodeListCursor(p.Cursor); !ok {
 			return protocol.ConversationListResult{}, protocol.BadParam("cursor", "bad cursor")
 		}
-		after = store.ConvID(b)
+		hasAfter = true
 	}
-	ids, err := s.store.ConversationsOf(ctx, c.UserID, after, limit+1)
+	acts, err := s.store.ConversationsActivity(ctx, c.UserID)
 	if err != nil {
 		return protocol.ConversationListResult{}, s.internal(ctx, "conversations", err)
 	}
-	res := protocol.ConversationListResult{Conversations: make([]protocol.ConversationInfo, 0, len(ids))}
-	if len(ids) > limit {
-		ids = ids[:limit]
-		res.NextCursor = base64.RawURLEncoding.EncodeToString([]byte(ids[len(ids)-1]))
+	// Sort small (position, index) pairs, not the records.
+	order := make([]listEntry, len(acts))
+	for i, a := range acts {
+		order[i] = listEntry{posOf(a), i}
 	}
-	for _, id := range ids {
-		info, err := s.conversationInfo(ctx, c.UserID, id)
+	slices.SortFunc(order, func(a, b listEntry) int { return a.pos.compare(b.pos) })
+	start := 0
+	if hasAfter {
+		// The first item strictly after the cursor; the cursor's own item
+		// may have moved or gone since.
+		start, _ = slices.BinarySearchFunc(order, after, func(e listEntry, p listPos) int {
+			if e.pos.compare(p) <= 0 {
+				return -1
+			}
+			return 1
+		})
+	}
+	page := order[start:]
+	res := protocol.ConversationListResult{}
+	if len(page) > limit {
+		page = page[:limit]
+		res.NextCursor = page[len(page)-1].pos.encode()
+	}
+	res.Conversations = make([]protocol.ConversationInfo, 0, len(page))
+	for _, e := range page {
+		info, err := s.conversationInfo(ctx, c.UserID, acts[e.i])
 		if errors.Is(err, store.ErrNotFound) {
-			continue // left between the listing and now
+			continue // gone between the listing and now
 		} else if err != nil {
 			return protocol.ConversationListResult{}, s.internal(ctx, "conversation info", err)
 		}
@@ -45,24 +78,56 @@ func (s *Service) Conversations(ctx context.Context, c Caller, p protocol.Conver
 	return res, nil
 }
 
-// conversationInfo summarises one conversation for user.
-func (s *Service) conversationInfo(ctx context.Context, user string, id store.ConvID) (protocol.ConversationInfo, error) {
-	me, err := s.store.GetMember(ctx, id, user)
-	if err != nil {
-		return protocol.ConversationInfo{}, err
+// listPos is a conversation's place in conversation.list: by activity,
+// newest first, then by key.
+type listPos struct {
+	at   int64
+	conv store.ConvID
+}
+
+type listEntry struct {
+	pos listPos
+	i   int // index in the store's answer
+}
+
+func posOf(a store.ConvActivity) listPos {
+	return listPos{at: max(a.LastAt, a.Member.JoinedAt), conv: a.Conv}
+}
+
+func (p listPos) compare(q listPos) int {
+	if c := cmp.Compare(q.at, p.at); c != 0 {
+		return c
 	}
-	var peer store.Member
-	if id.IsPeer() {
-		if peer, err = s.store.GetMember(ctx, id, id.Other(user)); err != nil {
-			return protocol.ConversationInfo{}, err
-		}
+	return cmp.Compare(p.conv, q.conv)
+}
+
+// encode is the cursor of a page ending at p: its activity, then its key.
+func (p listPos) encode() string {
+	b := binary.AppendVarint(nil, p.at)
+	return base64.RawURLEncoding.EncodeToString(append(b, p.conv...))
+}
+
+func decodeListCursor(s string) (listPos, bool) {
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil || len(b) > 256 {
+		return listPos{}, false
 	}
-	// The last seq is read after the watermarks, so none of them can be
-	// ahead of it in the answer.
-	last, err := s.store.LastSeq(ctx, id)
-	if err != nil {
-		return protocol.ConversationInfo{}, err
+	at, n := binary.Varint(b)
+	if n <= 0 {
+		return listPos{}, false
 	}
+	conv := store.ConvID(b[n:])
+	if !conv.IsGroup() && !conv.IsPeer() {
+		return listPos{}, false
+	}
+	return listPos{at: at, conv: conv}, true
+}
+
+// conversationInfo summarises one conversation for user, from its entry in
+// the store's activity answer: the caller's record and the last seq are
+// of one moment, and everything read after is held to that last seq.
+func (s *Service) conversationInfo(ctx context.Context, user string, a store.ConvActivity) (protocol.ConversationInfo, error) {
+	id, me, last := a.Conv, a.Member, a.LastSeq
 	info := protocol.ConversationInfo{
 		Conversation: wireConv(id, user),
 		LastSeq:      last,
@@ -75,22 +140,27 @@ func (s *Service) conversationInfo(ctx context.Context, user string, id store.Co
 	ref := convRef{id: id, wire: info.Conversation, member: me}
 	if id.IsPeer() {
 		ref.peer = id.Other(user)
-		info.PeerReadSeq, info.PeerDeliveredSeq = &peer.ReadSeq, &peer.DeliveredSeq
-	}
-	if last >= me.JoinSeq {
-		msgs, err := s.store.History(ctx, id, 0, me.JoinSeq, 1)
+		peer, err := s.store.GetMember(ctx, id, ref.peer)
 		if err != nil {
 			return protocol.ConversationInfo{}, err
 		}
-		if len(msgs) == 1 {
-			w := wireMessage(msgs[0], user)
-			if msgs[0].Receipt {
-				if w.Receipt, err = s.receiptField(ctx, ref, msgs[0], user); err != nil {
-					return protocol.ConversationInfo{}, err
-				}
-			}
-			info.LastMessage = &w
+		// Read after the last seq: a message since may have moved the
+		// peer's watermarks past it.
+		pr, pd := min(peer.ReadSeq, last), min(peer.DeliveredSeq, last)
+		info.PeerReadSeq, info.PeerDeliveredSeq = &pr, &pd
+	}
+	if last >= me.JoinSeq && last > 0 {
+		m, err := s.store.MessageAt(ctx, id, last)
+		if err != nil {
+			return protocol.ConversationInfo{}, err
 		}
+		w := wireMessage(m, user)
+		if m.Receipt {
+			if w.Receipt, err = s.receiptField(ctx, ref, m, user); err != nil {
+				return protocol.ConversationInfo{}, err
+			}
+		}
+		info.LastMessage = &w
 	}
 	return info, nil
 }

@@ -3,6 +3,7 @@ package service
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 
 	"github.com/seen-im/seen/internal/receipts"
@@ -19,7 +20,12 @@ import (
 // # Concurrency
 //
 // mu guards the map; each convEngine's own mutex guards its engine, and is
-// never held across a store write.
+// held across a store write only to store a receipt's frozen counts (once
+// per receipt) and across store reads only to load the engine. A write
+// that may move receipt counts registers with beginWrite and may wait
+// there (the mutex released) for writes stamped before a receipt's
+// expiresAt to reach the engine; a registered write never waits, so waits
+// do not chain.
 type engines struct {
 	mu sync.Mutex
 	m  map[store.ConvID]*convEngine // guarded by mu
@@ -32,6 +38,14 @@ type convEngine struct {
 	// ids caches conv's member ids for fan-out: nil until asked, dropped
 	// when membership changes. Read-only once built.
 	ids []string // guarded by mu
+	// inflight holds the times of the writes that may move receipt counts
+	// and are between beginWrite and their end (see beginWrite); guarded
+	// by mu. ended is signalled, with mu, when one ends.
+	inflight []int64
+	ended    *sync.Cond
+	// waiting counts the writes waiting in beginWrite for a freeze;
+	// guarded by mu.
+	waiting int
 }
 
 func (e *engines) entry(conv store.ConvID) *convEngine {
@@ -43,16 +57,20 @@ func (e *engines) entry(conv store.ConvID) *convEngine {
 	ce := e.m[conv]
 	if ce == nil {
 		ce = &convEngine{}
+		ce.ended = sync.NewCond(&ce.mu)
 		e.m[conv] = ce
 	}
 	return ce
 }
 
-// drop forgets conv's engine; the next use reloads it from the store.
-func (e *engines) drop(conv store.ConvID) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	delete(e.m, conv)
+// dropEngine forgets what is cached of conv (its engine and member ids), as when
+// the group is deleted or its id is created again. The entry itself stays:
+// it holds the writes in flight (beginWrite).
+func (s *Service) dropEngine(conv store.ConvID) {
+	ce := s.engines.entry(conv)
+	ce.mu.Lock()
+	ce.conv, ce.ids = nil, nil
+	ce.mu.Unlock()
 }
 
 // memberIDs returns every member of conv, from the engine's membership
@@ -89,7 +107,7 @@ func (s *Service) withEngine(ctx context.Context, conv store.ConvID, fn func(*re
 	if err := s.loadLocked(ctx, conv, ce); err != nil {
 		return err
 	}
-	s.expire(ctx, conv, ce.conv)
+	s.expireLocked(ctx, conv, ce, s.nowMs())
 	return fn(ce.conv)
 }
 
@@ -122,11 +140,12 @@ func (s *Service) applyEngine(ctx context.Context, conv store.ConvID, fn func(*r
 	}
 	// Receipts whose window has closed are frozen before the change can
 	// move their counts.
-	s.expire(ctx, conv, ce.conv)
+	s.expireLocked(ctx, conv, ce, s.nowMs())
 	if err := fn(ce.conv); err != nil {
 		s.log.WarnContext(ctx, "receipt engine out of step; reloading", "conv", conv, "err", err)
-		ce.conv = nil
-		s.engines.drop(conv)
+		// Reloaded on next use. The entry itself stays: it holds the
+		// writes in flight (beginWrite).
+		ce.conv, ce.ids = nil, nil
 	}
 }
 
@@ -167,11 +186,17 @@ func (s *Service) expiresAt(m store.Message) int64 {
 	return m.ReceiptAt + s.cfg.Receipts.TTL.Milliseconds()
 }
 
-// expire freezes the receipts of conv whose window has closed and stores
-// their counts. It runs before every change to the engine, so frozen
-// counts are the counts at the close of the window. ce.mu is held.
-func (s *Service) expire(ctx context.Context, conv store.ConvID, c *receipts.Conv) {
-	for _, t := range c.Expire(s.nowMs()) {
+// expireLocked freezes the receipts of conv whose window has closed by now
+// and stores their counts. It runs before every use of the engine, so
+// frozen counts are the counts at the close of the window; and it leaves
+// a receipt alone while a write stamped before its expiresAt is still on
+// its way to the engine (beginWrite), so that write is in them. ce.mu is
+// held.
+func (s *Service) expireLocked(ctx context.Context, conv store.ConvID, ce *convEngine, now int64) {
+	for _, at := range ce.inflight {
+		now = min(now, at)
+	}
+	for _, t := range ce.conv.Expire(now) {
 		f := &store.Frozen{Read: t.Frozen.Read, Unread: t.Frozen.Unread, Delivered: t.Frozen.Delivered}
 		if t.Frozen.Unread == 0 {
 			f = nil // done before it expired: done for good, counts stay live
@@ -182,7 +207,59 @@ func (s *Service) expire(ctx context.Context, conv store.ConvID, c *receipts.Con
 			s.log.WarnContext(ctx, "settle expired receipt", "conv", conv, "seq", t.Seq, "err", err)
 			continue
 		}
-		c.Untrack(t.Seq)
+		ce.conv.Untrack(t.Seq)
+	}
+}
+
+// beginWrite is called before a store write that may move the receipt
+// counts of conv (a watermark, an ack, a member leaving), with the time
+// the write is stamped with; the write calls end once the engine has it
+// (or it failed). It makes "counts frozen as they stood at expiresAt"
+// exact, whether or not the engine was loaded when the window closed:
+//
+//   - a receipt whose window closed by now is frozen first, from the
+//     engine (loaded from the store if it was not), so no write stamped at
+//     or after expiresAt reaches its counts, even right after a restart;
+//   - while a write stamped before a receipt's expiresAt is in flight, that
+//     receipt is not frozen (expireLocked), and a write stamped after it
+//     waits here until it is: the late one's count is in, the early one's
+//     is not.
+//
+// The wait is bounded by the store writes in flight. Only group
+// conversations with a receipt TTL need any of this.
+func (s *Service) beginWrite(ctx context.Context, conv store.ConvID, now int64) (end func()) {
+	if !conv.IsGroup() || s.cfg.Receipts.TTL <= 0 {
+		return func() {}
+	}
+	ce := s.engines.entry(conv)
+	ce.mu.Lock()
+	defer ce.mu.Unlock()
+	for {
+		if err := s.loadLocked(ctx, conv, ce); err != nil {
+			// The write goes on; the store it needs is likely failing too,
+			// and the next use of the engine freezes from the store.
+			s.log.WarnContext(ctx, "receipt engine: load before write", "conv", conv, "err", err)
+			return func() {}
+		}
+		s.expireLocked(ctx, conv, ce, now)
+		if next := ce.conv.NextExpiry(); next == 0 || next > now {
+			break
+		}
+		ce.waiting++
+		ce.ended.Wait()
+		ce.waiting--
+	}
+	ce.inflight = append(ce.inflight, now)
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			ce.mu.Lock()
+			defer ce.mu.Unlock()
+			if i := slices.Index(ce.inflight, now); i >= 0 {
+				ce.inflight = slices.Delete(ce.inflight, i, i+1)
+			}
+			ce.ended.Broadcast()
+		})
 	}
 }
 

@@ -13,7 +13,6 @@ import (
 
 	"github.com/seen-im/seen/internal/bus/local"
 	"github.com/seen-im/seen/internal/config"
-	"github.com/seen-im/seen/internal/receipts"
 	"github.com/seen-im/seen/internal/store"
 	"github.com/seen-im/seen/internal/store/pebblestore"
 	"github.com/seen-im/seen/protocol"
@@ -399,9 +398,13 @@ func (w *fuzzWorld) snapshot(t *testing.T) *worldSnap {
 		convs[c] = true
 	}
 	for _, u := range fuzzUsers {
-		ids, err := w.st.ConversationsOf(ctx, u, "", 1000)
+		acts, err := w.st.ConversationsActivity(ctx, u)
 		if err != nil {
 			t.Fatalf("snapshot: %v", err)
+		}
+		var ids []store.ConvID
+		for _, a := range acts {
+			ids = append(ids, a.Conv)
 		}
 		s.ConvsOf[u] = ids
 		for _, c := range ids {
@@ -433,14 +436,16 @@ func (w *fuzzWorld) snapshot(t *testing.T) *worldSnap {
 		for _, m := range live {
 			s.Live[c] = append(s.Live[c], m.Seq)
 		}
-		err = w.svc.withEngine(ctx, c, func(e *receipts.Conv) error {
-			for _, m := range msgs {
-				if m.Receipt {
-					s.Receipts[m.ID] = *w.svc.receiptLocked(e, m)
-				}
+		var rms []store.Message
+		for _, m := range msgs {
+			if m.Receipt {
+				rms = append(rms, m)
 			}
-			return nil
-		})
+		}
+		rs, err := w.svc.receiptsOf(ctx, c, rms)
+		for i, r := range rs {
+			s.Receipts[rms[i].ID] = r
+		}
 		if err != nil {
 			t.Fatalf("snapshot: %v", err)
 		}

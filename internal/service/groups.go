@@ -86,7 +86,7 @@ func (s *Service) CreateGroup(ctx context.Context, owner string, p protocol.Grou
 	}
 	// The id may be that of a deleted group: nothing cached of it may
 	// outlive it.
-	s.engines.drop(store.GroupConv(p.GroupID))
+	s.dropEngine(store.GroupConv(p.GroupID))
 	// Each member learns that it is in a new group; telling every member
 	// about every other would cost members² events.
 	conv := protocol.Conversation{Type: protocol.ConvGroup, ID: p.GroupID}
@@ -236,8 +236,10 @@ func (s *Service) RemoveMembers(ctx context.Context, c Caller, groupID string, u
 
 // removeMember deletes a member from the store, then from the engine: the
 // member drops out of every count. Receipts whose window closed are frozen
-// first (applyEngine), so their counts keep the member.
+// first (beginWrite), so their counts keep the member.
 func (s *Service) removeMember(ctx context.Context, conv store.ConvID, userID string) error {
+	end := s.beginWrite(ctx, conv, s.nowMs())
+	defer end()
 	if err := s.store.RemoveMember(ctx, conv, userID); err != nil && !errors.Is(err, store.ErrNotFound) {
 		return s.internal(ctx, "remove member", err)
 	}
@@ -297,7 +299,7 @@ func (s *Service) deleteEmpty(ctx context.Context, conv store.ConvID) {
 	err := s.store.DeleteGroup(ctx, conv.GroupID())
 	switch {
 	case err == nil:
-		s.engines.drop(conv)
+		s.dropEngine(conv)
 	case errors.Is(err, store.ErrNotEmpty):
 		if err := s.handOn(ctx, conv, ""); err != nil {
 			s.log.WarnContext(ctx, "leave: hand on ownership of a group joined meanwhile", "conv", conv, "err", err)

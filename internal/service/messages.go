@@ -43,6 +43,10 @@ func (s *Service) Send(ctx context.Context, c Caller, p protocol.SendParams) (pr
 		SentAt:      s.nowMs(),
 		Receipt:     p.Receipt,
 	}
+	// Sending reads the messages of others up to it: a receipt whose
+	// window closed by now is frozen before that.
+	end := s.beginWrite(ctx, ref.id, m.SentAt)
+	defer end()
 	stored, existed, err := s.store.Append(ctx, m)
 	if err != nil {
 		return protocol.SendResult{}, s.internal(ctx, "append", err)
@@ -196,6 +200,8 @@ func (s *Service) Delivered(ctx context.Context, c Caller, p protocol.DeliveredP
 		return protocol.Empty{}, err
 	}
 	now := s.nowMs()
+	end := s.beginWrite(ctx, ref.id, now)
+	defer end()
 	m, changed, err := s.store.AdvanceDelivered(ctx, ref.id, c.UserID, seq, now)
 	if err != nil {
 		return protocol.Empty{}, s.internal(ctx, "advance delivered", err)
@@ -224,6 +230,8 @@ func (s *Service) ReadConversation(ctx context.Context, c Caller, p protocol.Con
 		return protocol.ConversationReadResult{ReadSeq: ref.member.ReadSeq}, nil
 	}
 	now := s.nowMs()
+	end := s.beginWrite(ctx, ref.id, now)
+	defer end()
 	m, changed, err := s.store.AdvanceRead(ctx, ref.id, c.UserID, seq, now)
 	if err != nil {
 		return protocol.ConversationReadResult{}, s.internal(ctx, "advance read", err)

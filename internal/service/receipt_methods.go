@@ -37,17 +37,11 @@ func (s *Service) QueryReceipts(ctx context.Context, c Caller, p protocol.Receip
 			return protocol.ReceiptQueryResult{}, err
 		}
 	}
-	res := protocol.ReceiptQueryResult{Receipts: make([]protocol.Receipt, 0, len(msgs))}
-	err = s.withEngine(ctx, ref.id, func(e *receipts.Conv) error {
-		for _, m := range msgs {
-			res.Receipts = append(res.Receipts, *s.receiptLocked(e, m))
-		}
-		return nil
-	})
+	rs, err := s.receiptsOf(ctx, ref.id, msgs)
 	if err != nil {
 		return protocol.ReceiptQueryResult{}, s.internal(ctx, "receipt engine", err)
 	}
-	return res, nil
+	return protocol.ReceiptQueryResult{Receipts: rs}, nil
 }
 
 // ReceiptMembers answers receipt.members.
@@ -141,7 +135,7 @@ func (s *Service) RequestReceipt(ctx context.Context, c Caller, p protocol.Recei
 	if err := s.groupReceiptsAllowed(ctx, ref); err != nil {
 		return protocol.Empty{}, err
 	}
-	if m.Receipt && s.expired(m) {
+	if m.Receipt && s.expired(m, s.nowMs()) {
 		return protocol.Empty{}, protocol.Errorf(protocol.CodeGone, "the receipt window of message %q has closed", m.ID)
 	}
 	m, first, err := s.store.RequestReceipt(ctx, ref.id, m.Seq, s.nowMs())
@@ -199,15 +193,11 @@ func (s *Service) AdminReceipt(ctx context.Context, msgID string) (protocol.Rece
 	if err != nil {
 		return protocol.Receipt{}, err
 	}
-	var r protocol.Receipt
-	err = s.withEngine(ctx, m.Conv, func(e *receipts.Conv) error {
-		r = *s.receiptLocked(e, m)
-		return nil
-	})
+	rs, err := s.receiptsOf(ctx, m.Conv, []store.Message{m})
 	if err != nil {
 		return protocol.Receipt{}, s.internal(ctx, "receipt engine", err)
 	}
-	return r, nil
+	return rs[0], nil
 }
 
 // AdminReceiptMembers lists any message's members by filter (admin API).

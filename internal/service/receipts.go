@@ -50,49 +50,96 @@ func (s *Service) receiptField(ctx context.Context, ref convRef, m store.Message
 	if m.Sender != viewer {
 		return ackState(ref.member, m.Seq), nil
 	}
-	var r *protocol.Receipt
-	err := s.withEngine(ctx, m.Conv, func(c *receipts.Conv) error {
-		r = s.receiptLocked(c, m)
-		return nil
-	})
-	return r, err
+	rs, err := s.receiptsOf(ctx, m.Conv, []store.Message{m})
+	if err != nil {
+		return nil, err
+	}
+	return &rs[0], nil
 }
 
-// receiptLocked computes m's Receipt with conv's engine locked.
-func (s *Service) receiptLocked(c *receipts.Conv, m store.Message) *protocol.Receipt {
-	r := &protocol.Receipt{MsgID: m.ID, Status: protocol.StatusNone}
+// receiptsOf computes the receipts of msgs, all of conv, as of one moment.
+// A message read from the store before the engine settled it (its window
+// closed, or it became done, in between) is read again: the store has its
+// frozen counts by then.
+func (s *Service) receiptsOf(ctx context.Context, conv store.ConvID, msgs []store.Message) ([]protocol.Receipt, error) {
+	out := make([]protocol.Receipt, len(msgs))
+	var stale []int
+	err := s.withEngine(ctx, conv, func(e *receipts.Conv) error {
+		now := s.nowMs()
+		for i, m := range msgs {
+			r, ok := s.receiptLocked(e, m, now, false)
+			if !ok {
+				stale = append(stale, i)
+				continue
+			}
+			out[i] = r
+		}
+		return nil
+	})
+	if err != nil || len(stale) == 0 {
+		return out, err
+	}
+	again := make([]store.Message, len(stale))
+	for j, i := range stale {
+		if again[j], err = s.store.MessageAt(ctx, conv, msgs[i].Seq); err != nil {
+			return nil, fmt.Errorf("read settled message %s/%d: %w", conv, msgs[i].Seq, err)
+		}
+	}
+	err = s.withEngine(ctx, conv, func(e *receipts.Conv) error {
+		now := s.nowMs()
+		for j, i := range stale {
+			out[i], _ = s.receiptLocked(e, again[j], now, true)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// receiptLocked computes m's Receipt at time now with conv's engine
+// locked. The status is a function of now and expiresAt: a receipt whose
+// window has closed reads expired (with the counts frozen at that moment)
+// whether or not anything has frozen it yet. ok is false if m is a live
+// receipt in the store copy given but the engine no longer tracks it: it
+// was settled since m was read, and the caller must read it again; with
+// final, the answer is made from the live counts instead.
+func (s *Service) receiptLocked(c *receipts.Conv, m store.Message, now int64, final bool) (r protocol.Receipt, ok bool) {
+	r = protocol.Receipt{MsgID: m.ID, Status: protocol.StatusNone}
 	if !m.Receipt {
-		return r
+		return r, true
 	}
 	r.ExpiresAt = s.expiresAt(m)
 	var counts receipts.Counts
-	switch {
+	switch _, tracked := c.Tracked(m.Seq); {
 	case m.Frozen != nil:
 		counts = receipts.Counts{Read: m.Frozen.Read, Unread: m.Frozen.Unread, Delivered: m.Frozen.Delivered}
 		r.Status = protocol.StatusExpired
 		if counts.Unread == 0 {
 			r.Status = protocol.StatusDone
 		}
+	case tracked:
+		var exp int64
+		r.Status, counts, exp = c.Status(m.Seq, now)
+		if exp != 0 {
+			r.ExpiresAt = exp
+		}
+	case !m.Settled && !final:
+		return r, false
 	default:
-		if _, tracked := c.Tracked(m.Seq); tracked {
-			var exp int64
-			r.Status, counts, exp = c.Status(m.Seq, s.nowMs())
-			if exp != 0 {
-				r.ExpiresAt = exp
-			}
-		} else {
-			// Settled as done (or settled by a frozen store copy this
-			// message predates): done is for good; counts stay live, so
-			// members who leave drop out of them.
-			counts = c.Counts(m.Seq, m.Sender)
+		// Settled as done: done is for good; counts stay live, so members
+		// who leave drop out of them. (Or a receipt the engine has not
+		// heard of yet, just asked for.)
+		counts = c.Counts(m.Seq, m.Sender)
+		switch {
+		case counts.Unread == 0:
 			r.Status = protocol.StatusDone
-			if counts.Unread > 0 {
-				r.Status = protocol.StatusPending
-			}
+		case r.ExpiresAt > 0 && r.ExpiresAt <= now:
+			r.Status = protocol.StatusExpired
+		default:
+			r.Status = protocol.StatusPending
 		}
 	}
 	r.ReadCount, r.UnreadCount, r.DeliveredCount = counts.Read, counts.Unread, counts.Delivered
-	return r
+	return r, true
 }
 
 // message looks msgID up in conv for caller: 404 if it is not there (or
@@ -109,10 +156,10 @@ func (s *Service) message(ctx context.Context, ref convRef, msgID, field string)
 	return m, nil
 }
 
-// expired reports whether m's receipt validity window has closed.
-func (s *Service) expired(m store.Message) bool {
+// expired reports whether m's receipt validity window has closed by now.
+func (s *Service) expired(m store.Message, now int64) bool {
 	exp := s.expiresAt(m)
-	return (exp > 0 && exp <= s.nowMs()) || m.Frozen != nil
+	return (exp > 0 && exp <= now) || m.Frozen != nil
 }
 
 // Read records single-message reads (message.read).
@@ -124,6 +171,12 @@ func (s *Service) Read(ctx context.Context, c Caller, p protocol.ReadParams) (pr
 	if err != nil {
 		return protocol.ReadResult{}, err
 	}
+	// One time for the window checks and the acks: an ack accepted as
+	// before expiresAt is stamped before it, and so counted in the
+	// frozen counts (beginWrite).
+	now := s.nowMs()
+	end := s.beginWrite(ctx, ref.id, now)
+	defer end()
 	// Check every id before recording any, so a bad one changes nothing.
 	msgs := make([]store.Message, 0, len(p.MsgIDs))
 	seen := make(map[string]bool, len(p.MsgIDs))
@@ -138,7 +191,7 @@ func (s *Service) Read(ctx context.Context, c Caller, p protocol.ReadParams) (pr
 			pe.Data = map[string]any{"field": field}
 			return protocol.ReadResult{}, pe
 		}
-		if m.Receipt && s.expired(m) {
+		if m.Receipt && s.expired(m, now) {
 			pe := protocol.Errorf(protocol.CodeGone, "the receipt window of message %q has closed", id)
 			pe.Data = map[string]any{"field": field}
 			return protocol.ReadResult{}, pe
@@ -148,7 +201,6 @@ func (s *Service) Read(ctx context.Context, c Caller, p protocol.ReadParams) (pr
 			msgs = append(msgs, m)
 		}
 	}
-	now := s.nowMs()
 	// Run the acks on a copy of the member first: one that would overflow
 	// the out-of-order limit refuses the whole call before anything is
 	// written.
@@ -332,24 +384,21 @@ func (s *Service) flushChanges(ctx context.Context, k coalesceKey, changes map[u
 		msgs = append(msgs, m)
 	}
 	ev := protocol.ReceiptChangedEvent{Conversation: wireConv(k.conv, k.sender)}
-	var done []uint64
-	err := s.withEngine(ctx, k.conv, func(e *receipts.Conv) error {
-		for _, m := range msgs {
-			r := s.receiptLocked(e, m)
-			readers := changes[m.Seq].newReaders
-			if readers == nil {
-				readers = []string{}
-			}
-			ev.Receipts = append(ev.Receipts, protocol.ChangedReceipt{Receipt: *r, NewReaders: readers})
-			if _, live := e.Tracked(m.Seq); live && r.Status == protocol.StatusDone {
-				done = append(done, m.Seq)
-			}
-		}
-		return nil
-	})
+	rs, err := s.receiptsOf(ctx, k.conv, msgs)
 	if err != nil {
 		s.log.Warn("receipt.changed: engine", "conv", k.conv, "err", err)
 		return
+	}
+	var done []uint64
+	for i, m := range msgs {
+		readers := changes[m.Seq].newReaders
+		if readers == nil {
+			readers = []string{}
+		}
+		ev.Receipts = append(ev.Receipts, protocol.ChangedReceipt{Receipt: rs[i], NewReaders: readers})
+		if rs[i].Status == protocol.StatusDone && !msgs[i].Settled {
+			done = append(done, m.Seq)
+		}
 	}
 	if len(ev.Receipts) > 0 {
 		s.publish(ctx, []string{k.sender}, "", protocol.EventReceiptChanged, ev)

@@ -199,6 +199,19 @@ type Frozen struct {
 	Read, Unread, Delivered int
 }
 
+// ConvActivity is one of a user's conversations with what a conversation
+// list needs to order and summarise it.
+type ConvActivity struct {
+	Conv ConvID
+	// Member is the user's own record in Conv.
+	Member Member
+	// LastSeq is Conv's last seq (0: no message yet) and LastAt the SentAt
+	// of that message (0 if none). LastSeq is read no earlier than Member:
+	// Member's watermarks are never ahead of it.
+	LastSeq uint64
+	LastAt  int64
+}
+
 // Users keeps the registered users.
 type Users interface {
 	// PutUser registers u; created is false (and nothing changes) if the
@@ -245,9 +258,13 @@ type Members interface {
 	ListMembers(ctx context.Context, conv ConvID, after string, limit int) ([]Member, error)
 	// CountMembers returns the number of members of conv.
 	CountMembers(ctx context.Context, conv ConvID) (int, error)
-	// ConversationsOf returns up to limit conversations that userID is a
-	// member of, with ids greater than after, in id order.
-	ConversationsOf(ctx context.Context, userID string, after ConvID, limit int) ([]ConvID, error)
+	// ConversationsActivity returns every conversation userID is a member
+	// of, in id order, each with the user's member record and the
+	// conversation's last seq and last message time: what ordering a
+	// conversation list by activity needs, in one call rather than a few
+	// per conversation. Nothing is kept per user to answer it (no index
+	// written on every message). None for a user with no conversation.
+	ConversationsActivity(ctx context.Context, userID string) ([]ConvActivity, error)
 }
 
 // Messages keeps messages and allocates their seqs.

@@ -313,6 +313,27 @@ func decodeMessage(conv store.ConvID, seq uint64, v []byte) (store.Message, erro
 	return m, nil
 }
 
+// messageSentAt reads the SentAt of an encoded message without decoding
+// (or copying) the rest.
+func messageSentAt(v []byte) (int64, error) {
+	r := byteReader{b: v}
+	if f := r.byte1(); r.err == nil && f != valueV1 {
+		return 0, fmt.Errorf("pebblestore: message value format %d unknown", f)
+	}
+	r.byte1()     // flags
+	for range 3 { // id, sender, clientMsgId
+		n := r.uvarint()
+		if r.err == nil && uint64(len(r.b)) < n {
+			r.err = fmt.Errorf("pebblestore: corrupt value: short string")
+		}
+		if r.err == nil {
+			r.b = r.b[n:]
+		}
+	}
+	at := r.varint()
+	return at, r.err
+}
+
 // encodeMsgRef is the value of a msgID key: where the message lives.
 func encodeMsgRef(conv store.ConvID, seq uint64) []byte {
 	b := make([]byte, 0, binary.MaxVarintLen64+len(conv)+8)

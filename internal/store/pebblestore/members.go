@@ -1,6 +1,7 @@
 package pebblestore
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -235,26 +236,65 @@ func (s *Store) CountMembers(ctx context.Context, conv store.ConvID) (int, error
 	return int(n), nil
 }
 
-// ConversationsOf implements store.Members. A limit below 1 returns
-// nothing.
-func (s *Store) ConversationsOf(ctx context.Context, userID string, after store.ConvID, limit int) ([]store.ConvID, error) {
+// ConversationsActivity implements store.Members. Everything is read from
+// one snapshot, so each member record and last seq are of the same
+// moment; one iterator per table serves every conversation by seeking.
+func (s *Store) ConversationsActivity(ctx context.Context, userID string) ([]store.ConvActivity, error) {
 	if err := s.acquire(ctx); err != nil {
 		return nil, err
 	}
 	defer s.mu.RUnlock()
-	if limit <= 0 {
-		return nil, nil
-	}
-	prefix := userConvPrefix(userID)
-	var out []store.ConvID
-	err := s.scan(prefix, string(after), limit, func(k, _ []byte) error {
-		out = append(out, store.ConvID(k[len(prefix):]))
-		return nil
-	})
+	out, err := s.conversationsActivity(userID)
 	if err != nil {
-		return nil, fmt.Errorf("pebblestore: conversations of %q: %w", userID, err)
+		return nil, fmt.Errorf("pebblestore: activity of %q: %w", userID, err)
 	}
 	return out, nil
+}
+
+func (s *Store) conversationsActivity(userID string) (out []store.ConvActivity, err error) {
+	snap := s.db.NewSnapshot()
+	defer snap.Close()
+	newIter := func(prefix byte) (*pebble.Iterator, error) {
+		return snap.NewIter(&pebble.IterOptions{LowerBound: []byte{prefix}, UpperBound: []byte{prefix + 1}})
+	}
+	convs, err := newIter(prefixUserConv)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { err = errors.Join(err, convs.Close()) }()
+	members, err := newIter(prefixMember)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { err = errors.Join(err, members.Close()) }()
+	msgs, err := newIter(prefixMessage)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { err = errors.Join(err, msgs.Close()) }()
+
+	prefix := userConvPrefix(userID)
+	for ok := convs.SeekGE(prefix); ok && bytes.HasPrefix(convs.Key(), prefix); ok = convs.Next() {
+		a := store.ConvActivity{Conv: store.ConvID(convs.Key()[len(prefix):])}
+		mk := memberKey(a.Conv, userID)
+		if !members.SeekGE(mk) || !bytes.Equal(members.Key(), mk) {
+			// The index and the record are written in one batch; a
+			// snapshot cannot see one without the other.
+			return nil, fmt.Errorf("conversation %s lists %q, who is not a member", a.Conv, userID)
+		}
+		if a.Member, err = decodeMember(userID, members.Value()); err != nil {
+			return nil, err
+		}
+		mp := messagePrefix(a.Conv)
+		if msgs.SeekLT(prefixEnd(mp)) && bytes.HasPrefix(msgs.Key(), mp) {
+			a.LastSeq = seqFromMessageKey(msgs.Key())
+			if a.LastAt, err = messageSentAt(msgs.Value()); err != nil {
+				return nil, fmt.Errorf("message %s/%d: %w", a.Conv, a.LastSeq, err)
+			}
+		}
+		out = append(out, a)
+	}
+	return out, errors.Join(convs.Error(), members.Error(), msgs.Error())
 }
 
 // scan calls fn for up to limit keys with prefix whose remainder is greater

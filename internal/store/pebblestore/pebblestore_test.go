@@ -100,8 +100,8 @@ func TestReopen(t *testing.T) {
 	if bob, err := s.GetMember(ctx, gconv, "bob"); err != nil || bob.ReadSeq != 2 || bob.ReadAt != 30 {
 		t.Errorf("bob after reopen = %+v, %v; want ReadSeq 2 at 30", bob, err)
 	}
-	if convs, err := s.ConversationsOf(ctx, "carol", "", 10); err != nil || len(convs) != 1 || convs[0] != pconv {
-		t.Errorf("ConversationsOf(carol) after reopen = %v, %v; want [%s]", convs, err, pconv)
+	if acts, err := s.ConversationsActivity(ctx, "carol"); err != nil || len(acts) != 1 || acts[0].Conv != pconv {
+		t.Errorf("ConversationsActivity(carol) after reopen = %v, %v; want [%s]", acts, err, pconv)
 	}
 
 	tests := []struct {

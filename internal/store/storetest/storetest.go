@@ -47,7 +47,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"RemoveMember", testRemoveMember},
 		{"SetRole", testSetRole},
 		{"ListMembersPaging", testListMembers},
-		{"ConversationsOfPaging", testConversationsOf},
+		{"ConversationsInIDOrder", testConversationsInIDOrder},
+		{"ConversationsActivity", testConversationsActivity},
 		{"Watermarks", testWatermarks},
 		{"AckOneAndFold", testAckOne},
 		{"AckOneLimit", testAckOneLimit},
@@ -133,9 +134,13 @@ func mustCount(t *testing.T, s store.Store, conv store.ConvID) int {
 
 func convsOf(t *testing.T, s store.Store, user string) []store.ConvID {
 	t.Helper()
-	got, err := s.ConversationsOf(t.Context(), user, "", 1000)
+	acts, err := s.ConversationsActivity(t.Context(), user)
 	if err != nil {
-		t.Fatalf("ConversationsOf(%s): %v", user, err)
+		t.Fatalf("ConversationsActivity(%s): %v", user, err)
+	}
+	var got []store.ConvID
+	for _, a := range acts {
+		got = append(got, a.Conv)
 	}
 	return got
 }
@@ -238,7 +243,7 @@ func testGroups(t *testing.T, s store.Store) {
 	}
 	for _, u := range []string{"alice", "bob"} {
 		if got, want := convsOf(t, s, u), []store.ConvID{conv}; !slices.Equal(got, want) {
-			t.Errorf("ConversationsOf(%s): got %v, want %v", u, got, want)
+			t.Errorf("ConversationsActivity(%s): got %v, want %v", u, got, want)
 		}
 	}
 	// The failed duplicate create changed nothing.
@@ -467,7 +472,7 @@ func testAppendPeer(t *testing.T, s store.Store) {
 	}
 	for _, u := range []string{"alice", "bob"} {
 		if got, want := convsOf(t, s, u), []store.ConvID{conv}; !slices.Equal(got, want) {
-			t.Errorf("ConversationsOf(%s): got %v, want %v", u, got, want)
+			t.Errorf("ConversationsActivity(%s): got %v, want %v", u, got, want)
 		}
 	}
 	if got := mustCount(t, s, conv); got != 2 {
@@ -533,7 +538,7 @@ func testAddMembers(t *testing.T, s store.Store) {
 			t.Errorf("stored %s (-want +got):\n%s", w.UserID, diff)
 		}
 		if got := convsOf(t, s, w.UserID); !slices.Equal(got, []store.ConvID{conv}) {
-			t.Errorf("ConversationsOf(%s): got %v, want [%s]", w.UserID, got, conv)
+			t.Errorf("ConversationsActivity(%s): got %v, want [%s]", w.UserID, got, conv)
 		}
 	}
 	if diff := cmp.Diff(bobBefore, mustMember(t, s, conv, "bob")); diff != "" {
@@ -709,7 +714,7 @@ func testRemoveMember(t *testing.T, s store.Store) {
 	_, err := s.GetMember(ctx, conv, "bob")
 	wantErrIs(t, "GetMember(removed)", err, store.ErrNotFound)
 	if got := convsOf(t, s, "bob"); len(got) != 0 {
-		t.Errorf("ConversationsOf(bob) after removal: got %v, want none", got)
+		t.Errorf("ConversationsActivity(bob) after removal: got %v, want none", got)
 	}
 	if got := mustCount(t, s, conv); got != 2 {
 		t.Errorf("CountMembers: got %d, want 2", got)
@@ -814,8 +819,7 @@ func testListMembers(t *testing.T, s store.Store) {
 	}
 }
 
-func testConversationsOf(t *testing.T, s store.Store) {
-	ctx := t.Context()
+func testConversationsInIDOrder(t *testing.T, s store.Store) {
 	var want []store.ConvID
 	for _, id := range []string{"c", "a", "b"} {
 		want = append(want, mustCreateGroup(t, s, id, "alice", "bob"))
@@ -827,29 +831,55 @@ func testConversationsOf(t *testing.T, s store.Store) {
 		want = append(want, conv)
 	}
 	slices.Sort(want)
-	var (
-		got   []store.ConvID
-		after store.ConvID
-	)
-	for {
-		page, err := s.ConversationsOf(ctx, "alice", after, 2)
-		if err != nil {
-			t.Fatalf("ConversationsOf(after %q): %v", after, err)
-		}
-		if len(page) > 2 {
-			t.Fatalf("ConversationsOf: got %d, want at most the limit 2", len(page))
-		}
-		if len(page) == 0 {
-			break
-		}
-		got = append(got, page...)
-		after = page[len(page)-1]
-	}
-	if diff := cmp.Diff(want, got); diff != "" {
-		t.Errorf("ConversationsOf(alice) paged (-want +got):\n%s", diff)
+	if diff := cmp.Diff(want, convsOf(t, s, "alice")); diff != "" {
+		t.Errorf("ConversationsActivity(alice) ids (-want +got):\n%s", diff)
 	}
 	if got := convsOf(t, s, "nobody"); len(got) != 0 {
-		t.Errorf("ConversationsOf(nobody): got %v, want none", got)
+		t.Errorf("ConversationsActivity(nobody): got %v, want none", got)
+	}
+}
+
+func testConversationsActivity(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	a := mustCreateGroup(t, s, "a", "alice", "bob")
+	b := mustCreateGroup(t, s, "b", "bob", "alice")
+	c := mustCreateGroup(t, s, "c", "alice")
+	mustCreateGroup(t, s, "other", "bob")
+	mustAppend(t, s, msg(b, "bob", "b1", 200))
+	mustAppend(t, s, msg(b, "alice", "b2", 300))
+	mustAppend(t, s, msg(store.GroupConv("other"), "bob", "o1", 900))
+	zoe := store.PeerConv("alice", "zoe")
+	mustAppend(t, s, msg(zoe, "zoe", "z1", 50))
+	if _, _, err := s.AdvanceDelivered(ctx, zoe, "alice", 1, 60); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RemoveMember(ctx, c, "alice"); err != nil {
+		t.Fatal(err)
+	}
+	d := mustCreateGroup(t, s, "d", "bob")
+	mustAppend(t, s, msg(d, "bob", "d1", 400))
+	if _, err := s.AddMembers(ctx, d, []store.Member{{UserID: "alice", Role: "member", JoinedAt: 500}}); err != nil {
+		t.Fatal(err)
+	}
+
+	got, err := s.ConversationsActivity(ctx, "alice")
+	if err != nil {
+		t.Fatalf("ConversationsActivity(alice): %v", err)
+	}
+	want := []store.ConvActivity{ // in id order: g/a, g/b, g/d, p/alice/zoe
+		{Conv: a, Member: mustMember(t, s, a, "alice")},
+		{Conv: b, Member: mustMember(t, s, b, "alice"), LastSeq: 2, LastAt: 300},
+		{Conv: d, Member: mustMember(t, s, d, "alice"), LastSeq: 1, LastAt: 400},
+		{Conv: zoe, Member: mustMember(t, s, zoe, "alice"), LastSeq: 1, LastAt: 50},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("ConversationsActivity(alice) (-want +got):\n%s", diff)
+	}
+	if got[1].Member.ReadSeq != 2 || got[3].Member.DeliveredSeq != 1 {
+		t.Errorf("members carry no watermarks: %+v", got)
+	}
+	if got, err := s.ConversationsActivity(ctx, "nobody"); err != nil || len(got) != 0 {
+		t.Errorf("ConversationsActivity(nobody): got %v, %v, want none", got, err)
 	}
 }
 
@@ -1062,17 +1092,17 @@ func testClosed(t *testing.T, s store.Store) {
 		"RemoveMember": func() error {
 			return s.RemoveMember(ctx, conv, "alice")
 		},
-		"SetRole":          func() error { return s.SetRole(ctx, conv, "alice", "admin") },
-		"GetMember":        func() error { _, err := s.GetMember(ctx, conv, "alice"); return err },
-		"ListMembers":      func() error { _, err := s.ListMembers(ctx, conv, "", 10); return err },
-		"CountMembers":     func() error { _, err := s.CountMembers(ctx, conv); return err },
-		"ConversationsOf":  func() error { _, err := s.ConversationsOf(ctx, "alice", "", 10); return err },
-		"Append":           func() error { _, _, err := s.Append(ctx, msg(conv, "alice", "d", 2)); return err },
-		"GetMessage":       func() error { _, err := s.GetMessage(ctx, "x"); return err },
-		"History":          func() error { _, err := s.History(ctx, conv, 0, 0, 10); return err },
-		"LastSeq":          func() error { _, err := s.LastSeq(ctx, conv); return err },
-		"AdvanceRead":      func() error { _, _, err := s.AdvanceRead(ctx, conv, "alice", 1, 1); return err },
-		"AdvanceDelivered": func() error { _, _, err := s.AdvanceDelivered(ctx, conv, "alice", 1, 1); return err },
+		"SetRole":               func() error { return s.SetRole(ctx, conv, "alice", "admin") },
+		"GetMember":             func() error { _, err := s.GetMember(ctx, conv, "alice"); return err },
+		"ListMembers":           func() error { _, err := s.ListMembers(ctx, conv, "", 10); return err },
+		"CountMembers":          func() error { _, err := s.CountMembers(ctx, conv); return err },
+		"ConversationsActivity": func() error { _, err := s.ConversationsActivity(ctx, "alice"); return err },
+		"Append":                func() error { _, _, err := s.Append(ctx, msg(conv, "alice", "d", 2)); return err },
+		"GetMessage":            func() error { _, err := s.GetMessage(ctx, "x"); return err },
+		"History":               func() error { _, err := s.History(ctx, conv, 0, 0, 10); return err },
+		"LastSeq":               func() error { _, err := s.LastSeq(ctx, conv); return err },
+		"AdvanceRead":           func() error { _, _, err := s.AdvanceRead(ctx, conv, "alice", 1, 1); return err },
+		"AdvanceDelivered":      func() error { _, _, err := s.AdvanceDelivered(ctx, conv, "alice", 1, 1); return err },
 	}
 	for name, call := range calls {
 		if err := call(); !errors.Is(err, store.ErrUnavailable) {

@@ -127,10 +127,10 @@ func (s *Store) CountMembers(ctx context.Context, conv store.ConvID) (n int, err
 	return
 }
 
-// ConversationsOf implements store.Store.
-func (s *Store) ConversationsOf(ctx context.Context, userID string, after store.ConvID, limit int) (ids []store.ConvID, err error) {
-	err = s.around(ctx, "conversations_of", func() error {
-		ids, err = s.next.ConversationsOf(ctx, userID, after, limit)
+// ConversationsActivity implements store.Store.
+func (s *Store) ConversationsActivity(ctx context.Context, userID string) (out []store.ConvActivity, err error) {
+	err = s.around(ctx, "conversations_activity", func() error {
+		out, err = s.next.ConversationsActivity(ctx, userID)
 		return err
 	})
 	return
