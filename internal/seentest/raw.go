@@ -8,6 +8,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/coder/websocket"
 
@@ -61,6 +62,10 @@ func (r *Raw) readLoop() {
 		if err != nil {
 			r.closeErr = err
 			return
+		}
+		if !utf8.Valid(data) {
+			// A browser drops a socket that sends such a frame (close 1006).
+			r.t.Errorf("seentest: server sent a frame that is not valid UTF-8: %q", data)
 		}
 		var f protocol.Frame
 		if err := json.Unmarshal(data, &f); err != nil {

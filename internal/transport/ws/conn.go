@@ -312,6 +312,7 @@ func (c *conn) reply(id json.RawMessage, method string, res any, pe *protocol.Er
 // reports false, queueing nothing, for an event that would exceed the
 // queue's limit.
 func (c *conn) enqueue(b []byte, event bool) bool {
+	b = wireText(b)
 	c.qmu.Lock()
 	defer c.qmu.Unlock()
 	if c.dead || c.ctx.Err() != nil {
@@ -457,10 +458,30 @@ func (c *conn) pingOnce() {
 	c.ping.Reset(cfg.PingInterval)
 }
 
+// wireText makes sure a frame is UTF-8 text, as the protocol promises: a
+// browser drops a socket that receives anything else. Frames are built
+// from checked input, but a body stored before that check existed (or
+// relayed by another node) may hold invalid bytes. In a valid JSON text
+// they can only sit inside strings, so each invalid sequence becomes
+// U+FFFD, as encoding/json does for Go strings; b is not modified.
+func wireText(b []byte) []byte {
+	if utf8.Valid(b) {
+		return b
+	}
+	return bytes.ToValidUTF8(b, []byte("\uFFFD"))
+}
+
 // parseRequest checks the JSON-RPC envelope. The returned id is the
 // request's id where one could be read, for the error response.
 func parseRequest(data []byte) (json.RawMessage, protocol.Request, *protocol.Error) {
 	var req protocol.Request
+	// A frame is UTF-8 text; one that is not is not JSON text either
+	// (RFC 8259), whatever encoding/json would make of it (it replaces
+	// invalid bytes in strings silently). Checked first, so that nothing
+	// built from such a frame is ever stored or relayed.
+	if !utf8.Valid(data) {
+		return nil, req, protocol.Errorf(protocol.CodeParseError, "frame is not valid UTF-8")
+	}
 	if !json.Valid(data) {
 		return nil, req, protocol.Errorf(protocol.CodeParseError, "invalid JSON")
 	}
@@ -481,8 +502,7 @@ func parseRequest(data []byte) (json.RawMessage, protocol.Request, *protocol.Err
 	if len(env.ID) > 0 && (env.ID[0] == '"' || env.ID[0] == '-' || (env.ID[0] >= '0' && env.ID[0] <= '9')) {
 		id = env.ID
 	}
-	if id == nil || !utf8.Valid(id) {
-		// A frame is UTF-8 text: an id that is not cannot be echoed back.
+	if id == nil {
 		return nil, req, protocol.Errorf(protocol.CodeInvalidRequest, "id must be a string or a number")
 	}
 	if string(env.JSONRPC) != `"2.0"` {
