@@ -23,6 +23,8 @@ type Metrics struct {
 	RequestDuration *prometheus.HistogramVec
 	SendQueue       prometheus.Gauge // frames queued across all connections
 	SlowDrops       prometheus.Counter
+	Unauthenticated prometheus.Gauge         // sockets open that have not connected
+	UnauthRefused   prometheus.Counter       // upgrades refused by MaxUnauthenticated
 	StoreDuration   *prometheus.HistogramVec // op, result
 	StoreInflight   *prometheus.GaugeVec     // op: calls started and not returned
 }
@@ -52,6 +54,12 @@ func New() *Metrics {
 		SlowDrops: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "seen_slow_client_drops_total", Help: "Connections dropped because their send queue filled.",
 		}),
+		Unauthenticated: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "seen_unauthenticated_sockets", Help: "Open WebSocket connections that have not completed connect.",
+		}),
+		UnauthRefused: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "seen_unauthenticated_refused_total", Help: "WebSocket upgrades refused with 503 because max_unauthenticated sockets were open.",
+		}),
 		StoreDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "seen_store_duration_seconds", Help: "Store call latency by operation and result.",
 			Buckets: prometheus.ExponentialBuckets(0.00005, 2, 18),
@@ -61,7 +69,7 @@ func New() *Metrics {
 		}, []string{"op"}),
 	}
 	r.MustRegister(m.Connections, m.ConnectsTotal, m.Requests, m.RequestDuration,
-		m.SendQueue, m.SlowDrops, m.StoreDuration, m.StoreInflight,
+		m.SendQueue, m.SlowDrops, m.Unauthenticated, m.UnauthRefused, m.StoreDuration, m.StoreInflight,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

@@ -101,6 +101,16 @@ func (r *Raw) Send(frame string) {
 	}
 }
 
+// SendBinary writes one binary frame.
+func (r *Raw) SendBinary(frame string) {
+	r.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := r.ws.Write(ctx, websocket.MessageBinary, []byte(frame)); err != nil {
+		r.t.Fatalf("seentest: write: %v", err)
+	}
+}
+
 // Response waits for the response whose id is id (raw JSON, e.g. `7`, `"a"`, `null`).
 func (r *Raw) Response(id string) protocol.Frame {
 	r.t.Helper()

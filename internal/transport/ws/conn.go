@@ -41,6 +41,7 @@ type conn struct {
 	// goroutine starts, and read-only after.
 	caller      service.Caller
 	connected   bool // reader goroutine only
+	authed      bool // reader goroutine only: uncounted from Handler.unauth
 	unsubscribe func()
 	user        *userState    // set with caller
 	limiter     *rate.Limiter // this connection's request budget
@@ -105,14 +106,23 @@ func (c *conn) serve() {
 	c.h.o.Metrics.SendQueue.Sub(float64(left))
 }
 
+// maxConnectFrame bounds a frame before connect: a connect request needs
+// no more (a token is at most 4 KiB), and an unauthenticated socket gets
+// no more of the server's memory than that.
+const maxConnectFrame = 8 << 10
+
 // readLoop reads frames until the socket fails or a close is requested.
 // It reports whether it stopped to let a requested close finish.
 func (c *conn) readLoop() (closing bool) {
-	limit := c.h.o.Config.MaxFrameBytes
+	// The connect deadline is fixed when the socket opens: frames do not
+	// move it, so a socket cannot stay unauthenticated by sending some.
+	connectBy := time.Now().Add(c.h.o.Config.ConnectTimeout)
 	for {
 		ctx, cancel := c.ctx, context.CancelFunc(func() {})
+		limit := c.h.o.Config.MaxFrameBytes
 		if !c.connected {
-			ctx, cancel = context.WithTimeout(c.ctx, c.h.o.Config.ConnectTimeout)
+			ctx, cancel = context.WithDeadline(c.ctx, connectBy)
+			limit = min(limit, maxConnectFrame)
 		}
 		typ, r, err := c.ws.Reader(ctx)
 		if err != nil {
@@ -132,7 +142,9 @@ func (c *conn) readLoop() (closing bool) {
 			return true
 		}
 		if typ != websocket.MessageText {
-			c.reply(nil, "", nil, protocol.Errorf(protocol.CodeInvalidRequest, "frames must be text"))
+			if c.protocolError(nil, protocol.Errorf(protocol.CodeInvalidRequest, "frames must be text")) {
+				return true
+			}
 			continue
 		}
 		if stop := c.handleFrame(data); stop {
@@ -146,8 +158,7 @@ func (c *conn) readLoop() (closing bool) {
 func (c *conn) handleFrame(data []byte) (stop bool) {
 	id, req, pe := parseRequest(data)
 	if pe != nil {
-		c.reply(id, "", nil, pe)
-		return false
+		return c.protocolError(id, pe)
 	}
 	if !c.connected {
 		if req.Method != protocol.MethodConnect {
@@ -160,7 +171,17 @@ func (c *conn) handleFrame(data []byte) (stop bool) {
 		// a small stack. The reader waits for it, so connect stays first.
 		done := make(chan bool, 1)
 		go func() { done <- c.connect(id, req.Params) }()
-		return <-done
+		stop := <-done
+		switch {
+		case c.connected:
+			c.h.authenticated(c)
+		case !stop:
+			// A connect that failed (bad params, a store error) leaves the
+			// socket unauthenticated: one attempt per socket.
+			c.requestClose(websocket.StatusPolicyViolation, "connect failed")
+			return true
+		}
+		return stop
 	}
 	c.mu.Lock()
 	if c.draining {
@@ -170,10 +191,7 @@ func (c *conn) handleFrame(data []byte) (stop bool) {
 	}
 	c.inflight.Add(1)
 	c.mu.Unlock()
-	if wait := c.throttle(); wait > 0 {
-		pe := protocol.Errorf(protocol.CodeRateLimited, "rate limited, retry later")
-		pe.Data = map[string]any{"retryAfterMs": (wait + time.Millisecond - 1).Milliseconds()}
-		c.reply(id, req.Method, nil, pe)
+	if c.limited(id, req.Method) {
 		c.inflight.Done()
 		return false
 	}
@@ -195,6 +213,35 @@ func (c *conn) handleFrame(data []byte) (stop bool) {
 		c.reply(id, req.Method, res, pe)
 	}()
 	return false
+}
+
+// protocolError answers a frame that is not a request. Before connect the
+// socket is then closed: a client that has not authenticated gets one
+// chance, not a stream of answers. After connect the frame draws on the
+// request budget like a request, so a flood of garbage is limited too. It
+// reports whether the connection must stop reading.
+func (c *conn) protocolError(id json.RawMessage, pe *protocol.Error) (stop bool) {
+	if !c.connected {
+		c.reply(id, "", nil, pe)
+		c.requestClose(websocket.StatusPolicyViolation, "protocol error before connect")
+		return true
+	}
+	if !c.limited(id, "") {
+		c.reply(id, "", nil, pe)
+	}
+	return false
+}
+
+// limited answers 429 and reports true if the request budget is spent.
+func (c *conn) limited(id json.RawMessage, method string) bool {
+	wait := c.throttle()
+	if wait <= 0 {
+		return false
+	}
+	pe := protocol.Errorf(protocol.CodeRateLimited, "rate limited, retry later")
+	pe.Data = map[string]any{"retryAfterMs": (wait + time.Millisecond - 1).Milliseconds()}
+	c.reply(id, method, nil, pe)
+	return true
 }
 
 // connect authenticates the connection. A bad token is answered with 401

@@ -52,6 +52,7 @@ type Handler struct {
 	nextID atomic.Uint64
 
 	mu       sync.Mutex
+	unauth   int                   // guarded by mu: open sockets that have not connected
 	conns    map[*conn]struct{}    // guarded by mu
 	users    map[string]*userState // guarded by mu: users with a connected socket
 	draining bool                  // guarded by mu; no new connections once set
@@ -118,6 +119,16 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "shutting down", http.StatusServiceUnavailable)
 		return
 	}
+	if h.unauth >= h.o.Config.MaxUnauthenticated {
+		// Sockets that have not connected cost memory and a goroutine
+		// each, and cannot be told apart from a flood until they connect.
+		h.mu.Unlock()
+		h.o.Metrics.UnauthRefused.Inc()
+		http.Error(w, "too many unauthenticated connections, retry later", http.StatusServiceUnavailable)
+		return
+	}
+	h.unauth++
+	h.o.Metrics.Unauthenticated.Inc()
 	h.wg.Add(1)
 	h.mu.Unlock()
 	defer h.wg.Done()
@@ -127,6 +138,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		OriginPatterns:  h.o.OriginPatterns,
 	})
 	if err != nil {
+		h.leaveUnauth()
 		h.log.Debug("websocket accept", "err", err)
 		return
 	}
@@ -141,6 +153,25 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.mu.Lock()
 	delete(h.conns, c)
 	h.mu.Unlock()
+	if !c.authed {
+		h.leaveUnauth()
+	}
+}
+
+// authenticated uncounts c, which has just connected, from the
+// unauthenticated sockets. Called on c's reader goroutine.
+func (h *Handler) authenticated(c *conn) {
+	if !c.authed {
+		c.authed = true
+		h.leaveUnauth()
+	}
+}
+
+func (h *Handler) leaveUnauth() {
+	h.mu.Lock()
+	h.unauth--
+	h.mu.Unlock()
+	h.o.Metrics.Unauthenticated.Dec()
 }
 
 // Shutdown stops accepting connections, lets every connection finish the
