@@ -47,8 +47,8 @@ type Config struct {
 	// WriteTimeout drops a client whose socket does not take a frame
 	// within this time.
 	WriteTimeout time.Duration `koanf:"write_timeout"`
-	// SendQueue is the number of frames buffered per connection; a client
-	// that lets it fill is disconnected.
+	// SendQueue is the number of events queued per connection; a client
+	// that lets it fill is disconnected. MaxQueueBytes bounds the bytes.
 	SendQueue int `koanf:"send_queue"`
 	// MaxQueueBytes bounds the bytes waiting to be written to one
 	// connection, responses and events together. While more is waiting the

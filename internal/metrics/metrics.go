@@ -22,6 +22,7 @@ type Metrics struct {
 	Requests        *prometheus.CounterVec // method, code
 	RequestDuration *prometheus.HistogramVec
 	SendQueue       prometheus.Gauge // frames queued across all connections
+	SendQueueBytes  prometheus.Gauge // bytes queued, not yet written, across all connections
 	SlowDrops       prometheus.Counter
 	Unauthenticated prometheus.Gauge         // sockets open that have not connected
 	UnauthRefused   prometheus.Counter       // upgrades refused by MaxUnauthenticated
@@ -51,8 +52,11 @@ func New() *Metrics {
 		SendQueue: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "seen_send_queue_frames", Help: "Frames waiting in connection send queues.",
 		}),
+		SendQueueBytes: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "seen_send_queue_bytes", Help: "Bytes of frames queued and not yet written, across all connections.",
+		}),
 		SlowDrops: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "seen_slow_client_drops_total", Help: "Connections dropped because their send queue filled.",
+			Name: "seen_slow_client_drops_total", Help: "Connections dropped because their send queue filled or stayed over its byte budget.",
 		}),
 		Unauthenticated: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "seen_unauthenticated_sockets", Help: "Open WebSocket connections that have not completed connect.",
@@ -69,7 +73,7 @@ func New() *Metrics {
 		}, []string{"op"}),
 	}
 	r.MustRegister(m.Connections, m.ConnectsTotal, m.Requests, m.RequestDuration,
-		m.SendQueue, m.SlowDrops, m.Unauthenticated, m.UnauthRefused, m.StoreDuration, m.StoreInflight,
+		m.SendQueue, m.SendQueueBytes, m.SlowDrops, m.Unauthenticated, m.UnauthRefused, m.StoreDuration, m.StoreInflight,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

@@ -46,19 +46,24 @@ type conn struct {
 	user        *userState    // set with caller
 	limiter     *rate.Limiter // this connection's request budget
 
-	sem  chan struct{} // bounds requests in progress
+	sem  chan struct{} // bounds requests in progress or with a response not yet written
 	ping *time.Timer   // pings the client; no goroutine while it waits
 
 	// The send queue costs nothing while empty, and a writer goroutine runs
 	// only while there is something to write: an idle connection holds one
-	// goroutine (its reader) and no queue.
-	qmu     sync.Mutex
-	queue   [][]byte       // guarded by qmu: frames to write, in order
-	events  int            // guarded by qmu: events among them (capped at SendQueue)
-	writing bool           // guarded by qmu: a writer is draining queue
-	closing *closeReq      // guarded by qmu: close once the queue is written
-	dead    bool           // guarded by qmu: no new goroutine may start
-	workers sync.WaitGroup // writers and pings; Add under qmu while !dead
+	// goroutine (its reader) and no queue. See queue.go.
+	qmu       sync.Mutex
+	queue     []outFrame     // guarded by qmu: frames to write, in order
+	events    int            // guarded by qmu: events in queue (capped at SendQueue)
+	qbytes    int64          // guarded by qmu: bytes queued or being written, not yet written
+	evbytes   int64          // guarded by qmu: the part of qbytes that is events
+	overSince time.Time      // guarded by qmu: when qbytes went over MaxQueueBytes; zero if within
+	overTimer *time.Timer    // guarded by qmu: drops a connection over its budget too long
+	room      chan struct{}  // guarded by qmu: closed when qbytes is back within budget
+	writing   bool           // guarded by qmu: a writer is draining queue
+	closing   *closeReq      // guarded by qmu: close once the queue is written
+	dead      bool           // guarded by qmu: no new goroutine may start
+	workers   sync.WaitGroup // writers, pings, over-budget checks; Add under qmu while !dead
 
 	mu       sync.Mutex
 	draining bool           // guarded by mu: no new requests once set
@@ -93,8 +98,12 @@ func (c *conn) serve() {
 	c.inflight.Wait()
 	c.qmu.Lock()
 	c.dead = true
-	left := len(c.queue)
+	// Frames still queued will never be written.
+	c.uncountLocked(c.queue)
 	c.queue = nil
+	if c.overTimer != nil {
+		c.overTimer.Stop()
+	}
 	c.qmu.Unlock()
 	c.workers.Wait()
 	if c.unsubscribe != nil {
@@ -102,8 +111,6 @@ func (c *conn) serve() {
 		c.h.release(c.caller.UserID)
 		c.h.o.Metrics.Connections.Dec()
 	}
-	// Frames still queued will never be written.
-	c.h.o.Metrics.SendQueue.Sub(float64(left))
 }
 
 // maxConnectFrame bounds a frame before connect: a connect request needs
@@ -123,6 +130,12 @@ func (c *conn) readLoop() (closing bool) {
 		if !c.connected {
 			ctx, cancel = context.WithDeadline(c.ctx, connectBy)
 			limit = min(limit, maxConnectFrame)
+		}
+		// Back-pressure: while the client lets its queue grow past the
+		// budget, it gets no more requests read.
+		if !c.waitRoom(ctx) {
+			cancel()
+			return false
 		}
 		typ, r, err := c.ws.Reader(ctx)
 		if err != nil {
@@ -204,13 +217,15 @@ func (c *conn) handleFrame(data []byte) (stop bool) {
 	}
 	go func() {
 		defer c.inflight.Done()
-		defer func() { <-c.sem }()
 		start := time.Now()
 		ctx, cancel := context.WithTimeout(c.ctx, c.h.o.Config.RequestTimeout)
 		res, pe := c.h.o.Service.Dispatch(ctx, c.caller, req.Method, req.Params)
 		cancel()
 		c.h.o.Metrics.RequestDuration.WithLabelValues(c.methodLabel(req.Method)).Observe(time.Since(start).Seconds())
-		c.reply(id, req.Method, res, pe)
+		// The slot goes with the response and is freed once it is written,
+		// not queued: a client that does not read cannot have more than
+		// MaxInflight responses waiting.
+		c.enqueue(outFrame{b: c.response(id, req.Method, res, pe), slot: true})
 	}()
 	return false
 }
@@ -326,22 +341,29 @@ func (c *conn) throttle() time.Duration {
 }
 
 // deliver takes an event from the bus. It never blocks: a client whose
-// queue holds SendQueue events already is too slow and is dropped.
+// queue holds SendQueue events, or MaxQueueBytes of events, already is too
+// slow and is dropped.
 func (c *conn) deliver(ev bus.Event) {
 	if ev.ExceptConn == c.id {
 		return
 	}
-	if !c.enqueue(ev.Data, true) {
+	if !c.enqueue(outFrame{b: ev.Data, event: true}) {
 		c.h.o.Metrics.SlowDrops.Inc()
 		c.h.log.Info("dropping slow client", "conn", c.id, "user", c.caller.UserID)
 		c.abort()
 	}
 }
 
-// reply queues a response. Responses are not capped by SendQueue: there
-// are at most MaxInflight of them, and a client that does not read them
-// stops being read (the reader waits on the semaphore) and then times out.
+// reply queues a response that holds no in-flight slot (an answer from
+// the reader: connect, refusals). Responses are always queued, whatever
+// the budget: there are at most MaxInflight of them from requests, and
+// the reader stops while the queue is over its budget.
 func (c *conn) reply(id json.RawMessage, method string, res any, pe *protocol.Error) {
+	c.enqueue(outFrame{b: c.response(id, method, res, pe)})
+}
+
+// response counts and encodes a response.
+func (c *conn) response(id json.RawMessage, method string, res any, pe *protocol.Error) []byte {
 	code := "0"
 	if pe != nil {
 		code = strconv.Itoa(pe.Code)
@@ -352,39 +374,7 @@ func (c *conn) reply(id json.RawMessage, method string, res any, pe *protocol.Er
 		c.h.log.Error("encode response", "method", method, "err", err)
 		b, _ = encodeResponse(id, nil, protocol.Errorf(protocol.CodeInternal, "internal error"))
 	}
-	c.enqueue(b, false)
-}
-
-// enqueue adds a frame to the send queue and makes sure a writer runs. It
-// reports false, queueing nothing, for an event that would exceed the
-// queue's limit.
-func (c *conn) enqueue(b []byte, event bool) bool {
-	b = wireText(b)
-	c.qmu.Lock()
-	defer c.qmu.Unlock()
-	if c.dead || c.ctx.Err() != nil {
-		return true // the connection is going; nothing to write any more
-	}
-	if event {
-		if c.events >= c.h.o.Config.SendQueue {
-			return false
-		}
-		c.events++
-	}
-	c.queue = append(c.queue, b)
-	c.h.o.Metrics.SendQueue.Inc()
-	c.startWriterLocked()
-	return true
-}
-
-// startWriterLocked starts a writer unless one runs. c.qmu is held.
-func (c *conn) startWriterLocked() {
-	if c.writing || c.dead {
-		return
-	}
-	c.writing = true
-	c.workers.Add(1)
-	go c.writer()
+	return b
 }
 
 // methodLabel keeps the metrics' label set bounded.
@@ -393,17 +383,6 @@ func (c *conn) methodLabel(method string) string {
 		return method
 	}
 	return "other"
-}
-
-// requestClose asks for the socket to be closed with a status once what is
-// queued is written. The first request wins.
-func (c *conn) requestClose(code websocket.StatusCode, reason string) {
-	c.qmu.Lock()
-	defer c.qmu.Unlock()
-	if c.closing == nil {
-		c.closing = &closeReq{code, reason}
-	}
-	c.startWriterLocked()
 }
 
 // abort drops the connection at once.
@@ -421,63 +400,6 @@ func (c *conn) drain() {
 		c.inflight.Wait()
 		c.requestClose(websocket.StatusGoingAway, "server shutting down")
 	}()
-}
-
-// writer writes queued frames until the queue is empty, then exits; if a
-// close was requested, it closes the socket once everything is written.
-func (c *conn) writer() {
-	defer c.workers.Done()
-	for {
-		c.qmu.Lock()
-		batch, closing := c.queue, c.closing
-		c.queue, c.events = nil, 0
-		if len(batch) == 0 {
-			if closing == nil {
-				c.writing = false
-				c.qmu.Unlock()
-				return
-			}
-			c.qmu.Unlock()
-			_ = c.ws.Close(closing.code, closing.reason)
-			c.cancel()
-			return
-		}
-		c.qmu.Unlock()
-		if c.bc != nil && len(batch) > 1 {
-			c.bc.cork()
-		}
-		for i, b := range batch {
-			if !c.write(b) {
-				c.h.o.Metrics.SendQueue.Sub(float64(len(batch) - i - 1))
-				c.cancel()
-				return
-			}
-		}
-		if c.bc != nil {
-			if err := c.bc.uncork(); err != nil {
-				c.h.log.Debug("write", "conn", c.id, "err", err)
-				c.cancel()
-				return
-			}
-		}
-	}
-}
-
-func (c *conn) write(b []byte) bool {
-	c.h.o.Metrics.SendQueue.Dec()
-	ctx := c.ctx
-	if c.bc == nil {
-		// A batchConn bounds each write itself; without one the context
-		// does.
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(c.ctx, c.h.writeTimeout())
-		defer cancel()
-	}
-	if err := c.ws.Write(ctx, websocket.MessageText, b); err != nil {
-		c.h.log.Debug("write", "conn", c.id, "err", err)
-		return false
-	}
-	return true
 }
 
 // pingOnce pings the client from the ping timer's goroutine and re-arms
