@@ -369,12 +369,22 @@ func (c *conn) response(id json.RawMessage, method string, res any, pe *protocol
 		code = strconv.Itoa(pe.Code)
 	}
 	c.h.o.Metrics.Requests.WithLabelValues(c.methodLabel(method), code).Inc()
-	b, err := encodeResponse(id, res, pe)
+	b, err := responseFrame(id, res, pe)
 	if err != nil {
 		c.h.log.Error("encode response", "method", method, "err", err)
-		b, _ = encodeResponse(id, nil, protocol.Errorf(protocol.CodeInternal, "internal error"))
 	}
 	return b
+}
+
+// responseFrame renders a response as it goes on the wire: a result that
+// cannot be encoded becomes a 500 (the error says why), and the frame is
+// UTF-8 text.
+func responseFrame(id json.RawMessage, res any, pe *protocol.Error) ([]byte, error) {
+	b, err := encodeResponse(id, res, pe)
+	if err != nil {
+		b, _ = encodeResponse(id, nil, protocol.Errorf(protocol.CodeInternal, "internal error"))
+	}
+	return wireText(b), err
 }
 
 // methodLabel keeps the metrics' label set bounded.
