@@ -15,12 +15,14 @@ import (
 	"github.com/seen-im/seen/internal/seentest"
 )
 
-// queueTestConfig gives a small queue budget, few requests in flight and
-// a short write timeout, so that the bound is small and a drop is quick.
+// queueTestConfig gives a small queue budget and few requests in flight,
+// so that the bound is small, and a write timeout short enough for a quick
+// drop yet long enough for an unbounded queue to pass the bound many times
+// over (pages are built far faster than one per 100 ms).
 func queueTestConfig(c *config.Config) {
 	c.MaxQueueBytes = 256 << 10
-	c.MaxInflight = 8
-	c.WriteTimeout = time.Second
+	c.MaxInflight = 4
+	c.WriteTimeout = 3 * time.Second
 }
 
 // queueBound is what the send queues may hold under the attack, for
@@ -135,7 +137,7 @@ func TestNonReadingPipelinerIsBoundedAndDropped(t *testing.T) {
 func TestSlowReaderQueueStaysBounded(t *testing.T) {
 	s := seentest.Start(t, queueTestConfig)
 	largeHistory(t, s)
-	done := pipeliner(t, s, 40, 50*time.Millisecond)
+	done := pipeliner(t, s, 40, 200*time.Millisecond)
 	var end error
 	ended := false
 	watchQueue(t, s, queueBound(s.Cfg, 1), func() bool {
