@@ -88,6 +88,7 @@ var frameCodes = map[int]bool{
 // (a owner, b, c) with a receipt message, and a peer chat a-b.
 type frameWorld struct {
 	svc   *service.Service
+	bus   *local.Bus
 	close func()
 	calls int
 }
@@ -104,7 +105,7 @@ func newFrameWorld(t *testing.T, base string) *frameWorld {
 	}
 	b := local.New()
 	svc := service.New(service.Options{Store: st, Bus: b, Config: config.Default()})
-	w := &frameWorld{svc: svc, close: func() {
+	w := &frameWorld{svc: svc, bus: b, close: func() {
 		svc.Close()
 		_ = b.Close()
 		_ = st.Close()
