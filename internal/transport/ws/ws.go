@@ -6,8 +6,11 @@
 //
 // Each connection runs a reader (the HTTP handler's goroutine), a writer
 // and a pinger, plus one goroutine per request in progress, at most
-// Config.MaxInflight. Every goroutine is joined before ServeHTTP returns,
-// and Shutdown waits for every ServeHTTP.
+// Config.MaxInflight, and a timer check while its send queue is over its
+// byte budget (queue.go). Every goroutine is joined before ServeHTTP
+// returns, and Shutdown waits for every ServeHTTP. Lock order: Handler.mu
+// is never held while taking a conn's locks; a conn's mu and qmu are
+// never held together.
 package ws
 
 import (
