@@ -55,7 +55,7 @@ func TestBadInputAfterConnect(t *testing.T) {
 		{name: "wrong version", frame: `{"jsonrpc":"1.0","id":1,"method":"conversation.list"}`, wantCode: protocol.CodeInvalidRequest},
 		{name: "object id", frame: `{"jsonrpc":"2.0","id":{},"method":"conversation.list"}`, wantCode: protocol.CodeInvalidRequest},
 		{name: "no id", frame: `{"jsonrpc":"2.0","method":"conversation.list"}`, wantCode: protocol.CodeInvalidRequest},
-		{name: "id not UTF-8", frame: "{\"jsonrpc\":\"2.0\",\"id\":\"\xff\",\"method\":\"conversation.list\"}", wantCode: protocol.CodeInvalidRequest},
+		{name: "id not UTF-8", frame: "{\"jsonrpc\":\"2.0\",\"id\":\"\xff\",\"method\":\"conversation.list\"}", wantCode: protocol.CodeParseError},
 		{name: "unknown method", method: "message.explode", params: `{}`, wantCode: protocol.CodeMethodNotFound},
 		{name: "connect twice", method: "connect", params: `{"token":"x"}`, wantCode: protocol.CodeInvalidRequest},
 		{name: "params array", method: "message.send", params: `[1]`, wantCode: protocol.CodeInvalidParams, wantField: "params"},

@@ -71,6 +71,8 @@ func TestLoadConfigEnv(t *testing.T) {
 		"SEEN_PING_INTERVAL":            "5s",
 		"SEEN_IDLE_TIMEOUT":             "15s",
 		"SEEN_SEND_QUEUE":               "32",
+		"SEEN_MAX_QUEUE_BYTES":          "262144",
+		"SEEN_MAX_UNAUTHENTICATED":      "64",
 		"SEEN_RECEIPTS_TTL":             "72h",
 		"SEEN_RECEIPTS_MAX_GROUP_SIZE":  "500",
 		"SEEN_RECEIPTS_WHO_MAY_REQUEST": "admins",
@@ -93,6 +95,8 @@ func TestLoadConfigEnv(t *testing.T) {
 	want.PingInterval = 5 * time.Second
 	want.IdleTimeout = 15 * time.Second
 	want.SendQueue = 32
+	want.MaxQueueBytes = 262144
+	want.MaxUnauthenticated = 64
 	want.Receipts.TTL = 72 * time.Hour
 	want.Receipts.MaxGroupSize = 500
 	want.Receipts.WhoMayRequest = "admins"

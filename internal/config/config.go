@@ -47,9 +47,20 @@ type Config struct {
 	// WriteTimeout drops a client whose socket does not take a frame
 	// within this time.
 	WriteTimeout time.Duration `koanf:"write_timeout"`
-	// SendQueue is the number of frames buffered per connection; a client
-	// that lets it fill is disconnected.
+	// SendQueue is the number of events queued per connection; a client
+	// that lets it fill is disconnected. MaxQueueBytes bounds the bytes.
 	SendQueue int `koanf:"send_queue"`
+	// MaxQueueBytes bounds the bytes waiting to be written to one
+	// connection, responses and events together. While more is waiting the
+	// server reads no more requests from it; a connection that stays over
+	// it for longer than WriteTimeout is dropped, and an event that would
+	// put more than MaxQueueBytes of events in the queue drops the client
+	// at once. A single response larger than the budget (a history page
+	// of large bodies) is still sent.
+	MaxQueueBytes int64 `koanf:"max_queue_bytes"`
+	// MaxUnauthenticated bounds the sockets, across the node, that are
+	// open but have not completed connect; beyond it an upgrade gets 503.
+	MaxUnauthenticated int `koanf:"max_unauthenticated"`
 	// MaxInflight is the number of requests one connection may have in
 	// progress at once; further frames wait (back-pressure on the socket).
 	MaxInflight int `koanf:"max_inflight"`
@@ -112,6 +123,8 @@ func Default() Config {
 		ConnectTimeout:     10 * time.Second,
 		WriteTimeout:       10 * time.Second,
 		SendQueue:          256,
+		MaxQueueBytes:      1 << 20,
+		MaxUnauthenticated: 1024,
 		MaxInflight:        64,
 		RatePerConn:        1000,
 		BurstPerConn:       4000,
@@ -175,6 +188,12 @@ func (c *Config) Validate() error {
 	}
 	if c.SendQueue < 1 {
 		bad("send_queue must be at least 1")
+	}
+	if c.MaxQueueBytes < 4096 {
+		bad("max_queue_bytes %d is below 4096", c.MaxQueueBytes)
+	}
+	if c.MaxUnauthenticated < 1 {
+		bad("max_unauthenticated must be at least 1")
 	}
 	if c.MaxInflight < 1 {
 		bad("max_inflight must be at least 1")

@@ -89,6 +89,8 @@ func TestValidateRejects(t *testing.T) {
 		{"shutdown timeout zero", func(c *Config) { c.ShutdownTimeout = 0 }, []string{"shutdown_timeout"}},
 		{"send queue zero", func(c *Config) { c.SendQueue = 0 }, []string{"send_queue"}},
 		{"max inflight zero", func(c *Config) { c.MaxInflight = 0 }, []string{"max_inflight"}},
+		{"queue bytes tiny", func(c *Config) { c.MaxQueueBytes = 4095 }, []string{"max_queue_bytes"}},
+		{"unauthenticated zero", func(c *Config) { c.MaxUnauthenticated = 0 }, []string{"max_unauthenticated"}},
 		{"negative ttl", func(c *Config) { c.Receipts.TTL = -time.Hour }, []string{"receipts.ttl"}},
 		{"max group size zero", func(c *Config) { c.Receipts.MaxGroupSize = 0 }, []string{"receipts.max_group_size"}},
 		{"who may request unknown", func(c *Config) { c.Receipts.WhoMayRequest = "everyone" }, []string{"receipts.who_may_request"}},

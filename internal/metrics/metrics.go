@@ -22,7 +22,10 @@ type Metrics struct {
 	Requests        *prometheus.CounterVec // method, code
 	RequestDuration *prometheus.HistogramVec
 	SendQueue       prometheus.Gauge // frames queued across all connections
+	SendQueueBytes  prometheus.Gauge // bytes queued, not yet written, across all connections
 	SlowDrops       prometheus.Counter
+	Unauthenticated prometheus.Gauge         // sockets open that have not connected
+	UnauthRefused   prometheus.Counter       // upgrades refused by MaxUnauthenticated
 	StoreDuration   *prometheus.HistogramVec // op, result
 	StoreInflight   *prometheus.GaugeVec     // op: calls started and not returned
 	// EngineLoadErrors counts receipt engines that could not be loaded
@@ -52,8 +55,17 @@ func New() *Metrics {
 		SendQueue: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "seen_send_queue_frames", Help: "Frames waiting in connection send queues.",
 		}),
+		SendQueueBytes: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "seen_send_queue_bytes", Help: "Bytes of frames queued and not yet written, across all connections.",
+		}),
 		SlowDrops: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "seen_slow_client_drops_total", Help: "Connections dropped because their send queue filled.",
+			Name: "seen_slow_client_drops_total", Help: "Connections dropped because their send queue filled or stayed over its byte budget.",
+		}),
+		Unauthenticated: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "seen_unauthenticated_sockets", Help: "Open WebSocket connections that have not completed connect.",
+		}),
+		UnauthRefused: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "seen_unauthenticated_refused_total", Help: "WebSocket upgrades refused with 503 because max_unauthenticated sockets were open.",
 		}),
 		StoreDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "seen_store_duration_seconds", Help: "Store call latency by operation and result.",
@@ -67,7 +79,8 @@ func New() *Metrics {
 		}),
 	}
 	r.MustRegister(m.Connections, m.ConnectsTotal, m.Requests, m.RequestDuration,
-		m.SendQueue, m.SlowDrops, m.StoreDuration, m.StoreInflight, m.EngineLoadErrors,
+		m.SendQueue, m.SendQueueBytes, m.SlowDrops, m.Unauthenticated, m.UnauthRefused, m.StoreDuration, m.StoreInflight,
+		m.EngineLoadErrors,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/coder/websocket"
 
@@ -62,6 +63,10 @@ func (r *Raw) readLoop() {
 			r.closeErr = err
 			return
 		}
+		if !utf8.Valid(data) {
+			// A browser drops a socket that sends such a frame (close 1006).
+			r.t.Errorf("seentest: server sent a frame that is not valid UTF-8: %q", data)
+		}
 		var f protocol.Frame
 		if err := json.Unmarshal(data, &f); err != nil {
 			r.t.Errorf("seentest: server sent invalid JSON %q: %v", data, err)
@@ -92,6 +97,16 @@ func (r *Raw) Send(frame string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if err := r.ws.Write(ctx, websocket.MessageText, []byte(frame)); err != nil {
+		r.t.Fatalf("seentest: write: %v", err)
+	}
+}
+
+// SendBinary writes one binary frame.
+func (r *Raw) SendBinary(frame string) {
+	r.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := r.ws.Write(ctx, websocket.MessageBinary, []byte(frame)); err != nil {
 		r.t.Fatalf("seentest: write: %v", err)
 	}
 }

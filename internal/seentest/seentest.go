@@ -86,6 +86,17 @@ func (s *Server) Restart() {
 	s.start()
 }
 
+// RestartAfter stops the server, runs between (which may open the stopped
+// server's data directory, s.Cfg.Data, to plant what an older version
+// could have stored), and starts a new server on the same directory and
+// address.
+func (s *Server) RestartAfter(between func()) {
+	s.t.Helper()
+	s.Stop()
+	between()
+	s.start()
+}
+
 // URL is the server's HTTP base URL.
 func (s *Server) URL() string { return "http://" + s.Addr() }
 

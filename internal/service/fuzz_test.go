@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -347,8 +348,13 @@ func (w *fuzzWorld) run(t *testing.T, methodIdx, callerIdx byte, params []byte) 
 	}
 	res, pe := w.svc.Dispatch(context.Background(), caller, method, raw)
 	if pe == nil {
-		if _, err := json.Marshal(res); err != nil {
+		b, err := json.Marshal(res)
+		if err != nil {
 			t.Fatalf("%s by %s with %s: result %#v does not encode: %v", method, caller.UserID, raw, res, err)
+		}
+		if !utf8.Valid(b) {
+			// Only stored invalid bytes could put them in a result.
+			t.Fatalf("%s by %s with %s: result %q is not valid UTF-8", method, caller.UserID, raw, b)
 		}
 		if !readOnly[method] {
 			w.snap = nil
@@ -468,6 +474,9 @@ var dispatchSeeds = []struct {
 	{0, 0, false, `{"conversation":{"type":"peer","id":"o"},"clientMsgId":"f4","body":1}`},
 	{0, 6, false, `{"conversation":{"type":"peer","id":"x"},"clientMsgId":"f5","body":null}`},
 	{0, 1, true, `{"conversation":{"type":"group","id":"h"},"clientMsgId":"f6","body":1,"receipt":true}`},
+	{0, 0, false, "{\"conversation\":{\"type\":\"group\",\"id\":\"g\"},\"clientMsgId\":\"f7\",\"body\":{\"t\":\"\xff\"}}"},
+	{0, 6, false, "{\"conversation\":{\"type\":\"peer\",\"id\":\"o\"},\"clientMsgId\":\"f8\",\"body\":[\"ok\",{\"\xc3\x28\":1}]}"},
+	{0, 0, false, "{\"conversation\":{\"type\":\"group\",\"id\":\"g\xff\"},\"clientMsgId\":\"f9\xfe\",\"body\":1}"},
 	// message.history
 	{1, 3, false, `{"conversation":{"type":"group","id":"g"},"limit":100}`},
 	{1, 5, false, `{"conversation":{"type":"group","id":"g"},"beforeSeq":3,"limit":0}`},

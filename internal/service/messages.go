@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"unicode/utf8"
 
 	"github.com/seen-im/seen/internal/receipts"
 	"github.com/seen-im/seen/internal/store"
@@ -86,6 +87,12 @@ func (s *Service) checkBody(raw json.RawMessage) (json.RawMessage, *protocol.Err
 		pe := protocol.Errorf(protocol.CodeTooLarge, "body is larger than %d bytes", s.cfg.MaxBodyBytes)
 		pe.Data = map[string]any{"field": "body", "limit": s.cfg.MaxBodyBytes}
 		return nil, pe
+	}
+	// The client transport refuses such frames whole; this also covers
+	// the admin API and any other caller. Stored, invalid bytes would
+	// reach every member's socket (and a browser drops the socket).
+	if !utf8.Valid(raw) {
+		return nil, protocol.BadParam("body", "body must be valid UTF-8")
 	}
 	var buf bytes.Buffer
 	if err := json.Compact(&buf, raw); err != nil {

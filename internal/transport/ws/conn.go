@@ -41,24 +41,30 @@ type conn struct {
 	// goroutine starts, and read-only after.
 	caller      service.Caller
 	connected   bool // reader goroutine only
+	authed      bool // reader goroutine only: uncounted from Handler.unauth
 	unsubscribe func()
 	user        *userState    // set with caller
 	limiter     *rate.Limiter // this connection's request budget
 	tok         tokenLife     // closes the connection when its token expires (token.go)
 
-	sem  chan struct{} // bounds requests in progress
+	sem  chan struct{} // bounds requests in progress or with a response not yet written
 	ping *time.Timer   // pings the client; no goroutine while it waits
 
 	// The send queue costs nothing while empty, and a writer goroutine runs
 	// only while there is something to write: an idle connection holds one
-	// goroutine (its reader) and no queue.
-	qmu     sync.Mutex
-	queue   [][]byte       // guarded by qmu: frames to write, in order
-	events  int            // guarded by qmu: events among them (capped at SendQueue)
-	writing bool           // guarded by qmu: a writer is draining queue
-	closing *closeReq      // guarded by qmu: close once the queue is written
-	dead    bool           // guarded by qmu: no new goroutine may start
-	workers sync.WaitGroup // writers, pings and the drain; Add under qmu while !dead
+	// goroutine (its reader) and no queue. See queue.go.
+	qmu       sync.Mutex
+	queue     []outFrame     // guarded by qmu: frames to write, in order
+	events    int            // guarded by qmu: events in queue (capped at SendQueue)
+	qbytes    int64          // guarded by qmu: bytes queued or being written, not yet written
+	evbytes   int64          // guarded by qmu: the part of qbytes that is events
+	overSince time.Time      // guarded by qmu: when qbytes went over MaxQueueBytes; zero if within
+	overTimer *time.Timer    // guarded by qmu: drops a connection over its budget too long
+	room      chan struct{}  // guarded by qmu: closed when qbytes is back within budget
+	writing   bool           // guarded by qmu: a writer is draining queue
+	closing   *closeReq      // guarded by qmu: close once the queue is written
+	dead      bool           // guarded by qmu: no new goroutine may start
+	workers   sync.WaitGroup // writers, pings, the drain, over-budget checks; Add under qmu while !dead
 
 	mu       sync.Mutex
 	draining bool           // guarded by mu: no new requests once set
@@ -94,8 +100,12 @@ func (c *conn) serve() {
 	c.inflight.Wait()
 	c.qmu.Lock()
 	c.dead = true
-	left := len(c.queue)
+	// Frames still queued will never be written.
+	c.uncountLocked(c.queue)
 	c.queue = nil
+	if c.overTimer != nil {
+		c.overTimer.Stop()
+	}
 	c.qmu.Unlock()
 	c.workers.Wait()
 	if c.unsubscribe != nil {
@@ -103,18 +113,31 @@ func (c *conn) serve() {
 		c.h.release(c.caller.UserID)
 		c.h.o.Metrics.Connections.Dec()
 	}
-	// Frames still queued will never be written.
-	c.h.o.Metrics.SendQueue.Sub(float64(left))
 }
+
+// maxConnectFrame bounds a frame before connect: a connect request needs
+// no more (a token is at most 4 KiB), and an unauthenticated socket gets
+// no more of the server's memory than that.
+const maxConnectFrame = 8 << 10
 
 // readLoop reads frames until the socket fails or a close is requested.
 // It reports whether it stopped to let a requested close finish.
 func (c *conn) readLoop() (closing bool) {
-	limit := c.h.o.Config.MaxFrameBytes
+	// The connect deadline is fixed when the socket opens: frames do not
+	// move it, so a socket cannot stay unauthenticated by sending some.
+	connectBy := time.Now().Add(c.h.o.Config.ConnectTimeout)
 	for {
 		ctx, cancel := c.ctx, context.CancelFunc(func() {})
+		limit := c.h.o.Config.MaxFrameBytes
 		if !c.connected {
-			ctx, cancel = context.WithTimeout(c.ctx, c.h.o.Config.ConnectTimeout)
+			ctx, cancel = context.WithDeadline(c.ctx, connectBy)
+			limit = min(limit, maxConnectFrame)
+		}
+		// Back-pressure: while the client lets its queue grow past the
+		// budget, it gets no more requests read.
+		if !c.waitRoom(ctx) {
+			cancel()
+			return false
 		}
 		typ, r, err := c.ws.Reader(ctx)
 		if err != nil {
@@ -134,7 +157,9 @@ func (c *conn) readLoop() (closing bool) {
 			return true
 		}
 		if typ != websocket.MessageText {
-			c.reply(nil, "", nil, protocol.Errorf(protocol.CodeInvalidRequest, "frames must be text"))
+			if c.protocolError(nil, protocol.Errorf(protocol.CodeInvalidRequest, "frames must be text")) {
+				return true
+			}
 			continue
 		}
 		if stop := c.handleFrame(data); stop {
@@ -148,8 +173,7 @@ func (c *conn) readLoop() (closing bool) {
 func (c *conn) handleFrame(data []byte) (stop bool) {
 	id, req, pe := parseRequest(data)
 	if pe != nil {
-		c.reply(id, "", nil, pe)
-		return false
+		return c.protocolError(id, pe)
 	}
 	if !c.connected {
 		if req.Method != protocol.MethodConnect {
@@ -162,7 +186,17 @@ func (c *conn) handleFrame(data []byte) (stop bool) {
 		// a small stack. The reader waits for it, so connect stays first.
 		done := make(chan bool, 1)
 		go func() { done <- c.connect(id, req.Params) }()
-		return <-done
+		stop := <-done
+		switch {
+		case c.connected:
+			c.h.authenticated(c)
+		case !stop:
+			// A connect that failed (bad params, a store error) leaves the
+			// socket unauthenticated: one attempt per socket.
+			c.requestClose(websocket.StatusPolicyViolation, "connect failed")
+			return true
+		}
+		return stop
 	}
 	if c.tok.isExpired() {
 		return true // the token's close is under way: run nothing more
@@ -175,10 +209,7 @@ func (c *conn) handleFrame(data []byte) (stop bool) {
 	}
 	c.inflight.Add(1)
 	c.mu.Unlock()
-	if wait := c.throttle(); wait > 0 {
-		pe := protocol.Errorf(protocol.CodeRateLimited, "rate limited, retry later")
-		pe.Data = map[string]any{"retryAfterMs": (wait + time.Millisecond - 1).Milliseconds()}
-		c.reply(id, req.Method, nil, pe)
+	if c.limited(id, req.Method) {
 		c.inflight.Done()
 		return false
 	}
@@ -191,15 +222,46 @@ func (c *conn) handleFrame(data []byte) (stop bool) {
 	}
 	go func() {
 		defer c.inflight.Done()
-		defer func() { <-c.sem }()
 		start := time.Now()
 		ctx, cancel := context.WithTimeout(c.ctx, c.h.o.Config.RequestTimeout)
 		res, pe := c.dispatch(ctx, req)
 		cancel()
 		c.h.o.Metrics.RequestDuration.WithLabelValues(c.methodLabel(req.Method)).Observe(time.Since(start).Seconds())
-		c.reply(id, req.Method, res, pe)
+		// The slot goes with the response and is freed once it is written,
+		// not queued: a client that does not read cannot have more than
+		// MaxInflight responses waiting.
+		c.enqueue(outFrame{b: c.response(id, req.Method, res, pe), slot: true})
 	}()
 	return false
+}
+
+// protocolError answers a frame that is not a request. Before connect the
+// socket is then closed: a client that has not authenticated gets one
+// chance, not a stream of answers. After connect the frame draws on the
+// request budget like a request, so a flood of garbage is limited too. It
+// reports whether the connection must stop reading.
+func (c *conn) protocolError(id json.RawMessage, pe *protocol.Error) (stop bool) {
+	if !c.connected {
+		c.reply(id, "", nil, pe)
+		c.requestClose(websocket.StatusPolicyViolation, "protocol error before connect")
+		return true
+	}
+	if !c.limited(id, "") {
+		c.reply(id, "", nil, pe)
+	}
+	return false
+}
+
+// limited answers 429 and reports true if the request budget is spent.
+func (c *conn) limited(id json.RawMessage, method string) bool {
+	wait := c.throttle()
+	if wait <= 0 {
+		return false
+	}
+	pe := protocol.Errorf(protocol.CodeRateLimited, "rate limited, retry later")
+	pe.Data = map[string]any{"retryAfterMs": (wait + time.Millisecond - 1).Milliseconds()}
+	c.reply(id, method, nil, pe)
+	return true
 }
 
 // connect authenticates the connection. A bad token is answered with 401
@@ -285,64 +347,50 @@ func (c *conn) throttle() time.Duration {
 }
 
 // deliver takes an event from the bus. It never blocks: a client whose
-// queue holds SendQueue events already is too slow and is dropped.
+// queue holds SendQueue events, or MaxQueueBytes of events, already is too
+// slow and is dropped.
 func (c *conn) deliver(ev bus.Event) {
 	if ev.ExceptConn == c.id {
 		return
 	}
-	if !c.enqueue(ev.Data, true) {
+	if !c.enqueue(outFrame{b: ev.Data, event: true}) {
 		c.h.o.Metrics.SlowDrops.Inc()
 		c.h.log.Info("dropping slow client", "conn", c.id, "user", c.caller.UserID)
 		c.abort()
 	}
 }
 
-// reply queues a response. Responses are not capped by SendQueue: there
-// are at most MaxInflight of them, and a client that does not read them
-// stops being read (the reader waits on the semaphore) and then times out.
+// reply queues a response that holds no in-flight slot (an answer from
+// the reader: connect, refusals). Responses are always queued, whatever
+// the budget: there are at most MaxInflight of them from requests, and
+// the reader stops while the queue is over its budget.
 func (c *conn) reply(id json.RawMessage, method string, res any, pe *protocol.Error) {
+	c.enqueue(outFrame{b: c.response(id, method, res, pe)})
+}
+
+// response counts and encodes a response.
+func (c *conn) response(id json.RawMessage, method string, res any, pe *protocol.Error) []byte {
 	code := "0"
 	if pe != nil {
 		code = strconv.Itoa(pe.Code)
 	}
 	c.h.o.Metrics.Requests.WithLabelValues(c.methodLabel(method), code).Inc()
-	b, err := encodeResponse(id, res, pe)
+	b, err := responseFrame(id, res, pe)
 	if err != nil {
 		c.h.log.Error("encode response", "method", method, "err", err)
+	}
+	return b
+}
+
+// responseFrame renders a response as it goes on the wire: a result that
+// cannot be encoded becomes a 500 (the error says why), and the frame is
+// UTF-8 text.
+func responseFrame(id json.RawMessage, res any, pe *protocol.Error) ([]byte, error) {
+	b, err := encodeResponse(id, res, pe)
+	if err != nil {
 		b, _ = encodeResponse(id, nil, protocol.Errorf(protocol.CodeInternal, "internal error"))
 	}
-	c.enqueue(b, false)
-}
-
-// enqueue adds a frame to the send queue and makes sure a writer runs. It
-// reports false, queueing nothing, for an event that would exceed the
-// queue's limit.
-func (c *conn) enqueue(b []byte, event bool) bool {
-	c.qmu.Lock()
-	defer c.qmu.Unlock()
-	if c.dead || c.ctx.Err() != nil {
-		return true // the connection is going; nothing to write any more
-	}
-	if event {
-		if c.events >= c.h.o.Config.SendQueue {
-			return false
-		}
-		c.events++
-	}
-	c.queue = append(c.queue, b)
-	c.h.o.Metrics.SendQueue.Inc()
-	c.startWriterLocked()
-	return true
-}
-
-// startWriterLocked starts a writer unless one runs. c.qmu is held.
-func (c *conn) startWriterLocked() {
-	if c.writing || c.dead {
-		return
-	}
-	c.writing = true
-	c.workers.Add(1)
-	go c.writer()
+	return wireText(b), err
 }
 
 // methodLabel keeps the metrics' label set bounded.
@@ -351,17 +399,6 @@ func (c *conn) methodLabel(method string) string {
 		return method
 	}
 	return "other"
-}
-
-// requestClose asks for the socket to be closed with a status once what is
-// queued is written. The first request wins.
-func (c *conn) requestClose(code websocket.StatusCode, reason string) {
-	c.qmu.Lock()
-	defer c.qmu.Unlock()
-	if c.closing == nil {
-		c.closing = &closeReq{code, reason}
-	}
-	c.startWriterLocked()
 }
 
 // abort drops the connection at once.
@@ -390,63 +427,6 @@ func (c *conn) drain() {
 	}()
 }
 
-// writer writes queued frames until the queue is empty, then exits; if a
-// close was requested, it closes the socket once everything is written.
-func (c *conn) writer() {
-	defer c.workers.Done()
-	for {
-		c.qmu.Lock()
-		batch, closing := c.queue, c.closing
-		c.queue, c.events = nil, 0
-		if len(batch) == 0 {
-			if closing == nil {
-				c.writing = false
-				c.qmu.Unlock()
-				return
-			}
-			c.qmu.Unlock()
-			_ = c.ws.Close(closing.code, closing.reason)
-			c.cancel()
-			return
-		}
-		c.qmu.Unlock()
-		if c.bc != nil && len(batch) > 1 {
-			c.bc.cork()
-		}
-		for i, b := range batch {
-			if !c.write(b) {
-				c.h.o.Metrics.SendQueue.Sub(float64(len(batch) - i - 1))
-				c.cancel()
-				return
-			}
-		}
-		if c.bc != nil {
-			if err := c.bc.uncork(); err != nil {
-				c.h.log.Debug("write", "conn", c.id, "err", err)
-				c.cancel()
-				return
-			}
-		}
-	}
-}
-
-func (c *conn) write(b []byte) bool {
-	c.h.o.Metrics.SendQueue.Dec()
-	ctx := c.ctx
-	if c.bc == nil {
-		// A batchConn bounds each write itself; without one the context
-		// does.
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(c.ctx, c.h.writeTimeout())
-		defer cancel()
-	}
-	if err := c.ws.Write(ctx, websocket.MessageText, b); err != nil {
-		c.h.log.Debug("write", "conn", c.id, "err", err)
-		return false
-	}
-	return true
-}
-
 // pingOnce pings the client from the ping timer's goroutine and re-arms
 // the timer; a client that does not answer in time is dropped.
 func (c *conn) pingOnce() {
@@ -472,10 +452,30 @@ func (c *conn) pingOnce() {
 	c.ping.Reset(cfg.PingInterval)
 }
 
+// wireText makes sure a frame is UTF-8 text, as the protocol promises: a
+// browser drops a socket that receives anything else. Frames are built
+// from checked input, but a body stored before that check existed (or
+// relayed by another node) may hold invalid bytes. In a valid JSON text
+// they can only sit inside strings, so each invalid sequence becomes
+// U+FFFD, as encoding/json does for Go strings; b is not modified.
+func wireText(b []byte) []byte {
+	if utf8.Valid(b) {
+		return b
+	}
+	return bytes.ToValidUTF8(b, []byte("\uFFFD"))
+}
+
 // parseRequest checks the JSON-RPC envelope. The returned id is the
 // request's id where one could be read, for the error response.
 func parseRequest(data []byte) (json.RawMessage, protocol.Request, *protocol.Error) {
 	var req protocol.Request
+	// A frame is UTF-8 text; one that is not is not JSON text either
+	// (RFC 8259), whatever encoding/json would make of it (it replaces
+	// invalid bytes in strings silently). Checked first, so that nothing
+	// built from such a frame is ever stored or relayed.
+	if !utf8.Valid(data) {
+		return nil, req, protocol.Errorf(protocol.CodeParseError, "frame is not valid UTF-8")
+	}
 	if !json.Valid(data) {
 		return nil, req, protocol.Errorf(protocol.CodeParseError, "invalid JSON")
 	}
@@ -496,8 +496,7 @@ func parseRequest(data []byte) (json.RawMessage, protocol.Request, *protocol.Err
 	if len(env.ID) > 0 && (env.ID[0] == '"' || env.ID[0] == '-' || (env.ID[0] >= '0' && env.ID[0] <= '9')) {
 		id = env.ID
 	}
-	if id == nil || !utf8.Valid(id) {
-		// A frame is UTF-8 text: an id that is not cannot be echoed back.
+	if id == nil {
 		return nil, req, protocol.Errorf(protocol.CodeInvalidRequest, "id must be a string or a number")
 	}
 	if string(env.JSONRPC) != `"2.0"` {

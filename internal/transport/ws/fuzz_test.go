@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/seen-im/seen/protocol"
 )
@@ -36,6 +37,9 @@ func FuzzParseRequest(f *testing.F) {
 		``,
 		"\xff",
 		"{\"jsonrpc\":\"2.0\",\"id\":\"\xff\",\"method\":\"m\xfe\"}",
+		"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"message.send\",\"params\":{\"body\":\"\xc3\x28\"}}",
+		"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"m\",\"params\":{\"s\":\"\xed\xa0\x80\"}}", // a UTF-16 surrogate
+		"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"m\",\"params\":{\"s\":\"\xf0\x9f\x98\"}}", // truncated
 	} {
 		f.Add([]byte(s))
 	}
@@ -47,6 +51,9 @@ func FuzzParseRequest(f *testing.F) {
 		}
 		if id != nil && !validID(id) {
 			t.Fatalf("parseRequest(%q) id = %s, want a JSON string or number", data, id)
+		}
+		if !utf8.Valid(data) && (pe == nil || pe.Code != protocol.CodeParseError) {
+			t.Fatalf("parseRequest(%q) = %v, want -32700 for a frame that is not UTF-8", data, pe)
 		}
 		if pe != nil {
 			if pe.Code != protocol.CodeParseError && pe.Code != protocol.CodeInvalidRequest {

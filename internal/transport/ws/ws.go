@@ -6,8 +6,11 @@
 //
 // Each connection runs a reader (the HTTP handler's goroutine), a writer
 // and a pinger, plus one goroutine per request in progress, at most
-// Config.MaxInflight. Every goroutine is joined before ServeHTTP returns,
-// and Shutdown waits for every ServeHTTP.
+// Config.MaxInflight, and a timer check while its send queue is over its
+// byte budget (queue.go). Every goroutine is joined before ServeHTTP
+// returns, and Shutdown waits for every ServeHTTP. Lock order: Handler.mu
+// is never held while taking a conn's locks; a conn's mu and qmu are
+// never held together.
 package ws
 
 import (
@@ -52,6 +55,7 @@ type Handler struct {
 	nextID atomic.Uint64
 
 	mu       sync.Mutex
+	unauth   int                   // guarded by mu: open sockets that have not connected
 	conns    map[*conn]struct{}    // guarded by mu
 	users    map[string]*userState // guarded by mu: users with a connected socket
 	draining bool                  // guarded by mu; no new connections once set
@@ -118,6 +122,16 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "shutting down", http.StatusServiceUnavailable)
 		return
 	}
+	if h.unauth >= h.o.Config.MaxUnauthenticated {
+		// Sockets that have not connected cost memory and a goroutine
+		// each, and cannot be told apart from a flood until they connect.
+		h.mu.Unlock()
+		h.o.Metrics.UnauthRefused.Inc()
+		http.Error(w, "too many unauthenticated connections, retry later", http.StatusServiceUnavailable)
+		return
+	}
+	h.unauth++
+	h.o.Metrics.Unauthenticated.Inc()
 	h.wg.Add(1)
 	h.mu.Unlock()
 	defer h.wg.Done()
@@ -127,6 +141,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		OriginPatterns:  h.o.OriginPatterns,
 	})
 	if err != nil {
+		h.leaveUnauth()
 		h.log.Debug("websocket accept", "err", err)
 		return
 	}
@@ -141,6 +156,25 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.mu.Lock()
 	delete(h.conns, c)
 	h.mu.Unlock()
+	if !c.authed {
+		h.leaveUnauth()
+	}
+}
+
+// authenticated uncounts c, which has just connected, from the
+// unauthenticated sockets. Called on c's reader goroutine.
+func (h *Handler) authenticated(c *conn) {
+	if !c.authed {
+		c.authed = true
+		h.leaveUnauth()
+	}
+}
+
+func (h *Handler) leaveUnauth() {
+	h.mu.Lock()
+	h.unauth--
+	h.mu.Unlock()
+	h.o.Metrics.Unauthenticated.Dec()
 }
 
 // Shutdown stops accepting connections, lets every connection finish the

@@ -1,0 +1,228 @@
+package ws
+
+import (
+	"context"
+	"time"
+
+	"github.com/coder/websocket"
+)
+
+// A connection's send queue holds every frame not yet written to its
+// socket, responses and events together, and is bounded in bytes by
+// Config.MaxQueueBytes (the budget):
+//
+//   - Over the budget, the reader reads no more frames (back-pressure): a
+//     client that pipelines requests and does not read the answers stops
+//     being read.
+//   - A response is always queued, even over the budget, so a single
+//     response larger than the budget (a page of large bodies) is sent.
+//     Responses to requests are bounded by MaxInflight instead: a request's
+//     in-flight slot is freed when its response is written, not queued.
+//   - An event that would put more than the budget of events (or more than
+//     SendQueue events) in the queue drops the client at once: the bus
+//     never waits for a slow reader.
+//   - A connection over the budget for longer than WriteTimeout is dropped.
+//
+// So a connection holds at most MaxQueueBytes of events plus MaxInflight
+// responses (each at most a page of 100 messages) in memory.
+
+// outFrame is one frame waiting to be written.
+type outFrame struct {
+	b     []byte
+	event bool // counts against the event limits
+	slot  bool // holds a request's in-flight slot, freed once b is written
+}
+
+// enqueue adds a frame to the send queue and makes sure a writer runs. It
+// reports false, queueing nothing, for an event beyond the queue's event
+// limits.
+func (c *conn) enqueue(f outFrame) bool {
+	f.b = wireText(f.b)
+	n := int64(len(f.b))
+	c.qmu.Lock()
+	defer c.qmu.Unlock()
+	if c.dead || c.ctx.Err() != nil {
+		// The connection is going; nothing to write any more.
+		if f.slot {
+			<-c.sem
+		}
+		return true
+	}
+	if f.event {
+		// One event may exceed the budget on its own, as a response may.
+		if c.events >= c.h.o.Config.SendQueue || (c.evbytes > 0 && c.evbytes+n > c.h.o.Config.MaxQueueBytes) {
+			return false
+		}
+		c.events++
+		c.evbytes += n
+	}
+	c.queue = append(c.queue, f)
+	c.h.o.Metrics.SendQueue.Inc()
+	c.qbytes += n
+	c.h.o.Metrics.SendQueueBytes.Add(float64(n))
+	if c.qbytes > c.h.o.Config.MaxQueueBytes && c.overSince.IsZero() {
+		c.overSince = time.Now()
+		if c.overTimer == nil {
+			c.overTimer = time.AfterFunc(c.h.writeTimeout(), c.overCheck)
+		} else {
+			c.overTimer.Reset(c.h.writeTimeout())
+		}
+	}
+	c.startWriterLocked()
+	return true
+}
+
+// uncountLocked uncounts frames that were written or never will be. c.qmu
+// is held.
+func (c *conn) uncountLocked(frames []outFrame) {
+	var n, ev int64
+	for _, f := range frames {
+		n += int64(len(f.b))
+		if f.event {
+			ev += int64(len(f.b))
+		}
+	}
+	c.qbytes -= n
+	c.evbytes -= ev
+	c.h.o.Metrics.SendQueue.Sub(float64(len(frames)))
+	c.h.o.Metrics.SendQueueBytes.Sub(float64(n))
+	if c.qbytes <= c.h.o.Config.MaxQueueBytes {
+		c.overSince = time.Time{}
+		if c.room != nil {
+			close(c.room)
+			c.room = nil
+		}
+	}
+}
+
+// waitRoom waits until the queue is within its budget; it reports false if
+// ctx ended first.
+func (c *conn) waitRoom(ctx context.Context) bool {
+	c.qmu.Lock()
+	if c.qbytes <= c.h.o.Config.MaxQueueBytes {
+		c.qmu.Unlock()
+		return true
+	}
+	if c.room == nil {
+		c.room = make(chan struct{})
+	}
+	room := c.room
+	c.qmu.Unlock()
+	select {
+	case <-room:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// overCheck runs from the over-budget timer: a connection whose queue has
+// stayed over its budget for WriteTimeout is dropped; one that went under
+// meanwhile (and perhaps over again) is checked again later.
+func (c *conn) overCheck() {
+	c.qmu.Lock()
+	if c.dead || c.ctx.Err() != nil || c.overSince.IsZero() {
+		c.qmu.Unlock()
+		return
+	}
+	if left := c.h.writeTimeout() - time.Since(c.overSince); left > 0 {
+		c.overTimer.Reset(left)
+		c.qmu.Unlock()
+		return
+	}
+	queued := c.qbytes
+	c.workers.Add(1)
+	c.qmu.Unlock()
+	defer c.workers.Done()
+	c.h.o.Metrics.SlowDrops.Inc()
+	c.h.log.Info("dropping slow client: send queue over budget", "conn", c.id, "user", c.caller.UserID,
+		"queued_bytes", queued, "for", c.h.writeTimeout())
+	c.abort()
+}
+
+// startWriterLocked starts a writer unless one runs. c.qmu is held.
+func (c *conn) startWriterLocked() {
+	if c.writing || c.dead {
+		return
+	}
+	c.writing = true
+	c.workers.Add(1)
+	go c.writer()
+}
+
+// requestClose asks for the socket to be closed with a status once what is
+// queued is written. The first request wins.
+func (c *conn) requestClose(code websocket.StatusCode, reason string) {
+	c.qmu.Lock()
+	defer c.qmu.Unlock()
+	if c.closing == nil {
+		c.closing = &closeReq{code, reason}
+	}
+	c.startWriterLocked()
+}
+
+// writer writes queued frames until the queue is empty, then exits; if a
+// close was requested, it closes the socket once everything is written.
+func (c *conn) writer() {
+	defer c.workers.Done()
+	for {
+		c.qmu.Lock()
+		batch, closing := c.queue, c.closing
+		c.queue, c.events = nil, 0
+		if len(batch) == 0 {
+			if closing == nil {
+				c.writing = false
+				c.qmu.Unlock()
+				return
+			}
+			c.qmu.Unlock()
+			_ = c.ws.Close(closing.code, closing.reason)
+			c.cancel()
+			return
+		}
+		c.qmu.Unlock()
+		if c.bc != nil && len(batch) > 1 {
+			c.bc.cork()
+		}
+		for i, f := range batch {
+			ok := c.write(f.b)
+			c.qmu.Lock()
+			if ok {
+				c.uncountLocked(batch[i : i+1])
+			} else {
+				c.uncountLocked(batch[i:])
+			}
+			c.qmu.Unlock()
+			if !ok {
+				c.cancel()
+				return
+			}
+			if f.slot {
+				<-c.sem
+			}
+		}
+		if c.bc != nil {
+			if err := c.bc.uncork(); err != nil {
+				c.h.log.Debug("write", "conn", c.id, "err", err)
+				c.cancel()
+				return
+			}
+		}
+	}
+}
+
+func (c *conn) write(b []byte) bool {
+	ctx := c.ctx
+	if c.bc == nil {
+		// A batchConn bounds each write itself; without one the context
+		// does.
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(c.ctx, c.h.writeTimeout())
+		defer cancel()
+	}
+	if err := c.ws.Write(ctx, websocket.MessageText, b); err != nil {
+		c.h.log.Debug("write", "conn", c.id, "err", err)
+		return false
+	}
+	return true
+}
