@@ -13,25 +13,28 @@ import (
 
 	"github.com/seen-im/seen/internal/config"
 	"github.com/seen-im/seen/internal/seentest"
+	"github.com/seen-im/seen/internal/transport/ws"
 )
 
-// queueTestConfig gives a small queue budget and few requests in flight,
-// so that the bound is small, and a write timeout short enough for a quick
-// drop yet long enough for an unbounded queue to pass the bound many times
-// over (pages are built far faster than one per 100 ms).
+// queueTestConfig gives a small queue budget, so that the bound is small,
+// and a write timeout short enough for a quick drop yet long enough for an
+// unbounded queue to pass the bound many times over (pages are built far
+// faster than one per 100 ms). MaxInflight keeps its default: the pages
+// in flight are bounded apart from it.
 func queueTestConfig(c *config.Config) {
 	c.MaxQueueBytes = 256 << 10
-	c.MaxInflight = 4
 	c.WriteTimeout = 3 * time.Second
 }
 
 // queueBound is what the send queues may hold under the attack, for
 // clients connections in all: per connection, MaxQueueBytes plus
-// MaxInflight responses of a full history page (100 bodies of at most
-// MaxBodyBytes, and each message's envelope).
+// ws.MaxPagesInflight responses of a full history page (100 bodies of at
+// most MaxBodyBytes, and each message's envelope) plus MaxInflight small
+// responses.
 func queueBound(cfg config.Config, clients int) float64 {
 	page := 100 * (cfg.MaxBodyBytes + 512)
-	return float64(clients) * float64(cfg.MaxQueueBytes+int64(cfg.MaxInflight*page))
+	const small = 4 << 10
+	return float64(clients) * float64(cfg.MaxQueueBytes+int64(ws.MaxPagesInflight*page+cfg.MaxInflight*small))
 }
 
 // largeHistory fills alice's conversation with bob with 100 messages with

@@ -47,8 +47,9 @@ type conn struct {
 	limiter     *rate.Limiter // this connection's request budget
 	tok         tokenLife     // closes the connection when its token expires (token.go)
 
-	sem  chan struct{} // bounds requests in progress or with a response not yet written
-	ping *time.Timer   // pings the client; no goroutine while it waits
+	sem   chan struct{} // bounds requests in progress or with a response not yet written
+	pages chan struct{} // the same for requests answered with pages of messages
+	ping  *time.Timer   // pings the client; no goroutine while it waits
 
 	// The send queue costs nothing while empty, and a writer goroutine runs
 	// only while there is something to write: an idle connection holds one
@@ -81,6 +82,7 @@ func newConn(h *Handler, wsc *websocket.Conn, bc *batchConn, id string) *conn {
 		ctx:     ctx,
 		cancel:  cancel,
 		sem:     make(chan struct{}, h.o.Config.MaxInflight),
+		pages:   make(chan struct{}, MaxPagesInflight),
 		limiter: rate.NewLimiter(rate.Limit(h.o.Config.RatePerConn), h.o.Config.BurstPerConn),
 	}
 }
@@ -214,9 +216,21 @@ func (c *conn) handleFrame(data []byte) (stop bool) {
 		return false
 	}
 	// A full semaphore stops the reader: back-pressure on the socket.
+	page := isPageMethod(req.Method)
+	if page {
+		select {
+		case c.pages <- struct{}{}:
+		case <-c.ctx.Done():
+			c.inflight.Done()
+			return false
+		}
+	}
 	select {
 	case c.sem <- struct{}{}:
 	case <-c.ctx.Done():
+		if page {
+			<-c.pages
+		}
 		c.inflight.Done()
 		return false
 	}
@@ -230,7 +244,7 @@ func (c *conn) handleFrame(data []byte) (stop bool) {
 		// The slot goes with the response and is freed once it is written,
 		// not queued: a client that does not read cannot have more than
 		// MaxInflight responses waiting.
-		c.enqueue(outFrame{b: c.response(id, req.Method, res, pe), slot: true})
+		c.enqueue(outFrame{b: c.response(id, req.Method, res, pe), slot: true, page: page})
 	}()
 	return false
 }

@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+
+	"github.com/seen-im/seen/protocol"
 )
 
 // A connection's send queue holds every frame not yet written to its
@@ -18,19 +20,33 @@ import (
 //     response larger than the budget (a page of large bodies) is sent.
 //     Responses to requests are bounded by MaxInflight instead: a request's
 //     in-flight slot is freed when its response is written, not queued.
+//     Of those, at most MaxPagesInflight may be methods whose answer can be
+//     a page of whole messages (message.history, conversation.list).
 //   - An event that would put more than the budget of events (or more than
 //     SendQueue events) in the queue drops the client at once: the bus
 //     never waits for a slow reader.
 //   - A connection over the budget for longer than WriteTimeout is dropped.
 //
-// So a connection holds at most MaxQueueBytes of events plus MaxInflight
-// responses (each at most a page of 100 messages) in memory.
+// So a connection holds at most MaxQueueBytes of events, MaxPagesInflight
+// pages of up to 100 whole messages, and MaxInflight small responses in
+// memory: about 16 MB with the defaults, whatever the client does.
 
 // outFrame is one frame waiting to be written.
 type outFrame struct {
 	b     []byte
 	event bool // counts against the event limits
 	slot  bool // holds a request's in-flight slot, freed once b is written
+	page  bool // holds a page slot too (see MaxPagesInflight)
+}
+
+// release frees the slots f holds once it is written or never will be.
+func (c *conn) release(f outFrame) {
+	if f.slot {
+		<-c.sem
+	}
+	if f.page {
+		<-c.pages
+	}
 }
 
 // enqueue adds a frame to the send queue and makes sure a writer runs. It
@@ -43,9 +59,7 @@ func (c *conn) enqueue(f outFrame) bool {
 	defer c.qmu.Unlock()
 	if c.dead || c.ctx.Err() != nil {
 		// The connection is going; nothing to write any more.
-		if f.slot {
-			<-c.sem
-		}
+		c.release(f)
 		return true
 	}
 	if f.event {
@@ -197,9 +211,7 @@ func (c *conn) writer() {
 				c.cancel()
 				return
 			}
-			if f.slot {
-				<-c.sem
-			}
+			c.release(f)
 		}
 		if c.bc != nil {
 			if err := c.bc.uncork(); err != nil {
@@ -225,4 +237,17 @@ func (c *conn) write(b []byte) bool {
 		return false
 	}
 	return true
+}
+
+// MaxPagesInflight bounds, per connection, the requests whose answer may
+// be a page of up to 100 whole messages (a few MB with large bodies) that
+// are in progress or not yet written. Without it, MaxInflight such pages
+// could wait for a client that does not read: about 200 MB with the
+// defaults. Four keep a client's history loads and list refreshes in
+// parallel.
+const MaxPagesInflight = 4
+
+// isPageMethod reports whether MaxPagesInflight bounds method.
+func isPageMethod(method string) bool {
+	return method == protocol.MethodMessageHistory || method == protocol.MethodConversationList
 }
