@@ -11,6 +11,8 @@ echo "== gofmt"
 bash .ci/gofmt.sh
 echo "== gofmt from a copy without .git (a source archive)"
 bash .ci/archive-check.sh </dev/null
+echo "== the docs name only files in the repository"
+bash .ci/doc-paths.sh
 
 echo "== go vet, go test -race"
 go vet ./...
