@@ -21,6 +21,9 @@ go test -race -count=1 ./...
 echo "== the invariant checker at full size (100,000 operations; -race runs 15,000)"
 go test -count=1 -run '^TestInvariants' ./e2e
 
+echo "== deploy/: the example environment, the systemd unit, the proxy configurations"
+bash .ci/deploy-check.sh
+
 echo "== seen bench, short form, against a real server"
 bash .ci/bench-smoke.sh
 
