@@ -1,16 +1,18 @@
 #!/usr/bin/env bash
 # The whole test suite: Go (vet, race detector), the load generator's smoke
 # run, the fuzz targets' short run, and the web SDK and browser tests.
-# SEEN_TEST_SKIP_WEB=1 skips the web part (it needs Node and Chromium).
+# Prerequisites are in the README. SEEN_TEST_SKIP_WEB=1 skips the web part
+# (it needs Node and Chromium); CHROMIUM=/path/to/chromium names the browser.
+# Works from a source archive without .git.
 set -euo pipefail
 cd "$(dirname "$0")"
 
-unformatted=$(gofmt -l $(git ls-files '*.go'))
-if [ -n "$unformatted" ]; then
-	echo "gofmt would change:" >&2
-	echo "$unformatted" >&2
-	exit 1
-fi
+echo "== gofmt"
+bash .ci/gofmt.sh
+echo "== gofmt from a copy without .git (a source archive)"
+bash .ci/archive-check.sh </dev/null
+echo "== the docs name only files in the repository"
+bash .ci/doc-paths.sh
 
 echo "== go vet, go test -race"
 go vet ./...
@@ -18,6 +20,9 @@ go test -race -count=1 ./...
 
 echo "== the invariant checker at full size (100,000 operations; -race runs 15,000)"
 go test -count=1 -run '^TestInvariants' ./e2e
+
+echo "== deploy/: the example environment, the systemd unit, the proxy configurations"
+bash .ci/deploy-check.sh
 
 echo "== seen bench, short form, against a real server"
 bash .ci/bench-smoke.sh

@@ -1,16 +1,44 @@
 #!/usr/bin/env bash
 # CI for the web side: the TypeScript SDK (sdk/js), its bundle committed at
-# web/static/seen.js, and the browser demo's tests (web/test). Non-interactive;
-# works on a clean clone as root. Called from .ci/run.
+# web/static/seen.js, and the browser demo's tests (web/test). Non-interactive.
+# Needs Node >= 20 with npm, and a Chromium: $CHROMIUM if set, else chromium
+# on the PATH; only when there is none, and only as root with apt-get, it
+# installs Debian's. Called from test.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if [ ! -x /usr/bin/chromium ]; then
-	echo "== installing chromium (Debian)"
-	export DEBIAN_FRONTEND=noninteractive
-	apt-get update
-	apt-get install -y chromium
+fail() {
+	echo "web.sh: $*" >&2
+	echo "web.sh: or skip the web tests with SEEN_TEST_SKIP_WEB=1 ./test.sh" >&2
+	exit 1
+}
+
+command -v node >/dev/null && command -v npm >/dev/null ||
+	fail "needs Node >= 20 and npm on the PATH"
+node_major=$(node -p 'process.versions.node.split(".")[0]')
+[ "$node_major" -ge 20 ] || fail "needs Node >= 20, found $(node --version)"
+
+# The browser tests launch $CHROMIUM (web/test reads it too).
+if [ -n "${CHROMIUM:-}" ]; then
+	found=$(type -P "$CHROMIUM" || true)
+	[ -n "$found" ] && [ -x "$found" ] || fail "CHROMIUM=$CHROMIUM is not an executable"
+	CHROMIUM=$found
+else
+	CHROMIUM=$(command -v chromium || command -v chromium-browser || true)
+	if [ -z "$CHROMIUM" ]; then
+		if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+			echo "== installing chromium (Debian)"
+			export DEBIAN_FRONTEND=noninteractive
+			apt-get update
+			apt-get install -y chromium
+			CHROMIUM=$(command -v chromium) || fail "apt-get installed no chromium"
+		else
+			fail "no chromium found: set CHROMIUM=/path/to/chromium, or run as root on Debian to install it"
+		fi
+	fi
 fi
+export CHROMIUM
+echo "== chromium: $CHROMIUM"
 
 echo "== npm ci"
 (cd sdk/js && npm ci --no-audit --no-fund)
@@ -28,5 +56,5 @@ export SEEN_BIN="$tmp/seen"
 echo "== SDK tests (node --test, against seen serve)"
 (cd sdk/js && npm test)
 
-echo "== browser tests (playwright-core + /usr/bin/chromium, against seen serve)"
+echo "== browser tests (playwright-core + $CHROMIUM, against seen serve)"
 (cd web/test && npm test)
