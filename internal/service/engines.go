@@ -91,7 +91,9 @@ func (s *Service) unloadLocked(ce *convEngine, reason string) {
 
 // memoryBytes sums the loaded engines' MemoryBytes for the metrics, when
 // they are scraped. An engine whose mutex is held (it may be held across
-// a store read) gives its last measure: a scrape never waits on one.
+// a store read) gives its last measure: a scrape never waits on one. It
+// holds e.mu for one pass over the map, as long as a scrape's worth of
+// O(1) MemoryBytes calls, once per scrape.
 func (e *engines) memoryBytes() int64 {
 	e.mu.Lock()
 	defer e.mu.Unlock()
