@@ -110,6 +110,7 @@ func New(cfg config.Config, opts ...Option) (*Server, error) {
 		CacheBytes:    s.cfg.StoreCacheBytes,
 		MemtableBytes: s.cfg.StoreMemtableBytes,
 		Logger:        s.log,
+		Observer:      &s.metrics.Pipeline,
 		OnFatal: func(err error) {
 			select {
 			case s.fatal <- err:

@@ -31,6 +31,9 @@ type Metrics struct {
 	// EngineLoadErrors counts receipt engines that could not be loaded
 	// from the store; the request or event that needed one went without.
 	EngineLoadErrors prometheus.Counter
+
+	// Pipeline: the receipt pipeline's metrics (pipeline.go).
+	Pipeline
 }
 
 // New creates the collectors and registers them, with the Go and process
@@ -82,6 +85,8 @@ func New() *Metrics {
 		m.SendQueue, m.SendQueueBytes, m.SlowDrops, m.Unauthenticated, m.UnauthRefused, m.StoreDuration, m.StoreInflight,
 		m.EngineLoadErrors,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	m.Pipeline.init(r)
 	return m
 }
 

@@ -7,6 +7,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/seen-im/seen/internal/routines"
 	"github.com/seen-im/seen/internal/store"
 )
@@ -47,6 +49,9 @@ type coalescer struct {
 	cancel   context.CancelFunc
 	routines routines.Group // flushes scheduled or running
 
+	// pendingGauge is set to len(pending) whenever it changes, under mu.
+	pendingGauge prometheus.Gauge
+
 	mu      sync.Mutex
 	pending map[coalesceKey]map[uint64]*pendingChange // guarded by mu
 	timers  map[coalesceKey]armed                     // guarded by mu
@@ -62,15 +67,18 @@ type armed struct {
 // flushName names flush goroutines in routines' reports.
 const flushName = "receipt.changed flush"
 
-func newCoalescer(window time.Duration, flush func(context.Context, coalesceKey, map[uint64]*pendingChange)) *coalescer {
+// newCoalescer returns a coalescer that calls flush once per window per
+// pair; pending is kept at the number of pairs waiting for a flush.
+func newCoalescer(window time.Duration, flush func(context.Context, coalesceKey, map[uint64]*pendingChange), pending prometheus.Gauge) *coalescer {
 	ctx, cancel := context.WithCancel(context.Background())
 	return &coalescer{
-		window:  window,
-		flush:   flush,
-		ctx:     ctx,
-		cancel:  cancel,
-		pending: make(map[coalesceKey]map[uint64]*pendingChange),
-		timers:  make(map[coalesceKey]armed),
+		window:       window,
+		flush:        flush,
+		ctx:          ctx,
+		cancel:       cancel,
+		pendingGauge: pending,
+		pending:      make(map[coalesceKey]map[uint64]*pendingChange),
+		timers:       make(map[coalesceKey]armed),
 	}
 }
 
@@ -86,6 +94,7 @@ func (c *coalescer) add(k coalesceKey, seq uint64, reader string) {
 	if changes == nil {
 		changes = make(map[uint64]*pendingChange)
 		c.pending[k] = changes
+		c.pendingGauge.Set(float64(len(c.pending)))
 	}
 	pc := changes[seq]
 	if pc == nil {
@@ -117,6 +126,7 @@ func (c *coalescer) fire(k coalesceKey) {
 		c.mu.Lock()
 		changes := c.pending[k]
 		delete(c.pending, k)
+		c.pendingGauge.Set(float64(len(c.pending)))
 		c.mu.Unlock()
 		if len(changes) > 0 {
 			c.flush(c.ctx, k, changes)

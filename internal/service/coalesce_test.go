@@ -8,6 +8,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
 type flushLog struct {
@@ -26,17 +29,29 @@ func (l *flushLog) flush(_ context.Context, _ coalesceKey, ch map[uint64]*pendin
 	}
 }
 
+// testGauge is a gauge on no registry, for a coalescer's pending count.
+func testGauge() prometheus.Gauge {
+	return prometheus.NewGauge(prometheus.GaugeOpts{Name: "test_pending"})
+}
+
 func TestCoalescerMergesAndCapsReaders(t *testing.T) {
 	l := &flushLog{done: make(chan struct{}, 1)}
-	c := newCoalescer(time.Hour, l.flush) // never fires by itself here
+	pending := testGauge()
+	c := newCoalescer(time.Hour, l.flush, pending) // never fires by itself here
 	k := coalesceKey{conv: "g/g", sender: "s"}
 	for i := range 50 {
 		c.add(k, 7, fmt.Sprint("r", i))
 	}
 	c.add(k, 8, "")
 	c.add(coalesceKey{conv: "g/h", sender: "s"}, 1, "x")
+	if got := testutil.ToFloat64(pending); got != 2 {
+		t.Errorf("pending senders = %v before the flush, want 2", got)
+	}
 	if err := c.Close(context.Background()); err != nil { // flushes what is pending at once
 		t.Fatal(err)
+	}
+	if got := testutil.ToFloat64(pending); got != 0 {
+		t.Errorf("pending senders = %v after the flush, want 0", got)
 	}
 	if len(l.flushes) != 2 {
 		t.Fatalf("%d flushes, want one per pair (2)", len(l.flushes))
@@ -58,7 +73,7 @@ func TestCoalescerMergesAndCapsReaders(t *testing.T) {
 
 func TestCoalescerFlushesEventually(t *testing.T) {
 	l := &flushLog{done: make(chan struct{}, 1)}
-	c := newCoalescer(time.Millisecond, l.flush)
+	c := newCoalescer(time.Millisecond, l.flush, testGauge())
 	defer func() { _ = c.Close(context.Background()) }()
 	k := coalesceKey{conv: "g/g", sender: "s"}
 	c.add(k, 1, "a")
@@ -81,7 +96,7 @@ func TestCoalescerCloseKeepsItsDeadline(t *testing.T) {
 		close(started)
 		<-ctx.Done() // a store call that waits for its context
 		ended <- ctx.Err()
-	})
+	}, testGauge())
 	c.add(coalesceKey{conv: "g/g", sender: "s"}, 1, "r")
 	ctx, cancel := context.WithCancel(context.Background())
 	closed := make(chan error, 1)

@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 
+	"github.com/seen-im/seen/internal/metrics"
 	"github.com/seen-im/seen/internal/receipts"
 	"github.com/seen-im/seen/internal/store"
 )
@@ -46,6 +48,9 @@ type convEngine struct {
 	// waiting counts the writes waiting in beginWrite for a freeze;
 	// guarded by mu.
 	waiting int
+	// mem is conv's MemoryBytes as last measured (at load, or by a scrape
+	// that found mu free); 0 when not loaded. Written with mu held.
+	mem atomic.Int64
 }
 
 func (e *engines) entry(conv store.ConvID) *convEngine {
@@ -69,8 +74,42 @@ func (e *engines) entry(conv store.ConvID) *convEngine {
 func (s *Service) dropEngine(conv store.ConvID) {
 	ce := s.engines.entry(conv)
 	ce.mu.Lock()
-	ce.conv, ce.ids = nil, nil
+	s.unloadLocked(ce, metrics.ReloadDropped)
 	ce.mu.Unlock()
+}
+
+// unloadLocked forgets ce's engine and member ids, counting a loaded
+// engine as reloaded for reason. ce.mu is held.
+func (s *Service) unloadLocked(ce *convEngine, reason string) {
+	if ce.conv != nil {
+		s.met.EnginesLoaded.Dec()
+		s.met.EngineReloads.WithLabelValues(reason).Inc()
+	}
+	ce.conv, ce.ids = nil, nil
+	ce.mem.Store(0)
+}
+
+// memoryBytes sums the loaded engines' MemoryBytes for the metrics, when
+// they are scraped. An engine whose mutex is held (it may be held across
+// a store read) gives its last measure: a scrape never waits on one. It
+// holds e.mu for one pass over the map, as long as a scrape's worth of
+// O(1) MemoryBytes calls, once per scrape.
+func (e *engines) memoryBytes() int64 {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var total int64
+	for _, ce := range e.m {
+		if ce.mu.TryLock() {
+			n := 0
+			if ce.conv != nil {
+				n = ce.conv.MemoryBytes()
+			}
+			ce.mem.Store(int64(n))
+			ce.mu.Unlock()
+		}
+		total += ce.mem.Load()
+	}
+	return total
 }
 
 // memberIDs returns every member of conv, from the engine's membership
@@ -126,6 +165,8 @@ func (s *Service) loadLocked(ctx context.Context, conv store.ConvID, ce *convEng
 		return fmt.Errorf("load receipt engine of %s: %w", conv, err)
 	}
 	ce.conv = c
+	ce.mem.Store(int64(c.MemoryBytes()))
+	s.met.EnginesLoaded.Inc()
 	return nil
 }
 
@@ -145,7 +186,7 @@ func (s *Service) applyEngine(ctx context.Context, conv store.ConvID, fn func(*r
 		s.log.WarnContext(ctx, "receipt engine out of step; reloading", "conv", conv, "err", err)
 		// Reloaded on next use. The entry itself stays: it holds the
 		// writes in flight (beginWrite).
-		ce.conv, ce.ids = nil, nil
+		s.unloadLocked(ce, metrics.ReloadOutOfStep)
 	}
 }
 

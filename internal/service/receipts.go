@@ -402,6 +402,7 @@ func (s *Service) flushChanges(ctx context.Context, k coalesceKey, changes map[u
 	}
 	if len(ev.Receipts) > 0 {
 		s.publish(ctx, []string{k.sender}, "", protocol.EventReceiptChanged, ev)
+		s.met.ReceiptChangedSent.Inc()
 	}
 	s.settleDone(ctx, k.conv, done)
 }

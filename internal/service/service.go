@@ -88,7 +88,8 @@ func New(o Options) *Service {
 		entropy: ulid.Monotonic(rand.Reader, 0),
 	}
 	s.handlers = s.methods()
-	s.changes = newCoalescer(s.cfg.Receipts.Coalesce, s.flushChanges)
+	s.changes = newCoalescer(s.cfg.Receipts.Coalesce, s.flushChanges, s.met.CoalescerPending)
+	s.met.SetEngineMemory(func() float64 { return float64(s.engines.memoryBytes()) })
 	return s
 }
 

@@ -62,6 +62,9 @@ type Options struct {
 	OnFatal func(error)
 	// FS is the file system; default the OS's. Tests inject faults with it.
 	FS vfs.FS
+	// Observer is told of the watermark combiner's queue and batches.
+	// Default: store.NopObserver.
+	Observer store.Observer
 }
 
 const (
@@ -87,6 +90,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.FS == nil {
 		o.FS = vfs.Default
+	}
+	if o.Observer == nil {
+		o.Observer = store.NopObserver{}
 	}
 	return o
 }
@@ -131,6 +137,8 @@ type Store struct {
 	failed   atomic.Pointer[error] // set once a WAL sync failed; never cleared
 	onFatal  func(error)
 	fatalOne sync.Once
+
+	obs store.Observer // the watermark combiner's queue and batches
 }
 
 var _ store.Store = (*Store)(nil)
@@ -236,7 +244,7 @@ func Open(dir string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("pebblestore: open %s: %w", dir, err)
 	}
-	s := &Store{db: db, lock: lock, log: opts.Logger, seed: maphash.MakeSeed(), onFatal: opts.OnFatal}
+	s := &Store{db: db, lock: lock, log: opts.Logger, seed: maphash.MakeSeed(), onFatal: opts.OnFatal, obs: opts.Observer}
 	if err := s.checkSchema(); err != nil {
 		_ = db.Close()
 		_ = lock.Close()

@@ -114,6 +114,7 @@ func (s *Store) watermarks(ctx context.Context, conv store.ConvID, ops []*wmOp) 
 	q := &cs.wm
 	q.mu.Lock()
 	q.ops = append(q.ops, ops...)
+	s.obs.WatermarkQueued(len(ops))
 	start := !q.running
 	q.running = true
 	q.mu.Unlock()
@@ -141,6 +142,8 @@ func (s *Store) combine(conv store.ConvID, cs *convState) {
 			return
 		}
 		q.mu.Unlock()
+		s.obs.WatermarkQueued(-len(ops))
+		s.obs.WatermarkBatch(len(ops))
 		err := s.applyWatermarks(conv, cs, ops)
 		for _, op := range ops {
 			if err != nil {
