@@ -31,8 +31,8 @@ func logAdmin(log *slog.Logger, next http.Handler) http.Handler {
 		next.ServeHTTP(rec, r)
 		level := slog.LevelInfo
 		switch {
-		case rec.status == http.StatusUnauthorized || rec.status == http.StatusForbidden:
-			level = slog.LevelWarn // a wrong key: worth an operator's eye
+		case rec.status == http.StatusUnauthorized:
+			level = slog.LevelWarn // a missing or wrong key: worth an operator's eye
 		case r.Method == http.MethodGet || r.Method == http.MethodHead:
 			level = slog.LevelDebug
 		}
