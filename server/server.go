@@ -21,6 +21,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/seen-im/seen/internal/auth"
+	"github.com/seen-im/seen/internal/buildinfo"
 	"github.com/seen-im/seen/internal/bus"
 	"github.com/seen-im/seen/internal/bus/local"
 	"github.com/seen-im/seen/internal/config"
@@ -47,6 +48,7 @@ type Server struct {
 	ws      *ws.Handler
 
 	storeHook storewrap.Around // nil: none
+	build     buildinfo.Info
 
 	httpSrv  *http.Server
 	adminSrv *http.Server // nil unless AdminListen is set
@@ -76,6 +78,10 @@ type Option func(*Server)
 // WithLogger sets the logger (default: discard).
 func WithLogger(l *slog.Logger) Option { return func(s *Server) { s.log = l } }
 
+// WithBuildInfo sets what seen_build_info reports (default: the running
+// binary's build info).
+func WithBuildInfo(i buildinfo.Info) Option { return func(s *Server) { s.build = i } }
+
 // WithStoreHook runs every store call through hook, inside the metrics
 // (tests inject faults with it).
 func WithStoreHook(hook storewrap.Around) Option { return func(s *Server) { s.storeHook = hook } }
@@ -83,7 +89,7 @@ func WithStoreHook(hook storewrap.Around) Option { return func(s *Server) { s.st
 // New validates cfg, opens the store and builds the node. Nothing listens
 // until Start.
 func New(cfg config.Config, opts ...Option) (*Server, error) {
-	s := &Server{cfg: cfg, log: slog.New(slog.DiscardHandler), fatal: make(chan error, 1)}
+	s := &Server{cfg: cfg, log: slog.New(slog.DiscardHandler), fatal: make(chan error, 1), build: buildinfo.Read("")}
 	s.base, s.cancelBase = context.WithCancel(context.Background())
 	for _, o := range opts {
 		o(s)
@@ -106,6 +112,9 @@ func New(cfg config.Config, opts ...Option) (*Server, error) {
 		}
 	}
 	s.metrics = metrics.New()
+	if err := s.metrics.Registry.Register(s.build.Collector()); err != nil {
+		return nil, fmt.Errorf("server: build info metric: %w", err)
+	}
 	st, err := pebblestore.Open(filepath.Join(s.cfg.Data, "store"), pebblestore.Options{
 		CacheBytes:    s.cfg.StoreCacheBytes,
 		MemtableBytes: s.cfg.StoreMemtableBytes,
@@ -132,14 +141,15 @@ func New(cfg config.Config, opts ...Option) (*Server, error) {
 	s.svc = svc
 	s.ws = ws.New(ws.Options{
 		Service: svc, Tokens: s.tokens, Bus: s.bus, Config: s.cfg, Metrics: s.metrics, Logger: s.log,
+		OriginPatterns: s.cfg.AllowedOrigins,
 	})
-	adminAPI := admin.New(admin.Options{
+	adminAPI := logAdmin(s.log, admin.New(admin.Options{
 		Service: svc, Tokens: s.tokens, Key: s.cfg.AdminKey, Logger: s.log,
 		Metrics: promhttp.HandlerFor(s.metrics.Registry, promhttp.HandlerOpts{}),
-	})
+	}))
 
 	mux := http.NewServeMux()
-	mux.Handle("GET /v1/ws", s.ws)
+	mux.Handle("GET /v1/ws", logConns(s.log, s.ws))
 	mux.HandleFunc("GET /healthz", healthz)
 	// The browser demo: its pages always, its token endpoint in demo mode only.
 	mux.Handle("/", http.FileServerFS(web.Static()))
@@ -199,6 +209,12 @@ func (s *Server) Start() error {
 		s.log.Warn("demo tokens are ON: anyone who reaches "+ln.Addr().String()+
 			" can get a token for a new user name (POST /v1/demo/token); set SEEN_DEMO=off for a real deployment",
 			"demo", s.cfg.Demo)
+	}
+	for _, p := range s.cfg.AllowedOrigins {
+		if p == "*" || p == "*://*" {
+			s.log.Warn("allowed_origins has "+p+": pages on any web site may open WebSockets to this server (see docs/security.md)",
+				"allowed_origins", s.cfg.AllowedOrigins)
+		}
 	}
 	return nil
 }

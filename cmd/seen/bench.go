@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/seen-im/seen/internal/bench"
+	"github.com/seen-im/seen/internal/config"
 )
 
 // errCheckFailed makes `seen bench --check` exit 1 once the report is out.
@@ -29,12 +30,14 @@ type benchFlags struct {
 	setup   bool
 	verbose bool
 	cpuProf string
+	data    string
 }
 
 func (f *benchFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.o.URL, "url", envOr("SEEN_BENCH_URL", "http://127.0.0.1:8080"), "server base URL (SEEN_BENCH_URL)")
 	fs.StringVar(&f.o.AdminURL, "admin-url", "", "admin API base URL when it listens apart (default --url)")
-	fs.StringVar(&f.o.AdminKey, "admin-key", os.Getenv("SEEN_ADMIN_KEY"), "admin API key (SEEN_ADMIN_KEY)")
+	fs.StringVar(&f.o.AdminKey, "admin-key", os.Getenv("SEEN_ADMIN_KEY"), "admin API key (SEEN_ADMIN_KEY); default: the admin-key file in --data")
+	fs.StringVar(&f.data, "data", envOr("SEEN_DATA", config.Default().Data), "the server's data directory, for its admin-key file when --admin-key is not given (SEEN_DATA)")
 	fs.StringVar(&f.o.TokenSecret, "token-secret", os.Getenv("SEEN_TOKEN_SECRET"),
 		"mint user tokens locally with this secret (SEEN_TOKEN_SECRET); default: one admin call per user")
 	fs.StringVar(&f.o.Prefix, "prefix", "bench", "prefix of the run's user and group ids; use a fresh one per run")
@@ -62,7 +65,14 @@ func (f *benchFlags) options() (bench.Options, error) {
 	}
 	o.Shard, o.Shards = si, sn
 	if o.AdminKey == "" && f.setup {
-		return o, errors.New("--admin-key (or SEEN_ADMIN_KEY) is required to create users; or --setup=false")
+		// As seen token does with the token secret: a bench next to the
+		// server it loads needs no key on its command line.
+		if key, err := secretFromData("", f.data, "admin-key", "SEEN_ADMIN_KEY"); err == nil {
+			o.AdminKey = key
+		}
+	}
+	if o.AdminKey == "" && f.setup {
+		return o, fmt.Errorf("no admin key: give --admin-key (or SEEN_ADMIN_KEY), or --data of the server (no admin-key file in %s); or --setup=false", f.data)
 	}
 	if o.AdminKey == "" && o.TokenSecret == "" {
 		return o, errors.New("need --token-secret or --admin-key to get user tokens")

@@ -40,11 +40,11 @@ func load(t *testing.T, args ...string) (config.Config, string) {
 	if err := fs.Parse(args); err != nil {
 		t.Fatalf("parse %q: %v", args, err)
 	}
-	cfg, level, err := loadConfig(fs)
+	cfg, _, err := loadConfig(fs, os.Environ(), loadOptions{strictEnv: true})
 	if err != nil {
 		t.Fatalf("loadConfig(%q): %v", args, err)
 	}
-	return cfg, level
+	return cfg, cfg.LogLevel
 }
 
 func TestLoadConfigDefaults(t *testing.T) {
@@ -97,6 +97,7 @@ func TestLoadConfigEnv(t *testing.T) {
 	want.SendQueue = 32
 	want.MaxQueueBytes = 262144
 	want.MaxUnauthenticated = 64
+	want.LogLevel = "debug"
 	want.Receipts.TTL = 72 * time.Hour
 	want.Receipts.MaxGroupSize = 500
 	want.Receipts.WhoMayRequest = "admins"
@@ -211,7 +212,7 @@ func TestLoadConfigBadValue(t *testing.T) {
 	if err := fs.Parse(nil); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := loadConfig(fs); err == nil {
+	if _, _, err := loadConfig(fs, os.Environ(), loadOptions{strictEnv: true}); err == nil {
 		t.Errorf("loadConfig with SEEN_RECEIPTS_MAX_GROUP_SIZE=lots = nil error, want one")
 	}
 }

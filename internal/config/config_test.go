@@ -83,7 +83,7 @@ func TestValidateRejects(t *testing.T) {
 		{"ping zero", func(c *Config) { c.PingInterval = 0 }, []string{"ping_interval"}},
 		{"idle equals ping", func(c *Config) { c.IdleTimeout = c.PingInterval }, []string{"idle_timeout"}},
 		{"idle below ping", func(c *Config) { c.IdleTimeout = c.PingInterval - time.Second }, []string{"idle_timeout"}},
-		{"idle zero", func(c *Config) { c.IdleTimeout = 0 }, []string{"idle_timeout must be positive", "idle_timeout 0s must exceed"}},
+		{"idle zero", func(c *Config) { c.IdleTimeout = 0 }, []string{"idle_timeout: must be positive", "idle_timeout: must exceed ping_interval (0s <= 25s)"}},
 		{"connect timeout zero", func(c *Config) { c.ConnectTimeout = 0 }, []string{"connect_timeout"}},
 		{"write timeout negative", func(c *Config) { c.WriteTimeout = -time.Second }, []string{"write_timeout"}},
 		{"shutdown timeout zero", func(c *Config) { c.ShutdownTimeout = 0 }, []string{"shutdown_timeout"}},

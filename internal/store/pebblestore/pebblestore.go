@@ -493,11 +493,13 @@ func (s *Store) syncIfPending(cs *convState) error {
 	return nil
 }
 
-// pebbleLogger adapts slog to pebble's Logger.
+// pebbleLogger adapts slog to pebble's Logger. Pebble's Infof is its
+// routine chatter (flushes, compactions, WAL recycling): debug, so that an
+// operator's info log is about Seen.
 type pebbleLogger struct{ l *slog.Logger }
 
 func (p pebbleLogger) Infof(format string, args ...any) {
-	p.l.Info(fmt.Sprintf(format, args...), "component", "pebble")
+	p.l.Debug(fmt.Sprintf(format, args...), "component", "pebble")
 }
 
 func (p pebbleLogger) Errorf(format string, args ...any) {
