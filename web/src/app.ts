@@ -72,9 +72,11 @@ export class DemoApp {
     byId("me-name").textContent = this.state.me;
     paintAvatar(byId("me-avatar"), this.state.me);
     document.title = `${this.state.me} — Seen`;
-    await this.loadConversations();
+    // The app is usable from here on: the user may open a conversation
+    // before the list has loaded, and that choice wins over the saved one.
     const want = sessionStorage.getItem("seen.open");
-    const conv = want ? this.state.convs.get(want) : undefined;
+    await this.loadConversations();
+    const conv = want && !this.state.open ? this.state.convs.get(want) : undefined;
     if (conv) void this.openConversation(conv.conversation);
     this.render();
   }
@@ -212,6 +214,9 @@ export class DemoApp {
     const st = this.state;
     let cursor: string | undefined;
     const listed = new Set<string>();
+    // Only these can have been left or removed; a chat started while the
+    // list loads is not in it yet and stays.
+    const known = [...st.convs].filter(([, c]) => c.lastSeq > 0).map(([key]) => key);
     do {
       const page = await this.client.conversations({ limit: 100, cursor });
       for (const info of page.conversations) {
@@ -233,7 +238,7 @@ export class DemoApp {
       cursor = page.nextCursor;
     } while (cursor);
     // Conversations the server no longer lists (left, removed) go; ones opened locally and still empty stay.
-    for (const [key, c] of st.convs) if (!listed.has(key) && c.lastSeq > 0) st.convs.delete(key);
+    for (const key of known) if (!listed.has(key)) st.convs.delete(key);
   }
 
   private async loadHistory(key: string, beforeSeq?: number): Promise<void> {

@@ -1271,9 +1271,9 @@ var DemoApp = class {
     byId("me-name").textContent = this.state.me;
     paintAvatar(byId("me-avatar"), this.state.me);
     document.title = `${this.state.me} \u2014 Seen`;
-    await this.loadConversations();
     const want = sessionStorage.getItem("seen.open");
-    const conv = want ? this.state.convs.get(want) : void 0;
+    await this.loadConversations();
+    const conv = want && !this.state.open ? this.state.convs.get(want) : void 0;
     if (conv) void this.openConversation(conv.conversation);
     this.render();
   }
@@ -1401,6 +1401,7 @@ var DemoApp = class {
     const st = this.state;
     let cursor;
     const listed = /* @__PURE__ */ new Set();
+    const known = [...st.convs].filter(([, c]) => c.lastSeq > 0).map(([key]) => key);
     do {
       const page = await this.client.conversations({ limit: 100, cursor });
       for (const info of page.conversations) {
@@ -1419,7 +1420,7 @@ var DemoApp = class {
       }
       cursor = page.nextCursor;
     } while (cursor);
-    for (const [key, c] of st.convs) if (!listed.has(key) && c.lastSeq > 0) st.convs.delete(key);
+    for (const key of known) if (!listed.has(key)) st.convs.delete(key);
   }
   async loadHistory(key, beforeSeq) {
     const conv = this.state.convs.get(key);

@@ -264,6 +264,52 @@ describe("demo in the browser", () => {
     }
   });
 
+  test("keyed updates: rows stay the same DOM nodes while ticks, counts and order change", async () => {
+    const server = await new SeenServer().start();
+    try {
+      await server.token("carol");
+      const alice = await joinAs(server, "alice");
+      const bob = await joinAs(server, "bob");
+      // Marks a node with a property only that very node carries: a row
+      // rebuilt from scratch would come back without it.
+      const mark = (loc, tag) => loc.evaluate((el, t) => (el.seenMark = t), tag);
+      const marked = (loc) => loc.evaluate((el) => el.seenMark ?? null);
+
+      // Peer: the ticks of one message go sent/delivered -> read in place.
+      await startPeer(alice, "bob");
+      await send(alice, "keyed hello");
+      const hello = alice.locator("[data-testid=message][data-mine=true]", { hasText: "keyed hello" });
+      await mark(hello, "hello");
+      await mark(conv(alice, "peer:bob"), "peer-row");
+      await conv(bob, "peer:alice").click();
+      await hello.locator("[data-testid=ticks][data-state=read]").waitFor({ timeout: WAIT });
+      assert.equal(await marked(hello), "hello");
+
+      // Group: counts change, a later message is appended, the list reorders.
+      await createGroup(alice, "keys", ["bob", "carol"]);
+      await send(alice, "keyed group note", { receipt: true });
+      await waitCounts(alice, 0, 2);
+      const note = lastMine(alice);
+      await mark(note, "note");
+      await conv(bob, "group:keys").click();
+      await waitCounts(alice, 1, 1);
+      assert.equal(await marked(note), "note");
+      await send(alice, "keyed second");
+      await send(bob, "keyed reply");
+      await alice.locator(".msg.theirs", { hasText: "keyed reply" }).waitFor({ timeout: WAIT });
+      assert.equal(await marked(alice.locator("[data-testid=message]", { hasText: "keyed group note" })), "note");
+      // A reply in the peer chat moves its row to the top: the same node, moved.
+      await conv(bob, "peer:alice").click();
+      await send(bob, "back in the peer chat");
+      await conv(alice, "peer:bob").locator(".last", { hasText: "back in the peer chat" }).waitFor({ timeout: WAIT });
+      assert.equal(await alice.locator("[data-testid=conv-item]").first().getAttribute("data-conv"), "peer:bob");
+      assert.equal(await marked(conv(alice, "peer:bob")), "peer-row");
+      await shot(alice, "keyed-updates");
+    } finally {
+      await server.destroy();
+    }
+  });
+
   test("phone layout, and the README screenshot", async () => {
     const server = await new SeenServer().start();
     try {
