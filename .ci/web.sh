@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# CI for the web side: the TypeScript SDK (sdk/js), its bundle committed at
-# web/static/seen.js, and the browser demo's tests (web/test). Non-interactive;
-# works on a clean clone as root. Called from .ci/run.
+# CI for the web side: the TypeScript SDK (sdk/js), the browser demo (web/src),
+# their bundles committed at web/static/seen.js and app.js, and the demo's
+# browser tests (web/test). Non-interactive; works on a clean clone as root.
+# Called from .ci/run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,7 +17,7 @@ echo "== npm ci"
 (cd sdk/js && npm ci --no-audit --no-fund)
 (cd web/test && npm ci --no-audit --no-fund)
 
-echo "== SDK build (tsc type-check + esbuild); web/static/seen.js must match it"
+echo "== SDK and demo build (tsc type-check + esbuild); web/static/seen.js and app.js must match it"
 (cd sdk/js && npm run check-bundle)
 
 echo "== server binary"
