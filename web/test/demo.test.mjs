@@ -310,6 +310,60 @@ describe("demo in the browser", () => {
     }
   });
 
+  test("earlier messages: history pages in above the rows already shown", async () => {
+    const server = await new SeenServer().start();
+    try {
+      await (await joinAs(server, "alice")).context().close(); // alice is away: the messages come by history
+      const bob = await joinAs(server, "bob");
+      // 55 messages from bob, over a bare socket of his (the demo loads 50 per page).
+      await bob.evaluate(async (n) => {
+        const r = await fetch("/v1/demo/token", {
+          method: "POST",
+          headers: { "Content-Type": "application/json" },
+          body: JSON.stringify({ userId: "bob" }),
+        });
+        const { token } = await r.json();
+        const ws = new WebSocket(`ws://${location.host}/v1/ws`);
+        const answers = new Map();
+        ws.onmessage = (ev) => {
+          const f = JSON.parse(ev.data);
+          answers.get(f.id)?.(f);
+        };
+        await new Promise((resolve, reject) => ((ws.onopen = resolve), (ws.onerror = reject)));
+        let id = 0;
+        const call = (method, params) =>
+          new Promise((resolve, reject) => {
+            answers.set(++id, (f) => (f.error ? reject(new Error(JSON.stringify(f.error))) : resolve(f.result)));
+            ws.send(JSON.stringify({ jsonrpc: "2.0", id, method, params }));
+          });
+        await call("connect", { token });
+        for (let i = 1; i <= n; i++) {
+          await call("message.send", { conversation: { type: "peer", id: "alice" }, clientMsgId: `old-${i}`, body: { text: `old ${i}` } });
+        }
+        ws.close();
+      }, 55);
+      const alice = await joinAs(server, "alice");
+      await conv(alice, "peer:bob").getByTestId("unread-badge").filter({ hasText: "55" }).waitFor({ timeout: WAIT });
+      await conv(alice, "peer:bob").click();
+      const text = (t) => alice.locator("[data-testid=message-text]").getByText(t, { exact: true });
+      await text("old 55").waitFor({ timeout: WAIT });
+      assert.equal(await alice.getByTestId("message").count(), 50);
+      assert.equal(await text("old 5").count(), 0);
+      const newest = alice.locator("[data-testid=message]").last();
+      await newest.evaluate((el) => (el.seenMark = "newest"));
+      await alice.getByTestId("load-older").click();
+      await text("old 1").waitFor({ timeout: WAIT });
+      await alice.getByTestId("load-older").waitFor({ state: "detached", timeout: WAIT });
+      assert.equal(await alice.getByTestId("message").count(), 55);
+      const order = await alice.locator("[data-testid=message]").evaluateAll((els) => els.map((e) => Number(e.dataset.seq)));
+      assert.deepEqual(order, Array.from({ length: 55 }, (_, i) => i + 1));
+      assert.equal(await alice.locator("[data-testid=message]").last().evaluate((el) => el.seenMark ?? null), "newest");
+      await shot(alice, "earlier-messages");
+    } finally {
+      await server.destroy();
+    }
+  });
+
   test("phone layout, and the README screenshot", async () => {
     const server = await new SeenServer().start();
     try {
