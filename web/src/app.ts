@@ -13,7 +13,8 @@ import { initSidebar, sideError } from "./sidebar.js";
 import { DemoState } from "./state.js";
 import type { PendingSend } from "./state.js";
 
-const CONN_TEXT: Record<string, string> = { open: "online", connecting: "connecting", reconnecting: "reconnecting…", closed: "offline" };
+type Conn = "open" | "connecting" | "reconnecting" | "closed";
+const CONN_TEXT: Record<Conn, string> = { open: "online", connecting: "connecting", reconnecting: "reconnecting…", closed: "offline" };
 
 export class DemoApp {
   readonly state: DemoState;
@@ -86,10 +87,10 @@ export class DemoApp {
     this.chat.update(this.state);
   }
 
-  private setConn(s: string): void {
+  private setConn(s: Conn): void {
     const el = byId("conn");
     el.dataset["state"] = s;
-    el.textContent = CONN_TEXT[s] ?? s;
+    el.textContent = CONN_TEXT[s];
   }
 
   private wireEvents(): void {

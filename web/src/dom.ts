@@ -77,6 +77,9 @@ const COLORS = ["#5b8def", "#e7864a", "#3fae7a", "#b765d8", "#d6546b", "#2fa6b5"
 
 /** A colour picked from the name (stable across sessions) and its initial; "#" for a group. */
 export function paintAvatar(el: HTMLElement, name: string, group = false): void {
+  const of = (group ? "#" : "@") + name;
+  if (el.dataset["avatarOf"] === of) return; // painted already: write nothing
+  el.dataset["avatarOf"] = of;
   let hash = 0;
   for (const ch of name) hash = (hash * 31 + ch.charCodeAt(0)) >>> 0;
   el.style.background = COLORS[hash % COLORS.length] ?? COLORS[0]!;

@@ -15,6 +15,12 @@ export interface ChatActions {
 
 export class ChatView {
   private readonly ol = byId("messages");
+  private readonly empty = byId("chat-empty");
+  private readonly head = byId("chat-head");
+  private readonly composer = byId("composer");
+  private readonly title = byId("chat-title");
+  private readonly sub = byId("chat-sub");
+  private readonly avatar = byId("chat-avatar");
   private readonly rows = new Map<string, MessageRow>();
   private readonly pendingRows = new Map<string, PendingRow>();
   private readonly older: HTMLLIElement;
@@ -33,9 +39,9 @@ export class ChatView {
   update(state: DemoState): void {
     const key = state.open;
     const conv = key ? state.convs.get(key) : undefined;
-    setHidden(byId("chat-empty"), !!conv);
-    setHidden(byId("chat-head"), !conv);
-    setHidden(byId("composer"), !conv);
+    setHidden(this.empty, !!conv);
+    setHidden(this.head, !conv);
+    setHidden(this.composer, !conv);
     if (key !== this.shown) {
       this.rows.clear();
       this.pendingRows.clear();
@@ -45,9 +51,9 @@ export class ChatView {
     if (!key || !conv) return;
 
     const group = conv.conversation.type === "group";
-    setText(byId("chat-title"), conv.conversation.id);
-    setText(byId("chat-sub"), group ? "group" : "direct chat");
-    paintAvatar(byId("chat-avatar"), conv.conversation.id, group);
+    setText(this.title, conv.conversation.id);
+    setText(this.sub, group ? "group" : "direct chat");
+    paintAvatar(this.avatar, conv.conversation.id, group);
 
     const atBottom = this.ol.scrollHeight - this.ol.scrollTop - this.ol.clientHeight < 40;
     const nodes: Node[] = [];

@@ -691,6 +691,9 @@ function placeChildren(parent, nodes) {
 }
 var COLORS = ["#5b8def", "#e7864a", "#3fae7a", "#b765d8", "#d6546b", "#2fa6b5", "#c59a2b", "#6c7bd1"];
 function paintAvatar(el, name, group = false) {
+  const of = (group ? "#" : "@") + name;
+  if (el.dataset["avatarOf"] === of) return;
+  el.dataset["avatarOf"] = of;
   let hash = 0;
   for (const ch of name) hash = hash * 31 + ch.charCodeAt(0) >>> 0;
   el.style.background = COLORS[hash % COLORS.length] ?? COLORS[0];
@@ -851,6 +854,12 @@ var ChatView = class {
   constructor(actions) {
     this.actions = actions;
     this.ol = byId("messages");
+    this.empty = byId("chat-empty");
+    this.head = byId("chat-head");
+    this.composer = byId("composer");
+    this.title = byId("chat-title");
+    this.sub = byId("chat-sub");
+    this.avatar = byId("chat-avatar");
     this.rows = /* @__PURE__ */ new Map();
     this.pendingRows = /* @__PURE__ */ new Map();
     this.none = h("li", { className: "muted small none", text: "No messages yet. Say hello!" });
@@ -865,9 +874,9 @@ var ChatView = class {
   update(state) {
     const key = state.open;
     const conv = key ? state.convs.get(key) : void 0;
-    setHidden(byId("chat-empty"), !!conv);
-    setHidden(byId("chat-head"), !conv);
-    setHidden(byId("composer"), !conv);
+    setHidden(this.empty, !!conv);
+    setHidden(this.head, !conv);
+    setHidden(this.composer, !conv);
     if (key !== this.shown) {
       this.rows.clear();
       this.pendingRows.clear();
@@ -876,9 +885,9 @@ var ChatView = class {
     }
     if (!key || !conv) return;
     const group = conv.conversation.type === "group";
-    setText(byId("chat-title"), conv.conversation.id);
-    setText(byId("chat-sub"), group ? "group" : "direct chat");
-    paintAvatar(byId("chat-avatar"), conv.conversation.id, group);
+    setText(this.title, conv.conversation.id);
+    setText(this.sub, group ? "group" : "direct chat");
+    paintAvatar(this.avatar, conv.conversation.id, group);
     const atBottom = this.ol.scrollHeight - this.ol.scrollTop - this.ol.clientHeight < 40;
     const nodes = [];
     if (conv.hasMore) nodes.push(this.older);
@@ -1284,7 +1293,7 @@ var DemoApp = class {
   setConn(s) {
     const el = byId("conn");
     el.dataset["state"] = s;
-    el.textContent = CONN_TEXT[s] ?? s;
+    el.textContent = CONN_TEXT[s];
   }
   wireEvents() {
     const c = this.client;
