@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# CI for the web side: the TypeScript SDK (sdk/js), its bundle committed at
-# web/static/seen.js, and the browser demo's tests (web/test). Non-interactive.
-# Needs Node >= 20 with npm, and a Chromium: $CHROMIUM if set, else chromium
-# on the PATH; only when there is none, and only as root with apt-get, it
-# installs Debian's. Called from test.sh.
+# CI for the web side: the TypeScript SDK (sdk/js), the browser demo (web/src),
+# their bundles committed at web/static/seen.js and app.js, and the demo's
+# browser tests (web/test). Non-interactive. Needs Node >= 20 with npm, and a
+# Chromium: $CHROMIUM if set, else chromium on the PATH; only when there is
+# none, and only as root with apt-get, it installs Debian's. Called from
+# test.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -44,7 +45,7 @@ echo "== npm ci"
 (cd sdk/js && npm ci --no-audit --no-fund)
 (cd web/test && npm ci --no-audit --no-fund)
 
-echo "== SDK build (tsc type-check + esbuild); web/static/seen.js must match it"
+echo "== SDK and demo build (tsc type-check + esbuild); web/static/seen.js and app.js must match it"
 (cd sdk/js && npm run check-bundle)
 
 echo "== server binary"

@@ -1,6 +1,7 @@
 // Package web holds the browser demo that `seen serve` serves at /: plain
-// HTML and an ES module build of the TypeScript SDK (sdk/js), embedded so
-// the binary needs nothing beside it.
+// HTML and CSS, the demo bundled from its TypeScript sources in web/src, and
+// an ES module build of the TypeScript SDK (sdk/js), all embedded so the
+// binary needs nothing beside it.
 package web
 
 import (

@@ -1,7 +1,8 @@
 // Builds the SDK: dist/seen.js (one ES module, no dependencies), dist/*.d.ts,
-// and the demo's copy at web/static/seen.js.
+// and the demo's copy at web/static/seen.js; then the browser demo: web/src
+// (type-checked under strict) bundled into web/static/app.js.
 //   node build.mjs          build and copy
-//   node build.mjs --check  build, and fail if web/static/seen.js differs (stale)
+//   node build.mjs --check  build, and fail if web/static/seen.js or app.js differs (stale)
 //   node build.mjs --dist   build dist/ only (npm pack's prepack: the package
 //                           needs no web/ beside it, as in a bare copy of sdk/js)
 import { build } from "esbuild";
@@ -48,4 +49,39 @@ if (distOnly) {
 } else {
   writeFileSync(staticCopy, code);
   console.log(`built dist/seen.js and ${rel} (${code.length} bytes)`);
+}
+
+// The browser demo: web/src imports the SDK from its sources (one set of
+// types), is type-checked by its own strict tsconfig and bundled into
+// web/static/app.js, committed like seen.js so `go build` needs no npm.
+// --dist builds the package alone: a bare copy of sdk/js has no web/.
+if (distOnly) process.exit(0);
+const web = join(here, "..", "..", "web");
+const appFile = join(web, "static", "app.js");
+execFileSync(process.execPath, [join(here, "node_modules", "typescript", "bin", "tsc"), "-p", join(web, "src", "tsconfig.json")], {
+  stdio: "inherit",
+});
+const app = (
+  await build({
+    entryPoints: [join(web, "src", "main.ts")],
+    absWorkingDir: here, // the path comments in the bundle do not depend on the caller's cwd
+    bundle: true,
+    format: "esm",
+    target: "es2020",
+    platform: "browser",
+    write: false,
+    legalComments: "none",
+    banner: { js: "// The Seen browser demo, built from web/src by `npm run build` in sdk/js. Do not edit: edit web/src." },
+    outfile: appFile,
+  })
+).outputFiles[0].text;
+const appRel = relative(process.cwd(), appFile) || appFile;
+if (!check) {
+  writeFileSync(appFile, app);
+  console.log(`built ${appRel} (${app.length} bytes)`);
+} else if ((existsSync(appFile) ? readFileSync(appFile, "utf8") : "") !== app) {
+  console.error(`${appRel} is stale: run \`npm run build\` in sdk/js and commit it`);
+  process.exit(1);
+} else {
+  console.log(`${appRel} matches the fresh build (${app.length} bytes)`);
 }

@@ -264,6 +264,106 @@ describe("demo in the browser", () => {
     }
   });
 
+  test("keyed updates: rows stay the same DOM nodes while ticks, counts and order change", async () => {
+    const server = await new SeenServer().start();
+    try {
+      await server.token("carol");
+      const alice = await joinAs(server, "alice");
+      const bob = await joinAs(server, "bob");
+      // Marks a node with a property only that very node carries: a row
+      // rebuilt from scratch would come back without it.
+      const mark = (loc, tag) => loc.evaluate((el, t) => (el.seenMark = t), tag);
+      const marked = (loc) => loc.evaluate((el) => el.seenMark ?? null);
+
+      // Peer: the ticks of one message go sent/delivered -> read in place.
+      await startPeer(alice, "bob");
+      await send(alice, "keyed hello");
+      const hello = alice.locator("[data-testid=message][data-mine=true]", { hasText: "keyed hello" });
+      await mark(hello, "hello");
+      await mark(conv(alice, "peer:bob"), "peer-row");
+      await conv(bob, "peer:alice").click();
+      await hello.locator("[data-testid=ticks][data-state=read]").waitFor({ timeout: WAIT });
+      assert.equal(await marked(hello), "hello");
+
+      // Group: counts change, a later message is appended, the list reorders.
+      await createGroup(alice, "keys", ["bob", "carol"]);
+      await send(alice, "keyed group note", { receipt: true });
+      await waitCounts(alice, 0, 2);
+      const note = lastMine(alice);
+      await mark(note, "note");
+      await conv(bob, "group:keys").click();
+      await waitCounts(alice, 1, 1);
+      assert.equal(await marked(note), "note");
+      await send(alice, "keyed second");
+      await send(bob, "keyed reply");
+      await alice.locator(".msg.theirs", { hasText: "keyed reply" }).waitFor({ timeout: WAIT });
+      assert.equal(await marked(alice.locator("[data-testid=message]", { hasText: "keyed group note" })), "note");
+      // A reply in the peer chat moves its row to the top: the same node, moved.
+      await conv(bob, "peer:alice").click();
+      await send(bob, "back in the peer chat");
+      await conv(alice, "peer:bob").locator(".last", { hasText: "back in the peer chat" }).waitFor({ timeout: WAIT });
+      assert.equal(await alice.locator("[data-testid=conv-item]").first().getAttribute("data-conv"), "peer:bob");
+      assert.equal(await marked(conv(alice, "peer:bob")), "peer-row");
+      await shot(alice, "keyed-updates");
+    } finally {
+      await server.destroy();
+    }
+  });
+
+  test("earlier messages: history pages in above the rows already shown", async () => {
+    const server = await new SeenServer().start();
+    try {
+      await (await joinAs(server, "alice")).context().close(); // alice is away: the messages come by history
+      const bob = await joinAs(server, "bob");
+      // 55 messages from bob, over a bare socket of his (the demo loads 50 per page).
+      await bob.evaluate(async (n) => {
+        const r = await fetch("/v1/demo/token", {
+          method: "POST",
+          headers: { "Content-Type": "application/json" },
+          body: JSON.stringify({ userId: "bob" }),
+        });
+        const { token } = await r.json();
+        const ws = new WebSocket(`ws://${location.host}/v1/ws`);
+        const answers = new Map();
+        ws.onmessage = (ev) => {
+          const f = JSON.parse(ev.data);
+          answers.get(f.id)?.(f);
+        };
+        await new Promise((resolve, reject) => ((ws.onopen = resolve), (ws.onerror = reject)));
+        let id = 0;
+        const call = (method, params) =>
+          new Promise((resolve, reject) => {
+            answers.set(++id, (f) => (f.error ? reject(new Error(JSON.stringify(f.error))) : resolve(f.result)));
+            ws.send(JSON.stringify({ jsonrpc: "2.0", id, method, params }));
+          });
+        await call("connect", { token });
+        for (let i = 1; i <= n; i++) {
+          await call("message.send", { conversation: { type: "peer", id: "alice" }, clientMsgId: `old-${i}`, body: { text: `old ${i}` } });
+        }
+        ws.close();
+      }, 55);
+      const alice = await joinAs(server, "alice");
+      await conv(alice, "peer:bob").getByTestId("unread-badge").filter({ hasText: "55" }).waitFor({ timeout: WAIT });
+      await conv(alice, "peer:bob").click();
+      const text = (t) => alice.locator("[data-testid=message-text]").getByText(t, { exact: true });
+      await text("old 55").waitFor({ timeout: WAIT });
+      assert.equal(await alice.getByTestId("message").count(), 50);
+      assert.equal(await text("old 5").count(), 0);
+      const newest = alice.locator("[data-testid=message]").last();
+      await newest.evaluate((el) => (el.seenMark = "newest"));
+      await alice.getByTestId("load-older").click();
+      await text("old 1").waitFor({ timeout: WAIT });
+      await alice.getByTestId("load-older").waitFor({ state: "detached", timeout: WAIT });
+      assert.equal(await alice.getByTestId("message").count(), 55);
+      const order = await alice.locator("[data-testid=message]").evaluateAll((els) => els.map((e) => Number(e.dataset.seq)));
+      assert.deepEqual(order, Array.from({ length: 55 }, (_, i) => i + 1));
+      assert.equal(await alice.locator("[data-testid=message]").last().evaluate((el) => el.seenMark ?? null), "newest");
+      await shot(alice, "earlier-messages");
+    } finally {
+      await server.destroy();
+    }
+  });
+
   test("phone layout, and the README screenshot", async () => {
     const server = await new SeenServer().start();
     try {
