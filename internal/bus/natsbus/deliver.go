@@ -39,11 +39,18 @@ func (b *Bus) dispatch(m *nats.Msg) {
 		}
 		b.deliverEach(func(deliver func(string)) { deliver(u) }, msg)
 	case kindList:
-		b.deliverEach(func(deliver func(string)) {
-			for _, u := range msg.users {
-				deliver(u)
+		b.mu.RLock()
+		defer b.mu.RUnlock()
+		if b.closed || len(b.users) == 0 {
+			return
+		}
+		eachUser(msg.list, func(u []byte) {
+			if us := b.users[string(u)]; us != nil { // no allocation
+				for _, h := range us.handlers {
+					h(msg.ev)
+				}
 			}
-		}, msg)
+		})
 	case kindConv:
 		if !b.anyLocal() {
 			return // nobody here to find among the members

@@ -22,7 +22,8 @@ const (
 // message is one decoded bus message.
 type message struct {
 	kind  byte
-	users []string     // kindList
+	users []string     // kindList, to encode
+	list  []byte       // kindList, decoded: the encoded users, read by eachUser
 	aud   bus.Audience // kindConv, without Members
 	ev    bus.Event
 }
@@ -91,37 +92,55 @@ type reader struct {
 	err error
 }
 
-func (r *reader) string() string {
+// bytes reads one length-prefixed string without copying it.
+func (r *reader) bytes() []byte {
 	if r.err != nil {
-		return ""
+		return nil
 	}
 	n, k := binary.Uvarint(r.b)
 	if k <= 0 || n > uint64(len(r.b)-k) {
 		r.err = errMalformed
-		return ""
+		return nil
 	}
-	s := string(r.b[k : k+int(n)])
+	s := r.b[k : k+int(n)]
 	r.b = r.b[k+int(n):]
 	return s
 }
 
-func (r *reader) strings() []string {
+func (r *reader) string() string { return string(r.bytes()) }
+
+// count reads the number of strings that follow.
+func (r *reader) count() uint64 {
 	if r.err != nil {
-		return nil
+		return 0
 	}
 	n, k := binary.Uvarint(r.b)
 	// Each string takes at least one byte: a count beyond the rest is a
 	// lie, and must not size an allocation.
 	if k <= 0 || n > uint64(len(r.b)-k) {
 		r.err = errMalformed
-		return nil
+		return 0
 	}
 	r.b = r.b[k:]
+	return n
+}
+
+func (r *reader) strings() []string {
+	n := r.count()
 	out := make([]string, 0, n)
 	for range n {
 		out = append(out, r.string())
 	}
 	return out
+}
+
+// eachUser calls fn with each user of a decoded list; u is valid only
+// during the call.
+func eachUser(list []byte, fn func(u []byte)) {
+	r := reader{b: list}
+	for n := r.count(); n > 0 && r.err == nil; n-- {
+		fn(r.bytes())
+	}
 }
 
 // decode parses a message. The event's data aliases p, which the caller
@@ -136,7 +155,17 @@ func decode(p []byte) (message, error) {
 	switch m.kind {
 	case kindUser:
 	case kindList:
-		m.users = r.strings()
+		// The users are not decoded into strings: a node looks each up
+		// among its own, which needs no allocation from bytes, and
+		// most are not its own.
+		start := r.b
+		n := r.count()
+		for range n {
+			r.bytes()
+		}
+		if r.err == nil {
+			m.list = start[:len(start)-len(r.b)]
+		}
 	case kindConv:
 		m.aud.Conv = r.string()
 		m.aud.Also = r.strings()
