@@ -43,6 +43,10 @@ import (
 	"github.com/seen-im/seen/internal/bus"
 )
 
+// subscribeFlushTimeout bounds the wait for NATS to confirm a user's new
+// subscription: a connect waits at most this long on a NATS that stalls.
+const subscribeFlushTimeout = 5 * time.Second
+
 // Options configure a Bus. URL (or a NATS option that supplies the
 // server) is required; the rest have defaults.
 type Options struct {
@@ -343,7 +347,7 @@ func (b *Bus) Subscribe(userID string, h bus.Handler) (func(), error) {
 		// nothing to wait for: the subscription goes out on reconnect,
 		// and OnReconnect's re-sync covers the gap.
 		if b.nc.IsConnected() {
-			if err := b.nc.FlushTimeout(b.o.ResolveTimeout); err != nil {
+			if err := b.nc.FlushTimeout(subscribeFlushTimeout); err != nil {
 				b.log.Warn("flush subscription", "user", userID, "err", err)
 			}
 		}
