@@ -28,12 +28,67 @@ type Event struct {
 // the publisher's goroutine (in-process) or the bus's delivery goroutine.
 type Handler func(Event)
 
+// Audience names the recipients of a conversation event by membership
+// rather than by list, so that a bus spanning nodes can send the event once
+// and let each node find the recipients it holds sockets for: the members
+// of Conv, plus Also, minus Except, each once.
+type Audience struct {
+	// Conv is the conversation whose members receive the event, in the
+	// store's form (store.ConvID as a string).
+	Conv string
+	// Members are Conv's members as the publishing node knows them. A bus
+	// delivers to its own node's subscribers from this list; another node
+	// may ask its Resolver instead.
+	Members []string
+	// Also are users who receive the event whether or not they are still
+	// members (a member just removed learns of its removal).
+	Also []string
+	// Except are users who do not receive it (a sender whose own copy is
+	// encoded differently).
+	Except []string
+}
+
+// Recipients calls fn once for each recipient of a: members (a's own or a
+// Resolver's) that are neither in Also nor in Except, then each user of
+// Also not in Except. Members must not repeat; Also may overlap Members,
+// since another node's view of the members may or may not hold them yet.
+func (a Audience) Recipients(members []string, fn func(user string)) {
+	skip := make(map[string]bool, len(a.Also)+len(a.Except))
+	for _, u := range a.Also {
+		skip[u] = false
+	}
+	for _, u := range a.Except {
+		skip[u] = true
+	}
+	for _, u := range members {
+		if _, ok := skip[u]; !ok {
+			fn(u)
+		}
+	}
+	for _, u := range a.Also {
+		if done := skip[u]; !done {
+			skip[u] = true // once, however often Also names it
+			fn(u)
+		}
+	}
+}
+
+// Resolver returns the current members of a conversation on the node that
+// asks: a node receiving an Audience from another node delivers to its own
+// subscribers among them. It must be cheap once warm (the service answers
+// from its receipt engine's membership).
+type Resolver func(ctx context.Context, conv string) ([]string, error)
+
 // Bus routes events to users' connections.
 type Bus interface {
 	// Publish delivers ev to every subscriber of each user in users, on
 	// every node. Delivery is at most once: a client that misses events
 	// re-syncs by state.
 	Publish(ctx context.Context, users []string, ev Event) error
+	// PublishConv delivers ev to every subscriber of a's recipients, on
+	// every node, with the guarantees of Publish. Events of one publisher
+	// keep their order across Publish and PublishConv.
+	PublishConv(ctx context.Context, a Audience, ev Event) error
 	// Subscribe registers h for the events of userID on this node until
 	// cancel is called.
 	Subscribe(userID string, h Handler) (cancel func(), err error)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/seen-im/seen/internal/bus"
 	"github.com/seen-im/seen/internal/receipts"
 	"github.com/seen-im/seen/internal/store"
 	"github.com/seen-im/seen/protocol"
@@ -174,7 +175,7 @@ func (s *Service) AddMembers(ctx context.Context, c Caller, groupID string, user
 	}
 	by := c.UserID
 	for _, m := range added {
-		s.publish(ctx, all, "", protocol.EventGroupMember, protocol.GroupMemberEvent{
+		s.publishConv(ctx, bus.Audience{Conv: string(ref.id), Members: all}, "", protocol.EventGroupMember, protocol.GroupMemberEvent{
 			Conversation: ref.wire, UserID: m.UserID, Action: protocol.ActionJoined, By: by,
 		})
 	}
@@ -223,11 +224,17 @@ func (s *Service) RemoveMembers(ctx context.Context, c Caller, groupID string, u
 	if err != nil {
 		return s.internal(ctx, "list members", err)
 	}
+	// Every target hears of every removal, as the other members do, though
+	// another node's member list may no longer hold it.
+	removed := make([]string, len(targets))
+	for i, m := range targets {
+		removed[i] = m.UserID
+	}
 	for _, m := range targets {
 		if err := s.removeMember(ctx, ref.id, m.UserID); err != nil {
 			return err
 		}
-		s.publish(ctx, notify, "", protocol.EventGroupMember, protocol.GroupMemberEvent{
+		s.publishConv(ctx, bus.Audience{Conv: string(ref.id), Members: notify, Also: removed}, "", protocol.EventGroupMember, protocol.GroupMemberEvent{
 			Conversation: ref.wire, UserID: m.UserID, Action: protocol.ActionRemoved, By: c.UserID,
 		})
 	}
@@ -279,7 +286,9 @@ func (s *Service) Leave(ctx context.Context, c Caller, groupID string) error {
 	if err := s.removeMember(ctx, ref.id, c.UserID); err != nil {
 		return err
 	}
-	s.publish(ctx, notify, "", protocol.EventGroupMember, protocol.GroupMemberEvent{
+	// The leaver hears of it too, though another node's member list may no
+	// longer hold it.
+	s.publishConv(ctx, bus.Audience{Conv: string(ref.id), Members: notify, Also: []string{c.UserID}}, "", protocol.EventGroupMember, protocol.GroupMemberEvent{
 		Conversation: ref.wire, UserID: c.UserID, Action: protocol.ActionLeft, By: c.UserID,
 	})
 	// The store's count, not the cached ids: whether the group is empty

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"unicode/utf8"
 
+	"github.com/seen-im/seen/internal/bus"
 	"github.com/seen-im/seen/internal/receipts"
 	"github.com/seen-im/seen/internal/store"
 	"github.com/seen-im/seen/protocol"
@@ -113,12 +114,6 @@ func (s *Service) announce(ctx context.Context, ref convRef, m store.Message, ex
 			return
 		}
 	}
-	others := make([]string, 0, len(members))
-	for _, u := range members {
-		if u != m.Sender {
-			others = append(others, u)
-		}
-	}
 	if ref.id.IsPeer() {
 		// Both sides name a peer conversation differently, so each side
 		// gets its own encoding; a group's is the same for all.
@@ -131,17 +126,28 @@ func (s *Service) announce(ctx context.Context, ref convRef, m store.Message, ex
 		if m.Receipt {
 			theirs.Receipt = &protocol.AckState{}
 		}
-		s.publish(ctx, others, exceptConn, protocol.EventMessageNew, protocol.MessageNewEvent{Message: theirs})
+		if ref.peer != m.Sender {
+			s.publish(ctx, []string{ref.peer}, exceptConn, protocol.EventMessageNew, protocol.MessageNewEvent{Message: theirs})
+		}
 		return
+	}
+	others := 0
+	for _, u := range members {
+		if u != m.Sender {
+			others++
+		}
 	}
 	own := wireMessage(m, m.Sender)
 	theirs := own
 	if m.Receipt {
-		own.Receipt = s.freshReceipt(m, len(others))
+		own.Receipt = s.freshReceipt(m, others)
 		theirs.Receipt = &protocol.AckState{}
 	}
 	s.publish(ctx, []string{m.Sender}, exceptConn, protocol.EventMessageNew, protocol.MessageNewEvent{Message: own})
-	s.publish(ctx, others, exceptConn, protocol.EventMessageNew, protocol.MessageNewEvent{Message: theirs})
+	// The members but the sender, named by conversation: one bus message
+	// however large the group.
+	s.publishConv(ctx, bus.Audience{Conv: string(ref.id), Members: members, Except: []string{m.Sender}},
+		exceptConn, protocol.EventMessageNew, protocol.MessageNewEvent{Message: theirs})
 }
 
 // History returns a page of the caller's visible messages, newest first.

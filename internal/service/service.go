@@ -146,6 +146,35 @@ func (s *Service) publish(ctx context.Context, users []string, exceptConn, metho
 	}
 }
 
+// publishConv sends one event to a conversation's audience, encoded once:
+// a bus spanning nodes sends it once, not once per member. Failures are
+// logged, as in publish.
+func (s *Service) publishConv(ctx context.Context, a bus.Audience, exceptConn, method string, params any) {
+	data, err := encodeEvent(method, params)
+	if err != nil {
+		s.log.ErrorContext(ctx, "encode event", "method", method, "err", err)
+		return
+	}
+	if err := s.bus.PublishConv(context.WithoutCancel(ctx), a, bus.Event{Data: data, ExceptConn: exceptConn}); err != nil {
+		s.log.WarnContext(ctx, "publish", "method", method, "conv", a.Conv, "err", err)
+	}
+}
+
+// ConvMembers is the bus.Resolver of this node: the members of a group,
+// as its receipt engine knows them, for the bus to deliver another node's
+// group events to this node's sockets. The slice must not be modified.
+func (s *Service) ConvMembers(ctx context.Context, conv string) ([]string, error) {
+	id := store.ConvID(conv)
+	if !id.IsGroup() {
+		return nil, fmt.Errorf("conversation members: %q is not a group", conv)
+	}
+	ids, err := s.memberIDs(ctx, id)
+	if err != nil {
+		return nil, fmt.Errorf("conversation members of %q: %w", conv, err)
+	}
+	return ids, nil
+}
+
 // EnsureUser registers userID if it is unknown: a user exists once it
 // connects with a valid token.
 func (s *Service) EnsureUser(ctx context.Context, userID string) error {

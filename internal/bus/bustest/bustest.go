@@ -15,7 +15,12 @@
 // publishes a marker event to the same subscriber afterwards and waits for
 // the marker: events from one publisher reach each subscription in the
 // order they were published, so once the marker is there, anything
-// published before it would be too.
+// published before it would be too. The order holds across Publish and
+// PublishConv, and across the subscriptions of one node: a marker to
+// another user of the same node also shows that nothing is still due.
+//
+// RunCluster adds the cases that need two buses on one backend (two
+// nodes).
 package bustest
 
 import (
@@ -49,6 +54,9 @@ func Run(t *testing.T, newBus func(t *testing.T) bus.Bus) {
 		{"ResubscribeAfterCancel", testResubscribeAfterCancel},
 		{"Closed", testClosed},
 		{"Concurrent", testConcurrent},
+		{"ConvAudience", testConvAudience},
+		{"ConvLarge", testConvLarge},
+		{"OrderAcrossPublishAndConv", testOrderAcrossPublishAndConv},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -320,6 +328,9 @@ func testClosed(t *testing.T, b bus.Bus) {
 	}
 	if err := b.Publish(context.Background(), []string{"alice"}, event("after close")); !errors.Is(err, bus.ErrClosed) {
 		t.Errorf("Publish after Close = %v, want bus.ErrClosed", err)
+	}
+	if err := b.PublishConv(context.Background(), bus.Audience{Conv: "g/x", Members: []string{"alice"}}, event("after close")); !errors.Is(err, bus.ErrClosed) {
+		t.Errorf("PublishConv after Close = %v, want bus.ErrClosed", err)
 	}
 	if _, err := b.Subscribe("alice", newSink().handle); !errors.Is(err, bus.ErrClosed) {
 		t.Errorf("Subscribe after Close = %v, want bus.ErrClosed", err)

@@ -43,6 +43,22 @@ func (b *Bus) Publish(ctx context.Context, users []string, ev bus.Event) error {
 	return nil
 }
 
+// PublishConv calls the handlers of every subscriber among a's recipients,
+// taking the members from a: this node is the only one.
+func (b *Bus) PublishConv(ctx context.Context, a bus.Audience, ev bus.Event) error {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	if b.closed {
+		return bus.ErrClosed
+	}
+	a.Recipients(a.Members, func(u string) {
+		for _, h := range b.subs[u] {
+			h(ev)
+		}
+	})
+	return nil
+}
+
 // Subscribe registers h for userID.
 func (b *Bus) Subscribe(userID string, h bus.Handler) (func(), error) {
 	b.mu.Lock()
