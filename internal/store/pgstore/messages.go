@@ -26,23 +26,13 @@ func (s *Store) Append(ctx context.Context, m store.Message) (store.Message, boo
 	if m.ID == "" || m.Sender == "" {
 		return store.Message{}, false, errors.New("pgstore: append: message id and sender are required")
 	}
-	// A resend is answered without taking the lock.
-	if m.ClientMsgID != "" {
-		got, found, err := byClientID(ctx, s.pool, m)
-		if err != nil {
-			return store.Message{}, false, classify("append", err)
-		}
-		if found {
-			return got, true, nil
-		}
-	}
 	var (
 		stored  store.Message
 		existed bool
 	)
-	err := s.inTx(ctx, "append", func(tx pgx.Tx) error {
+	err := s.withConn(ctx, "append", func(conn *pgx.Conn) error {
 		var err error
-		stored, existed, err = appendTx(ctx, tx, m)
+		stored, existed, err = appendTx(ctx, conn, m)
 		return err
 	})
 	if pgErr := (*pgconn.PgError)(nil); errors.As(err, &pgErr) && pgErr.Code == "23505" && pgErr.ConstraintName == "messages_client_id" {
@@ -60,31 +50,91 @@ func (s *Store) Append(ctx context.Context, m store.Message) (store.Message, boo
 	return stored, existed, nil
 }
 
-// appendTx is Append's transaction.
-func appendTx(ctx context.Context, tx pgx.Tx, m store.Message) (store.Message, bool, error) {
+// appendTx is Append's transaction, in two pipelined batches: the first
+// takes the conversation's row lock and reads what the append depends on
+// (the client id, checked under the lock so every message committed before
+// it is seen; the sender's record, locked), the second writes and commits.
+func appendTx(ctx context.Context, conn *pgx.Conn, m store.Message) (store.Message, bool, error) {
 	conv := m.Conv
+	var other string // the other party of a peer conversation
 	if conv.IsPeer() {
 		if a, b := conv.Peers(); m.Sender != a && m.Sender != b {
 			return store.Message{}, false, notFound("append to %s: sender %q is not a member", conv, m.Sender)
 		}
+		other = conv.Other(m.Sender)
 	}
-	last, members, found, err := lockConv(ctx, tx, conv)
+	b := &pgx.Batch{}
+	b.Queue("BEGIN")
+	if conv.IsPeer() {
+		b.Queue(`INSERT INTO conversations (conv) VALUES ($1) ON CONFLICT (conv) DO NOTHING`, string(conv))
+	}
+	b.Queue(`SELECT last_seq, members FROM conversations WHERE conv = $1 FOR UPDATE`, string(conv))
+	if m.ClientMsgID != "" {
+		b.Queue(byClientIDSQL, string(conv), m.Sender, m.ClientMsgID)
+	}
+	b.Queue("SELECT "+memberCols+" FROM members WHERE conv = $1 AND user_id = $2 FOR UPDATE", string(conv), m.Sender)
+	if other != "" && other != m.Sender {
+		b.Queue(`SELECT count(*) FROM members WHERE conv = $1 AND user_id = $2`, string(conv), other)
+	}
+	var (
+		last, members int64
+		convFound     bool
+		original      store.Message
+		existed       bool
+		sender        store.Member
+		found         bool
+		otherFound    int64
+	)
+	err := func() error {
+		br := conn.SendBatch(ctx, b)
+		defer br.Close()
+		if _, err := br.Exec(); err != nil {
+			return err
+		}
+		if conv.IsPeer() {
+			if _, err := br.Exec(); err != nil {
+				return err
+			}
+		}
+		switch err := br.QueryRow().Scan(&last, &members); {
+		case err == nil:
+			convFound = true
+		case !errors.Is(err, pgx.ErrNoRows):
+			return err
+		}
+		if m.ClientMsgID != "" {
+			var err error
+			switch original, err = scanMessage(br.QueryRow()); {
+			case err == nil:
+				existed = true
+			case !errors.Is(err, pgx.ErrNoRows):
+				return err
+			}
+		}
+		var err error
+		switch sender, err = scanMember(br.QueryRow()); {
+		case err == nil:
+			found = true
+		case !errors.Is(err, pgx.ErrNoRows):
+			return err
+		}
+		if other != "" && other != m.Sender {
+			if err := br.QueryRow().Scan(&otherFound); err != nil {
+				return err
+			}
+		}
+		return br.Close()
+	}()
 	if err != nil {
 		return store.Message{}, false, err
 	}
-	if !found {
+	if !convFound {
 		return store.Message{}, false, notFound("append to %s: group", conv)
 	}
-	if m.ClientMsgID != "" {
-		// Under the lock: every message committed before it is seen.
-		got, found, err := byClientID(ctx, tx, m)
-		if err != nil || found {
-			return got, found, err
-		}
-	}
-	sender, found, err := getMember(ctx, tx, conv, m.Sender, true)
-	if err != nil {
-		return store.Message{}, false, err
+	if existed {
+		// Committed by whoever wrote it; this transaction wrote nothing.
+		_, err := conn.Exec(ctx, "ROLLBACK")
+		return original, true, err
 	}
 	var newMembers []store.Member // the peer members this append creates
 	switch {
@@ -104,20 +154,14 @@ func appendTx(ctx context.Context, tx pgx.Tx, m store.Message) (store.Message, b
 			sender.UserID = m.Sender
 			newMembers = append(newMembers, sender)
 		}
-		if other := conv.Other(m.Sender); other != m.Sender {
-			_, ok, err := getMember(ctx, tx, conv, other, false)
-			if err != nil {
-				return store.Message{}, false, err
-			}
-			if !ok {
-				p := peer
-				p.UserID = other
-				newMembers = append(newMembers, p)
-			}
+		if other != m.Sender && otherFound == 0 {
+			p := peer
+			p.UserID = other
+			newMembers = append(newMembers, p)
 		}
 	}
 
-	m.Seq = last + 1
+	m.Seq = uint64(last) + 1
 	if m.Receipt && m.ReceiptAt == 0 {
 		m.ReceiptAt = m.SentAt
 	}
@@ -131,39 +175,36 @@ func appendTx(ctx context.Context, tx pgx.Tx, m store.Message) (store.Message, b
 	}
 	sender.Fold()
 
-	if _, err := tx.Exec(ctx, `UPDATE conversations SET last_seq = $2, last_at = $3, members = $4 WHERE conv = $1`,
-		string(conv), int64(m.Seq), m.SentAt, members+int64(len(newMembers))); err != nil {
-		return store.Message{}, false, err
-	}
+	w := &pgx.Batch{}
+	w.Queue(`UPDATE conversations SET last_seq = $2, last_at = $3, members = $4 WHERE conv = $1`,
+		string(conv), int64(m.Seq), m.SentAt, members+int64(len(newMembers)))
 	var fr, fu, fd *int64
 	if f := m.Frozen; f != nil {
 		r, u, d := int64(f.Read), int64(f.Unread), int64(f.Delivered)
 		fr, fu, fd = &r, &u, &d
 	}
-	if _, err := tx.Exec(ctx, `INSERT INTO messages (`+messageCols+`)
+	w.Queue(`INSERT INTO messages (`+messageCols+`)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
 		m.ID, string(conv), int64(m.Seq), m.Sender, m.ClientMsgID, []byte(m.Body), m.SentAt,
-		m.Receipt, m.ReceiptAt, m.Settled, fr, fu, fd); err != nil {
-		return store.Message{}, false, err
-	}
+		m.Receipt, m.ReceiptAt, m.Settled, fr, fu, fd)
 	for _, nm := range newMembers {
 		if nm.UserID == m.Sender {
 			continue // written below with its raised watermarks
 		}
-		if err := putMember(ctx, tx, conv, nm); err != nil {
-			return store.Message{}, false, err
-		}
+		queuePutMember(w, conv, nm)
 	}
-	if err := putMember(ctx, tx, conv, sender); err != nil {
+	queuePutMember(w, conv, sender)
+	if err := commitBatch(ctx, conn, w); err != nil {
 		return store.Message{}, false, err
 	}
 	return m, false, nil
 }
 
+const byClientIDSQL = `SELECT ` + messageCols + ` FROM messages WHERE conv = $1 AND sender = $2 AND client_msg_id = $3`
+
 // byClientID finds the message m.Sender sent in m.Conv with m.ClientMsgID.
 func byClientID(ctx context.Context, q querier, m store.Message) (store.Message, bool, error) {
-	got, err := scanMessage(q.QueryRow(ctx, `SELECT `+messageCols+` FROM messages
-		WHERE conv = $1 AND sender = $2 AND client_msg_id = $3`, string(m.Conv), m.Sender, m.ClientMsgID))
+	got, err := scanMessage(q.QueryRow(ctx, byClientIDSQL, string(m.Conv), m.Sender, m.ClientMsgID))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return store.Message{}, false, nil
 	}

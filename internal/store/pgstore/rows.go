@@ -54,16 +54,17 @@ func getMember(ctx context.Context, q querier, conv store.ConvID, userID string,
 	return m, true, nil
 }
 
-// putMember writes m as conv's member record, whole.
-func putMember(ctx context.Context, q querier, conv store.ConvID, m store.Member) error {
-	_, err := q.Exec(ctx, `INSERT INTO members (conv, `+memberCols+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
-		ON CONFLICT (conv, user_id) DO UPDATE SET role = EXCLUDED.role, join_seq = EXCLUDED.join_seq,
-			read_seq = EXCLUDED.read_seq, delivered_seq = EXCLUDED.delivered_seq, read_at = EXCLUDED.read_at,
-			delivered_at = EXCLUDED.delivered_at, joined_at = EXCLUDED.joined_at, acks = EXCLUDED.acks`,
-		string(conv), m.UserID, m.Role, int64(m.JoinSeq), int64(m.ReadSeq), int64(m.DeliveredSeq),
+// putMemberSQL writes a member record, whole.
+const putMemberSQL = `INSERT INTO members (conv, ` + memberCols + `)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+	ON CONFLICT (conv, user_id) DO UPDATE SET role = EXCLUDED.role, join_seq = EXCLUDED.join_seq,
+		read_seq = EXCLUDED.read_seq, delivered_seq = EXCLUDED.delivered_seq, read_at = EXCLUDED.read_at,
+		delivered_at = EXCLUDED.delivered_at, joined_at = EXCLUDED.joined_at, acks = EXCLUDED.acks`
+
+// queuePutMember queues the write of m as conv's member record, whole.
+func queuePutMember(b *pgx.Batch, conv store.ConvID, m store.Member) {
+	b.Queue(putMemberSQL, string(conv), m.UserID, m.Role, int64(m.JoinSeq), int64(m.ReadSeq), int64(m.DeliveredSeq),
 		m.ReadAt, m.DeliveredAt, m.JoinedAt, encodeAcks(m.Acks))
-	return err
 }
 
 // encodeAcks packs acks as 16 bytes each (seq, at, big-endian); nil for

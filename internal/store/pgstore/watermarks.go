@@ -182,9 +182,27 @@ func (s *Store) applyWatermarks(conv store.ConvID, ops []*wmOp) error {
 		err     error
 	}
 	results := make([]result, len(ops))
-	err := pgx.BeginTxFunc(s.ctx, s.pool, pgx.TxOptions{}, func(tx pgx.Tx) error {
-		locked, err := queryMembers(s.ctx, tx, `SELECT `+memberCols+` FROM members
+	// Two pipelined batches (see pipeline.go): begin and lock the members
+	// named, then write the changed ones and commit.
+	err := s.withConn(s.ctx, "watermarks of "+string(conv), func(conn *pgx.Conn) error {
+		b := &pgx.Batch{}
+		b.Queue("BEGIN")
+		b.Queue(`SELECT `+memberCols+` FROM members
 			WHERE conv = $1 AND user_id = ANY($2) ORDER BY user_id FOR UPDATE`, string(conv), users)
+		br := conn.SendBatch(s.ctx, b)
+		if _, err := br.Exec(); err != nil {
+			_ = br.Close()
+			return err
+		}
+		rows, err := br.Query()
+		if err != nil {
+			_ = br.Close()
+			return err
+		}
+		locked, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (store.Member, error) { return scanMember(r) })
+		if cerr := br.Close(); err == nil {
+			err = cerr
+		}
 		if err != nil {
 			return err
 		}
@@ -209,16 +227,18 @@ func (s *Store) applyWatermarks(conv store.ConvID, ops []*wmOp) error {
 				dirty = append(dirty, op.user)
 			}
 		}
-		if len(dirty) == 0 {
-			return nil
+		w := &pgx.Batch{}
+		if len(dirty) > 0 {
+			queueWatermarks(w, conv, dirty, members)
 		}
-		return writeWatermarks(s.ctx, tx, conv, dirty, members)
+		// Committed even when nothing changed, to release the locks.
+		return commitBatch(s.ctx, conn, w)
 	})
 	if err != nil {
 		if errors.Is(err, context.Canceled) && s.ctx.Err() != nil {
 			return errClosed
 		}
-		return classify("watermarks of "+string(conv), err)
+		return err
 	}
 	for i, op := range ops {
 		op.res, op.changed, op.err = results[i].res, results[i].changed, results[i].err
@@ -226,11 +246,11 @@ func (s *Store) applyWatermarks(conv store.ConvID, ops []*wmOp) error {
 	return nil
 }
 
-// writeWatermarks writes the watermarks and acks of the dirty members in
+// queueWatermarks queues the write of the watermarks and acks of the dirty members in
 // one statement. GREATEST keeps a watermark from ever falling, whatever
 // wrote the row since it was read (nothing can, while the round holds the
 // row locks; the guard costs nothing).
-func writeWatermarks(ctx context.Context, tx pgx.Tx, conv store.ConvID, dirty []string, members map[string]*store.Member) error {
+func queueWatermarks(b *pgx.Batch, conv store.ConvID, dirty []string, members map[string]*store.Member) {
 	n := len(dirty)
 	reads, delivs := make([]int64, n), make([]int64, n)
 	readAts, delivAts := make([]int64, n), make([]int64, n)
@@ -241,7 +261,7 @@ func writeWatermarks(ctx context.Context, tx pgx.Tx, conv store.ConvID, dirty []
 		readAts[i], delivAts[i] = m.ReadAt, m.DeliveredAt
 		acks[i] = encodeAcks(m.Acks)
 	}
-	_, err := tx.Exec(ctx, `UPDATE members AS m SET
+	b.Queue(`UPDATE members AS m SET
 			read_seq = GREATEST(m.read_seq, u.read_seq),
 			delivered_seq = GREATEST(m.delivered_seq, u.delivered_seq),
 			read_at = u.read_at, delivered_at = u.delivered_at, acks = u.acks
@@ -249,7 +269,6 @@ func writeWatermarks(ctx context.Context, tx pgx.Tx, conv store.ConvID, dirty []
 			AS u(user_id, read_seq, delivered_seq, read_at, delivered_at, acks)
 		WHERE m.conv = $1 AND m.user_id = u.user_id`,
 		string(conv), dirty, reads, delivs, readAts, delivAts, acks)
-	return err
 }
 
 // applyWatermark applies one operation to m and reports whether m changed.
