@@ -91,7 +91,12 @@ type Store struct {
 	wmMu sync.Mutex
 	wm   map[store.ConvID]*wmQueue
 
-	// routines owns the watermark combiners; Close joins them.
+	// apMu guards ap, the append queues of busy conversations, as wmMu
+	// guards wm.
+	apMu sync.Mutex
+	ap   map[store.ConvID]*appendQueue
+
+	// routines owns the watermark and append combiners; Close joins them.
 	routines routines.Group
 }
 
@@ -135,6 +140,7 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 		ctx:    sctx,
 		cancel: cancel,
 		wm:     make(map[store.ConvID]*wmQueue),
+		ap:     make(map[store.ConvID]*appendQueue),
 	}, nil
 }
 
