@@ -16,11 +16,13 @@
 // Nothing is cached between calls: every read asks the database, so what
 // one node commits is what every node reads next.
 //
-// # Watermarks
+// # Combining
 //
-// Reads, deliveries and acks are combined per conversation as the embedded
-// store combines them (see watermarks.go): one transaction and one commit
-// per round, whatever the number of operations it carries.
+// Appends (appends.go) and reads, deliveries and acks (watermarks.go) are
+// combined per conversation: one combiner goroutine per busy conversation
+// takes what is queued and writes it in one transaction, committed once,
+// sent as two pipelined batches (pipeline.go), whatever the number of
+// operations it carries.
 //
 // # Concurrency
 //
