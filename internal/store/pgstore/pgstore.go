@@ -47,8 +47,10 @@ import (
 
 // Options configures Open. Zero values get the defaults below.
 type Options struct {
-	// MaxConns bounds the pool's connections. Default: pgxpool's (the
-	// larger of 4 and the number of CPUs), or pool_max_conns in the URL.
+	// MaxConns bounds the pool's connections. Default: pool_max_conns in
+	// the URL if it has one, else defaultMaxConns. Each busy conversation's
+	// combiner holds one connection for a round, so pgxpool's own default
+	// (4 on a small machine) would let only 4 conversations commit at once.
 	MaxConns int32
 	// Logger receives the store's own log lines. Default: discarded.
 	Logger *slog.Logger
@@ -56,6 +58,11 @@ type Options struct {
 	// Default: store.NopObserver.
 	Observer store.Observer
 }
+
+// defaultMaxConns is the pool size when neither Options nor the URL set
+// one: three nodes stay well inside PostgreSQL's default max_connections
+// (100).
+const defaultMaxConns = 16
 
 func (o Options) withDefaults() Options {
 	if o.Logger == nil {
@@ -119,8 +126,11 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 	// A write is acknowledged only once it is durable: never trust the
 	// server's or the role's default for that.
 	cfg.ConnConfig.RuntimeParams["synchronous_commit"] = "on"
-	if opts.MaxConns > 0 {
+	switch {
+	case opts.MaxConns > 0:
 		cfg.MaxConns = opts.MaxConns
+	case !strings.Contains(url, "pool_max_conns"):
+		cfg.MaxConns = defaultMaxConns
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
