@@ -28,6 +28,7 @@ func RunShared(t *testing.T, open func(t *testing.T) (a, b store.Store)) {
 		{"ResendThroughOther", testSharedResend},
 		{"ResendConcurrent", testSharedResendConcurrent},
 		{"JoinWhileOtherAppends", testSharedJoin},
+		{"ConcurrentWatermarks", testSharedWatermarks},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -314,6 +315,66 @@ func testSharedJoin(t *testing.T, a, b store.Store) {
 		}
 		if m.ReadSeq != m.JoinSeq-1 || m.JoinSeq < 1 || m.JoinSeq > msgs+1 {
 			t.Errorf("%s: JoinSeq %d ReadSeq %d; want ReadSeq = JoinSeq-1 within 1..%d", m.UserID, m.JoinSeq, m.ReadSeq, msgs+1)
+		}
+	}
+}
+
+// testSharedWatermarks moves the same members' watermarks through both
+// handles at once, with appends by the same members in between: each
+// handle combines its own operations, so two combiners write the same
+// members concurrently. Nothing may fail (a lock-order deadlock would) and
+// every watermark ends at the highest value written through either.
+func testSharedWatermarks(t *testing.T, a, b store.Store) {
+	const readers, top = 6, 30
+	users := []string{"w"}
+	for i := range readers {
+		users = append(users, fmt.Sprintf("r%d", i))
+	}
+	conv := mustCreateGroup(t, a, "g", users...)
+	for i := range top {
+		mustAppend(t, a, msg(conv, "w", fmt.Sprint(i), int64(i)))
+	}
+	var wg sync.WaitGroup
+	for h, s := range []store.Store{a, b} {
+		wg.Go(func() {
+			for seq := uint64(1); seq <= top; seq++ {
+				// Each round names every reader, in an order that differs
+				// between the handles.
+				for i := range readers {
+					u := users[1+(i+h*3)%readers]
+					var err error
+					if seq%2 == uint64(h) {
+						_, _, err = s.AdvanceRead(t.Context(), conv, u, seq, int64(seq))
+					} else {
+						_, _, err = s.AckOne(t.Context(), conv, u, seq, int64(seq))
+					}
+					if err != nil {
+						t.Errorf("handle %d, %s at %d: %v", h, u, seq, err)
+						return
+					}
+				}
+				if seq%10 == 0 {
+					if _, _, err := s.Append(t.Context(), msg(conv, users[1+h], fmt.Sprint("h", h, seq), int64(seq))); err != nil {
+						t.Errorf("handle %d: Append: %v", h, err)
+						return
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
+	last := mustLastSeq(t, b, conv)
+	for i, u := range users[1:] {
+		m := mustMember(t, a, conv, u)
+		// r0 and r1 also sent (their handle's messages above top), which
+		// raised their own watermarks; every other reader read exactly
+		// through top, partly by acks that must all have folded.
+		lo, hi := uint64(top), uint64(top)
+		if i < 2 {
+			hi = last
+		}
+		if m.ReadSeq < lo || m.ReadSeq > hi || m.DeliveredSeq != m.ReadSeq || len(m.Acks) != 0 {
+			t.Errorf("%s: read %d delivered %d acks %v; want read in %d..%d, delivered = read, no acks", u, m.ReadSeq, m.DeliveredSeq, m.Acks, lo, hi)
 		}
 	}
 }
