@@ -14,6 +14,15 @@ bash .ci/archive-check.sh </dev/null
 echo "== the docs name only files in the repository"
 bash .ci/doc-paths.sh
 
+# The PostgreSQL store's tests run against a private PostgreSQL, stopped on
+# exit, unless SEEN_TEST_POSTGRES_URL names one already.
+if [ -z "${SEEN_TEST_POSTGRES_URL:-}" ]; then
+	echo "== a private PostgreSQL (Debian's packages) for the store's tests"
+	pg_env=$(bash .ci/postgres.sh start)
+	eval "$pg_env"
+	trap 'bash .ci/postgres.sh stop "$SEEN_TEST_POSTGRES_DIR"' EXIT
+fi
+
 echo "== go vet, go test -race"
 go vet ./...
 go test -race -count=1 ./...

@@ -1,0 +1,327 @@
+package pgstore
+
+import (
+	"context"
+	"errors"
+	"slices"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/seen-im/seen/internal/store"
+)
+
+// Appends are combined per conversation, as watermark writes are: a
+// conversation's row lock is held to the commit, so one transaction per
+// append would cap a conversation at one append per commit latency, on
+// every node together. Callers queue their message; one combiner per busy
+// conversation takes everything queued and appends it in one transaction
+// (two pipelined batches: lock and read, then write and commit), allocating
+// the seqs in queue order. Each append is checked on its own (membership,
+// clientMsgId), so one refused message does not fail the others.
+
+// appendOp is one queued append and, once done is closed, its result.
+type appendOp struct {
+	m store.Message
+
+	stored  store.Message
+	existed bool
+	err     error
+	done    chan struct{}
+}
+
+// appendQueue is a conversation's queue of appends; Store.apMu guards it.
+type appendQueue struct {
+	ops     []*appendOp
+	running bool // a combiner is draining ops
+}
+
+// Append implements store.Messages. The seq is last_seq+1 of the
+// conversation's row, taken under its lock, so senders on any number of
+// nodes get gap-free, unique seqs; the clientMsgId is checked under the
+// same lock, so a resend through another node finds the original.
+func (s *Store) Append(ctx context.Context, m store.Message) (store.Message, bool, error) {
+	if err := s.acquire(ctx); err != nil {
+		return store.Message{}, false, err
+	}
+	defer s.mu.RUnlock()
+	if err := validConv(m.Conv); err != nil {
+		return store.Message{}, false, err
+	}
+	if m.ID == "" || m.Sender == "" {
+		return store.Message{}, false, errors.New("pgstore: append: message id and sender are required")
+	}
+	op := &appendOp{m: m, done: make(chan struct{})}
+	s.apMu.Lock()
+	q := s.ap[m.Conv]
+	if q == nil {
+		q = &appendQueue{}
+		s.ap[m.Conv] = q
+	}
+	q.ops = append(q.ops, op)
+	start := !q.running
+	q.running = true
+	s.apMu.Unlock()
+	if start {
+		s.routines.Go("pgstore append combiner", func() { s.combineAppends(m.Conv, q) })
+	}
+	<-op.done
+	if pgErr := (*pgconn.PgError)(nil); errors.As(op.err, &pgErr) && pgErr.Code == "23505" && pgErr.ConstraintName == "messages_client_id" {
+		// Not expected (client ids are checked under the lock), but if
+		// another writer's message took the client id first, that one is
+		// the original.
+		if got, found, err := byClientID(ctx, s.pool, m); err == nil && found {
+			return got, true, nil
+		}
+	}
+	if op.err != nil {
+		return store.Message{}, false, op.err
+	}
+	return op.stored, op.existed, nil
+}
+
+// combineAppends drains conv's queue, a round at a time, until it is
+// empty, then drops the queue.
+func (s *Store) combineAppends(conv store.ConvID, q *appendQueue) {
+	for {
+		s.apMu.Lock()
+		ops := q.ops
+		q.ops = nil
+		if len(ops) == 0 {
+			q.running = false
+			delete(s.ap, conv)
+			s.apMu.Unlock()
+			return
+		}
+		s.apMu.Unlock()
+		err := s.applyAppends(conv, ops)
+		if err != nil && errors.Is(err, context.Canceled) && s.ctx.Err() != nil {
+			err = errClosed
+		}
+		for _, op := range ops {
+			if err != nil {
+				op.err = err
+			}
+			close(op.done)
+		}
+	}
+}
+
+// clientKey identifies a clientMsgId in a conversation.
+type clientKey struct{ sender, id string }
+
+// applyAppends appends one round of messages to conv in one transaction.
+// Results are set on the ops once it commits; a returned error applies to
+// all of them (nothing was committed, or it is not known whether it was).
+func (s *Store) applyAppends(conv store.ConvID, ops []*appendOp) error {
+	ctx := s.ctx
+	// Everyone whose record a message of the round may read or write, in
+	// user id order: the order every writer of member rows locks them in.
+	var parties, senders, clientIDs []string
+	for _, op := range ops {
+		if !slices.Contains(parties, op.m.Sender) {
+			parties = append(parties, op.m.Sender)
+		}
+		if op.m.ClientMsgID != "" {
+			senders, clientIDs = append(senders, op.m.Sender), append(clientIDs, op.m.ClientMsgID)
+		}
+	}
+	if conv.IsPeer() {
+		a, b := conv.Peers()
+		for _, p := range []string{a, b} {
+			if !slices.Contains(parties, p) {
+				parties = append(parties, p)
+			}
+		}
+	}
+	slices.Sort(parties)
+
+	type result struct {
+		stored  store.Message
+		existed bool
+		err     error
+		fresh   int // index of the op whose new message this one returns, or -1
+	}
+	results := make([]result, len(ops))
+	for i := range results {
+		results[i].fresh = -1
+	}
+	err := s.withConn(ctx, "append to "+string(conv), func(conn *pgx.Conn) error {
+		b := &pgx.Batch{}
+		b.Queue("BEGIN")
+		if conv.IsPeer() {
+			b.Queue(`INSERT INTO conversations (conv) VALUES ($1) ON CONFLICT (conv) DO NOTHING`, string(conv))
+		}
+		b.Queue(`SELECT last_seq, members FROM conversations WHERE conv = $1 FOR UPDATE`, string(conv))
+		// Under the lock: every message committed before it is seen.
+		b.Queue(`SELECT `+messageCols+` FROM messages WHERE conv = $1
+			AND (sender, client_msg_id) IN (SELECT * FROM unnest($2::text[], $3::text[]))`, string(conv), senders, clientIDs)
+		b.Queue(`SELECT `+memberCols+` FROM members WHERE conv = $1 AND user_id = ANY($2) ORDER BY user_id FOR UPDATE`,
+			string(conv), parties)
+		var (
+			last, count int64
+			convFound   bool
+			existing    []store.Message
+			locked      []store.Member
+		)
+		err := func() error {
+			br := conn.SendBatch(ctx, b)
+			defer br.Close()
+			if _, err := br.Exec(); err != nil {
+				return err
+			}
+			if conv.IsPeer() {
+				if _, err := br.Exec(); err != nil {
+					return err
+				}
+			}
+			switch err := br.QueryRow().Scan(&last, &count); {
+			case err == nil:
+				convFound = true
+			case !errors.Is(err, pgx.ErrNoRows):
+				return err
+			}
+			rows, err := br.Query()
+			if err != nil {
+				return err
+			}
+			if existing, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (store.Message, error) { return scanMessage(r) }); err != nil {
+				return err
+			}
+			if rows, err = br.Query(); err != nil {
+				return err
+			}
+			if locked, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (store.Member, error) { return scanMember(r) }); err != nil {
+				return err
+			}
+			return br.Close()
+		}()
+		if err != nil {
+			return err
+		}
+		if !convFound {
+			for i := range results {
+				results[i].err = notFound("append to %s: group", conv)
+			}
+			_, err := conn.Exec(ctx, "ROLLBACK")
+			return err
+		}
+		byClient := make(map[clientKey]store.Message, len(existing))
+		for _, m := range existing {
+			byClient[clientKey{m.Sender, m.ClientMsgID}] = m
+		}
+		members := make(map[string]*store.Member, len(locked))
+		for i := range locked {
+			members[locked[i].UserID] = &locked[i]
+		}
+		newInRound := map[clientKey]int{} // client id -> index of the op that stores it
+		var (
+			dirty    []string
+			inserted []store.Message
+			lastAt   int64
+			added    int64
+		)
+		for i, op := range ops {
+			m := op.m
+			key := clientKey{m.Sender, m.ClientMsgID}
+			if m.ClientMsgID != "" {
+				if orig, ok := byClient[key]; ok {
+					results[i].stored, results[i].existed = orig, true
+					continue
+				}
+				if j, ok := newInRound[key]; ok {
+					results[i].existed, results[i].fresh = true, j
+					continue
+				}
+			}
+			sender := members[m.Sender]
+			switch {
+			case conv.IsGroup():
+				if sender == nil {
+					results[i].err = notFound("append to %s: sender %q is not a member", conv, m.Sender)
+					continue
+				}
+			default:
+				if a, b := conv.Peers(); m.Sender != a && m.Sender != b {
+					results[i].err = notFound("append to %s: sender %q is not a member", conv, m.Sender)
+					continue
+				}
+				if sender == nil && last > 0 {
+					// The conversation exists and the sender was removed.
+					results[i].err = notFound("append to %s: sender %q is not a member", conv, m.Sender)
+					continue
+				}
+				if last == 0 {
+					// First append: the conversation comes into being with
+					// both parties, whichever of them already has a record.
+					a, b := conv.Peers()
+					for _, p := range []string{a, b} {
+						if members[p] == nil {
+							members[p] = &store.Member{UserID: p, Role: "member", JoinSeq: 1, JoinedAt: m.SentAt}
+							dirty = append(dirty, p)
+							added++
+						}
+					}
+					sender = members[m.Sender]
+				}
+			}
+			last++
+			m.Seq = uint64(last)
+			if m.Receipt && m.ReceiptAt == 0 {
+				m.ReceiptAt = m.SentAt
+			}
+			// The sender has read what it sent. Max, not assignment: a
+			// watermark may already be above last_seq.
+			if sender.ReadSeq < m.Seq {
+				sender.ReadSeq, sender.ReadAt = m.Seq, m.SentAt
+			}
+			if sender.DeliveredSeq < m.Seq {
+				sender.DeliveredSeq, sender.DeliveredAt = m.Seq, m.SentAt
+			}
+			sender.Fold()
+			if !slices.Contains(dirty, m.Sender) {
+				dirty = append(dirty, m.Sender)
+			}
+			results[i].stored = m
+			inserted = append(inserted, m)
+			lastAt = m.SentAt
+			if m.ClientMsgID != "" {
+				newInRound[key] = i
+			}
+		}
+		if len(inserted) == 0 {
+			_, err := conn.Exec(ctx, "ROLLBACK")
+			return err
+		}
+		w := &pgx.Batch{}
+		w.Queue(`UPDATE conversations SET last_seq = $2, last_at = $3, members = members + $4 WHERE conv = $1`,
+			string(conv), last, lastAt, added)
+		for _, m := range inserted {
+			var fr, fu, fd *int64
+			if f := m.Frozen; f != nil {
+				r, u, d := int64(f.Read), int64(f.Unread), int64(f.Delivered)
+				fr, fu, fd = &r, &u, &d
+			}
+			w.Queue(`INSERT INTO messages (`+messageCols+`)
+				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
+				m.ID, string(conv), int64(m.Seq), m.Sender, m.ClientMsgID, []byte(m.Body), m.SentAt,
+				m.Receipt, m.ReceiptAt, m.Settled, fr, fu, fd)
+		}
+		slices.Sort(dirty)
+		for _, u := range dirty {
+			queuePutMember(w, conv, *members[u])
+		}
+		return commitBatch(ctx, conn, w)
+	})
+	if err != nil {
+		return err
+	}
+	for i, op := range ops {
+		r := results[i]
+		if r.fresh >= 0 {
+			r.stored = results[r.fresh].stored
+		}
+		op.stored, op.existed, op.err = r.stored, r.existed, r.err
+	}
+	return nil
+}

@@ -1,0 +1,162 @@
+package pgstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/seen-im/seen/internal/store"
+)
+
+const byClientIDSQL = `SELECT ` + messageCols + ` FROM messages WHERE conv = $1 AND sender = $2 AND client_msg_id = $3`
+
+// byClientID finds the message m.Sender sent in m.Conv with m.ClientMsgID.
+func byClientID(ctx context.Context, q querier, m store.Message) (store.Message, bool, error) {
+	got, err := scanMessage(q.QueryRow(ctx, byClientIDSQL, string(m.Conv), m.Sender, m.ClientMsgID))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return store.Message{}, false, nil
+	}
+	if err != nil {
+		return store.Message{}, false, err
+	}
+	return got, true, nil
+}
+
+// GetMessage implements store.Messages.
+func (s *Store) GetMessage(ctx context.Context, msgID string) (store.Message, error) {
+	if err := s.acquire(ctx); err != nil {
+		return store.Message{}, err
+	}
+	defer s.mu.RUnlock()
+	m, err := scanMessage(s.pool.QueryRow(ctx, `SELECT `+messageCols+` FROM messages WHERE id = $1`, msgID))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return store.Message{}, notFound("message %q", msgID)
+	}
+	if err != nil {
+		return store.Message{}, classify("get message", err)
+	}
+	return m, nil
+}
+
+// History implements store.Messages. A limit below 1 returns nothing.
+func (s *Store) History(ctx context.Context, conv store.ConvID, beforeSeq, minSeq uint64, limit int) ([]store.Message, error) {
+	if err := s.acquire(ctx); err != nil {
+		return nil, err
+	}
+	defer s.mu.RUnlock()
+	if limit <= 0 || (beforeSeq != 0 && beforeSeq <= minSeq) {
+		return nil, nil
+	}
+	upper := int64(-1) // no bound
+	if beforeSeq != 0 {
+		upper = int64(beforeSeq)
+	}
+	ms, err := queryMessages(ctx, s.pool, `SELECT `+messageCols+` FROM messages
+		WHERE conv = $1 AND seq >= $2 AND ($3 < 0 OR seq < $3) ORDER BY seq DESC LIMIT $4`,
+		string(conv), int64(minSeq), upper, limit)
+	if err != nil {
+		return nil, classify("history", err)
+	}
+	return ms, nil
+}
+
+// LastSeq implements store.Messages.
+func (s *Store) LastSeq(ctx context.Context, conv store.ConvID) (uint64, error) {
+	if err := s.acquire(ctx); err != nil {
+		return 0, err
+	}
+	defer s.mu.RUnlock()
+	var last int64
+	err := s.pool.QueryRow(ctx, `SELECT last_seq FROM conversations WHERE conv = $1`, string(conv)).Scan(&last)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, classify("last seq", err)
+	}
+	return uint64(last), nil
+}
+
+// MessageAt implements store.Messages.
+func (s *Store) MessageAt(ctx context.Context, conv store.ConvID, seq uint64) (store.Message, error) {
+	if err := s.acquire(ctx); err != nil {
+		return store.Message{}, err
+	}
+	defer s.mu.RUnlock()
+	return messageAt(ctx, s.pool, conv, seq)
+}
+
+func messageAt(ctx context.Context, q querier, conv store.ConvID, seq uint64) (store.Message, error) {
+	m, err := scanMessage(q.QueryRow(ctx, `SELECT `+messageCols+` FROM messages WHERE conv = $1 AND seq = $2`, string(conv), int64(seq)))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return store.Message{}, notFound("message %s/%d", conv, seq)
+	}
+	if err != nil {
+		return store.Message{}, classify("message", err)
+	}
+	return m, nil
+}
+
+// RequestReceipt implements store.Receipts.
+func (s *Store) RequestReceipt(ctx context.Context, conv store.ConvID, seq uint64, at int64) (store.Message, bool, error) {
+	if err := s.acquire(ctx); err != nil {
+		return store.Message{}, false, err
+	}
+	defer s.mu.RUnlock()
+	m, err := scanMessage(s.pool.QueryRow(ctx, `UPDATE messages SET receipt = true, receipt_at = $3
+		WHERE conv = $1 AND seq = $2 AND NOT receipt RETURNING `+messageCols, string(conv), int64(seq), at))
+	if err == nil {
+		return m, true, nil
+	}
+	if !errors.Is(err, pgx.ErrNoRows) {
+		return store.Message{}, false, classify("request receipt", err)
+	}
+	// Unknown, or receipts on already.
+	m, err = messageAt(ctx, s.pool, conv, seq)
+	if err != nil {
+		return store.Message{}, false, err
+	}
+	return m, false, nil
+}
+
+// SettleReceipt implements store.Receipts.
+func (s *Store) SettleReceipt(ctx context.Context, conv store.ConvID, seq uint64, frozen *store.Frozen) error {
+	if err := s.acquire(ctx); err != nil {
+		return err
+	}
+	defer s.mu.RUnlock()
+	var fr, fu, fd *int64
+	if frozen != nil {
+		r, u, d := int64(frozen.Read), int64(frozen.Unread), int64(frozen.Delivered)
+		fr, fu, fd = &r, &u, &d
+	}
+	tag, err := s.pool.Exec(ctx, `UPDATE messages SET settled = true, frozen_read = $3, frozen_unread = $4, frozen_delivered = $5
+		WHERE conv = $1 AND seq = $2 AND receipt AND NOT settled`, string(conv), int64(seq), fr, fu, fd)
+	if err != nil {
+		return classify("settle receipt", err)
+	}
+	if tag.RowsAffected() == 0 {
+		// Settled already, or no receipt: nothing to do, unless there is
+		// no such message.
+		if _, err := messageAt(ctx, s.pool, conv, seq); err != nil {
+			return fmt.Errorf("pgstore: settle receipt: %w", err)
+		}
+	}
+	return nil
+}
+
+// LiveReceipts implements store.Receipts.
+func (s *Store) LiveReceipts(ctx context.Context, conv store.ConvID) ([]store.Message, error) {
+	if err := s.acquire(ctx); err != nil {
+		return nil, err
+	}
+	defer s.mu.RUnlock()
+	ms, err := queryMessages(ctx, s.pool, `SELECT `+messageCols+` FROM messages
+		WHERE conv = $1 AND receipt AND NOT settled ORDER BY seq`, string(conv))
+	if err != nil {
+		return nil, classify("live receipts", err)
+	}
+	return ms, nil
+}

@@ -1,0 +1,138 @@
+package pgstore
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/seen-im/seen/internal/store"
+)
+
+// querier is what a pool and a transaction share.
+type querier interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+const memberCols = "user_id, role, join_seq, read_seq, delivered_seq, read_at, delivered_at, joined_at, acks"
+
+// scanMember reads a row of memberCols.
+func scanMember(row pgx.Row) (store.Member, error) {
+	var (
+		m                     store.Member
+		join, read, delivered int64
+		acks                  []byte
+	)
+	if err := row.Scan(&m.UserID, &m.Role, &join, &read, &delivered, &m.ReadAt, &m.DeliveredAt, &m.JoinedAt, &acks); err != nil {
+		return store.Member{}, err
+	}
+	m.JoinSeq, m.ReadSeq, m.DeliveredSeq = uint64(join), uint64(read), uint64(delivered)
+	var err error
+	m.Acks, err = decodeAcks(acks)
+	return m, err
+}
+
+// getMember reads conv's member userID; found is false if there is none.
+// forUpdate locks the row until the transaction ends.
+func getMember(ctx context.Context, q querier, conv store.ConvID, userID string, forUpdate bool) (store.Member, bool, error) {
+	sql := "SELECT " + memberCols + " FROM members WHERE conv = $1 AND user_id = $2"
+	if forUpdate {
+		sql += " FOR UPDATE"
+	}
+	m, err := scanMember(q.QueryRow(ctx, sql, string(conv), userID))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return store.Member{}, false, nil
+	}
+	if err != nil {
+		return store.Member{}, false, err
+	}
+	return m, true, nil
+}
+
+// putMemberSQL writes a member record, whole.
+const putMemberSQL = `INSERT INTO members (conv, ` + memberCols + `)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+	ON CONFLICT (conv, user_id) DO UPDATE SET role = EXCLUDED.role, join_seq = EXCLUDED.join_seq,
+		read_seq = EXCLUDED.read_seq, delivered_seq = EXCLUDED.delivered_seq, read_at = EXCLUDED.read_at,
+		delivered_at = EXCLUDED.delivered_at, joined_at = EXCLUDED.joined_at, acks = EXCLUDED.acks`
+
+// queuePutMember queues the write of m as conv's member record, whole.
+func queuePutMember(b *pgx.Batch, conv store.ConvID, m store.Member) {
+	b.Queue(putMemberSQL, string(conv), m.UserID, m.Role, int64(m.JoinSeq), int64(m.ReadSeq), int64(m.DeliveredSeq),
+		m.ReadAt, m.DeliveredAt, m.JoinedAt, encodeAcks(m.Acks))
+}
+
+// encodeAcks packs acks as 16 bytes each (seq, at, big-endian); nil for
+// none, stored as NULL.
+func encodeAcks(acks []store.Ack) []byte {
+	if len(acks) == 0 {
+		return nil
+	}
+	b := make([]byte, 0, 16*len(acks))
+	for _, a := range acks {
+		b = binary.BigEndian.AppendUint64(b, a.Seq)
+		b = binary.BigEndian.AppendUint64(b, uint64(a.At))
+	}
+	return b
+}
+
+func decodeAcks(b []byte) ([]store.Ack, error) {
+	if len(b) == 0 {
+		return nil, nil
+	}
+	if len(b)%16 != 0 {
+		return nil, fmt.Errorf("pgstore: corrupt acks column (%d bytes)", len(b))
+	}
+	acks := make([]store.Ack, len(b)/16)
+	for i := range acks {
+		acks[i] = store.Ack{Seq: binary.BigEndian.Uint64(b[16*i:]), At: int64(binary.BigEndian.Uint64(b[16*i+8:]))}
+	}
+	return acks, nil
+}
+
+const messageCols = "id, conv, seq, sender, client_msg_id, body, sent_at, receipt, receipt_at, settled, frozen_read, frozen_unread, frozen_delivered"
+
+// scanMessage reads a row of messageCols.
+func scanMessage(row pgx.Row) (store.Message, error) {
+	var (
+		m          store.Message
+		conv       string
+		seq        int64
+		body       []byte
+		fr, fu, fd *int64
+	)
+	if err := row.Scan(&m.ID, &conv, &seq, &m.Sender, &m.ClientMsgID, &body, &m.SentAt, &m.Receipt, &m.ReceiptAt, &m.Settled, &fr, &fu, &fd); err != nil {
+		return store.Message{}, err
+	}
+	m.Conv, m.Seq = store.ConvID(conv), uint64(seq)
+	if body != nil {
+		m.Body = body
+	}
+	if fr != nil && fu != nil && fd != nil {
+		m.Frozen = &store.Frozen{Read: int(*fr), Unread: int(*fu), Delivered: int(*fd)}
+	}
+	return m, nil
+}
+
+// queryMessages runs a query of messageCols rows.
+func queryMessages(ctx context.Context, q querier, sql string, args ...any) ([]store.Message, error) {
+	rows, err := q.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (store.Message, error) { return scanMessage(r) })
+}
+
+// queryMembers runs a query of memberCols rows.
+func queryMembers(ctx context.Context, q querier, sql string, args ...any) ([]store.Member, error) {
+	rows, err := q.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (store.Member, error) { return scanMember(r) })
+}
