@@ -19,6 +19,7 @@ import (
 // nonConfigEnv lists the SEEN_* variables that are not server settings,
 // so that `seen serve` does not take them for misspelt ones: the test
 // harnesses and tools set them in environments a server is started from.
+// Every SEEN_TEST_* variable belongs to the tests too (testEnvPrefix).
 var nonConfigEnv = map[string]string{
 	"SEEN_CONFIG":        "path of the config file, as --config",
 	"SEEN_BIN":           "web and SDK tests: the seen binary to run",
@@ -30,6 +31,10 @@ var nonConfigEnv = map[string]string{
 	"SEEN_TOKEN_A":       "SDK examples: a user token",
 	"SEEN_TOKEN_B":       "SDK examples: another user token",
 }
+
+// testEnvPrefix starts the variables of the test suite (the private
+// PostgreSQL's SEEN_TEST_POSTGRES_URL, say): never settings.
+const testEnvPrefix = "SEEN_TEST_"
 
 // configFlags declares one flag per setting, derived from config.Config's
 // tags: --a-b for key a_b, --receipts-x-y for receipts.x_y.
@@ -161,7 +166,7 @@ func loadConfig(fs *pflag.FlagSet, environ []string, opt loadOptions) (config.Co
 		case ok:
 			raw[s.Key] = env[name]
 			src[s.Key] = name
-		case opt.strictEnv && nonConfigEnv[name] == "":
+		case opt.strictEnv && nonConfigEnv[name] == "" && !strings.HasPrefix(name, testEnvPrefix):
 			errs = append(errs, unknown(name, "(from the environment)", envNames))
 		}
 	}

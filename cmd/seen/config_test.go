@@ -148,7 +148,7 @@ func TestUnknownSettings(t *testing.T) {
 		})
 	}
 	// The variables of tests and tools are no settings and no error.
-	env := []string{"SEEN_BIN=/tmp/seen", "SEEN_TEST_SKIP_WEB=1", "SEEN_CRASH_SEED=4", "SEEN_DEMO=off"}
+	env := []string{"SEEN_BIN=/tmp/seen", "SEEN_TEST_SKIP_WEB=1", "SEEN_TEST_POSTGRES_URL=postgres://x", "SEEN_CRASH_SEED=4", "SEEN_DEMO=off"}
 	if _, _, err := loadWith(t, env); err != nil {
 		t.Errorf("with %q: %v", env, err)
 	}
