@@ -33,6 +33,8 @@ func samples(t *testing.T, s config.Setting) [3]string {
 		"receipts.who_may_request": {"admins", "all", "admins"},
 		"receipts.visibility":      {"members", "sender", "members"},
 		"receipts.group_types":     {"work", "team,family", "school"},
+		"postgres_url":             {"postgres://seen@db-a/seen", "postgres://seen:pw@db-b/seen", "postgres://db-c/seen?sslmode=require"},
+		"nats_url":                 {"nats://n-a:4222", "nats://n-b:4222,nats://n-c:4222", "nats://user:pw@n-d:4222"},
 	}
 	if v, ok := strs[s.Key]; ok {
 		return v
@@ -72,6 +74,12 @@ func loadWith(t *testing.T, env []string, args ...string) (config.Config, source
 	return loadConfig(fs, env, loadOptions{strictEnv: true})
 }
 
+// needs holds, for a setting that is valid only with others, those others.
+var needs = map[string][]string{
+	"postgres_url": {"SEEN_TOKEN_SECRET=0123456789abcdef", "SEEN_ADMIN_KEY=admin-key"},
+	"nats_url":     {"SEEN_POSTGRES_URL=postgres://db/seen", "SEEN_TOKEN_SECRET=0123456789abcdef", "SEEN_ADMIN_KEY=admin-key"},
+}
+
 // TestEverySettingEveryLayer sets each setting in the config file, the
 // environment and a flag, and checks that each layer beats the one below
 // and that the configuration remembers where the value came from.
@@ -94,7 +102,7 @@ func TestEverySettingEveryLayer(t *testing.T) {
 				{[]string{s.Env + "=" + v[1], "SEEN_CONFIG=" + path}, []string{"--" + s.Flag, v[2]}, v[2], "--" + s.Flag},
 			}
 			for _, l := range layers {
-				cfg, src, err := loadWith(t, l.env, l.args...)
+				cfg, src, err := loadWith(t, append(l.env, needs[s.Key]...), l.args...)
 				if err != nil {
 					t.Fatalf("env %q args %q: %v", l.env, l.args, err)
 				}

@@ -58,7 +58,14 @@ func exampleConfig() string {
 		}
 		line := fmt.Sprintf("%s%s: %s\n", indent, leaf, yamlValue(s, v))
 		if s.Secret {
-			line = indent + "# " + leaf + ": <keep it in the data directory's file instead>\n"
+			// A secret is not written into an example file: the
+			// embedded node's secrets live in its data directory, and a
+			// URL with a password belongs in the environment.
+			hint := "<keep it in the data directory's file instead>"
+			if strings.HasSuffix(s.Key, "_url") {
+				hint = "<set it in the environment (" + s.Env + "): it may hold a password>"
+			}
+			line = indent + "# " + leaf + ": " + hint + "\n"
 		}
 		b.WriteString(line)
 		b.WriteString("\n")

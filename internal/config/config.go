@@ -104,6 +104,16 @@ type Config struct {
 	// ShutdownTimeout bounds a graceful shutdown.
 	ShutdownTimeout time.Duration `koanf:"shutdown_timeout" help:"bound on a graceful shutdown"`
 
+	// PostgresURL, if set, selects the PostgreSQL store (internal/store/
+	// pgstore) in place of the embedded one; Data then holds no store.
+	// Alone it makes one node on PostgreSQL with the in-process bus; with
+	// NATSURL, a cluster node (docs/cluster.md). It may hold a password.
+	PostgresURL string `koanf:"postgres_url" secret:"true" help:"PostgreSQL connection URL: the store of a node, or of every node of a cluster (docs/cluster.md); empty: the embedded store in data"`
+	// NATSURL, if set, selects the NATS bus between nodes; it needs
+	// PostgresURL. Several URLs, comma-separated, name a NATS cluster. It
+	// may hold credentials.
+	NATSURL string `koanf:"nats_url" secret:"true" help:"NATS URL(s), comma-separated, of the bus between cluster nodes; needs postgres_url; empty: a single node"`
+
 	// StoreCacheBytes and StoreMemtableBytes size the embedded store.
 	StoreCacheBytes    int64  `koanf:"store_cache_bytes" help:"embedded store block cache, bytes"`
 	StoreMemtableBytes uint64 `koanf:"store_memtable_bytes" help:"embedded store memtable, bytes"`
@@ -201,6 +211,20 @@ func (c *Config) ValidateNamed(name func(key string) string) error {
 	if c.TokenSecret != "" && len(c.TokenSecret) < 16 {
 		bad("token_secret", "shorter than 16 bytes")
 	}
+	if c.NATSURL != "" && c.PostgresURL == "" {
+		bad("nats_url", "is set without %s: cluster nodes share one PostgreSQL store, and a node on its embedded store has nothing to share with the others", name("postgres_url"))
+	}
+	if c.PostgresURL != "" {
+		// A node on PostgreSQL keeps no secret files: each node would
+		// create its own, and a token or key from one would fail on the
+		// others.
+		if c.TokenSecret == "" {
+			bad("token_secret", "must be set with %s: every node on one database needs the same secret, and a node must not create its own", name("postgres_url"))
+		}
+		if c.AdminKey == "" {
+			bad("admin_key", "must be set with %s: every node on one database needs the same key, and a node must not create its own", name("postgres_url"))
+		}
+	}
 	for _, p := range c.AllowedOrigins {
 		// The same matcher coder/websocket uses, so a pattern that passes
 		// here cannot fail a handshake later.
@@ -291,6 +315,10 @@ func (r Receipts) ReceiptsForType(t string) bool {
 	}
 	return false
 }
+
+// Clustered reports whether the node shares its store and bus with other
+// nodes (NATSURL set), rather than being the only node on its store.
+func (c *Config) Clustered() bool { return c.NATSURL != "" }
 
 // DemoEnabled reports whether the demo token endpoint is on.
 func (c *Config) DemoEnabled() bool {

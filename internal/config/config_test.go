@@ -53,6 +53,13 @@ func TestValidateAccepts(t *testing.T) {
 		{"members see receipts", func(c *Config) { c.Receipts.Visibility = "members" }},
 		{"listed group types", func(c *Config) { c.Receipts.GroupTypes = []string{"work", "team"} }},
 		{"group of one", func(c *Config) { c.Receipts.MaxGroupSize = 1 }},
+		{"one node on postgres with its secrets", func(c *Config) {
+			c.PostgresURL, c.TokenSecret, c.AdminKey = "postgres://db/seen", "0123456789abcdef", "admin-key"
+		}},
+		{"cluster node with its secrets", func(c *Config) {
+			c.PostgresURL, c.NATSURL = "postgres://db/seen", "nats://a:4222,nats://b:4222"
+			c.TokenSecret, c.AdminKey = "0123456789abcdef", "admin-key"
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -100,6 +107,14 @@ func TestValidateRejects(t *testing.T) {
 		{"group types nil", func(c *Config) { c.Receipts.GroupTypes = nil }, []string{"receipts.group_types"}},
 		{"group types empty", func(c *Config) { c.Receipts.GroupTypes = []string{} }, []string{"receipts.group_types"}},
 		{"coalesce zero", func(c *Config) { c.Receipts.Coalesce = 0 }, []string{"receipts.coalesce"}},
+		{"nats without postgres", func(c *Config) {
+			c.NATSURL, c.TokenSecret, c.AdminKey = "nats://127.0.0.1:4222", "0123456789abcdef", "admin-key"
+		}, []string{"nats_url: is set without postgres_url"}},
+		{"postgres without secrets", func(c *Config) { c.PostgresURL = "postgres://db/seen" },
+			[]string{"token_secret: must be set with postgres_url", "admin_key: must be set with postgres_url"}},
+		{"postgres without the admin key", func(c *Config) {
+			c.PostgresURL, c.NATSURL, c.TokenSecret = "postgres://db/seen", "nats://n:4222", "0123456789abcdef"
+		}, []string{"admin_key: must be set with postgres_url"}},
 		{"every problem at once", func(c *Config) {
 			c.Listen = "nowhere"
 			c.TokenSecret = "short"
