@@ -105,6 +105,11 @@ type Store struct {
 	apMu sync.Mutex
 	ap   map[store.ConvID]*appendQueue
 
+	// lockConn is the session that holds the node lock (LockNode), out of
+	// the pool; nil until then. Set once by LockNode; closed by Close with mu held for writing.
+	lockMu   sync.Mutex
+	lockConn *pgx.Conn // guarded by lockMu
+
 	// routines owns the watermark and append combiners; Close joins them.
 	routines routines.Group
 }
@@ -171,6 +176,7 @@ func (s *Store) Close() error {
 	// Every caller has returned, so a combiner left is finishing its last,
 	// empty round.
 	_ = s.routines.Wait(context.Background())
+	s.closeLockConn()
 	s.pool.Close()
 	return nil
 }

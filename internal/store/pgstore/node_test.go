@@ -1,0 +1,45 @@
+package pgstore
+
+import (
+	"context"
+	"errors"
+	"testing"
+)
+
+// TestLockNode: one node without NATS holds its database alone; cluster
+// nodes share it with each other but not with such a node; closing a store
+// releases its lock. The lock is database-wide, so this test is the only
+// one in the package that takes it.
+func TestLockNode(t *testing.T) {
+	url := freshSchema(t)
+	ctx := context.Background()
+	single := openAt(t, url)
+	if err := single.LockNode(ctx, false); err != nil {
+		t.Fatalf("first single node: %v", err)
+	}
+	other := openAt(t, url)
+	if err := other.LockNode(ctx, false); !errors.Is(err, ErrInUse) {
+		t.Fatalf("second single node: err = %v, want ErrInUse", err)
+	}
+	if err := other.LockNode(ctx, true); !errors.Is(err, ErrInUse) {
+		t.Fatalf("cluster node beside a single node: err = %v, want ErrInUse", err)
+	}
+	if err := single.Close(); err != nil {
+		t.Fatal(err)
+	}
+	a, b := openAt(t, url), openAt(t, url)
+	for i, s := range []*Store{a, b} {
+		if err := s.LockNode(ctx, true); err != nil {
+			t.Fatalf("cluster node %d: %v", i+1, err)
+		}
+	}
+	if err := other.LockNode(ctx, false); !errors.Is(err, ErrInUse) {
+		t.Fatalf("single node beside cluster nodes: err = %v, want ErrInUse", err)
+	}
+	if err := a.Ping(ctx); err != nil {
+		t.Fatalf("Ping: %v", err)
+	}
+	if st := a.Stat(); st.TotalConns() < 1 {
+		t.Errorf("Stat().TotalConns() = %d, want at least 1", st.TotalConns())
+	}
+}
