@@ -41,6 +41,9 @@ var _ store.Observer = (*Pipeline)(nil)
 const (
 	ReloadOutOfStep = "out_of_step"
 	ReloadDropped   = "dropped"
+	// ReloadResync: the node's bus reconnected, and events from other
+	// nodes may have been lost meanwhile.
+	ReloadResync = "resync"
 )
 
 // init creates the pipeline's collectors and registers them on r.
@@ -51,7 +54,7 @@ func (p *Pipeline) init(r *prometheus.Registry) {
 		}),
 		EngineReloads: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "seen_receipt_engine_reloads_total",
-			Help: "Loaded receipt engines discarded to be rebuilt from the store, by reason (out_of_step, dropped).",
+			Help: "Loaded receipt engines discarded to be rebuilt from the store, by reason (out_of_step, dropped, resync).",
 		}, []string{"reason"}),
 		CoalescerPending: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "seen_receipt_changed_pending",
@@ -72,7 +75,7 @@ func (p *Pipeline) init(r *prometheus.Registry) {
 	}
 	// Both reasons are exported from the start, so rate() sees a zero
 	// rather than no series.
-	for _, reason := range []string{ReloadOutOfStep, ReloadDropped} {
+	for _, reason := range []string{ReloadOutOfStep, ReloadDropped, ReloadResync} {
 		p.EngineReloads.WithLabelValues(reason)
 	}
 	// The engines' memory is computed from the function given to

@@ -78,6 +78,26 @@ func (s *Service) dropEngine(conv store.ConvID) {
 	ce.mu.Unlock()
 }
 
+// DropEngines forgets every cached receipt engine and member list; each
+// reloads from the store when next needed. A node calls it when its bus
+// reconnects: events from other nodes may have been lost meanwhile, and an
+// engine that missed one would count from stale state.
+func (s *Service) DropEngines() {
+	s.engines.mu.Lock()
+	all := make([]*convEngine, 0, len(s.engines.m))
+	for _, ce := range s.engines.m {
+		all = append(all, ce)
+	}
+	s.engines.mu.Unlock()
+	// One engine at a time, engines.mu released: an engine's mutex may be
+	// held across a store read, and the map must not wait for it.
+	for _, ce := range all {
+		ce.mu.Lock()
+		s.unloadLocked(ce, metrics.ReloadResync)
+		ce.mu.Unlock()
+	}
+}
+
 // unloadLocked forgets ce's engine and member ids, counting a loaded
 // engine as reloaded for reason. ce.mu is held.
 func (s *Service) unloadLocked(ce *convEngine, reason string) {

@@ -93,4 +93,20 @@ func TestEngineMetrics(t *testing.T) {
 		t.Errorf("after two drops: loaded %v, dropped reloads %v, out_of_step %v; want 0, 1, 1",
 			loaded(), reloads(metrics.ReloadDropped), reloads(metrics.ReloadOutOfStep))
 	}
+	// A bus reconnect drops every loaded engine, each counted as a resync.
+	if _, err := svc.memberIDs(ctx, conv); err != nil {
+		t.Fatal(err)
+	}
+	svc.DropEngines()
+	svc.DropEngines() // nothing loaded any more
+	if loaded() != 0 || reloads(metrics.ReloadResync) != 1 || memory() != 0 {
+		t.Errorf("after DropEngines: loaded %v, resync reloads %v, memory %v; want 0, 1, 0",
+			loaded(), reloads(metrics.ReloadResync), memory())
+	}
+	ce.mu.Lock()
+	ids := ce.ids
+	ce.mu.Unlock()
+	if ids != nil {
+		t.Errorf("member ids after DropEngines = %v, want none cached", ids)
+	}
 }
