@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -23,13 +24,13 @@ import (
 	"github.com/seen-im/seen/internal/auth"
 	"github.com/seen-im/seen/internal/buildinfo"
 	"github.com/seen-im/seen/internal/bus"
-	"github.com/seen-im/seen/internal/bus/local"
+	"github.com/seen-im/seen/internal/bus/natsbus"
 	"github.com/seen-im/seen/internal/config"
 	"github.com/seen-im/seen/internal/metrics"
 	"github.com/seen-im/seen/internal/routines"
 	"github.com/seen-im/seen/internal/service"
 	"github.com/seen-im/seen/internal/store"
-	"github.com/seen-im/seen/internal/store/pebblestore"
+	"github.com/seen-im/seen/internal/store/pgstore"
 	"github.com/seen-im/seen/internal/store/storewrap"
 	"github.com/seen-im/seen/internal/transport/admin"
 	"github.com/seen-im/seen/internal/transport/ws"
@@ -46,6 +47,12 @@ type Server struct {
 	tokens  *auth.Tokens
 	svc     *service.Service
 	ws      *ws.Handler
+
+	// pg and nats are the PostgreSQL store and the NATS bus when the
+	// configuration chose them, else nil; pgHealth pings pg for /healthz.
+	pg       *pgstore.Store
+	pgHealth *pingCache
+	nats     *natsbus.Bus
 
 	storeHook storewrap.Around // nil: none
 	build     buildinfo.Info
@@ -72,6 +79,18 @@ type Server struct {
 	stopErr  error
 }
 
+// Config is the server's configuration, for programs that embed the
+// server: start from DefaultConfig, change what you need, pass it to New.
+// PostgresURL and NATSURL choose the store and the bus (docs/cluster.md).
+type Config = config.Config
+
+// Receipts is Config's receipt policy section.
+type Receipts = config.Receipts
+
+// DefaultConfig returns the documented defaults: one node on the embedded
+// store in ./seen-data.
+func DefaultConfig() Config { return config.Default() }
+
 // Option changes how New builds the server.
 type Option func(*Server)
 
@@ -88,7 +107,7 @@ func WithStoreHook(hook storewrap.Around) Option { return func(s *Server) { s.st
 
 // New validates cfg, opens the store and builds the node. Nothing listens
 // until Start.
-func New(cfg config.Config, opts ...Option) (*Server, error) {
+func New(cfg Config, opts ...Option) (*Server, error) {
 	s := &Server{cfg: cfg, log: slog.New(slog.DiscardHandler), fatal: make(chan error, 1), build: buildinfo.Read("")}
 	s.base, s.cancelBase = context.WithCancel(context.Background())
 	for _, o := range opts {
@@ -97,48 +116,50 @@ func New(cfg config.Config, opts ...Option) (*Server, error) {
 	if err := s.cfg.Validate(); err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(s.cfg.Data, 0o700); err != nil {
-		return nil, fmt.Errorf("server: data directory: %w", err)
-	}
+	// Validate refused a node on PostgreSQL without its secrets: only
+	// an embedded node keeps (and creates) them in its data directory.
 	var err error
-	if s.cfg.TokenSecret == "" {
-		if s.cfg.TokenSecret, err = loadOrCreateSecret(filepath.Join(s.cfg.Data, "token-secret")); err != nil {
-			return nil, err
+	if s.cfg.PostgresURL == "" {
+		if err := os.MkdirAll(s.cfg.Data, 0o700); err != nil {
+			return nil, fmt.Errorf("server: data directory: %w", err)
 		}
-	}
-	if s.cfg.AdminKey == "" {
-		if s.cfg.AdminKey, err = loadOrCreateSecret(filepath.Join(s.cfg.Data, "admin-key")); err != nil {
-			return nil, err
+		if s.cfg.TokenSecret == "" {
+			if s.cfg.TokenSecret, err = loadOrCreateSecret(filepath.Join(s.cfg.Data, "token-secret")); err != nil {
+				return nil, err
+			}
+		}
+		if s.cfg.AdminKey == "" {
+			if s.cfg.AdminKey, err = loadOrCreateSecret(filepath.Join(s.cfg.Data, "admin-key")); err != nil {
+				return nil, err
+			}
 		}
 	}
 	s.metrics = metrics.New()
 	if err := s.metrics.Registry.Register(s.build.Collector()); err != nil {
 		return nil, fmt.Errorf("server: build info metric: %w", err)
 	}
-	st, err := pebblestore.Open(filepath.Join(s.cfg.Data, "store"), pebblestore.Options{
-		CacheBytes:    s.cfg.StoreCacheBytes,
-		MemtableBytes: s.cfg.StoreMemtableBytes,
-		Logger:        s.log,
-		Observer:      &s.metrics.Pipeline,
-		OnFatal: func(err error) {
-			select {
-			case s.fatal <- err:
-			default:
-			}
-		},
-	})
+	st, err := s.openStore()
 	if err != nil {
-		return nil, fmt.Errorf("server: open store: %w", err)
+		return nil, err
 	}
 	var wrapped store.Store = st
 	if s.storeHook != nil {
 		wrapped = storewrap.Wrap(wrapped, s.storeHook)
 	}
 	s.store = storewrap.Wrap(wrapped, s.metrics.StoreHook)
-	s.bus = local.New()
+	var svcp atomic.Pointer[service.Service]
+	if s.bus, err = s.openBus(&svcp); err != nil {
+		return nil, errors.Join(err, st.Close())
+	}
 	s.tokens = auth.New(s.cfg.TokenSecret, nil)
 	svc := service.New(service.Options{Store: s.store, Bus: s.bus, Config: s.cfg, Logger: s.log, Metrics: s.metrics})
 	s.svc = svc
+	svcp.Store(svc)
+	if s.nats != nil {
+		// The service exists after its bus: other nodes' events to a
+		// large group are resolved to this node's members by it.
+		s.nats.SetResolver(svc.ConvMembers)
+	}
 	s.ws = ws.New(ws.Options{
 		Service: svc, Tokens: s.tokens, Bus: s.bus, Config: s.cfg, Metrics: s.metrics, Logger: s.log,
 		OriginPatterns: s.cfg.AllowedOrigins,
@@ -150,7 +171,7 @@ func New(cfg config.Config, opts ...Option) (*Server, error) {
 
 	mux := http.NewServeMux()
 	mux.Handle("GET /v1/ws", logConns(s.log, s.ws))
-	mux.HandleFunc("GET /healthz", healthz)
+	mux.HandleFunc("GET /healthz", s.healthz)
 	// The browser demo: its pages always, its token endpoint in demo mode only.
 	mux.Handle("/", http.FileServerFS(web.Static()))
 	if s.cfg.DemoEnabled() {
@@ -164,7 +185,7 @@ func New(cfg config.Config, opts ...Option) (*Server, error) {
 		amux := http.NewServeMux()
 		amux.Handle("/v1/admin/", adminAPI)
 		amux.Handle("GET /metrics", adminAPI)
-		amux.HandleFunc("GET /healthz", healthz)
+		amux.HandleFunc("GET /healthz", s.healthz)
 		s.adminSrv = &http.Server{Handler: amux, ReadHeaderTimeout: 10 * time.Second, BaseContext: s.baseContext}
 	}
 	s.httpSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ConnContext: ws.ConnContext, BaseContext: s.baseContext}
@@ -174,7 +195,7 @@ func New(cfg config.Config, opts ...Option) (*Server, error) {
 func (s *Server) baseContext(net.Listener) context.Context { return s.base }
 
 // Config returns the configuration in force, secrets filled in.
-func (s *Server) Config() config.Config { return s.cfg }
+func (s *Server) Config() Config { return s.cfg }
 
 // Tokens returns the token minter, for tests and the token subcommand.
 func (s *Server) Tokens() *auth.Tokens { return s.tokens }
@@ -204,7 +225,11 @@ func (s *Server) Start() error {
 	// Connections from this listener can batch WebSocket frames into one
 	// system call (see ws.Listener).
 	s.routines.Go("client listener", func() { s.serveErr <- s.httpSrv.Serve(ws.Listener(ln, s.cfg.WriteTimeout)) })
-	s.log.Info("seen serving", "addr", ln.Addr().String(), "data", s.cfg.Data, "demo", s.cfg.DemoEnabled())
+	where := []any{"data", s.cfg.Data}
+	if s.pg != nil {
+		where = []any{"store", "postgresql", "bus", map[bool]string{true: "nats", false: "in-process"}[s.nats != nil]}
+	}
+	s.log.Info("seen serving", append([]any{"addr", ln.Addr().String(), "demo", s.cfg.DemoEnabled()}, where...)...)
 	if s.cfg.DemoEnabled() {
 		s.log.Warn("demo tokens are ON: anyone who reaches "+ln.Addr().String()+
 			" can get a token for a new user name (POST /v1/demo/token); set SEEN_DEMO=off for a real deployment",
@@ -337,9 +362,16 @@ func (s *Server) closeBackends(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// healthz answers 200 once the server serves.
-func healthz(w http.ResponseWriter, _ *http.Request) {
+// healthz answers 200 while the node can serve, and 503, naming what it
+// cannot reach, while PostgreSQL does not answer or NATS is away: a load
+// balancer then sends new clients to another node.
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/plain")
+	if down := s.health(r.Context()); len(down) > 0 {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_, _ = w.Write([]byte("unreachable: " + strings.Join(down, ", ") + "\n"))
+		return
+	}
 	_, _ = w.Write([]byte("ok\n"))
 }
 

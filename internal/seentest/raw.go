@@ -195,6 +195,25 @@ func (r *Raw) Event(method string) protocol.Frame {
 	}
 }
 
+// EventAfter waits for the next event that is method, discarding the
+// events before it: for a test that does not care which others a step
+// also sends (a delivery receipt before a read receipt, say).
+func (r *Raw) EventAfter(method string) protocol.Frame {
+	r.t.Helper()
+	deadline := time.After(10 * time.Second)
+	for {
+		select {
+		case f := <-r.events:
+			if f.Method == method {
+				return f
+			}
+		case <-deadline:
+			r.t.Fatalf("seentest: no %s event", method)
+			return protocol.Frame{}
+		}
+	}
+}
+
 // NoEvent checks that no event is waiting, after a round trip to the
 // server so that anything already sent has arrived.
 func (r *Raw) NoEvent() {
