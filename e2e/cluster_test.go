@@ -1,11 +1,13 @@
 package e2e
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -13,6 +15,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/seen-im/seen/internal/config"
 	"github.com/seen-im/seen/internal/seentest"
@@ -211,4 +215,35 @@ func TestClusterHealthFollowsNATS(t *testing.T) {
 			t.Errorf("/metrics lacks %q", want)
 		}
 	}
+}
+
+// TestClusterHealthFollowsPostgres: /healthz answers 503 while the node's
+// database refuses connections, and 200 once it takes them again.
+func TestClusterHealthFollowsPostgres(t *testing.T) {
+	pg := seentest.PostgresDB(t)
+	a := seentest.Start(t, seentest.Cluster(pg, ""))
+	u, err := url.Parse(pg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := strings.TrimPrefix(u.Path, "/")
+	ctx := context.Background()
+	admin, err := pgx.Connect(ctx, os.Getenv("SEEN_TEST_POSTGRES_URL"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close(ctx)
+	exec := func(sql string) {
+		t.Helper()
+		if _, err := admin.Exec(ctx, sql); err != nil {
+			t.Fatalf("%s: %v", sql, err)
+		}
+	}
+	waitHealth(t, a, http.StatusOK, "ok")
+	// The database takes no new connections, and loses those it had.
+	exec("ALTER DATABASE " + db + " ALLOW_CONNECTIONS false")
+	exec("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '" + db + "'")
+	waitHealth(t, a, http.StatusServiceUnavailable, "postgresql")
+	exec("ALTER DATABASE " + db + " ALLOW_CONNECTIONS true")
+	waitHealth(t, a, http.StatusOK, "ok")
 }
