@@ -104,7 +104,7 @@ func newServer(ctx context.Context, cfg config.Config, log *slog.Logger, info bu
 	case r := <-res:
 		return r.srv, r.err
 	case <-ctx.Done():
-		return nil, fmt.Errorf("interrupted while opening the store in %s", cfg.Data)
+		return nil, fmt.Errorf("interrupted while opening the store (%s)", storeName(cfg))
 	}
 }
 
@@ -166,4 +166,13 @@ func newVersionCmd() *cobra.Command {
 			fmt.Fprintf(cmd.OutOrStdout(), "seen %s (revision %s, %s)\n", i.Version, i.Revision, i.GoVersion)
 		},
 	}
+}
+
+// storeName says which store a configuration opens, without its URL
+// (which may hold a password).
+func storeName(cfg config.Config) string {
+	if cfg.PostgresURL != "" {
+		return "PostgreSQL"
+	}
+	return "in " + cfg.Data
 }
