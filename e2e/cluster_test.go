@@ -41,6 +41,10 @@ func twoNodes(t *testing.T) (*seentest.NATS, *seentest.Server, *seentest.Server)
 // other's, and concurrent senders on both nodes get gap-free unique seqs.
 func TestClusterTwoNodes(t *testing.T) {
 	_, a, b := twoNodes(t)
+	// A node on PostgreSQL opens no embedded store.
+	if _, err := os.Stat(filepath.Join(a.Cfg.Data, "store")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("node 1's data directory has a store: %v", err)
+	}
 	a.Users("alice", "bob")
 	alice := connectRaw(t, a, "alice", "phone")
 	bob := connectRaw(t, b, "bob", "phone")
@@ -203,6 +207,14 @@ func waitHealth(t *testing.T, s *seentest.Server, code int, body string) {
 // 200 once the node has reconnected, which it counts.
 func TestClusterHealthFollowsNATS(t *testing.T) {
 	n, a, _ := twoNodes(t)
+	// A group message with receipts loads the group's engine on node 1,
+	// which the reconnect must drop: it may have missed events.
+	a.Users("alice", "bob")
+	a.MustAdmin("POST", "/v1/admin/groups", map[string]any{"groupId": "team", "owner": "alice", "members": []string{"bob"}})
+	alice := connectRaw(t, a, "alice", "phone")
+	alice.MustCall(protocol.MethodMessageSend, protocol.SendParams{
+		Conversation: group("team"), ClientMsgID: "m1", Body: json.RawMessage(`"hi"`), Receipt: true,
+	}, nil)
 	waitHealth(t, a, http.StatusOK, "ok")
 	n.Shutdown()
 	waitHealth(t, a, http.StatusServiceUnavailable, "nats")
@@ -210,7 +222,7 @@ func TestClusterHealthFollowsNATS(t *testing.T) {
 	waitHealth(t, a, http.StatusOK, "ok")
 	metrics := string(a.MustAdmin("GET", "/metrics", nil))
 	for _, want := range []string{"seen_nats_connected 1", "seen_nats_reconnects_total 1", "seen_nats_dropped_total 0",
-		`seen_receipt_engine_reloads_total{reason="resync"}`, "seen_postgres_pool_total_conns"} {
+		`seen_receipt_engine_reloads_total{reason="resync"} 1`, "seen_receipt_engines_loaded 0", "seen_postgres_pool_total_conns"} {
 		if !strings.Contains(metrics, want) {
 			t.Errorf("/metrics lacks %q", want)
 		}
