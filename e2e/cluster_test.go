@@ -259,3 +259,36 @@ func TestClusterHealthFollowsPostgres(t *testing.T) {
 	exec("ALTER DATABASE " + db + " ALLOW_CONNECTIONS true")
 	waitHealth(t, a, http.StatusOK, "ok")
 }
+
+// TestClusterNodesStartTogether: two cluster nodes started at the same
+// moment on an empty database both come up (one migrates while the other
+// waits for it) and run side by side.
+func TestClusterNodesStartTogether(t *testing.T) {
+	pg := seentest.PostgresDB(t)
+	n := seentest.StartNATS(t)
+	type result struct {
+		srv *server.Server
+		err error
+	}
+	res := make(chan result, 2)
+	for range 2 {
+		go func() {
+			srv, err := server.New(nodeConfig(t, pg, n.URL()))
+			res <- result{srv, err}
+		}()
+	}
+	for range 2 {
+		r := <-res
+		if r.err != nil {
+			t.Errorf("node started beside another on an empty database: %v", r.err)
+			continue
+		}
+		t.Cleanup(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if err := r.srv.Shutdown(ctx); err != nil {
+				t.Errorf("shutdown: %v", err)
+			}
+		})
+	}
+}
