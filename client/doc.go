@@ -88,8 +88,10 @@
 // caller gets at most the smaller of its own id count and the request's.
 // A Read of no ids or of more than 100 goes alone (the server refuses the
 // latter whole). A call whose request is not shared is bounded by its own
-// ctx; a shared request is bounded by the client's life and 10 seconds,
-// and a caller whose ctx ends stops waiting for it at once.
+// ctx; a shared request is bounded by the client's life and 10 seconds.
+// A caller whose ctx ends stops waiting at once, except the one whose
+// goroutine sends the shared request (the first queued), which returns
+// when it is answered.
 // WithReadBatching(false) sends every Read as its own request.
 //
 // MarkRead(ctx, conv, msgID) is Read with one id, for an app that marks

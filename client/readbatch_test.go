@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -159,5 +160,56 @@ func TestReadSharedCountAttribution(t *testing.T) {
 		if got := attribute(tc.read, tc.total, tc.own); got != tc.want {
 			t.Errorf("attribute(%d, %d, %d) = %d, want %d", tc.read, tc.total, tc.own, got, tc.want)
 		}
+	}
+}
+
+// TestReadSharedCallerStopsAtCtx: a caller whose read went out in a
+// shared request another caller sends returns its ctx's error as soon as
+// ctx ends, without waiting for the answer; the others sharing the request
+// still get theirs.
+func TestReadSharedCallerStopsAtCtx(t *testing.T) {
+	url, reads := readServer(t)
+	c := dialReads(t, url)
+	conv := protocol.Conversation{Type: protocol.ConvGroup, ID: "g"}
+	var lead, other protocol.ReadResult
+	var leadErr, otherErr error
+	var wg sync.WaitGroup
+	readAsync(&wg, c, conv, []string{"lead"}, &lead, &leadErr)
+	first := recv(t, reads, "the leader's read")
+	// o queues first: it leads the shared request, sending it on its own
+	// goroutine, so it is the one that waits for the answer.
+	readAsync(&wg, c, conv, []string{"o"}, &other, &otherErr)
+	checkFor(t, func() error {
+		if n := c.reads.waiting(conv); n != 1 {
+			return fmt.Errorf("%d calls queued, want 1", n)
+		}
+		return nil
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	quit := make(chan error, 1)
+	go func() {
+		_, err := c.Read(ctx, protocol.ReadParams{Conversation: conv, MsgIDs: []string{"q"}})
+		quit <- err
+	}()
+	checkFor(t, func() error {
+		if n := c.reads.waiting(conv); n != 2 {
+			return fmt.Errorf("%d calls queued, want 2", n)
+		}
+		return nil
+	})
+	first.reply <- json.RawMessage(`"result":{"read":1}`)
+	shared := recv(t, reads, "the shared read")
+	if len(shared.ids) != 2 {
+		t.Fatalf("shared ids %v, want q and o", shared.ids)
+	}
+	cancel()
+	if err := recv(t, quit, "the cancelled caller's return"); !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled caller got %v, want context.Canceled", err)
+	}
+	shared.reply <- json.RawMessage(`"result":{"read":2}`)
+	wg.Wait()
+	if leadErr != nil || otherErr != nil || lead.Read != 1 || other.Read != 1 {
+		t.Errorf("lead %+v %v, other %+v %v; want read 1 each", lead, leadErr, other, otherErr)
 	}
 }
