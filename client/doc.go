@@ -73,13 +73,30 @@
 //
 // # Read acks
 //
-// Read sends one message.read with the ids it is given. MarkRead is for an
-// app that marks messages one by one as they come into view: calls for one
-// conversation share requests, one in flight at a time, so while a request
-// is out the next calls queue and go together (up to 100 ids). A quiet
-// conversation's read goes out at once; a busy one costs one request per
-// round trip instead of one per message. Each call gets its own answer: a
-// batch the server refuses for one id is sent again id by id.
+// Read acks are batched by default, with no added wait: concurrent Read
+// calls for one conversation share message.read requests, one in flight
+// at a time. A Read made while none of the conversation's reads is in
+// flight goes out at once, exactly as given; calls made while one is in
+// flight queue and, when its answer arrives, go together in the next
+// request (up to 100 ids; a caller's ids are never split). So a quiet
+// conversation's read is never slowed, and a busy one waits at most one
+// round trip and costs one request per round trip instead of one per
+// call. Each call gets its own answer: a shared request the server refuses
+// is sent again caller by caller, so one bad id fails only its own caller.
+// ReadResult.Read of a shared request is exact when every id in it was
+// newly recorded; otherwise the server's count cannot be split and a
+// caller gets at most the smaller of its own id count and the request's.
+// A Read of no ids or of more than 100 goes alone (the server refuses the
+// latter whole). A call whose request is not shared is bounded by its own
+// ctx; a shared request is bounded by the client's life and 10 seconds.
+// A caller whose ctx ends stops waiting at once, except the one whose
+// goroutine sends the shared request (the first queued), which returns
+// when it is answered.
+// WithReadBatching(false) sends every Read as its own request.
+//
+// MarkRead(ctx, conv, msgID) is Read with one id, for an app that marks
+// messages read one by one as they come into view; it shares requests
+// even with WithReadBatching(false).
 //
 // # Events
 //

@@ -9,65 +9,77 @@ import (
 	"github.com/seen-im/seen/protocol"
 )
 
-// MarkRead records a single-message read of msgID in conv, like Read with
-// one id, but calls for the same conversation share requests: while one
-// message.read of a conversation is in flight, further MarkRead calls
-// queue, and the next request carries all of them (up to 100 ids). An
-// app that marks messages read one by one as they scroll into view sends
-// one request per round trip instead of one per message, and a quiet
-// conversation's read goes out at once, with no added delay.
+// MarkRead records a single-message read of msgID in conv: Read with one
+// id, sharing requests whatever WithReadBatching says. While one
+// message.read of a conversation is in flight, further calls queue, and
+// the next request carries all of them (up to 100 ids). An app that marks
+// messages read one by one as they scroll into view sends one request per
+// round trip instead of one per message, and a quiet conversation's read
+// goes out at once, with no added delay.
 //
 // It returns when the server has recorded the read, with the error the
 // server gave for this id. If ctx ends first it returns ctx's error; the
 // read may still be recorded.
 func (c *Client) MarkRead(ctx context.Context, conv protocol.Conversation, msgID string) error {
-	w := &readWaiter{id: msgID, done: make(chan struct{}), turn: make(chan struct{})}
+	_, err := c.queueRead(ctx, conv, []string{msgID})
+	return err
+}
+
+// queueRead is a Read of ids (1 to MaxMsgIDs) that shares a request with
+// the other queued reads of conv. It returns how many of ids the server
+// newly recorded (see attribute) or the error it gave for them.
+func (c *Client) queueRead(ctx context.Context, conv protocol.Conversation, ids []string) (int, error) {
+	w := &readWaiter{ids: ids, ctx: ctx, done: make(chan struct{}), turn: make(chan struct{})}
 	if !c.reads.join(conv, w) {
 		select {
 		case <-w.done:
-			return w.err
+			return w.read, w.err
 		case <-w.turn:
 		case <-ctx.Done():
-			if c.reads.leave(conv, w) {
-				return ctx.Err()
-			}
-			// A batch took w, or w was handed the lead: see it through.
-			select {
-			case <-w.done:
-				return w.err
-			case <-w.turn:
+			switch c.reads.leave(conv, w) {
+			case leftQueue, takenByBatch:
+				// A batch that took w answers no one for it; the ids
+				// may still be recorded, as ctx's error says.
+				return 0, ctx.Err()
+			case mustLead:
+				// w was handed the lead: the waiters behind it need it
+				// to send their batch, so it does, then returns.
+				<-w.turn
 			}
 		}
 	}
 	c.flushReads(conv)
 	<-w.done
-	return w.err
+	return w.read, w.err
 }
 
-// readWaiter is one MarkRead call.
+// readWaiter is one queued Read or MarkRead call.
 type readWaiter struct {
-	id   string
-	err  error         // set before done is closed
-	lead bool          // guarded by readQueues.mu: w leads (or is to)
-	done chan struct{} // closed with the result
-	turn chan struct{} // closed when w is handed the lead
+	ids  []string
+	ctx  context.Context // the caller's; bounds a request that carries only w
+	read int             // set before done is closed
+	err  error           // set before done is closed
+	lead bool            // guarded by readQueues.mu: w leads (or is to)
+	done chan struct{}   // closed with the result
+	turn chan struct{}   // closed when w is handed the lead
 }
 
-// readQueue is a conversation's MarkRead calls waiting for a request.
+// readQueue is a conversation's read calls waiting for a request. It
+// exists while a waiter leads.
 type readQueue struct {
 	waiting []*readWaiter
-	busy    bool // a waiter leads: it sends the next batch
 }
 
-// readQueues are the client's MarkRead queues, one per conversation in
-// use. The leader of a conversation sends one batch, its own id first,
-// then hands the lead to the first waiter left, if any.
+// readQueues are the client's read queues, one per conversation in use.
+// The leader of a conversation sends one batch, its own ids first, then
+// hands the lead to the first waiter left, if any.
 type readQueues struct {
 	mu    sync.Mutex
 	convs map[protocol.Conversation]*readQueue // guarded by mu
 }
 
-// join queues w and reports whether it leads.
+// join queues w and reports whether it leads: it does when no request of
+// conv is in flight, so a lone read goes out at once.
 func (rq *readQueues) join(conv protocol.Conversation, w *readWaiter) bool {
 	rq.mu.Lock()
 	defer rq.mu.Unlock()
@@ -78,45 +90,61 @@ func (rq *readQueues) join(conv protocol.Conversation, w *readWaiter) bool {
 	if q == nil {
 		q = &readQueue{}
 		rq.convs[conv] = q
+		w.lead = true
 	}
 	q.waiting = append(q.waiting, w)
-	if !q.busy {
-		q.busy, w.lead = true, true
-	}
 	return w.lead
 }
 
-// leave takes w out of its queue if no batch took it yet, and reports
-// whether it did. A waiter that was handed the lead is not taken out: it
-// must lead.
-func (rq *readQueues) leave(conv protocol.Conversation, w *readWaiter) bool {
+// leaveResult is what leave did.
+type leaveResult int
+
+const (
+	leftQueue    leaveResult = iota // w was waiting and is out
+	takenByBatch                    // a batch in flight carries w
+	mustLead                        // w was handed the lead and must send
+)
+
+// leave takes w out of its queue if no batch took it yet.
+func (rq *readQueues) leave(conv protocol.Conversation, w *readWaiter) leaveResult {
 	rq.mu.Lock()
 	defer rq.mu.Unlock()
+	if w.lead {
+		return mustLead
+	}
 	q := rq.convs[conv]
-	if q == nil || w.lead {
-		return false
+	if q == nil {
+		return takenByBatch
 	}
 	i := slices.Index(q.waiting, w)
 	if i < 0 {
-		return false
+		return takenByBatch
 	}
 	q.waiting = slices.Delete(q.waiting, i, i+1)
-	return true
+	return leftQueue
 }
 
-// take removes the next batch of conv's waiters, the leader first.
+// take removes the next batch of conv's waiters, the leader first: as
+// many as fit in one request of MaxMsgIDs ids.
 func (rq *readQueues) take(conv protocol.Conversation) []*readWaiter {
 	rq.mu.Lock()
 	defer rq.mu.Unlock()
 	q := rq.convs[conv]
-	n := min(len(q.waiting), protocol.MaxMsgIDs)
+	n, ids := 0, 0
+	for _, w := range q.waiting {
+		if n > 0 && ids+len(w.ids) > protocol.MaxMsgIDs {
+			break
+		}
+		n++
+		ids += len(w.ids)
+	}
 	batch := slices.Clone(q.waiting[:n])
 	q.waiting = slices.Delete(q.waiting, 0, n)
 	return batch
 }
 
 // handOff ends a leader's turn: the first waiter left leads next, or the
-// queue goes idle. It returns the new leader, if any.
+// queue goes away. It returns the new leader, if any.
 func (rq *readQueues) handOff(conv protocol.Conversation) *readWaiter {
 	rq.mu.Lock()
 	defer rq.mu.Unlock()
@@ -133,26 +161,15 @@ func (rq *readQueues) handOff(conv protocol.Conversation) *readWaiter {
 // flushReads sends one batch of conv's queued reads and hands the lead on.
 func (c *Client) flushReads(conv protocol.Conversation) {
 	batch := c.reads.take(conv)
-	ids := make([]string, len(batch))
-	for i, w := range batch {
-		ids[i] = w.id
-	}
-	ctx, cancel := context.WithTimeout(c.ctx, ackTimeout)
-	_, err := c.Read(ctx, protocol.ReadParams{Conversation: conv, MsgIDs: ids})
-	var pe *protocol.Error
-	if errors.As(err, &pe) && len(batch) > 1 {
-		// The server refused the batch for one id (say, a message that is
-		// not there): each id goes again alone, so each caller gets its own
-		// answer and one bad id fails only its own caller.
-		for _, w := range batch {
-			_, w.err = c.Read(ctx, protocol.ReadParams{Conversation: conv, MsgIDs: []string{w.id}})
-		}
+	if len(batch) == 1 {
+		// Shared with no one: the caller's own context bounds it, as
+		// without batching.
+		w := batch[0]
+		res, err := c.readNow(w.ctx, protocol.ReadParams{Conversation: conv, MsgIDs: w.ids})
+		w.read, w.err = res.Read, err
 	} else {
-		for _, w := range batch {
-			w.err = err
-		}
+		c.sendShared(conv, batch)
 	}
-	cancel()
 	next := c.reads.handOff(conv)
 	for _, w := range batch {
 		close(w.done)
@@ -160,4 +177,41 @@ func (c *Client) flushReads(conv protocol.Conversation) {
 	if next != nil {
 		close(next.turn)
 	}
+}
+
+// sendShared sends the ids of several callers as one message.read, bounded
+// by the client's life and ackTimeout rather than one caller's context.
+func (c *Client) sendShared(conv protocol.Conversation, batch []*readWaiter) {
+	var ids []string
+	for _, w := range batch {
+		ids = append(ids, w.ids...)
+	}
+	ctx, cancel := context.WithTimeout(c.ctx, ackTimeout)
+	defer cancel()
+	res, err := c.readNow(ctx, protocol.ReadParams{Conversation: conv, MsgIDs: ids})
+	var pe *protocol.Error
+	if errors.As(err, &pe) {
+		// The server refused the batch for one id (say, a message that is
+		// not there): each caller's ids go again alone, so each caller
+		// gets its own answer and one bad id fails only its own caller.
+		for _, w := range batch {
+			r, err := c.readNow(ctx, protocol.ReadParams{Conversation: conv, MsgIDs: w.ids})
+			w.read, w.err = r.Read, err
+		}
+		return
+	}
+	for _, w := range batch {
+		w.read, w.err = attribute(res.Read, len(ids), len(w.ids)), err
+	}
+}
+
+// attribute splits a shared request's count of newly recorded reads: the
+// server counts the request, not each caller's part. When every id was
+// new, each caller's part is exact; otherwise which ids were already read
+// is unknown, and a caller gets at most its own number of ids.
+func attribute(read, total, own int) int {
+	if read >= total {
+		return own
+	}
+	return min(read, own)
 }

@@ -74,11 +74,12 @@ func readServer(t *testing.T) (url string, reads chan readReq) {
 	return "ws" + strings.TrimPrefix(srv.URL, "http") + "/v1/ws", reads
 }
 
-func dialReads(t *testing.T, url string) *Client {
+func dialReads(t *testing.T, url string, opts ...Option) *Client {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
 	defer cancel()
-	c, err := Dial(ctx, url, "tok", WithAutoDelivered(false), WithReconnect(false), WithLogger(testLogger(t)))
+	opts = append([]Option{WithAutoDelivered(false), WithReconnect(false), WithLogger(testLogger(t))}, opts...)
+	c, err := Dial(ctx, url, "tok", opts...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -49,8 +49,24 @@ func (c *Client) Delivered(ctx context.Context, p protocol.DeliveredParams) erro
 	return c.Call(ctx, protocol.MethodMessageDelivered, p, nil)
 }
 
-// Read marks single messages read (message.read).
+// Read marks single messages read (message.read). Unless
+// WithReadBatching(false), concurrent calls for one conversation share
+// requests, as MarkRead's do: see the package documentation, "Read acks".
 func (c *Client) Read(ctx context.Context, p protocol.ReadParams) (protocol.ReadResult, error) {
+	if !c.cfg.readBatching || len(p.MsgIDs) == 0 || len(p.MsgIDs) > protocol.MaxMsgIDs {
+		// Nothing to share, or a request the server refuses as a whole:
+		// it goes alone and gets the server's own answer.
+		return c.readNow(ctx, p)
+	}
+	n, err := c.queueRead(ctx, p.Conversation, p.MsgIDs)
+	if err != nil {
+		return protocol.ReadResult{}, err
+	}
+	return protocol.ReadResult{Read: n}, nil
+}
+
+// readNow sends one message.read.
+func (c *Client) readNow(ctx context.Context, p protocol.ReadParams) (protocol.ReadResult, error) {
 	return call[protocol.ReadResult](ctx, c, protocol.MethodMessageRead, p)
 }
 

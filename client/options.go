@@ -35,6 +35,7 @@ type config struct {
 	backoffMin     time.Duration
 	backoffMax     time.Duration
 	autoDelivered  bool
+	readBatching   bool
 	deliveredDelay time.Duration
 	readLimit      int64
 	eventQueue     int
@@ -53,6 +54,7 @@ func newConfig(url, token string, opts []Option) (config, error) {
 		backoffMin:     DefaultBackoffMin,
 		backoffMax:     DefaultBackoffMax,
 		autoDelivered:  true,
+		readBatching:   true,
 		deliveredDelay: DefaultDeliveredDelay,
 		readLimit:      DefaultReadLimit,
 		eventQueue:     DefaultEventQueue,
@@ -109,6 +111,11 @@ func WithBackoff(min, max time.Duration) Option {
 // WithAutoDelivered turns automatic message.delivered acks on or off
 // (default on).
 func WithAutoDelivered(on bool) Option { return func(c *config) { c.autoDelivered = on } }
+
+// WithReadBatching turns the sharing of message.read requests by Read on or
+// off (default on): see Read. Off, every Read sends its own request.
+// MarkRead always shares.
+func WithReadBatching(on bool) Option { return func(c *config) { c.readBatching = on } }
 
 // WithDeliveredDelay sets how long delivered acks are collected before one
 // ack per conversation is sent (default 50ms).

@@ -204,9 +204,10 @@ func benchGroupCmd(f *benchFlags, storm bool) *cobra.Command {
 		fs.IntVar(&p.MaxChangedPerSec, "max-changed-per-sec", 0, "with --check: most receipt.changed per second allowed at the sender (0: not checked)")
 		fs.BoolVar(&p.Delivered, "delivered", false, "send message.delivered before the read")
 	} else {
-		fs.IntVar(&p.Messages, "messages", 20, "receipt messages to send")
+		fs.IntVar(&p.Messages, "messages", 20, "receipt messages to send (0: set up and connect only, an idle baseline)")
 		fs.DurationVar(&p.Interval, "interval", 0, "pause between two sends")
 		fs.BoolVar(&p.Delivered, "delivered", true, "send message.delivered before each read")
+		fs.BoolVar(&p.NoRead, "no-read", false, "readers receive every message and ack none: the baseline that isolates what the acks cost")
 	}
 	fs.BoolVar(&p.MarkRead, "mark-read", false, "read with the SDK's MarkRead: a member's concurrent reads share message.read requests")
 	return cmd

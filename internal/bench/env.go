@@ -198,6 +198,9 @@ func (e *env) dial(ctx context.Context, user string, queue int, h client.Handler
 		client.WithHTTPClient(e.httpClient()),
 		client.WithAutoDelivered(false),
 		client.WithReconnect(false),
+		// One message.read per Read: the scenarios measure the server's
+		// cost of an ack; --mark-read opts into shared requests.
+		client.WithReadBatching(false),
 		client.WithEventQueueSize(queue),
 		client.WithDevice("bench"),
 		client.WithHandlers(h),

@@ -20,10 +20,15 @@ type GroupParams struct {
 	// Connected is how many members besides the sender connect and read
 	// every message, over all shards; default Members-1 (everyone).
 	Connected int
-	// Messages is how many receipt messages the sender sends.
+	// Messages is how many receipt messages the sender sends; 0 runs the
+	// setup and connects only.
 	Messages int
 	// Interval separates two sends.
 	Interval time.Duration
+	// NoRead has the readers receive every message without acking it:
+	// with the same sends and fan-out as a run that reads, the baseline
+	// scripts/instructions-per-ack.sh subtracts to get what the acks cost.
+	NoRead bool
 	// Delivered sends message.delivered before each read.
 	Delivered bool
 	// MarkRead reads through the SDK's MarkRead, which lets a member's
@@ -78,8 +83,10 @@ func runGroup(ctx context.Context, o Options, p GroupParams, name string) (*Repo
 	if p.Connected <= 0 || p.Connected > p.Members-1 {
 		p.Connected = p.Members - 1
 	}
-	if p.Messages < 1 {
-		p.Messages = 1
+	if p.Messages < 0 {
+		// Zero is allowed: the same setup and connects with no send and no
+		// read, the idle baseline scripts/instructions-per-ack.sh subtracts.
+		p.Messages = 0
 	}
 	lo, hi := shardRange(p.Connected, e.o.Shard, e.o.Shards)
 	local := hi - lo
@@ -94,7 +101,7 @@ func runGroup(ctx context.Context, o Options, p GroupParams, name string) (*Repo
 		e: e, p: p,
 		rep: e.newReport(name, map[string]any{
 			"members": p.Members, "connected": p.Connected, "messages": p.Messages,
-			"localReaders": local, "delivered": p.Delivered, "markRead": p.MarkRead,
+			"localReaders": local, "delivered": p.Delivered, "markRead": p.MarkRead, "noRead": p.NoRead,
 		}),
 		group: protocol.Conversation{Type: protocol.ConvGroup, ID: o.Prefix + "-g"},
 		users: func(i int) string { return fmt.Sprintf("%s-u%d", e.o.Prefix, i) },
@@ -149,6 +156,10 @@ func (r *groupRun) run(ctx context.Context, lo, hi int) error {
 	clients, err := e.dialAll(ctx, readers, readerQueue, func(i int, self *atomic.Pointer[client.Client]) client.Handlers {
 		return client.Handlers{Message: func(m protocol.Message) {
 			if m.Conversation != r.group || m.Sender != sender || m.Receipt == nil {
+				return
+			}
+			if r.p.NoRead {
+				r.readsDone.Add(1)
 				return
 			}
 			go func() {
@@ -233,6 +244,9 @@ func (r *groupRun) lead(ctx context.Context, sender string) error {
 	}
 
 	want := r.p.Connected
+	if r.p.NoRead {
+		want = 0
+	}
 	eligible := r.p.Members - 1
 	wctx, cancel := context.WithTimeout(ctx, e.o.Timeout)
 	defer cancel()
@@ -279,7 +293,8 @@ func (r *groupRun) lead(ctx context.Context, sender string) error {
 		if rc.ReadCount != want || rc.UnreadCount != eligible-want || rc.DeliveredCount < rc.ReadCount || rc.Status != wantStatus {
 			bad = append(bad, fmt.Sprintf("%s: status %s read %d unread %d delivered %d", id, rc.Status, rc.ReadCount, rc.UnreadCount, rc.DeliveredCount))
 		}
-		if v := r.last[id]; v.ReadCount != rc.ReadCount || v.UnreadCount != rc.UnreadCount || v.DeliveredCount != rc.DeliveredCount || v.Status != rc.Status {
+		// With no reads there is no receipt.changed to compare.
+		if v := r.last[id]; !r.p.NoRead && (v.ReadCount != rc.ReadCount || v.UnreadCount != rc.UnreadCount || v.DeliveredCount != rc.DeliveredCount || v.Status != rc.Status) {
 			stale = append(stale, fmt.Sprintf("%s: last event read %d/%s, query read %d/%s", id, v.ReadCount, v.Status, rc.ReadCount, rc.Status))
 		}
 	}

@@ -70,6 +70,10 @@ var ConnectionError = class extends Error {
 };
 
 // src/client.ts
+var MAX_MSG_IDS = 100;
+function attributeRead(read, total, own) {
+  return read >= total ? own : Math.min(read, own);
+}
 var OPEN = 1;
 function newClientMsgId() {
   const c = globalThis.crypto;
@@ -116,11 +120,14 @@ var SeenClient = class {
     this.ackPending = /* @__PURE__ */ new Map();
     this.ackDone = /* @__PURE__ */ new Map();
     this.ackTimer = null;
+    // Read acks: per conversation, the read() calls waiting for a request.
+    this.readQueues = /* @__PURE__ */ new Map();
     this.lastOrphan = null;
     if (!options.url) throw new TypeError("SeenClient: url is required");
     if (!options.token && !options.getToken) throw new TypeError("SeenClient: token or getToken is required");
     this.opts = {
       autoDelivered: true,
+      readBatching: true,
       deliveredDelayMs: 50,
       reconnect: true,
       backoffMinMs: 200,
@@ -261,10 +268,71 @@ var SeenClient = class {
   delivered(conversation, seq) {
     return this.rpc("message.delivered", { conversation, seq });
   }
-  /** message.read: single-message reads; resolves with how many were newly recorded. */
-  async read(conversation, msgIds) {
+  /**
+   * message.read: single-message reads; resolves with how many were newly
+   * recorded. With readBatching (the default), concurrent calls of one
+   * conversation share requests: see ClientOptions.readBatching. Each call
+   * still gets its own answer: a shared request the server refuses is sent
+   * again caller by caller, so a bad id fails only its own caller. The
+   * count of a shared request is exact when every id in it was new;
+   * otherwise a caller gets at most its own number of ids.
+   */
+  read(conversation, msgIds) {
+    if (!this.opts.readBatching || msgIds.length === 0 || msgIds.length > MAX_MSG_IDS) {
+      return this.readNow(conversation, msgIds);
+    }
+    return new Promise((resolve, reject) => {
+      const key = conversationKey(conversation);
+      const w = { ids: [...msgIds], resolve, reject };
+      const q = this.readQueues.get(key);
+      if (q) {
+        q.waiting.push(w);
+        return;
+      }
+      const nq = { conv: conversation, waiting: [w] };
+      this.readQueues.set(key, nq);
+      queueMicrotask(() => void this.flushReads(key, nq));
+    });
+  }
+  async readNow(conversation, msgIds) {
     const res = await this.rpc("message.read", { conversation, msgIds });
     return res.read;
+  }
+  /** Sends q's reads, one request in flight at a time, until none wait; then q goes away. */
+  async flushReads(key, q) {
+    while (q.waiting.length > 0) {
+      let n = 0;
+      let ids = 0;
+      for (const w of q.waiting) {
+        if (n > 0 && ids + w.ids.length > MAX_MSG_IDS) break;
+        n++;
+        ids += w.ids.length;
+      }
+      await this.sendReads(q.conv, q.waiting.splice(0, n));
+    }
+    this.readQueues.delete(key);
+  }
+  /** Sends one batch of read() calls as one message.read and answers each. */
+  async sendReads(conv, batch) {
+    const ids = batch.flatMap((w) => w.ids);
+    let read;
+    try {
+      read = await this.readNow(conv, ids);
+    } catch (err) {
+      if (!(err instanceof SeenError) || batch.length === 1) {
+        for (const w of batch) w.reject(err);
+        return;
+      }
+      for (const w of batch) {
+        try {
+          w.resolve(await this.readNow(conv, w.ids));
+        } catch (e) {
+          w.reject(e);
+        }
+      }
+      return;
+    }
+    for (const w of batch) w.resolve(attributeRead(read, ids.length, w.ids.length));
   }
   /** conversation.read: everything up to seq (default: the latest) is read; resolves with the read watermark. */
   async readConversation(conversation, seq) {

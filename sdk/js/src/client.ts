@@ -66,6 +66,15 @@ export interface ClientOptions {
   autoDelivered?: boolean;
   /** How long delivered acks gather before one is sent per conversation (default 50 ms). */
   deliveredDelayMs?: number;
+  /**
+   * Let concurrent read() calls of one conversation share message.read
+   * requests (default true): calls made in the same tick go together, and
+   * calls made while a read of the conversation is in flight go together
+   * in the next request once it is answered (up to 100 ids), so a read
+   * waits at most one round trip and a lone read is not delayed. false:
+   * every read() is its own request.
+   */
+  readBatching?: boolean;
   /** Reconnect after a dropped connection (default true). Never after close() or a 401. */
   reconnect?: boolean;
   /** Reconnect backoff: first step and cap, in ms (defaults 200 and 30000). */
@@ -96,6 +105,32 @@ interface Pending {
 interface Waiting {
   frame: () => string;
   id: number;
+}
+
+/** One read() call waiting for a message.read request. */
+interface ReadWaiter {
+  ids: string[];
+  resolve: (read: number) => void;
+  reject: (e: Error) => void;
+}
+
+/** A conversation's read() calls; it exists while its requests are being sent. */
+interface ReadQueue {
+  conv: Conversation;
+  waiting: ReadWaiter[];
+}
+
+/** Most ids in one message.read. */
+const MAX_MSG_IDS = 100;
+
+/**
+ * The part of a shared message.read's count of newly recorded reads that
+ * goes to one caller: the server counts the request, not each caller's
+ * part. Exact when every id was new; otherwise at most the caller's own
+ * number of ids and the request's count.
+ */
+function attributeRead(read: number, total: number, own: number): number {
+  return read >= total ? own : Math.min(read, own);
 }
 
 type Handler = (payload: any) => void;
@@ -146,6 +181,7 @@ export class SeenClient {
     Pick<
       ClientOptions,
       | "autoDelivered"
+      | "readBatching"
       | "deliveredDelayMs"
       | "reconnect"
       | "backoffMinMs"
@@ -178,11 +214,15 @@ export class SeenClient {
   private readonly ackDone = new Map<string, number>();
   private ackTimer: ReturnType<typeof setTimeout> | null = null;
 
+  // Read acks: per conversation, the read() calls waiting for a request.
+  private readonly readQueues = new Map<string, ReadQueue>();
+
   constructor(options: ClientOptions) {
     if (!options.url) throw new TypeError("SeenClient: url is required");
     if (!options.token && !options.getToken) throw new TypeError("SeenClient: token or getToken is required");
     this.opts = {
       autoDelivered: true,
+      readBatching: true,
       deliveredDelayMs: 50,
       reconnect: true,
       backoffMinMs: 200,
@@ -339,10 +379,79 @@ export class SeenClient {
     return this.rpc("message.delivered", { conversation, seq });
   }
 
-  /** message.read: single-message reads; resolves with how many were newly recorded. */
-  async read(conversation: Conversation, msgIds: string[]): Promise<number> {
+  /**
+   * message.read: single-message reads; resolves with how many were newly
+   * recorded. With readBatching (the default), concurrent calls of one
+   * conversation share requests: see ClientOptions.readBatching. Each call
+   * still gets its own answer: a shared request the server refuses is sent
+   * again caller by caller, so a bad id fails only its own caller. The
+   * count of a shared request is exact when every id in it was new;
+   * otherwise a caller gets at most its own number of ids.
+   */
+  read(conversation: Conversation, msgIds: string[]): Promise<number> {
+    if (!this.opts.readBatching || msgIds.length === 0 || msgIds.length > MAX_MSG_IDS) {
+      // Nothing to share, or a request the server refuses whole: alone.
+      return this.readNow(conversation, msgIds);
+    }
+    return new Promise<number>((resolve, reject) => {
+      const key = conversationKey(conversation);
+      const w: ReadWaiter = { ids: [...msgIds], resolve, reject };
+      const q = this.readQueues.get(key);
+      if (q) {
+        q.waiting.push(w);
+        return;
+      }
+      const nq: ReadQueue = { conv: conversation, waiting: [w] };
+      this.readQueues.set(key, nq);
+      // In a microtask, not a timer: reads made before it runs (a loop
+      // marking a screenful read) join this first request at no delay.
+      queueMicrotask(() => void this.flushReads(key, nq));
+    });
+  }
+
+  private async readNow(conversation: Conversation, msgIds: string[]): Promise<number> {
     const res = await this.rpc("message.read", { conversation, msgIds });
     return res.read;
+  }
+
+  /** Sends q's reads, one request in flight at a time, until none wait; then q goes away. */
+  private async flushReads(key: string, q: ReadQueue): Promise<void> {
+    while (q.waiting.length > 0) {
+      let n = 0;
+      let ids = 0;
+      for (const w of q.waiting) {
+        if (n > 0 && ids + w.ids.length > MAX_MSG_IDS) break;
+        n++;
+        ids += w.ids.length;
+      }
+      await this.sendReads(q.conv, q.waiting.splice(0, n));
+    }
+    this.readQueues.delete(key);
+  }
+
+  /** Sends one batch of read() calls as one message.read and answers each. */
+  private async sendReads(conv: Conversation, batch: ReadWaiter[]): Promise<void> {
+    const ids = batch.flatMap((w) => w.ids);
+    let read: number;
+    try {
+      read = await this.readNow(conv, ids);
+    } catch (err) {
+      if (!(err instanceof SeenError) || batch.length === 1) {
+        for (const w of batch) w.reject(err as Error);
+        return;
+      }
+      // Refused for one id (say, a message that is not there): each
+      // caller's ids go again alone, so each gets its own answer.
+      for (const w of batch) {
+        try {
+          w.resolve(await this.readNow(conv, w.ids));
+        } catch (e) {
+          w.reject(e as Error);
+        }
+      }
+      return;
+    }
+    for (const w of batch) w.resolve(attributeRead(read, ids.length, w.ids.length));
   }
 
   /** conversation.read: everything up to seq (default: the latest) is read; resolves with the read watermark. */

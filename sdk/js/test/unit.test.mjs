@@ -179,3 +179,110 @@ test("refreshDelay: 3/4 of the lifetime, at least 5 s before the end, never unde
   assert.equal(refreshDelay(3000), 1000);
   assert.equal(refreshDelay(-1000), 1000);
 });
+
+/**
+ * A scripted server for read batching: it answers connect, and hands each
+ * message.read to the test through reads (a queue of { ids, frame, sock }).
+ */
+function readScript() {
+  const reads = [];
+  let wake = null;
+  const WS = scriptedSocket((f, sock) => {
+    if (f.method === "connect") sock.reply(f, { userId: "bob", device: "d-1", serverTime: Date.now() });
+    else if (f.method === "message.read") {
+      reads.push({ ids: f.params.msgIds, frame: f, sock });
+      wake?.();
+    }
+  });
+  /** The next message.read the client sent. */
+  const next = async () => {
+    while (reads.length === 0) await new Promise((r) => (wake = r));
+    wake = null;
+    return reads.shift();
+  };
+  return { WS, reads, next };
+}
+
+/** Lets every pending timer and microtask run (the scripted socket answers in timers). */
+const settle = () => new Promise((r) => setTimeout(r, 20));
+
+test("read batching: reads of one tick share a request; reads during it share the next; each gets its count", async () => {
+  const { WS, reads, next } = readScript();
+  const c = new SeenClient({ url: "ws://fake/v1/ws", token: "t", WebSocket: WS, autoDelivered: false });
+  await c.connect();
+  const team = { type: "group", id: "team" };
+  const first = [c.read(team, ["a"]), c.read(team, ["b", "c"])];
+  const r1 = await next();
+  assert.deepEqual(r1.ids, ["a", "b", "c"]);
+  const second = [c.read(team, ["d"]), c.read(team, ["e"])];
+  const other = c.read({ type: "peer", id: "alice" }, ["x"]); // another conversation: its own queue
+  const rx = await next();
+  assert.deepEqual(rx.ids, ["x"]);
+  await settle();
+  assert.equal(reads.length, 0, "no request while the conversation's first is in flight");
+  r1.sock.reply(r1.frame, { read: 3 });
+  assert.deepEqual(await Promise.all(first), [1, 2]);
+  const r2 = await next();
+  assert.deepEqual(r2.ids, ["d", "e"]);
+  r2.sock.reply(r2.frame, { read: 1 }); // one was already read: the split is at most each caller's own
+  rx.sock.reply(rx.frame, { read: 1 });
+  assert.deepEqual(await Promise.all(second), [1, 1]);
+  assert.equal(await other, 1);
+  await settle();
+  assert.equal(reads.length, 0);
+  c.close();
+});
+
+test("read batching: at most 100 ids a request, a caller's ids never split", async () => {
+  const { WS, next } = readScript();
+  const c = new SeenClient({ url: "ws://fake/v1/ws", token: "t", WebSocket: WS, autoDelivered: false });
+  await c.connect();
+  const team = { type: "group", id: "team" };
+  const ids = (p, n) => Array.from({ length: n }, (_, i) => `${p}${i}`);
+  const all = [c.read(team, ids("x", 60)), c.read(team, ids("y", 60))];
+  const r1 = await next();
+  assert.deepEqual(r1.ids, ids("x", 60));
+  r1.sock.reply(r1.frame, { read: 60 });
+  const r2 = await next();
+  assert.deepEqual(r2.ids, ids("y", 60));
+  r2.sock.reply(r2.frame, { read: 60 });
+  assert.deepEqual(await Promise.all(all), [60, 60]);
+  c.close();
+});
+
+test("read batching: a refused shared request goes again caller by caller; only the bad id's caller fails", async () => {
+  const { WS, next } = readScript();
+  const c = new SeenClient({ url: "ws://fake/v1/ws", token: "t", WebSocket: WS, autoDelivered: false });
+  await c.connect();
+  const team = { type: "group", id: "team" };
+  const good = c.read(team, ["good"]);
+  const bad = c.read(team, ["bad"]);
+  const shared = await next();
+  assert.deepEqual(shared.ids, ["good", "bad"]);
+  shared.sock.push({ id: shared.frame.id, error: { code: 404, message: "no message", data: { field: "msgIds[1]" } } });
+  for (let i = 0; i < 2; i++) {
+    const alone = await next();
+    assert.equal(alone.ids.length, 1);
+    if (alone.ids[0] === "bad") alone.sock.push({ id: alone.frame.id, error: { code: 404, message: "no message" } });
+    else alone.sock.reply(alone.frame, { read: 1 });
+  }
+  assert.equal(await good, 1);
+  await assert.rejects(bad, (e) => e.name === "SeenError" && e.code === 404);
+  c.close();
+});
+
+test("readBatching: false sends every read on its own, at once", async () => {
+  const { WS, next } = readScript();
+  const c = new SeenClient({ url: "ws://fake/v1/ws", token: "t", WebSocket: WS, autoDelivered: false, readBatching: false });
+  await c.connect();
+  const team = { type: "group", id: "team" };
+  const a = c.read(team, ["a"]);
+  const b = c.read(team, ["b"]);
+  const ra = await next();
+  const rb = await next();
+  assert.deepEqual([ra.ids, rb.ids], [["a"], ["b"]]);
+  ra.sock.reply(ra.frame, { read: 1 });
+  rb.sock.reply(rb.frame, { read: 0 });
+  assert.deepEqual(await Promise.all([a, b]), [1, 0]);
+  c.close();
+});
