@@ -105,6 +105,11 @@ type loadOptions struct {
 	// strictEnv makes an unknown SEEN_* variable an error. Only serve
 	// sets it: the other commands read a few settings and let the rest be.
 	strictEnv bool
+	// noValidate skips config.Validate, for a command that reads a few
+	// settings and checks them itself (migrate reads postgres_url without
+	// being a node, so a node's rules, such as a shared token secret, are
+	// not its own).
+	noValidate bool
 }
 
 // loadConfig layers defaults < config file < SEEN_* environment < flags,
@@ -190,6 +195,9 @@ func loadConfig(fs *pflag.FlagSet, environ []string, opt loadOptions) (config.Co
 	}
 	if err := errors.Join(errs...); err != nil {
 		return config.Config{}, nil, err
+	}
+	if opt.noValidate {
+		return cfg, src, nil
 	}
 	if err := cfg.ValidateNamed(src.name); err != nil {
 		return config.Config{}, nil, err

@@ -1,0 +1,131 @@
+package e2e
+
+import (
+	"encoding/json"
+	"fmt"
+	"os/exec"
+	"strings"
+	"testing"
+
+	"github.com/seen-im/seen/internal/seentest"
+	"github.com/seen-im/seen/protocol"
+)
+
+// runMigrate runs `seen migrate` (the real binary) and returns its output
+// and exit error.
+func runMigrate(t *testing.T, data, pgURL string) (string, error) {
+	t.Helper()
+	cmd := exec.Command(seentest.Binary(t), "migrate", "--data", data, "--postgres-url", pgURL)
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+// answers is what each user's client reads: conversation.list, the history
+// of each conversation and receipt.query on every message of theirs in it, as the
+// server's raw JSON results.
+func answers(t *testing.T, s *seentest.Server, users []string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	for _, u := range users {
+		r := connectRaw(t, s, u, "reader")
+		list := r.Call(protocol.MethodConversationList, protocol.ConversationListParams{Limit: 100})
+		if list.Error != nil {
+			t.Fatalf("%s: conversation.list: %v", u, list.Error)
+		}
+		out[u+" conversation.list"] = string(list.Result)
+		for _, c := range decode[protocol.ConversationListResult](t, list.Result).Conversations {
+			h := r.Call(protocol.MethodMessageHistory, protocol.HistoryParams{Conversation: c.Conversation, Limit: 100})
+			if h.Error != nil {
+				t.Fatalf("%s: message.history %v: %v", u, c.Conversation, h.Error)
+			}
+			key := fmt.Sprintf("%s %s/%s", u, c.Conversation.Type, c.Conversation.ID)
+			out[key+" message.history"] = string(h.Result)
+			var ids []string
+			for _, m := range decode[protocol.HistoryResult](t, h.Result).Messages {
+				if m.Sender == u { // a receipt is its sender's to query
+					ids = append(ids, m.MsgID)
+				}
+			}
+			if len(ids) == 0 {
+				continue
+			}
+			q := r.Call(protocol.MethodReceiptQuery, protocol.ReceiptQueryParams{Conversation: c.Conversation, MsgIDs: ids})
+			if q.Error != nil {
+				t.Fatalf("%s: receipt.query %v: %v", u, c.Conversation, q.Error)
+			}
+			out[key+" receipt.query"] = string(q.Result)
+		}
+		r.Close()
+	}
+	return out
+}
+
+// TestMigrateEmbeddedToPostgres: a node on the embedded store with real
+// traffic is stopped and migrated with `seen migrate`; a node on the
+// PostgreSQL database then answers every user's conversation list,
+// histories and receipts byte for byte as the embedded node did. migrate
+// refuses while the server holds the directory, and refuses a second run
+// into the database it filled, both with a non-zero exit.
+func TestMigrateEmbeddedToPostgres(t *testing.T) {
+	pg := seentest.PostgresDB(t)
+	a := seentest.Start(t)
+	users := []string{"alice", "bob", "carol", "dave"}
+	a.Users(users...)
+	a.MustAdmin("POST", "/v1/admin/groups", map[string]any{"groupId": "team", "owner": "alice", "members": []string{"bob", "carol", "dave"}})
+	alice := connectRaw(t, a, "alice", "phone")
+	bob := connectRaw(t, a, "bob", "phone")
+	carol := connectRaw(t, a, "carol", "phone")
+
+	var sent []protocol.SendResult
+	for i := range 6 {
+		var m protocol.SendResult
+		alice.MustCall(protocol.MethodMessageSend, protocol.SendParams{Conversation: group("team"), ClientMsgID: fmt.Sprintf("g%d", i),
+			Body: json.RawMessage(fmt.Sprintf(`{ "text":  "hello %d" }`, i)), Receipt: i%2 == 0}, &m)
+		sent = append(sent, m)
+	}
+	// bob reads out of order (sparse acks), carol has them delivered and
+	// reads the conversation up to the third, dave does nothing.
+	bob.MustCall(protocol.MethodMessageRead, protocol.ReadParams{Conversation: group("team"), MsgIDs: []string{sent[4].MsgID, sent[2].MsgID}}, nil)
+	carol.MustCall(protocol.MethodMessageDelivered, protocol.DeliveredParams{Conversation: group("team"), Seq: sent[5].Seq}, nil)
+	carol.MustCall(protocol.MethodConversationRead, protocol.ConversationReadParams{Conversation: group("team"), Seq: sent[2].Seq}, nil)
+	// A receipt asked for after the send.
+	alice.MustCall(protocol.MethodReceiptRequest, protocol.ReceiptRequestParams{Conversation: group("team"), MsgID: sent[1].MsgID}, nil)
+	// A peer chat, read in part.
+	p1 := send(t, bob, peer("alice"), "p1", "hi alice")
+	send(t, bob, peer("alice"), "p2", "again")
+	alice.MustCall(protocol.MethodMessageRead, protocol.ReadParams{Conversation: peer("bob"), MsgIDs: []string{p1.MsgID}}, nil)
+
+	// While the server holds the directory, migrate refuses and says why.
+	if out, err := runMigrate(t, a.Cfg.Data, pg); err == nil || !strings.Contains(out, "still running") {
+		t.Fatalf("migrate with the server running: %v\n%s", err, out)
+	}
+
+	before := answers(t, a, users)
+	for _, r := range []*seentest.Raw{alice, bob, carol} {
+		r.Close()
+	}
+	a.Stop()
+
+	out, err := runMigrate(t, a.Cfg.Data, pg)
+	if err != nil {
+		t.Fatalf("migrate: %v\n%s", err, out)
+	}
+	if !strings.Contains(out, "copied 4 users, 1 groups, 2 conversations, 6 members, 8 messages") ||
+		!strings.Contains(out, "2 conversation checksums match") {
+		t.Errorf("migrate summary:\n%s", out)
+	}
+	if out, err := runMigrate(t, a.Cfg.Data, pg); err == nil || !strings.Contains(out, "already holds data") {
+		t.Fatalf("second migrate: %v\n%s", err, out)
+	}
+
+	b := seentest.Start(t, seentest.Cluster(pg, ""))
+	after := answers(t, b, users)
+	if len(after) != len(before) {
+		t.Errorf("%d answers on PostgreSQL, %d on the embedded store", len(after), len(before))
+	}
+	for k, v := range before {
+		if after[k] != v {
+			t.Errorf("%s differs:\nembedded   %s\nPostgreSQL %s", k, v, after[k])
+		}
+	}
+}
