@@ -6,7 +6,9 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/seen-im/seen/internal/config"
 	"github.com/seen-im/seen/internal/seentest"
 	"github.com/seen-im/seen/protocol"
 )
@@ -127,5 +129,64 @@ func TestMigrateEmbeddedToPostgres(t *testing.T) {
 		if after[k] != v {
 			t.Errorf("%s differs:\nembedded   %s\nPostgreSQL %s", k, v, after[k])
 		}
+	}
+}
+
+// TestMigrateKeepsFrozenCounts: a receipt whose validity window closed
+// keeps the counts it had then, through the migration, though a member read
+// the message after the close.
+func TestMigrateKeepsFrozenCounts(t *testing.T) {
+	pg := seentest.PostgresDB(t)
+	ttl := func(c *config.Config) { c.Receipts.TTL = expiryTTL }
+	a := seentest.Start(t, ttl)
+	users := []string{"s", "r1", "r2", "r3"}
+	a.Users(users...)
+	a.MustAdmin("POST", "/v1/admin/groups", map[string]any{"groupId": "exp", "owner": "s", "members": []string{"r1", "r2", "r3"}})
+	s := connectRaw(t, a, "s", "phone")
+	r1 := connectRaw(t, a, "r1", "phone")
+	r2 := connectRaw(t, a, "r2", "phone")
+	r3 := connectRaw(t, a, "r3", "phone")
+	var m protocol.SendResult
+	s.MustCall(protocol.MethodMessageSend, protocol.SendParams{Conversation: group("exp"), ClientMsgID: "e1", Body: json.RawMessage(`{"text":"soon gone"}`), Receipt: true}, &m)
+	r1.MustCall(protocol.MethodMessageRead, protocol.ReadParams{Conversation: group("exp"), MsgIDs: []string{m.MsgID}}, nil)
+	r2.MustCall(protocol.MethodMessageDelivered, protocol.DeliveredParams{Conversation: group("exp"), Seq: m.Seq}, nil)
+	query := func() protocol.Receipt {
+		var res protocol.ReceiptQueryResult
+		s.MustCall(protocol.MethodReceiptQuery, protocol.ReceiptQueryParams{Conversation: group("exp"), MsgIDs: []string{m.MsgID}}, &res)
+		return res.Receipts[0]
+	}
+	r := query()
+	if r.Status != protocol.StatusPending || r.ExpiresAt == 0 {
+		t.Fatalf("before expiry: %+v, want pending with expiresAt (setup slower than the TTL?)", r)
+	}
+	waitPast(t, r.ExpiresAt)
+	want := protocol.Receipt{MsgID: m.MsgID, Status: protocol.StatusExpired, ReadCount: 1, UnreadCount: 2, DeliveredCount: 2, ExpiresAt: r.ExpiresAt}
+	seentest.Eventually(t, 10*time.Second, func() error {
+		if got := query(); got != want {
+			return fmt.Errorf("after expiry: %+v, want %+v", got, want)
+		}
+		return nil
+	})
+	// A read after the close moves r3's watermark, not the frozen counts.
+	r3.MustCall(protocol.MethodConversationRead, protocol.ConversationReadParams{Conversation: group("exp"), Seq: m.Seq}, nil)
+
+	before := answers(t, a, users)
+	for _, c := range []*seentest.Raw{s, r1, r2, r3} {
+		c.Close()
+	}
+	a.Stop()
+	if out, err := runMigrate(t, a.Cfg.Data, pg); err != nil {
+		t.Fatalf("migrate: %v\n%s", err, out)
+	}
+	b := seentest.Start(t, seentest.Cluster(pg, ""), ttl)
+	after := answers(t, b, users)
+	for k, v := range before {
+		if after[k] != v {
+			t.Errorf("%s differs:\nembedded   %s\nPostgreSQL %s", k, v, after[k])
+		}
+	}
+	s = connectRaw(t, b, "s", "phone")
+	if got := query(); got != want {
+		t.Errorf("on PostgreSQL: %+v, want the frozen %+v", got, want)
 	}
 }
