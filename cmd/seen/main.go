@@ -1,5 +1,6 @@
 // Command seen is the Seen messaging server: `seen serve` runs a node,
-// `seen token` mints a user token, `seen version` prints the version.
+// `seen token` mints a user token, `seen migrate` copies an embedded data
+// directory into PostgreSQL, `seen version` prints the version.
 package main
 
 import (
