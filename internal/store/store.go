@@ -278,6 +278,12 @@ type Messages interface {
 	Append(ctx context.Context, m Message) (stored Message, existed bool, err error)
 	// GetMessage returns ErrNotFound for an unknown msgID.
 	GetMessage(ctx context.Context, msgID string) (Message, error)
+	// GetMessages looks up many ids in one call (one round trip for a
+	// networked backend). The result is aligned with ids: entry i is the
+	// message of ids[i], or the zero Message (ID "") if there is none, so
+	// the caller can name the first missing id. Duplicate ids are allowed
+	// and each gets its own entry.
+	GetMessages(ctx context.Context, ids []string) ([]Message, error)
 	// History returns up to limit messages of conv with minSeq <= seq <
 	// beforeSeq, newest first. beforeSeq 0 means no upper bound.
 	History(ctx context.Context, conv ConvID, beforeSeq, minSeq uint64, limit int) ([]Message, error)

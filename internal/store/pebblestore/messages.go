@@ -229,6 +229,55 @@ func (s *Store) GetMessage(ctx context.Context, msgID string) (store.Message, er
 	return s.getMessage(conv, seq)
 }
 
+// GetMessages implements store.Messages. Recent messages come from the
+// memo, as in GetMessage; the rest are read from one snapshot, so an id
+// and the message it refers to are seen in the same state.
+func (s *Store) GetMessages(ctx context.Context, ids []string) ([]store.Message, error) {
+	if err := s.acquire(ctx); err != nil {
+		return nil, err
+	}
+	defer s.mu.RUnlock()
+	out := make([]store.Message, len(ids))
+	var snap *pebble.Snapshot
+	defer func() {
+		if snap != nil {
+			snap.Close()
+		}
+	}()
+	for i, id := range ids {
+		if m, ok := s.msgs.get(id); ok {
+			out[i] = m
+			continue
+		}
+		if snap == nil {
+			snap = s.db.NewSnapshot()
+		}
+		var (
+			conv store.ConvID
+			seq  uint64
+		)
+		found, err := getFrom(snap, msgIDKey(id), func(v []byte) error {
+			var err error
+			conv, seq, err = decodeMsgRef(v)
+			return err
+		})
+		if err != nil {
+			return nil, fmt.Errorf("pebblestore: get messages: %w", err)
+		}
+		if !found {
+			continue
+		}
+		if _, err := getFrom(snap, messageKey(conv, seq), func(v []byte) error {
+			var err error
+			out[i], err = decodeMessage(conv, seq, v)
+			return err
+		}); err != nil {
+			return nil, fmt.Errorf("pebblestore: get messages: %w", err)
+		}
+	}
+	return out, nil
+}
+
 // History implements store.Messages. A limit below 1 returns nothing.
 func (s *Store) History(ctx context.Context, conv store.ConvID, beforeSeq, minSeq uint64, limit int) ([]store.Message, error) {
 	if err := s.acquire(ctx); err != nil {

@@ -425,7 +425,13 @@ func (s *Store) readLastSeq(conv store.ConvID) (uint64, error) {
 // getWith looks key up and, if found, calls fn (when non-nil) with its
 // value, which is valid only during the call.
 func (s *Store) getWith(key []byte, fn func(v []byte) error) (bool, error) {
-	v, closer, err := s.db.Get(key)
+	return getFrom(s.db, key, fn)
+}
+
+// getFrom is getWith on r: the database, or a snapshot when several reads
+// must see one state.
+func getFrom(r pebble.Reader, key []byte, fn func(v []byte) error) (bool, error) {
+	v, closer, err := r.Get(key)
 	if errors.Is(err, pebble.ErrNotFound) {
 		return false, nil
 	}

@@ -24,6 +24,45 @@ func byClientID(ctx context.Context, q querier, m store.Message) (store.Message,
 	return got, true, nil
 }
 
+// GetMessages implements store.Messages: one query for all the ids, its
+// rows put back in the order of ids (a missing id keeps a zero entry).
+func (s *Store) GetMessages(ctx context.Context, ids []string) ([]store.Message, error) {
+	if err := s.acquire(ctx); err != nil {
+		return nil, err
+	}
+	defer s.mu.RUnlock()
+	out := make([]store.Message, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	rows, err := s.pool.Query(ctx, `SELECT `+messageCols+` FROM messages WHERE id = ANY($1)`, ids)
+	if err != nil {
+		return nil, classify("get messages", err)
+	}
+	byID := make(map[string]store.Message, len(ids))
+	for rows.Next() {
+		m, err := scanMessage(rows)
+		if err != nil {
+			rows.Close()
+			return nil, classify("get messages", err)
+		}
+		byID[m.ID] = m
+	}
+	if err := rows.Err(); err != nil {
+		return nil, classify("get messages", err)
+	}
+	for i, id := range ids {
+		m := byID[id]
+		if m.Frozen != nil {
+			// A duplicate id must not share the frozen counts with its twin.
+			f := *m.Frozen
+			m.Frozen = &f
+		}
+		out[i] = m
+	}
+	return out, nil
+}
+
 // GetMessage implements store.Messages.
 func (s *Store) GetMessage(ctx context.Context, msgID string) (store.Message, error) {
 	if err := s.acquire(ctx); err != nil {

@@ -154,6 +154,15 @@ func (s *Store) GetMessage(ctx context.Context, msgID string) (m store.Message, 
 	return
 }
 
+// GetMessages implements store.Store.
+func (s *Store) GetMessages(ctx context.Context, ids []string) (ms []store.Message, err error) {
+	err = s.around(ctx, "get_messages", func() error {
+		ms, err = s.next.GetMessages(ctx, ids)
+		return err
+	})
+	return
+}
+
 // History implements store.Store.
 func (s *Store) History(ctx context.Context, conv store.ConvID, beforeSeq, minSeq uint64, limit int) (ms []store.Message, err error) {
 	err = s.around(ctx, "history", func() error {
