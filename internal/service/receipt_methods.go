@@ -28,9 +28,12 @@ func (s *Service) QueryReceipts(ctx context.Context, c Caller, p protocol.Receip
 	if err != nil {
 		return protocol.ReceiptQueryResult{}, err
 	}
-	msgs := make([]store.Message, len(p.MsgIDs))
+	msgs, err := s.messages(ctx, p.MsgIDs)
+	if err != nil {
+		return protocol.ReceiptQueryResult{}, err
+	}
 	for i, id := range p.MsgIDs {
-		if msgs[i], err = s.message(ctx, ref, id, fmt.Sprintf("msgIds[%d]", i)); err != nil {
+		if err := inConv(ref, msgs[i], id, fmt.Sprintf("msgIds[%d]", i)); err != nil {
 			return protocol.ReceiptQueryResult{}, err
 		}
 		if err := s.mayView(msgs[i], c.UserID); err != nil {

@@ -146,14 +146,38 @@ func (s *Service) receiptLocked(c *receipts.Conv, m store.Message, now int64, fi
 // before caller joined), field naming the parameter.
 func (s *Service) message(ctx context.Context, ref convRef, msgID, field string) (store.Message, error) {
 	m, err := s.store.GetMessage(ctx, msgID)
-	if errors.Is(err, store.ErrNotFound) || (err == nil && (m.Conv != ref.id || m.Seq < ref.member.JoinSeq)) {
-		pe := protocol.Errorf(protocol.CodeNotFound, "no message %q in this conversation", msgID)
-		pe.Data = map[string]any{"field": field}
-		return store.Message{}, pe
+	if errors.Is(err, store.ErrNotFound) {
+		m, err = store.Message{}, nil
 	} else if err != nil {
 		return store.Message{}, s.internal(ctx, "get message", err)
 	}
+	if pe := inConv(ref, m, msgID, field); pe != nil {
+		return store.Message{}, pe
+	}
 	return m, nil
+}
+
+// messages looks ids up in one store call (one round trip, not one per
+// id), the result aligned with ids. The caller checks each entry with
+// inConv in the order of ids, so the error names the first bad one, as a
+// lookup id by id would.
+func (s *Service) messages(ctx context.Context, ids []string) ([]store.Message, error) {
+	ms, err := s.store.GetMessages(ctx, ids)
+	if err != nil {
+		return nil, s.internal(ctx, "get messages", err)
+	}
+	return ms, nil
+}
+
+// inConv answers 404, field naming the parameter, unless m (the zero
+// Message if msgID is unknown) is in conv at or after caller's join.
+func inConv(ref convRef, m store.Message, msgID, field string) error {
+	if m.ID == "" || m.Conv != ref.id || m.Seq < ref.member.JoinSeq {
+		pe := protocol.Errorf(protocol.CodeNotFound, "no message %q in this conversation", msgID)
+		pe.Data = map[string]any{"field": field}
+		return pe
+	}
+	return nil
 }
 
 // expired reports whether m's receipt validity window has closed by now.
@@ -180,10 +204,14 @@ func (s *Service) Read(ctx context.Context, c Caller, p protocol.ReadParams) (pr
 	// Check every id before recording any, so a bad one changes nothing.
 	msgs := make([]store.Message, 0, len(p.MsgIDs))
 	seen := make(map[string]bool, len(p.MsgIDs))
+	found, err := s.messages(ctx, p.MsgIDs)
+	if err != nil {
+		return protocol.ReadResult{}, err
+	}
 	for i, id := range p.MsgIDs {
 		field := fmt.Sprintf("msgIds[%d]", i)
-		m, err := s.message(ctx, ref, id, field)
-		if err != nil {
+		m := found[i]
+		if err := inConv(ref, m, id, field); err != nil {
 			return protocol.ReadResult{}, err
 		}
 		if m.Sender == c.UserID {
