@@ -102,6 +102,9 @@ var errClosed = fmt.Errorf("pebblestore: closed: %w", store.ErrUnavailable)
 
 // Store is store.Store on pebble. Create it with Open.
 type Store struct {
+	// The Watermarks methods; Run is s.watermarks.
+	store.WatermarkFront
+
 	db   *pebble.DB
 	lock *pebble.Lock
 	log  *slog.Logger
@@ -245,6 +248,7 @@ func Open(dir string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("pebblestore: open %s: %w", dir, err)
 	}
 	s := &Store{db: db, lock: lock, log: opts.Logger, seed: maphash.MakeSeed(), onFatal: opts.OnFatal, obs: opts.Observer}
+	s.WatermarkFront.Run = s.watermarks
 	if err := s.checkSchema(); err != nil {
 		_ = db.Close()
 		_ = lock.Close()

@@ -79,6 +79,9 @@ var errClosed = fmt.Errorf("pgstore: closed: %w", store.ErrUnavailable)
 
 // Store is store.Store on PostgreSQL. Create it with Open.
 type Store struct {
+	// The Watermarks methods; Run is s.watermarks.
+	store.WatermarkFront
+
 	pool *pgxpool.Pool
 	log  *slog.Logger
 	obs  store.Observer
@@ -150,7 +153,7 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 		return nil, err
 	}
 	sctx, cancel := context.WithCancel(context.Background())
-	return &Store{
+	s := &Store{
 		pool:   pool,
 		log:    opts.Logger,
 		obs:    opts.Observer,
@@ -158,7 +161,9 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 		cancel: cancel,
 		wm:     make(map[store.ConvID]*wmQueue),
 		ap:     make(map[store.ConvID]*appendQueue),
-	}, nil
+	}
+	s.WatermarkFront.Run = s.watermarks
+	return s, nil
 }
 
 // Close waits for calls in flight, joins the combiners and closes the

@@ -16,103 +16,30 @@ import (
 // per busy conversation takes everything queued, locks the members it
 // names (in user id order, so two nodes' combiners cannot deadlock), applies
 // the operations in queue order with the store package's rule
-// (store.Member.Ack and Fold), writes every changed member in one
+// (store.WatermarkOp.ApplyTo), writes every changed member in one
 // unnest-driven UPDATE and commits once. Under a read storm (a thousand
 // members acking the same message) that is one transaction and one commit
 // per round instead of one per ack.
 
-// wmKind is a watermark operation.
-type wmKind uint8
-
-const (
-	wmRead      wmKind = iota // raise the read watermark (and delivered)
-	wmDelivered               // raise the delivered watermark
-	wmOne                     // a single-message read ack
-)
-
-// wmOp is one queued watermark operation and, once done is closed, its
-// result.
-type wmOp struct {
-	kind wmKind
-	user string
-	seq  uint64
-	at   int64
-
-	res     store.Member
-	changed bool
-	err     error
-	done    chan struct{}
-}
-
 // wmQueue is a conversation's queue of watermark operations; Store.wmMu
 // guards it.
 type wmQueue struct {
-	ops     []*wmOp
+	ops     []*store.WatermarkOp
 	running bool // a combiner is draining ops
 }
 
-// AdvanceRead implements store.Watermarks.
-func (s *Store) AdvanceRead(ctx context.Context, conv store.ConvID, userID string, seq uint64, at int64) (store.Member, bool, error) {
-	return s.watermark(ctx, conv, &wmOp{kind: wmRead, user: userID, seq: seq, at: at})
-}
-
-// AdvanceDelivered implements store.Watermarks.
-func (s *Store) AdvanceDelivered(ctx context.Context, conv store.ConvID, userID string, seq uint64, at int64) (store.Member, bool, error) {
-	return s.watermark(ctx, conv, &wmOp{kind: wmDelivered, user: userID, seq: seq, at: at})
-}
-
-// AckOne implements store.Watermarks.
-func (s *Store) AckOne(ctx context.Context, conv store.ConvID, userID string, seq uint64, at int64) (store.Member, bool, error) {
-	return s.watermark(ctx, conv, &wmOp{kind: wmOne, user: userID, seq: seq, at: at})
-}
-
-// AckMany implements store.Watermarks. The acks are queued together, so
-// they are applied in order in one round and one commit.
-func (s *Store) AckMany(ctx context.Context, conv store.ConvID, userID string, seqs []uint64, at int64) (store.Member, []bool, error) {
-	ops := make([]*wmOp, len(seqs))
-	for i, seq := range seqs {
-		ops[i] = &wmOp{kind: wmOne, user: userID, seq: seq, at: at}
-	}
-	changed := make([]bool, len(seqs))
-	if err := s.watermarks(ctx, conv, ops); err != nil {
-		return store.Member{}, changed, err
-	}
-	var m store.Member
-	var first error
-	for i, op := range ops {
-		changed[i] = op.changed
-		switch {
-		case op.err != nil && first == nil:
-			first = op.err
-		case op.err == nil:
-			m = op.res
-		}
-	}
-	return m, changed, first
-}
-
-// watermark queues op on conv and waits for its result.
-func (s *Store) watermark(ctx context.Context, conv store.ConvID, op *wmOp) (store.Member, bool, error) {
-	if err := s.watermarks(ctx, conv, []*wmOp{op}); err != nil {
-		return store.Member{}, false, err
-	}
-	return op.res, op.changed, op.err
-}
-
-// watermarks queues ops on conv, all in one go and in order, and waits for
-// their results (set on each op). The caller holds s.mu for reading until
-// then, so Close waits for it; a combiner is started only while s.mu is
-// held for reading, so never after Close, which joins them.
-func (s *Store) watermarks(ctx context.Context, conv store.ConvID, ops []*wmOp) error {
+// watermarks is store.WatermarkFront's Run: it queues ops on conv, all in
+// one go and in order, and waits for their results (set on each op). The
+// caller holds s.mu for reading until then, so Close waits for it; a
+// combiner is started only while s.mu is held for reading, so never after
+// Close, which joins them.
+func (s *Store) watermarks(ctx context.Context, conv store.ConvID, ops []*store.WatermarkOp) error {
 	if err := s.acquire(ctx); err != nil {
 		return err
 	}
 	defer s.mu.RUnlock()
 	if err := validConv(conv); err != nil {
 		return err
-	}
-	for _, op := range ops {
-		op.done = make(chan struct{})
 	}
 	s.wmMu.Lock()
 	q := s.wm[conv]
@@ -132,7 +59,7 @@ func (s *Store) watermarks(ctx context.Context, conv store.ConvID, ops []*wmOp) 
 	// operation it took is applied or failed whether or not the caller
 	// still waits, so the caller waits for it.
 	for _, op := range ops {
-		<-op.done
+		<-op.Done
 	}
 	return nil
 }
@@ -156,9 +83,9 @@ func (s *Store) combine(conv store.ConvID, q *wmQueue) {
 		err := s.applyWatermarks(conv, ops)
 		for _, op := range ops {
 			if err != nil {
-				op.err = err
+				op.Err = err
 			}
-			close(op.done)
+			close(op.Done)
 		}
 	}
 }
@@ -166,11 +93,11 @@ func (s *Store) combine(conv store.ConvID, q *wmQueue) {
 // applyWatermarks applies one round of operations in queue order in one
 // transaction. Results are set on the ops; a returned error applies to all
 // of them (nothing was committed, or it is not known whether it was).
-func (s *Store) applyWatermarks(conv store.ConvID, ops []*wmOp) error {
+func (s *Store) applyWatermarks(conv store.ConvID, ops []*store.WatermarkOp) error {
 	var users []string
 	for _, op := range ops {
-		if !slices.Contains(users, op.user) {
-			users = append(users, op.user)
+		if !slices.Contains(users, op.User) {
+			users = append(users, op.User)
 		}
 	}
 	slices.Sort(users)
@@ -212,19 +139,18 @@ func (s *Store) applyWatermarks(conv store.ConvID, ops []*wmOp) error {
 		}
 		var dirty []string
 		for i, op := range ops {
-			m := members[op.user]
+			m := members[op.User]
 			if m == nil {
-				results[i].err = notFound("member %q of %s", op.user, conv)
+				results[i].err = notFound("member %q of %s", op.User, conv)
 				continue
 			}
-			changed, err := applyWatermark(m, op)
+			res, changed, err := op.ApplyTo(m)
 			if err != nil {
-				results[i].err = fmt.Errorf("pgstore: ack %d by %q in %s: %w", op.seq, op.user, conv, err)
+				results[i].err = fmt.Errorf("pgstore: ack %d by %q in %s: %w", op.Seq, op.User, conv, err)
 			}
-			results[i].res, results[i].changed = *m, changed
-			results[i].res.Acks = slices.Clone(m.Acks)
-			if changed && !slices.Contains(dirty, op.user) {
-				dirty = append(dirty, op.user)
+			results[i].res, results[i].changed = res, changed
+			if changed && !slices.Contains(dirty, op.User) {
+				dirty = append(dirty, op.User)
 			}
 		}
 		w := &pgx.Batch{}
@@ -241,7 +167,7 @@ func (s *Store) applyWatermarks(conv store.ConvID, ops []*wmOp) error {
 		return err
 	}
 	for i, op := range ops {
-		op.res, op.changed, op.err = results[i].res, results[i].changed, results[i].err
+		op.Res, op.Changed, op.Err = results[i].res, results[i].changed, results[i].err
 	}
 	return nil
 }
@@ -269,28 +195,4 @@ func queueWatermarks(b *pgx.Batch, conv store.ConvID, dirty []string, members ma
 			AS u(user_id, read_seq, delivered_seq, read_at, delivered_at, acks)
 		WHERE m.conv = $1 AND m.user_id = u.user_id`,
 		string(conv), dirty, reads, delivs, readAts, delivAts, acks)
-}
-
-// applyWatermark applies one operation to m and reports whether m changed.
-// The rule is the store package's: Member.Ack for a single-message ack,
-// Member.Fold after the read watermark moves.
-func applyWatermark(m *store.Member, op *wmOp) (bool, error) {
-	changed := false
-	switch op.kind {
-	case wmRead:
-		if m.ReadSeq < op.seq {
-			m.ReadSeq, m.ReadAt, changed = op.seq, op.at, true
-			m.Fold()
-		}
-		if m.DeliveredSeq < op.seq {
-			m.DeliveredSeq, m.DeliveredAt, changed = op.seq, op.at, true
-		}
-	case wmDelivered:
-		if m.DeliveredSeq < op.seq {
-			m.DeliveredSeq, m.DeliveredAt, changed = op.seq, op.at, true
-		}
-	case wmOne:
-		return m.Ack(op.seq, op.at)
-	}
-	return changed, nil
 }
