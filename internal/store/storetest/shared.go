@@ -156,38 +156,12 @@ func testSharedConcurrentSenders(t *testing.T, a, b store.Store) {
 		users[i] = fmt.Sprintf("u%02d", i)
 	}
 	conv := mustCreateGroup(t, a, "busy", users...)
-	var (
-		wg   sync.WaitGroup
-		mu   sync.Mutex
-		seqs []uint64
-	)
-	for w := range writers {
-		s := a
+	appendConcurrently(t, func(w int) store.Store {
 		if w%2 == 1 {
-			s = b
+			return b
 		}
-		wg.Go(func() {
-			for i := range each {
-				got, existed, err := s.Append(t.Context(), msg(conv, users[w], fmt.Sprint(i), int64(i)))
-				if err != nil || existed {
-					t.Errorf("Append(%s, %d) = existed %v, err %v", users[w], i, existed, err)
-					return
-				}
-				mu.Lock()
-				seqs = append(seqs, got.Seq)
-				mu.Unlock()
-			}
-		})
-	}
-	wg.Wait()
-	slices.Sort(seqs)
-	want := make([]uint64, writers*each)
-	for i := range want {
-		want[i] = uint64(i + 1)
-	}
-	if diff := cmp.Diff(want, seqs); diff != "" {
-		t.Errorf("seqs from two handles are not exactly 1..%d (-want +got):\n%s", len(want), diff)
-	}
+		return a
+	}, conv, users, each, "seqs from two handles")
 	for _, s := range []store.Store{a, b} {
 		if got := mustLastSeq(t, s, conv); got != writers*each {
 			t.Errorf("LastSeq = %d, want %d", got, writers*each)

@@ -287,34 +287,7 @@ func testAppendConcurrentOneConv(t *testing.T, s store.Store) {
 		users[i] = fmt.Sprintf("u%02d", i)
 	}
 	conv := mustCreateGroup(t, s, "busy", users...)
-	var (
-		wg   sync.WaitGroup
-		mu   sync.Mutex
-		seqs []uint64
-	)
-	for w := range writers {
-		wg.Go(func() {
-			for i := range each {
-				got, existed, err := s.Append(t.Context(), msg(conv, users[w], fmt.Sprint(i), int64(i)))
-				if err != nil || existed {
-					t.Errorf("Append(%s, %d) = existed %v, err %v", users[w], i, existed, err)
-					return
-				}
-				mu.Lock()
-				seqs = append(seqs, got.Seq)
-				mu.Unlock()
-			}
-		})
-	}
-	wg.Wait()
-	slices.Sort(seqs)
-	want := make([]uint64, writers*each)
-	for i := range want {
-		want[i] = uint64(i + 1)
-	}
-	if diff := cmp.Diff(want, seqs); diff != "" {
-		t.Errorf("allocated seqs are not exactly 1..%d (-want +got):\n%s", len(want), diff)
-	}
+	appendConcurrently(t, func(int) store.Store { return s }, conv, users, each, "allocated seqs")
 	if got, want := mustLastSeq(t, s, conv), uint64(writers*each); got != want {
 		t.Errorf("LastSeq: got %d, want %d", got, want)
 	}
@@ -1296,5 +1269,41 @@ func testReceipts(t *testing.T, s store.Store) {
 	}
 	if _, err := s.MessageAt(ctx, conv, 3); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("MessageAt(3) = %v, want ErrNotFound", err)
+	}
+}
+
+// appendConcurrently has one writer per user append each messages to conv
+// at once, writer w through handle(w), and checks that the seqs allocated
+// are exactly 1..len(users)*each (what names them in a failure).
+func appendConcurrently(t *testing.T, handle func(w int) store.Store, conv store.ConvID, users []string, each int, what string) {
+	t.Helper()
+	var (
+		wg   sync.WaitGroup
+		mu   sync.Mutex
+		seqs []uint64
+	)
+	for w := range users {
+		s := handle(w)
+		wg.Go(func() {
+			for i := range each {
+				got, existed, err := s.Append(t.Context(), msg(conv, users[w], fmt.Sprint(i), int64(i)))
+				if err != nil || existed {
+					t.Errorf("Append(%s, %d) = existed %v, err %v", users[w], i, existed, err)
+					return
+				}
+				mu.Lock()
+				seqs = append(seqs, got.Seq)
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	slices.Sort(seqs)
+	want := make([]uint64, len(users)*each)
+	for i := range want {
+		want[i] = uint64(i + 1)
+	}
+	if diff := cmp.Diff(want, seqs); diff != "" {
+		t.Errorf("%s are not exactly 1..%d (-want +got):\n%s", what, len(want), diff)
 	}
 }
