@@ -69,17 +69,9 @@ func (s *Store) CreateGroup(ctx context.Context, g store.Group, members []store.
 	if err := validConv(conv); err != nil {
 		return err
 	}
-	initial := make([]store.Member, 0, len(members))
-	seen := make(map[string]bool, len(members))
-	for _, m := range members {
-		if m.UserID == "" {
-			return errors.New("pebblestore: create group: empty member user id")
-		}
-		if seen[m.UserID] {
-			continue
-		}
-		seen[m.UserID] = true
-		initial = append(initial, store.Member{UserID: m.UserID, Role: m.Role, JoinSeq: 1, JoinedAt: m.JoinedAt})
+	initial, err := store.InitialMembers(members)
+	if err != nil {
+		return fmt.Errorf("pebblestore: create group: %w", err)
 	}
 	cs, err := s.lockConv(conv)
 	if err != nil {

@@ -3,6 +3,7 @@ package pgstore
 import (
 	"context"
 	"errors"
+	"fmt"
 
 	"github.com/jackc/pgx/v5"
 
@@ -55,17 +56,9 @@ func (s *Store) CreateGroup(ctx context.Context, g store.Group, members []store.
 	if err := validConv(conv); err != nil {
 		return err
 	}
-	initial := make([]store.Member, 0, len(members))
-	seen := make(map[string]bool, len(members))
-	for _, m := range members {
-		if m.UserID == "" {
-			return errors.New("pgstore: create group: empty member user id")
-		}
-		if seen[m.UserID] {
-			continue
-		}
-		seen[m.UserID] = true
-		initial = append(initial, store.Member{UserID: m.UserID, Role: m.Role, JoinSeq: 1, JoinedAt: m.JoinedAt})
+	initial, err := store.InitialMembers(members)
+	if err != nil {
+		return fmt.Errorf("pgstore: create group: %w", err)
 	}
 	return s.inTx(ctx, "create group", func(tx pgx.Tx) error {
 		// A concurrent create of the same id waits here for our commit,
