@@ -15,6 +15,10 @@ import (
 // ErrClosed is returned by a bus after Close.
 var ErrClosed = errors.New("bus: closed")
 
+// ErrUnavailable is returned when the nodes cannot be reached now (the
+// connection between them is down); the call may be repeated.
+var ErrUnavailable = errors.New("bus: unavailable")
+
 // Event is one encoded server notification.
 type Event struct {
 	// Data is the JSON-RPC notification, written to sockets as it is.
@@ -94,4 +98,42 @@ type Bus interface {
 	Subscribe(userID string, h Handler) (cancel func(), err error)
 	// Close stops delivery; later calls return ErrClosed.
 	Close() error
+
+	// PublishSync sends data to every other node's SyncReceiver, and
+	// returns once it has left this node: a node that answers a client
+	// after it may rely on every later Barrier elsewhere finding it. Sync
+	// messages keep their order with this node's events on every node.
+	PublishSync(ctx context.Context, data []byte) error
+	// SetSync sets who receives other nodes' sync messages; call it once,
+	// before the node serves.
+	SetSync(r SyncReceiver)
+	// Barrier returns once every sync message and event another node
+	// had published before Barrier was called has been handed to this
+	// node's receiver and handlers.
+	Barrier(ctx context.Context) error
+	// Nodes returns this node's id and the ids of the nodes live now,
+	// this one included, sorted: the same list on every node once their
+	// heartbeats have met.
+	Nodes() (self string, live []string)
 }
+
+// SyncReceiver takes what other nodes publish with PublishSync: the
+// changes each makes to state every node caches (receipt engines).
+type SyncReceiver interface {
+	// ApplySync is called with each sync message of another node, one
+	// at a time, in order with that node's events. It runs on the bus's
+	// delivery goroutine: it must not call Barrier, and whatever it
+	// waits for holds up later messages.
+	ApplySync(data []byte)
+	// SyncLost is called when messages from other nodes may have been
+	// lost (a reconnect, a full delivery queue, a node gone or
+	// restarted without a word): whatever was built from them is suspect.
+	SyncLost(reason string)
+}
+
+// Reasons given to SyncLost.
+const (
+	LostReconnect = "reconnect" // this node's connection came back
+	LostDropped   = "dropped"   // messages dropped on this node
+	LostPeer      = "peer"      // a node went away or restarted
+)

@@ -57,6 +57,7 @@ func Run(t *testing.T, newBus func(t *testing.T) bus.Bus) {
 		{"ConvAudience", testConvAudience},
 		{"ConvLarge", testConvLarge},
 		{"OrderAcrossPublishAndConv", testOrderAcrossPublishAndConv},
+		{"SyncAlone", testSyncAlone},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

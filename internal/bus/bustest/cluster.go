@@ -47,6 +47,9 @@ func RunCluster(t *testing.T, newNodes func(t *testing.T, resolve bus.Resolver) 
 		{"ConvLargeAcrossNodes", testClusterConvLarge},
 		{"CancelOnOneNode", testClusterCancel},
 		{"OrderAcrossNodes", testClusterOrder},
+		{"SyncInOrderWithEvents", testClusterSyncOrder},
+		{"BarrierAfterSync", testClusterBarrier},
+		{"NodesAgree", testClusterNodes},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -97,3 +97,15 @@ func (b *Bus) Close() error {
 	b.subs = make(map[string]map[uint64]bus.Handler)
 	return nil
 }
+
+// PublishSync does nothing: there is no other node.
+func (b *Bus) PublishSync(context.Context, []byte) error { return nil }
+
+// SetSync does nothing: no other node publishes.
+func (b *Bus) SetSync(bus.SyncReceiver) {}
+
+// Barrier returns at once: there is no other node to wait for.
+func (b *Bus) Barrier(context.Context) error { return nil }
+
+// Nodes names this node alone.
+func (b *Bus) Nodes() (string, []string) { return "local", []string{"local"} }

@@ -4,6 +4,8 @@ import (
 	"context"
 
 	"github.com/nats-io/nats.go"
+
+	"github.com/seen-im/seen/internal/bus"
 )
 
 // run hands messages from other nodes to the handlers, one at a time and
@@ -15,6 +17,10 @@ func (b *Bus) run() {
 		case <-b.ctx.Done():
 			return
 		case m := <-b.in:
+			if m.Subject == "" {
+				b.reachMark(m) // a Barrier's marker
+				continue
+			}
 			b.dispatch(m)
 		}
 	}
@@ -27,9 +33,12 @@ func (b *Bus) dispatch(m *nats.Msg) {
 	if err != nil {
 		b.dropped.Add(1)
 		b.log.Warn("dropping a bus message", "subject", m.Subject, "err", err)
+		b.lost(bus.LostDropped) // it may have been a sync message
 		return
 	}
 	switch msg.kind {
+	case kindSync:
+		b.applySync(msg.ev.Data)
 	case kindUser:
 		u, ok := subjectUser(b.o.Prefix, m.Subject)
 		if !ok {

@@ -31,6 +31,7 @@ package natsbus
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -54,7 +55,8 @@ type Options struct {
 	// NATS cluster.
 	URL string
 	// Name names the connection on the NATS server (its monitoring shows
-	// it); the node's id is a good one.
+	// it) and is the node's id in Nodes: it must differ between the nodes
+	// of a cluster. Empty: a random id.
 	Name string
 	// Prefix begins every subject; nodes of one cluster share it.
 	// Default "seen".
@@ -82,6 +84,13 @@ type Options struct {
 	// OnReconnect, if set, is called when the connection is back: events
 	// in between are lost, so the node re-syncs what it caches.
 	OnReconnect func()
+	// Heartbeat is how often the node tells the others it is alive, on
+	// <prefix>.nodes. Default 1s.
+	Heartbeat time.Duration
+	// PeerTimeout is how long a node may be silent before the others
+	// count it gone (and drop what they built from its messages).
+	// Default 3s.
+	PeerTimeout time.Duration
 	// Log receives connection changes and dropped messages. Default
 	// slog.Default().
 	Log *slog.Logger
@@ -96,12 +105,24 @@ type Bus struct {
 	nc      *nats.Conn
 	all     string // the broadcast subject
 	resolve atomic.Pointer[bus.Resolver]
-	dropped atomic.Uint64 // messages lost to a full channel or undecodable
+	sync    atomic.Pointer[bus.SyncReceiver]
+	id      string // this node's id in Nodes
+	inc     string // this bus's incarnation, random
+	// syncSubj carries sync messages, nodesSubj heartbeats.
+	syncSubj, nodesSubj string
+	dropped             atomic.Uint64 // messages lost to a full channel or undecodable
 
 	in     chan *nats.Msg // every subscription's messages, in arrival order
 	ctx    context.Context
 	cancel context.CancelFunc
-	done   chan struct{} // closed when the delivery goroutine returns
+	done   chan struct{}  // closed when the delivery goroutine returns
+	beats  sync.WaitGroup // the heartbeat goroutine
+
+	marksMu sync.Mutex
+	marks   map[*nats.Msg]chan struct{} // Barrier markers on their way; guarded by marksMu
+
+	peersMu sync.Mutex
+	peers   map[string]*peer // other nodes by id; guarded by peersMu
 
 	mu     sync.RWMutex
 	users  map[string]*user // guarded by mu
@@ -142,13 +163,28 @@ func New(o Options) (*Bus, error) {
 	if o.Log == nil {
 		o.Log = slog.Default()
 	}
+	if o.Heartbeat <= 0 {
+		o.Heartbeat = time.Second
+	}
+	if o.PeerTimeout <= 0 {
+		o.PeerTimeout = 3 * time.Second
+	}
 	b := &Bus{
-		o:     o,
-		log:   o.Log.With("component", "natsbus"),
-		all:   o.Prefix + ".all",
-		in:    make(chan *nats.Msg, o.Buffer),
-		done:  make(chan struct{}),
-		users: make(map[string]*user),
+		o:         o,
+		log:       o.Log.With("component", "natsbus"),
+		all:       o.Prefix + ".all",
+		syncSubj:  o.Prefix + ".sync",
+		nodesSubj: o.Prefix + ".nodes",
+		inc:       rand.Text(),
+		in:        make(chan *nats.Msg, o.Buffer),
+		done:      make(chan struct{}),
+		users:     make(map[string]*user),
+		marks:     make(map[*nats.Msg]chan struct{}),
+		peers:     make(map[string]*peer),
+	}
+	b.id = o.Name
+	if b.id == "" {
+		b.id = b.inc
 	}
 	if o.Resolve != nil {
 		b.SetResolver(o.Resolve)
@@ -169,6 +205,7 @@ func New(o Options) (*Bus, error) {
 		}),
 		nats.ReconnectHandler(func(nc *nats.Conn) {
 			b.log.Info("nats reconnected", "server", nc.ConnectedUrlRedacted())
+			b.lost(bus.LostReconnect)
 			if o.OnReconnect != nil {
 				o.OnReconnect()
 			}
@@ -176,6 +213,7 @@ func New(o Options) (*Bus, error) {
 		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
 			if errors.Is(err, nats.ErrSlowConsumer) {
 				b.dropped.Add(1)
+				b.lost(bus.LostDropped)
 			}
 			b.log.Warn("nats", "err", err)
 		}),
@@ -185,12 +223,27 @@ func New(o Options) (*Bus, error) {
 		return nil, fmt.Errorf("natsbus: connect to %q: %w", o.URL, err)
 	}
 	b.nc = nc
-	if _, err := nc.ChanSubscribe(b.all, b.in); err != nil {
+	for _, subj := range []string{b.all, b.syncSubj} {
+		if _, err := nc.ChanSubscribe(subj, b.in); err != nil {
+			nc.Close()
+			return nil, fmt.Errorf("natsbus: subscribe %s: %w", subj, err)
+		}
+	}
+	// Heartbeats need no order with the rest: their own subscription.
+	if _, err := nc.Subscribe(b.nodesSubj, b.onBeat); err != nil {
 		nc.Close()
-		return nil, fmt.Errorf("natsbus: subscribe %s: %w", b.all, err)
+		return nil, fmt.Errorf("natsbus: subscribe %s: %w", b.nodesSubj, err)
+	}
+	// The subscriptions are on the server before the node serves: a
+	// sync message another node publishes after New returns reaches it.
+	if err := nc.FlushTimeout(syncTimeout); err != nil {
+		nc.Close()
+		return nil, fmt.Errorf("natsbus: subscribe: %w", err)
 	}
 	b.ctx, b.cancel = context.WithCancel(context.Background())
 	go b.run()
+	b.beats.Add(1)
+	go b.heartbeat()
 	return b, nil
 }
 
@@ -388,5 +441,6 @@ func (b *Bus) Close() error {
 	b.nc.Close()
 	b.cancel()
 	<-b.done
+	b.beats.Wait()
 	return nil
 }

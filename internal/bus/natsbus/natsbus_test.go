@@ -92,23 +92,24 @@ func TestNodeHoldsOnlyItsUsersSubjects(t *testing.T) {
 	s := startServer(t)
 	base := s.NumSubscriptions() // the server's own
 	b := newBus(t, s, "node", nil)
-	// The broadcast subject is always there.
-	waitSubs(t, s, base+1)
+	// The broadcast, sync and heartbeat subjects are always there.
+	base += 3
+	waitSubs(t, s, base)
 	sink(t, b, "alice")
 	cancel2, err := b.Subscribe("alice", func(bus.Event) {})
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitSubs(t, s, base+2) // alice's two sockets share one subscription
+	waitSubs(t, s, base+1) // alice's two sockets share one subscription
 	cancelBob, err := b.Subscribe("bob", func(bus.Event) {})
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitSubs(t, s, base+3)
-	cancelBob()
 	waitSubs(t, s, base+2)
+	cancelBob()
+	waitSubs(t, s, base+1)
 	cancel2()
-	waitSubs(t, s, base+2) // alice keeps one socket
+	waitSubs(t, s, base+1) // alice keeps one socket
 }
 
 // waitSubs polls the server until it counts want subscriptions.

@@ -17,6 +17,7 @@ const (
 	kindUser byte = 1 // on <prefix>.u.<user>: the event
 	kindList byte = 2 // on <prefix>.all: users, the event
 	kindConv byte = 3 // on <prefix>.all: conv, also, except, the event
+	kindSync byte = 4 // on <prefix>.sync: a sync message, as the event's data
 )
 
 // message is one decoded bus message.
@@ -153,7 +154,7 @@ func decode(p []byte) (message, error) {
 	r := reader{b: p[1:]}
 	m.ev.ExceptConn = r.string()
 	switch m.kind {
-	case kindUser:
+	case kindUser, kindSync:
 	case kindList:
 		// The users are not decoded into strings: a node looks each up
 		// among its own, which needs no allocation from bytes, and
