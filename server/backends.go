@@ -6,7 +6,6 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -14,7 +13,6 @@ import (
 	"github.com/seen-im/seen/internal/bus"
 	"github.com/seen-im/seen/internal/bus/local"
 	"github.com/seen-im/seen/internal/bus/natsbus"
-	"github.com/seen-im/seen/internal/service"
 	"github.com/seen-im/seen/internal/store"
 	"github.com/seen-im/seen/internal/store/pebblestore"
 	"github.com/seen-im/seen/internal/store/pgstore"
@@ -72,9 +70,8 @@ func (s *Server) openStore() (store.Store, error) {
 }
 
 // openBus connects to NATS if NATSURL is set, else gives the in-process
-// bus. svc is filled in once the service exists: the bus's callbacks may
-// run before.
-func (s *Server) openBus(svc *atomic.Pointer[service.Service]) (bus.Bus, error) {
+// bus. The service, made next, sets itself as the bus's sync receiver.
+func (s *Server) openBus() (bus.Bus, error) {
 	if s.cfg.NATSURL == "" {
 		return local.New(), nil
 	}
@@ -85,15 +82,11 @@ func (s *Server) openBus(svc *atomic.Pointer[service.Service]) (bus.Bus, error) 
 	nb, err := natsbus.New(natsbus.Options{
 		URL:  s.cfg.NATSURL,
 		Name: "seen " + host + " pid " + strconv.Itoa(os.Getpid()),
-		OnReconnect: func() {
-			reconnects.Inc()
-			// Events from other nodes may have been lost meanwhile:
-			// what the engines counted from them is suspect.
-			if v := svc.Load(); v != nil {
-				v.DropEngines()
-			}
-		},
-		Log: s.log,
+		// The bus tells the service itself (bus.SyncReceiver) when other
+		// nodes' messages may have been lost: a reconnect, a full queue,
+		// a node gone silent. Its engines reload from the store.
+		OnReconnect: func() { reconnects.Inc() },
+		Log:         s.log,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("server: connect to NATS: %w", err)

@@ -16,7 +16,6 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -147,14 +146,12 @@ func New(cfg Config, opts ...Option) (*Server, error) {
 		wrapped = storewrap.Wrap(wrapped, s.storeHook)
 	}
 	s.store = storewrap.Wrap(wrapped, s.metrics.StoreHook)
-	var svcp atomic.Pointer[service.Service]
-	if s.bus, err = s.openBus(&svcp); err != nil {
+	if s.bus, err = s.openBus(); err != nil {
 		return nil, errors.Join(err, st.Close())
 	}
 	s.tokens = auth.New(s.cfg.TokenSecret, nil)
 	svc := service.New(service.Options{Store: s.store, Bus: s.bus, Config: s.cfg, Logger: s.log, Metrics: s.metrics})
 	s.svc = svc
-	svcp.Store(svc)
 	if s.nats != nil {
 		// The service exists after its bus: other nodes' events to a
 		// large group are resolved to this node's members by it.

@@ -44,6 +44,11 @@ const (
 	// ReloadResync: the node's bus reconnected, and events from other
 	// nodes may have been lost meanwhile.
 	ReloadResync = "resync"
+	// ReloadLost: another node's engine changes may have been lost (a
+	// node gone silent or restarted, messages dropped on this node).
+	ReloadLost = "lost"
+	// ReloadRemote: another node changed the conversation's membership.
+	ReloadRemote = "remote"
 )
 
 // init creates the pipeline's collectors and registers them on r.
@@ -75,7 +80,7 @@ func (p *Pipeline) init(r *prometheus.Registry) {
 	}
 	// Both reasons are exported from the start, so rate() sees a zero
 	// rather than no series.
-	for _, reason := range []string{ReloadOutOfStep, ReloadDropped, ReloadResync} {
+	for _, reason := range []string{ReloadOutOfStep, ReloadDropped, ReloadResync, ReloadLost, ReloadRemote} {
 		p.EngineReloads.WithLabelValues(reason)
 	}
 	// The engines' memory is computed from the function given to

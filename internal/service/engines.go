@@ -76,13 +76,18 @@ func (s *Service) dropEngine(conv store.ConvID) {
 	ce.mu.Lock()
 	s.unloadLocked(ce, metrics.ReloadDropped)
 	ce.mu.Unlock()
+	s.publishSync(context.Background(), syncOp{Kind: opDrop, Conv: conv})
 }
 
 // DropEngines forgets every cached receipt engine and member list; each
 // reloads from the store when next needed. A node calls it when its bus
 // reconnects: events from other nodes may have been lost meanwhile, and an
 // engine that missed one would count from stale state.
-func (s *Service) DropEngines() {
+func (s *Service) DropEngines() { s.dropAll(metrics.ReloadResync) }
+
+// dropAll forgets every cached engine and member list, counting them as
+// reloaded for reason.
+func (s *Service) dropAll(reason string) {
 	s.engines.mu.Lock()
 	all := make([]*convEngine, 0, len(s.engines.m))
 	for _, ce := range s.engines.m {
@@ -93,7 +98,7 @@ func (s *Service) DropEngines() {
 	// held across a store read, and the map must not wait for it.
 	for _, ce := range all {
 		ce.mu.Lock()
-		s.unloadLocked(ce, metrics.ReloadResync)
+		s.unloadLocked(ce, reason)
 		ce.mu.Unlock()
 	}
 }
@@ -149,12 +154,15 @@ func (s *Service) memberIDs(ctx context.Context, conv store.ConvID) ([]string, e
 	return ce.ids, nil
 }
 
-// membershipChanged drops conv's cached member ids.
+// membershipChanged drops conv's cached member ids here, where the
+// engine has the change, and conv's engine on the other nodes, which
+// reload it from the store.
 func (s *Service) membershipChanged(conv store.ConvID) {
 	ce := s.engines.entry(conv)
 	ce.mu.Lock()
 	ce.ids = nil
 	ce.mu.Unlock()
+	s.publishSync(context.Background(), syncOp{Kind: opDrop, Conv: conv})
 }
 
 // withEngine runs fn with conv's engine loaded and locked. fn must not

@@ -169,7 +169,7 @@ func (s *Service) AddMembers(ctx context.Context, c Caller, groupID string, user
 		return nil
 	})
 	s.membershipChanged(ref.id)
-	all, err := s.memberIDs(ctx, ref.id)
+	all, err := s.currentMemberIDs(ctx, ref.id)
 	if err != nil {
 		return s.internal(ctx, "list members", err)
 	}
@@ -220,7 +220,7 @@ func (s *Service) RemoveMembers(ctx context.Context, c Caller, groupID string, u
 		}
 		targets = append(targets, m)
 	}
-	notify, err := s.memberIDs(ctx, ref.id)
+	notify, err := s.currentMemberIDs(ctx, ref.id)
 	if err != nil {
 		return s.internal(ctx, "list members", err)
 	}
@@ -271,7 +271,7 @@ func (s *Service) Leave(ctx context.Context, c Caller, groupID string) error {
 	if err != nil {
 		return err
 	}
-	notify, err := s.memberIDs(ctx, ref.id)
+	notify, err := s.currentMemberIDs(ctx, ref.id)
 	if err != nil {
 		return s.internal(ctx, "list members", err)
 	}

@@ -7,7 +7,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/seen-im/seen/internal/bus"
-	"github.com/seen-im/seen/internal/receipts"
 	"github.com/seen-im/seen/internal/store"
 	"github.com/seen-im/seen/protocol"
 )
@@ -62,13 +61,7 @@ func (s *Service) Send(ctx context.Context, c Caller, p protocol.SendParams) (pr
 		}
 		return res, nil
 	}
-	s.applyEngine(ctx, ref.id, func(e *receipts.Conv) error {
-		if stored.Receipt {
-			e.Track(s.tracked(stored))
-		}
-		_, _, _, _, err := e.ReadUpTo(c.UserID, stored.Seq, stored.SentAt)
-		return err
-	})
+	s.recordSent(ctx, stored)
 	s.announce(ctx, ref, stored, c.ConnID)
 	if ref.member.ReadSeq+1 < stored.Seq {
 		// Sending marks read: the sender has now read the messages of
@@ -108,7 +101,7 @@ func (s *Service) announce(ctx context.Context, ref convRef, m store.Message, ex
 	members := []string{m.Sender, ref.peer}
 	if ref.id.IsGroup() {
 		var err error
-		members, err = s.memberIDs(ctx, ref.id)
+		members, err = s.currentMemberIDs(ctx, ref.id)
 		if err != nil {
 			s.log.WarnContext(ctx, "announce: list members", "conv", ref.id, "err", err)
 			return
@@ -220,10 +213,7 @@ func (s *Service) Delivered(ctx context.Context, c Caller, p protocol.DeliveredP
 		return protocol.Empty{}, s.internal(ctx, "advance delivered", err)
 	}
 	if changed {
-		s.applyEngine(ctx, ref.id, func(e *receipts.Conv) error {
-			_, _, _, _, err := e.DeliverUpTo(c.UserID, m.DeliveredSeq, now)
-			return err
-		})
+		s.applyOp(ctx, syncOp{Kind: opDeliver, Conv: ref.id, User: c.UserID, Seq: m.DeliveredSeq, At: now})
 		s.watermarkMoved(ctx, ref, c, ref.member.DeliveredSeq, m.DeliveredSeq, false)
 	}
 	return protocol.Empty{}, nil
@@ -250,10 +240,7 @@ func (s *Service) ReadConversation(ctx context.Context, c Caller, p protocol.Con
 		return protocol.ConversationReadResult{}, s.internal(ctx, "advance read", err)
 	}
 	if changed {
-		s.applyEngine(ctx, ref.id, func(e *receipts.Conv) error {
-			_, _, _, _, err := e.ReadUpTo(c.UserID, m.ReadSeq, now)
-			return err
-		})
+		s.applyOp(ctx, syncOp{Kind: opRead, Conv: ref.id, User: c.UserID, Seq: m.ReadSeq, At: now})
 		s.watermarkMoved(ctx, ref, c, ref.member.ReadSeq, m.ReadSeq, true)
 	}
 	return protocol.ConversationReadResult{ReadSeq: m.ReadSeq}, nil

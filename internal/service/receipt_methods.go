@@ -84,6 +84,9 @@ func (s *Service) receiptMembers(ctx context.Context, m store.Message, filter re
 			"message %q does not ask for receipts (send with receipt: true, or call receipt.request)", m.ID)
 	}
 	var res protocol.ReceiptMembersResult
+	if err := s.syncBarrier(ctx); err != nil {
+		return res, s.internal(ctx, "receipt members", err)
+	}
 	err := s.withEngine(ctx, m.Conv, func(e *receipts.Conv) error {
 		entries, next, done, err := e.Members(m.Seq, m.Sender, filter, cursor, limit)
 		if err != nil {
@@ -147,7 +150,8 @@ func (s *Service) RequestReceipt(ctx context.Context, c Caller, p protocol.Recei
 	}
 	var ask []string
 	if first {
-		s.applyEngine(ctx, ref.id, func(e *receipts.Conv) error { e.Track(s.tracked(m)); return nil })
+		t := s.tracked(m)
+		s.applyOp(ctx, syncOp{Kind: opTrack, Conv: ref.id, T: &t})
 		err = s.forEachMember(ctx, ref.id, func(page []store.Member) error {
 			for _, mem := range page {
 				if mem.UserID != m.Sender && mem.JoinSeq <= m.Seq {
@@ -170,6 +174,9 @@ func (s *Service) RequestReceipt(ctx context.Context, c Caller, p protocol.Recei
 
 // allMembersBy returns every member of m's list by filter.
 func (s *Service) allMembersBy(ctx context.Context, m store.Message, filter receipts.Filter) ([]string, error) {
+	if err := s.syncBarrier(ctx); err != nil {
+		return nil, err
+	}
 	var out []string
 	err := s.withEngine(ctx, m.Conv, func(e *receipts.Conv) error {
 		cursor := ""

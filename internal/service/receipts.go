@@ -62,6 +62,9 @@ func (s *Service) receiptField(ctx context.Context, ref convRef, m store.Message
 // closed, or it became done, in between) is read again: the store has its
 // frozen counts by then.
 func (s *Service) receiptsOf(ctx context.Context, conv store.ConvID, msgs []store.Message) ([]protocol.Receipt, error) {
+	if err := s.syncBarrier(ctx); err != nil {
+		return nil, err
+	}
 	out := make([]protocol.Receipt, len(msgs))
 	var stale []int
 	err := s.withEngine(ctx, conv, func(e *receipts.Conv) error {
@@ -272,14 +275,11 @@ func (s *Service) acksRecorded(ctx context.Context, ref convRef, c Caller, newly
 	if len(newly) == 0 {
 		return
 	}
-	s.applyEngine(ctx, ref.id, func(e *receipts.Conv) error {
-		for _, m := range newly {
-			if _, _, err := e.ReadOne(c.UserID, m.Seq, now); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	op := syncOp{Kind: opAcks, Conv: ref.id, User: c.UserID, At: now}
+	for _, m := range newly {
+		op.Seqs = append(op.Seqs, m.Seq)
+	}
+	s.applyOp(ctx, op)
 	s.readsChanged(ctx, ref, c, newly, after)
 }
 
@@ -301,7 +301,7 @@ func (s *Service) readsChanged(ctx context.Context, ref convRef, c Caller, newly
 		if ref.id.IsPeer() {
 			peerRead = append(peerRead, m.ID)
 		} else {
-			s.changes.add(coalesceKey{conv: ref.id, sender: m.Sender}, m.Seq, c.UserID)
+			s.changed(ctx, coalesceKey{conv: ref.id, sender: m.Sender}, m.Seq, c.UserID)
 		}
 	}
 	if len(peerRead) > 0 {
@@ -369,7 +369,7 @@ func (s *Service) watermarkMoved(ctx context.Context, ref convRef, c Caller, fro
 			reader = c.UserID
 		}
 		for _, ch := range changed {
-			s.changes.add(coalesceKey{conv: ref.id, sender: ch.sender}, ch.seq, reader)
+			s.changed(ctx, coalesceKey{conv: ref.id, sender: ch.sender}, ch.seq, reader)
 		}
 	}
 }
@@ -393,7 +393,7 @@ func (s *Service) settleDone(ctx context.Context, conv store.ConvID, seqs []uint
 			s.log.WarnContext(ctx, "settle done receipt", "conv", conv, "seq", seq, "err", err)
 			continue
 		}
-		s.applyEngine(ctx, conv, func(e *receipts.Conv) error { e.Untrack(seq); return nil })
+		s.applyOp(ctx, syncOp{Kind: opUntrack, Conv: conv, Seq: seq})
 	}
 }
 

@@ -88,6 +88,8 @@ func New(o Options) *Service {
 		entropy: ulid.Monotonic(rand.Reader, 0),
 	}
 	s.handlers = s.methods()
+	// Other nodes' engine changes reach this node's engines.
+	s.bus.SetSync(s)
 	s.changes = newCoalescer(s.cfg.Receipts.Coalesce, s.flushChanges, s.met.CoalescerPending)
 	s.met.SetEngineMemory(func() float64 { return float64(s.engines.memoryBytes()) })
 	return s
@@ -118,7 +120,7 @@ func (s *Service) internal(ctx context.Context, op string, err error) *protocol.
 	if errors.As(err, &pe) {
 		return pe
 	}
-	if errors.Is(err, store.ErrUnavailable) || errors.Is(err, bus.ErrClosed) ||
+	if errors.Is(err, store.ErrUnavailable) || errors.Is(err, bus.ErrClosed) || errors.Is(err, bus.ErrUnavailable) ||
 		errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		s.log.WarnContext(ctx, "unavailable", "op", op, "err", err)
 		return protocol.Errorf(protocol.CodeUnavailable, "service unavailable, retry")
