@@ -13,6 +13,7 @@ import (
 	"os"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -77,6 +78,13 @@ type pgCluster struct {
 
 func newPGCluster(t *testing.T, n int, cfg config.Config) *pgCluster {
 	t.Helper()
+	return newPGClusterAt(t, n, cfg, nil)
+}
+
+// newPGClusterAt is newPGCluster with every node on the clock now (nil:
+// time.Now).
+func newPGClusterAt(t *testing.T, n int, cfg config.Config, now func() time.Time) *pgCluster {
+	t.Helper()
 	ns, err := server.NewServer(&server.Options{DontListen: true, NoLog: true, NoSigs: true})
 	if err != nil {
 		t.Fatal(err)
@@ -107,7 +115,7 @@ func newPGCluster(t *testing.T, n int, cfg config.Config) *pgCluster {
 		if err != nil {
 			t.Fatal(err)
 		}
-		svc := New(Options{Store: st, Bus: b, Config: cfg, Logger: log})
+		svc := New(Options{Store: st, Bus: b, Config: cfg, Logger: log, Now: now})
 		b.SetResolver(svc.ConvMembers)
 		t.Cleanup(func() {
 			_ = svc.Close(context.Background())
@@ -480,5 +488,59 @@ func TestClusterReceiptChangedOneStream(t *testing.T) {
 	// most one per window. A stream per node would give at least three.
 	if most := 1 + int(elapsed/cfg.Receipts.Coalesce); n > most {
 		t.Errorf("alice got %d receipt.changed events for reads over %v, want at most %d", n, elapsed, most)
+	}
+}
+
+// Two nodes freeze one receipt when its window closes, each from its own
+// engine; node 1's engine counts differently (as a node that missed an op
+// would). The store keeps the first freeze, and both nodes answer the
+// stored counts from then on.
+func TestClusterExpiryFrozenOnce(t *testing.T) {
+	var clock atomic.Int64
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixMilli()
+	clock.Store(t0)
+	cfg := config.Default()
+	cfg.Receipts.TTL = time.Minute
+	c := newPGClusterAt(t, 2, cfg, func() time.Time { return time.UnixMilli(clock.Load()) })
+	ctx := context.Background()
+	makeGroup(t, c.nodes[0], "x", "alice", []string{"r1", "r2", "r3"})
+	msg := send(t, c.nodes[0], "alice", "x", "expiring", true)
+	if _, err := c.nodes[1].Read(ctx, caller("r1"), protocol.ReadParams{Conversation: groupConv("x"), MsgIDs: []string{msg.MsgID}}); err != nil {
+		t.Fatal(err)
+	}
+	query := func(node *Service) protocol.Receipt {
+		t.Helper()
+		res, err := node.QueryReceipts(ctx, caller("alice"), protocol.ReceiptQueryParams{Conversation: groupConv("x"), MsgIDs: []string{msg.MsgID}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res.Receipts[0]
+	}
+	for i, node := range c.nodes {
+		if r := query(node); r.ReadCount != 1 || r.UnreadCount != 2 {
+			t.Fatalf("node %d before expiry: %+v, want 1 read, 2 unread", i, r)
+		}
+	}
+	// Node 1's engine alone hears of a read no store has: it would freeze
+	// 2 read.
+	conv := store.GroupConv("x")
+	c.nodes[1].applyEngine(ctx, conv, func(e *receipts.Conv) error {
+		_, _, err := e.ReadOne("r2", msg.Seq, t0+1)
+		return err
+	})
+	clock.Store(t0 + time.Minute.Milliseconds() + 1)
+	first := query(c.nodes[0]) // node 0 freezes first
+	if first.Status != protocol.StatusExpired || first.ReadCount != 1 || first.UnreadCount != 2 {
+		t.Fatalf("node 0 after expiry: %+v, want expired with 1 read, 2 unread", first)
+	}
+	if r := query(c.nodes[1]); r != first {
+		t.Errorf("node 1 after expiry: %+v, want the stored %+v", r, first)
+	}
+	m, err := c.st.MessageAt(ctx, conv, msg.Seq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Frozen == nil || m.Frozen.Read != 1 || m.Frozen.Unread != 2 {
+		t.Errorf("stored frozen counts %+v, want 1 read, 2 unread", m.Frozen)
 	}
 }

@@ -301,7 +301,9 @@ type Receipts interface {
 	// were on already. ErrNotFound for an unknown message.
 	RequestReceipt(ctx context.Context, conv ConvID, seq uint64, at int64) (m Message, changed bool, err error)
 	// SettleReceipt marks a live receipt settled, storing frozen (nil for a
-	// receipt that is done). Settling a settled receipt changes nothing.
+	// receipt that is done). Settling a settled receipt changes nothing:
+	// the first writer wins, atomically, however many handles (nodes)
+	// settle it at once, and every later reader sees the winner's counts.
 	SettleReceipt(ctx context.Context, conv ConvID, seq uint64, frozen *Frozen) error
 	// LiveReceipts returns every live receipt message of conv, in seq order.
 	LiveReceipts(ctx context.Context, conv ConvID) ([]Message, error)

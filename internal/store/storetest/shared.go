@@ -29,6 +29,7 @@ func RunShared(t *testing.T, open func(t *testing.T) (a, b store.Store)) {
 		{"ResendConcurrent", testSharedResendConcurrent},
 		{"JoinWhileOtherAppends", testSharedJoin},
 		{"ConcurrentWatermarks", testSharedWatermarks},
+		{"SettleFirstWins", testSharedSettleFirstWins},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

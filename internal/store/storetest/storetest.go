@@ -54,6 +54,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"AckOneLimit", testAckOneLimit},
 		{"AckMany", testAckMany},
 		{"Receipts", testReceipts},
+		{"SettleFirstWins", testSettleFirstWins},
 		{"History", testHistory},
 		{"GetMessage", testGetMessage},
 		{"GetMessages", testGetMessages},
