@@ -99,7 +99,7 @@ func (s *Service) Dispatch(ctx context.Context, c Caller, method string, raw jso
 		}
 		return nil, &protocol.Error{Code: protocol.CodeMethodNotFound, Message: fmt.Sprintf("no such method %q", method)}
 	}
-	res, err := h(ctx, c, raw)
+	res, err := h(withBarrierOnce(ctx), c, raw)
 	if err != nil {
 		var pe *protocol.Error
 		if errors.As(err, &pe) {

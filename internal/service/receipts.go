@@ -294,6 +294,7 @@ func (s *Service) tooManyAcks() *protocol.Error {
 // watermark: the reader's other devices hear of it.
 func (s *Service) readsChanged(ctx context.Context, ref convRef, c Caller, newly []store.Message, after store.Member) {
 	var peerRead []string
+	var changes []receiptChange
 	for _, m := range newly {
 		if !m.Receipt {
 			continue
@@ -301,9 +302,10 @@ func (s *Service) readsChanged(ctx context.Context, ref convRef, c Caller, newly
 		if ref.id.IsPeer() {
 			peerRead = append(peerRead, m.ID)
 		} else {
-			s.changed(ctx, coalesceKey{conv: ref.id, sender: m.Sender}, m.Seq, c.UserID)
+			changes = append(changes, receiptChange{Sender: m.Sender, Seq: m.Seq})
 		}
 	}
+	s.changed(ctx, ref.id, c.UserID, changes)
 	if len(peerRead) > 0 {
 		s.publish(ctx, []string{ref.peer}, "", protocol.EventReceiptRead, protocol.ReceiptReadEvent{
 			Conversation: wireConv(ref.id, ref.peer), UserID: c.UserID, MsgIDs: peerRead,
@@ -352,15 +354,11 @@ func (s *Service) watermarkMoved(ctx context.Context, ref convRef, c Caller, fro
 		s.settleDone(ctx, ref.id, seqs)
 	}
 	if ref.id.IsGroup() {
-		type change struct {
-			sender string
-			seq    uint64
-		}
-		var changed []change
+		var changed []receiptChange
 		_ = s.withEngine(ctx, ref.id, func(e *receipts.Conv) error {
 			for _, seq := range s.affected(e, ref.member, from, to, c.UserID) {
 				t, _ := e.Tracked(seq)
-				changed = append(changed, change{t.Sender, seq})
+				changed = append(changed, receiptChange{Sender: t.Sender, Seq: seq})
 			}
 			return nil
 		})
@@ -368,9 +366,7 @@ func (s *Service) watermarkMoved(ctx context.Context, ref convRef, c Caller, fro
 		if read {
 			reader = c.UserID
 		}
-		for _, ch := range changed {
-			s.changed(ctx, coalesceKey{conv: ref.id, sender: ch.sender}, ch.seq, reader)
-		}
+		s.changed(ctx, ref.id, reader, changed)
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"hash/fnv"
+	"sync"
 
 	"github.com/seen-im/seen/internal/bus"
 	"github.com/seen-im/seen/internal/metrics"
@@ -39,14 +40,14 @@ const (
 
 // syncOp is one engine change, as it travels between nodes.
 type syncOp struct {
-	Kind   syncKind          `json:"k"`
-	Conv   store.ConvID      `json:"c"`
-	User   string            `json:"u,omitempty"` // the member; the new reader for opChanged
-	Seq    uint64            `json:"s,omitempty"`
-	Seqs   []uint64          `json:"q,omitempty"`
-	At     int64             `json:"a,omitempty"`
-	T      *receipts.Tracked `json:"t,omitempty"`
-	Sender string            `json:"n,omitempty"` // opChanged: whose receipt
+	Kind    syncKind          `json:"k"`
+	Conv    store.ConvID      `json:"c"`
+	User    string            `json:"u,omitempty"` // the member; the new reader for opChanged
+	Seq     uint64            `json:"s,omitempty"`
+	Seqs    []uint64          `json:"q,omitempty"`
+	At      int64             `json:"a,omitempty"`
+	T       *receipts.Tracked `json:"t,omitempty"`
+	Changes []receiptChange   `json:"h,omitempty"` // opChanged
 }
 
 // apply makes op's change to an engine.
@@ -129,7 +130,7 @@ func (s *Service) ApplySync(data []byte) {
 		ce.mu.Unlock()
 	case opChanged:
 		if s.coalesces(op.Conv) {
-			s.changes.add(coalesceKey{conv: op.Conv, sender: op.Sender}, op.Seq, op.User)
+			s.addChanges(op.Conv, op.User, op.Changes)
 		}
 	default:
 		ce := s.engines.entry(op.Conv)
@@ -169,10 +170,43 @@ func (s *Service) SyncLost(reason string) {
 // engine locked (the changes it waits for need the lock) nor from the
 // bus's delivery goroutine.
 func (s *Service) syncBarrier(ctx context.Context) error {
+	once, _ := ctx.Value(barrierKey{}).(*barrierOnce)
+	if once == nil {
+		return s.barrier(ctx)
+	}
+	once.mu.Lock()
+	defer once.mu.Unlock()
+	if once.done {
+		return nil
+	}
+	if err := s.barrier(ctx); err != nil {
+		return err
+	}
+	once.done = true
+	return nil
+}
+
+func (s *Service) barrier(ctx context.Context) error {
 	if err := s.bus.Barrier(ctx); err != nil {
 		return fmt.Errorf("wait for other nodes' engine changes: %w", err)
 	}
 	return nil
+}
+
+// barrierOnce lets one request pass one barrier: what was done before the
+// request began is in after the first, so a history page or a
+// conversation list that reads many receipts waits once, not once per
+// message.
+type barrierOnce struct {
+	mu   sync.Mutex
+	done bool // guarded by mu
+}
+
+type barrierKey struct{}
+
+// withBarrierOnce gives a request's context its barrierOnce.
+func withBarrierOnce(ctx context.Context) context.Context {
+	return context.WithValue(ctx, barrierKey{}, &barrierOnce{})
 }
 
 // currentMemberIDs is memberIDs after a syncBarrier: the member list
@@ -185,14 +219,30 @@ func (s *Service) currentMemberIDs(ctx context.Context, conv store.ConvID) ([]st
 	return s.memberIDs(ctx, conv)
 }
 
-// changed records a receipt change for the coalescer of the node that
-// coalesces conv: this one's, or sent to it.
-func (s *Service) changed(ctx context.Context, k coalesceKey, seq uint64, reader string) {
-	if s.coalesces(k.conv) {
-		s.changes.add(k, seq, reader)
+// receiptChange is one receipt message of conv whose counts changed.
+type receiptChange struct {
+	Sender string `json:"n"`
+	Seq    uint64 `json:"s"`
+}
+
+// changed records receipt changes, reader being the new reader ("" for a
+// delivery), for the coalescer of the node that coalesces conv: this
+// one's, or sent to it in one message.
+func (s *Service) changed(ctx context.Context, conv store.ConvID, reader string, chs []receiptChange) {
+	if len(chs) == 0 {
 		return
 	}
-	s.publishSync(ctx, syncOp{Kind: opChanged, Conv: k.conv, Sender: k.sender, Seq: seq, User: reader})
+	if s.coalesces(conv) {
+		s.addChanges(conv, reader, chs)
+		return
+	}
+	s.publishSync(ctx, syncOp{Kind: opChanged, Conv: conv, User: reader, Changes: chs})
+}
+
+func (s *Service) addChanges(conv store.ConvID, reader string, chs []receiptChange) {
+	for _, ch := range chs {
+		s.changes.add(coalesceKey{conv: conv, sender: ch.Sender}, ch.Seq, reader)
+	}
 }
 
 // coalesces reports whether this node feeds conv's receipt.changed: one
