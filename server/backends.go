@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"crypto/rand"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -80,8 +81,10 @@ func (s *Server) openBus() (bus.Bus, error) {
 	})
 	host, _ := os.Hostname()
 	nb, err := natsbus.New(natsbus.Options{
-		URL:  s.cfg.NATSURL,
-		Name: "seen " + host + " pid " + strconv.Itoa(os.Getpid()),
+		URL: s.cfg.NATSURL,
+		// The node's id among the live nodes: unique even for nodes of
+		// one process (tests run several).
+		Name: "seen " + host + " pid " + strconv.Itoa(os.Getpid()) + " " + rand.Text()[:8],
 		// The bus tells the service itself (bus.SyncReceiver) when other
 		// nodes' messages may have been lost: a reconnect, a full queue,
 		// a node gone silent. Its engines reload from the store.

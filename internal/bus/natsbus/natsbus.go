@@ -121,6 +121,8 @@ type Bus struct {
 	marksMu sync.Mutex
 	marks   map[*nats.Msg]chan struct{} // Barrier markers on their way; guarded by marksMu
 
+	dupOnce sync.Once // logs a duplicate node name once
+
 	peersMu sync.Mutex
 	peers   map[string]*peer // other nodes by id; guarded by peersMu
 

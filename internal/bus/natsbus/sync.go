@@ -174,6 +174,12 @@ func (b *Bus) onBeat(m *nats.Msg) {
 		b.log.Warn("dropping a malformed heartbeat", "subject", m.Subject)
 		return
 	}
+	if id == b.id {
+		// Another node with this node's name: counting it as this node
+		// restarting over and over would drop every engine each beat.
+		b.dupOnce.Do(func() { b.log.Error("another node has this node's name: give each node its own", "name", id) })
+		return
+	}
 	b.peersMu.Lock()
 	p := b.peers[id]
 	var why string

@@ -184,3 +184,22 @@ func BenchmarkBarrierParallel(b *testing.B) {
 		}
 	})
 }
+
+// TestSameNameIsNotARestart: live nodes given one name do not make each
+// other drop everything at every heartbeat (as a restart would).
+func TestSameNameIsNotARestart(t *testing.T) {
+	s := startServer(t)
+	a := fastBus(t, s, "twin")
+	log := &lostLog{}
+	a.SetSync(log)
+	fastBus(t, s, "twin")
+	fastBus(t, s, "twin")
+	other := fastBus(t, s, "other")
+	waitFor(t, "a to see other", func() bool { _, l := a.Nodes(); return slices.Contains(l, "other") })
+	// The twins beat about ten times each while other is missed.
+	_ = other.Close()
+	waitFor(t, "a to count other gone", func() bool { _, l := a.Nodes(); return !slices.Contains(l, "other") })
+	if n := log.count(bus.LostPeer); n != 1 {
+		t.Errorf("a counted %d losses, want 1 (other leaving), none for its twins", n)
+	}
+}
