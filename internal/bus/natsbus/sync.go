@@ -37,8 +37,16 @@ func (b *Bus) PublishSync(ctx context.Context, data []byte) error {
 	return b.flush(ctx)
 }
 
-// flush is a round trip to the NATS server.
+// flush is a round trip to the NATS server. While the connection is
+// down it fails at once rather than wait for a reconnect: nats.go would
+// hold the PING until then, and every write and read with it.
 func (b *Bus) flush(ctx context.Context) error {
+	if !b.nc.IsConnected() {
+		if b.nc.IsClosed() {
+			return bus.ErrClosed
+		}
+		return fmt.Errorf("natsbus: flush: %w: not connected to NATS", bus.ErrUnavailable)
+	}
 	fctx, cancel := context.WithTimeout(ctx, syncTimeout)
 	defer cancel()
 	if err := b.nc.FlushWithContext(fctx); err != nil {

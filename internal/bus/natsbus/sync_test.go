@@ -2,6 +2,7 @@ package natsbus_test
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net"
 	"slices"
@@ -124,6 +125,20 @@ func TestReconnectIsLost(t *testing.T) {
 	b.SetSync(log)
 	s.Shutdown()
 	s.WaitForShutdown()
+	waitFor(t, "the bus to notice", func() bool { return !b.Connected() })
+	// Away from NATS, a barrier or a sync publish fails at once (the
+	// caller answers 503, or goes on with what it has) rather than wait
+	// for the reconnect.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	away := func(what string, err error) {
+		t.Helper()
+		if !errors.Is(err, bus.ErrUnavailable) || errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("%s while away = %v, want ErrUnavailable without waiting out a timeout", what, err)
+		}
+	}
+	away("Barrier", b.Barrier(ctx))
+	away("PublishSync", b.PublishSync(ctx, []byte("x")))
 	s2, err := server.NewServer(opts)
 	if err != nil {
 		t.Fatal(err)
@@ -131,8 +146,6 @@ func TestReconnectIsLost(t *testing.T) {
 	s2.Start()
 	t.Cleanup(s2.Shutdown)
 	waitFor(t, "the reconnect to be counted as a loss", func() bool { return log.count(bus.LostReconnect) == 1 })
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
 	if err := b.Barrier(ctx); err != nil {
 		t.Errorf("Barrier after reconnect: %v", err)
 	}
