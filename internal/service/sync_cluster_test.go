@@ -345,7 +345,9 @@ func TestClusterEnginesMatchStore(t *testing.T) {
 	users := []string{"u0", "u1", "u2", "u3", "u4", "u5", "u6"}
 	makeGroup(t, c.nodes[0], "g", "owner", users[:4])
 	conv := store.GroupConv("g")
-	rng := rand.New(rand.NewPCG(11, uint64(time.Now().UnixNano())))
+	seed := uint64(time.Now().UnixNano())
+	t.Logf("seed %d", seed) // a failure is replayed with this seed
+	rng := rand.New(rand.NewPCG(11, seed))
 	var msgs []store.Message
 	isMember := func(u string) bool {
 		_, err := c.st.GetMember(ctx, conv, u)

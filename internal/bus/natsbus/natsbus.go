@@ -9,7 +9,10 @@
 // goes out once on <prefix>.all: for a conversation's members it carries
 // the conversation id and the few users to add or leave out, and each node
 // finds its own recipients among the members its Resolver names; for a
-// plain long list it carries the list. See docs/cluster.md.
+// plain long list it carries the list. Every node also subscribes to
+// <prefix>.sync (other nodes' PublishSync, delivered like events) and
+// <prefix>.nodes (heartbeats, which make Nodes and report silent or
+// restarted nodes). See docs/cluster.md.
 //
 // # Delivery
 //
