@@ -63,23 +63,29 @@ func TestClusterNodeKilledMidLoad(t *testing.T) {
 	t.Logf("seed %d (replay with SEEN_CRASH_SEED=%d)", seed, seed)
 	points := killPoints(t, seed)
 	var w *clusterWorld
-	sends := 0
+	var sends, resends int64
 	for round, k := range points {
 		if round%killRoundsPerGroup == 0 {
 			if w != nil {
-				sends += len(w.sends)
+				sends, resends = sends+int64(len(w.sends)), resends+w.resends.Load()
 			}
 			w = newClusterWorld(t, fmt.Sprintf("kill%d", round/killRoundsPerGroup), urls, bases)
 		}
 		victim := round % len(nodes)
 		what := fmt.Sprintf("round %d, kill point %d, node %d (seed %d)", round, k, victim, seed)
+		// Every round dials each user at its own node again, so the
+		// victim holds clients whatever earlier kills moved.
 		stop := w.run(seed, round)
 		w.waitOps(t, what, w.ops.Load(), k)
+		resent := w.resends.Load()
 		nodes[victim].Kill()
 		// The load goes on through the other nodes: the dead node's
 		// clients reconnect and send their unanswered request again.
 		w.waitOps(t, what+", after the kill", w.ops.Load(), 60)
 		stop()
+		if w.resends.Load() == resent {
+			t.Fatalf("%s: no client reconnected and sent a request again, but the dead node held clients", what)
+		}
 
 		var live []int
 		for i := range nodes {
@@ -96,6 +102,6 @@ func TestClusterNodeKilledMidLoad(t *testing.T) {
 				what, w.ops.Load(), w.resends.Load())
 		}
 	}
-	sends += len(w.sends)
-	t.Logf("%d kill points survived; %d acknowledged sends checked; %d requests sent again after a reconnect", len(points), sends, w.resends.Load())
+	sends, resends = sends+int64(len(w.sends)), resends+w.resends.Load()
+	t.Logf("%d kill points survived; %d acknowledged sends checked; %d requests sent again after a reconnect", len(points), sends, resends)
 }
