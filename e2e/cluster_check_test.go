@@ -21,7 +21,7 @@ import (
 type clusterTruth struct {
 	last     uint64
 	receipts map[string]protocol.Receipt          // msgId -> status and counts, as the sender must see them
-	readers  map[string][]string                  // msgId -> eligible members who read it, sorted
+	lists    map[string]map[string][]string       // msgId -> receipt.members filter -> its members, sorted
 	sender   map[string]string                    // msgId -> sender, for receipt messages
 	list     map[string]protocol.ConversationInfo // member -> its conversation.list entry (lastSeq, readSeq, unreadCount)
 }
@@ -113,7 +113,7 @@ func (w *clusterWorld) truth(t *testing.T, url string) clusterTruth {
 		}
 		bodies[string(m.Body)] = m.Seq
 	}
-	tr := clusterTruth{last: uint64(len(msgs)), receipts: map[string]protocol.Receipt{}, readers: map[string][]string{},
+	tr := clusterTruth{last: uint64(len(msgs)), receipts: map[string]protocol.Receipt{}, lists: map[string]map[string][]string{},
 		sender: map[string]string{}, list: map[string]protocol.ConversationInfo{}}
 	for id, s := range w.sends {
 		if m := bySeq[s.Seq]; m.MsgID != s.MsgID || string(m.Body) != `"`+id+`"` {
@@ -177,28 +177,30 @@ func (w *clusterWorld) truth(t *testing.T, url string) clusterTruth {
 		}
 		var r protocol.Receipt
 		r.MsgID = m.MsgID
-		var readers []string
-		for u, join := range joins {
-			if u == m.Sender || join > m.Seq {
+		lists := map[string][]string{}
+		for _, u := range slices.Sorted(maps.Keys(joins)) {
+			if u == m.Sender || joins[u] > m.Seq {
 				continue
 			}
-			switch {
-			case read[m.MsgID][u]:
+			if read[m.MsgID][u] {
 				r.ReadCount++
-				readers = append(readers, u)
-			default:
+				lists[protocol.FilterRead] = append(lists[protocol.FilterRead], u)
+			} else {
 				r.UnreadCount++
+				lists[protocol.FilterUnread] = append(lists[protocol.FilterUnread], u)
 			}
 			if delivered[m.MsgID][u] {
 				r.DeliveredCount++
+				lists[protocol.FilterDelivered] = append(lists[protocol.FilterDelivered], u)
+			} else {
+				lists[protocol.FilterUndelivered] = append(lists[protocol.FilterUndelivered], u)
 			}
 		}
 		r.Status = protocol.StatusPending
 		if r.UnreadCount == 0 {
 			r.Status = protocol.StatusDone
 		}
-		slices.Sort(readers)
-		tr.receipts[m.MsgID], tr.readers[m.MsgID], tr.sender[m.MsgID] = r, readers, m.Sender
+		tr.receipts[m.MsgID], tr.lists[m.MsgID], tr.sender[m.MsgID] = r, lists, m.Sender
 	}
 	return tr
 }
@@ -217,6 +219,9 @@ func (tr clusterTruth) compare(ctx context.Context, cs map[string]*client.Client
 			if err != nil {
 				return fmt.Errorf("%s: receipt.query: %w", s, err)
 			}
+			if len(res.Receipts) != len(chunk) {
+				diffs = append(diffs, fmt.Sprintf("receipt.query by %s: %d receipts for %d ids", s, len(res.Receipts), len(chunk)))
+			}
 			for _, got := range res.Receipts {
 				want := tr.receipts[got.MsgID]
 				got.ExpiresAt = 0
@@ -225,28 +230,31 @@ func (tr clusterTruth) compare(ctx context.Context, cs map[string]*client.Client
 				}
 			}
 		}
-		// receipt.members for a sample: the first and the last few.
+		// receipt.members, every filter, for a sample: the first and the
+		// last few.
 		for i, id := range ids {
 			if i >= 2 && i < len(ids)-3 {
 				continue
 			}
-			var got []string
-			var cursor string
-			for {
-				res, err := cs[s].ReceiptMembers(ctx, protocol.ReceiptMembersParams{Conversation: conv, MsgID: id, Filter: protocol.FilterRead, Cursor: cursor, Limit: 100})
-				if err != nil {
-					return fmt.Errorf("%s: receipt.members: %w", s, err)
+			for _, filter := range []string{protocol.FilterRead, protocol.FilterUnread, protocol.FilterDelivered, protocol.FilterUndelivered} {
+				var got []string
+				var cursor string
+				for {
+					res, err := cs[s].ReceiptMembers(ctx, protocol.ReceiptMembersParams{Conversation: conv, MsgID: id, Filter: filter, Cursor: cursor, Limit: 100})
+					if err != nil {
+						return fmt.Errorf("%s: receipt.members: %w", s, err)
+					}
+					for _, m := range res.Members {
+						got = append(got, m.UserID)
+					}
+					if cursor = res.NextCursor; cursor == "" {
+						break
+					}
 				}
-				for _, m := range res.Members {
-					got = append(got, m.UserID)
+				slices.Sort(got)
+				if want := tr.lists[id][filter]; !slices.Equal(got, want) {
+					diffs = append(diffs, fmt.Sprintf("receipt.members %s %s: got %v, want %v", id, filter, got, want))
 				}
-				if cursor = res.NextCursor; cursor == "" {
-					break
-				}
-			}
-			slices.Sort(got)
-			if !slices.Equal(got, tr.readers[id]) {
-				diffs = append(diffs, fmt.Sprintf("receipt.members %s read: got %v, want %v", id, got, tr.readers[id]))
 			}
 		}
 	}
