@@ -58,8 +58,9 @@ type clusterWorld struct {
 	lastSeq   uint64                         // highest acknowledged seq
 	member    map[string]bool                // churn user -> member after its last acknowledged change
 
-	ops     atomic.Int64 // acknowledged operations, for kill points
-	resends atomic.Int64 // requests sent again after a reconnect
+	ops      atomic.Int64 // acknowledged operations, for kill points
+	attempts atomic.Int64 // requests answered or failed, for outages in which none may succeed
+	resends  atomic.Int64 // requests sent again after a reconnect
 }
 
 // newClusterWorld creates the users (unless they exist) and the group
@@ -296,6 +297,7 @@ func (w *clusterWorld) load(user string, home int, seed uint64, round int, diall
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		err := pending(ctx, c, node)
 		cancel()
+		w.attempts.Add(1)
 		if err == nil {
 			pending = nil
 			w.ops.Add(1)
