@@ -25,10 +25,24 @@ fi
 
 echo "== go vet, go test -race"
 go vet ./...
-go test -race -count=1 ./...
+# One node here, whatever the caller's environment says; the cluster runs
+# of the end-to-end suite come after.
+SEEN_TEST_NODES= go test -race -count=1 ./...
 
 echo "== the invariant checker at full size (100,000 operations; -race runs 15,000)"
-go test -count=1 -run '^TestInvariants' ./e2e
+SEEN_TEST_NODES= go test -count=1 -run '^TestInvariants' ./e2e
+
+# The end-to-end suite again on clusters of two and three nodes: every
+# server a test starts is that many nodes on one fresh PostgreSQL database
+# and one in-process nats-server, with the test's clients spread over them
+# (internal/seentest, docs/cluster.md). With the race detector: the suite
+# mostly waits on sockets, PostgreSQL and NATS, so -race costs little here
+# (two nodes, 2 cores: about 10 min with it, 8 without), and a cluster is
+# where cross-node races would show.
+for nodes in 2 3; do
+	echo "== the end-to-end suite on $nodes nodes (one PostgreSQL, one NATS)"
+	SEEN_TEST_NODES=$nodes go test -race -count=1 -timeout 40m ./e2e
+done
 
 echo "== deploy/: the example environment, the systemd unit, the proxy configurations"
 bash .ci/deploy-check.sh

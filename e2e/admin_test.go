@@ -705,7 +705,7 @@ func TestAdminAuth(t *testing.T) {
 // is impossible: it makes one in its data directory, and no empty key
 // opens the API.
 func TestAdminNoKey(t *testing.T) {
-	s := seentest.Start(t, func(c *config.Config) { c.AdminKey = "" })
+	s := seentest.StartSingle(t, "a key made in the data directory: cluster nodes must be given theirs", func(c *config.Config) { c.AdminKey = "" })
 	resp, b := adminHTTP(t, "POST", s.URL()+"/v1/admin/users", "Bearer ", strings.NewReader(`{"userId":"alice"}`))
 	wantAdminError(t, resp.StatusCode, b, http.StatusUnauthorized, protocol.CodeUnauthorized, "")
 	key := s.Config().AdminKey

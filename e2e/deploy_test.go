@@ -162,10 +162,22 @@ s_count 1
 	}
 }
 
-// scrape reads and parses the server's /metrics.
+// scrape reads and parses the server's /metrics; in a cluster, every
+// node's, each family holding the samples of all nodes (as a query summing
+// over instances sees them).
 func scrape(t *testing.T, s *seentest.Server) map[string]*dto.MetricFamily {
 	t.Helper()
-	return parseExposition(t, metrics(t, s))
+	all := map[string]*dto.MetricFamily{}
+	for _, text := range metrics(t, s) {
+		for name, f := range parseExposition(t, text) {
+			if a := all[name]; a != nil {
+				a.Metric = append(a.Metric, f.Metric...)
+			} else {
+				all[name] = f
+			}
+		}
+	}
+	return all
 }
 
 func parseExposition(t *testing.T, text string) map[string]*dto.MetricFamily {

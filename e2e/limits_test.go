@@ -35,7 +35,7 @@ func TestRateLimitAnswers429WithRetryAfter(t *testing.T) {
 }
 
 func TestPerUserRateLimitSpansConnections(t *testing.T) {
-	s := seentest.Start(t, func(c *config.Config) {
+	s := seentest.StartSingle(t, "per-user limits are per node (docs/cluster.md)", func(c *config.Config) {
 		c.RatePerUser, c.BurstPerUser = 1, 6
 	})
 	s.Users("alice")
@@ -55,7 +55,7 @@ func TestPerUserRateLimitSpansConnections(t *testing.T) {
 }
 
 func TestMaxConnectionsPerUser(t *testing.T) {
-	s := seentest.Start(t, func(c *config.Config) { c.MaxConnsPerUser = 2 })
+	s := seentest.StartSingle(t, "per-user limits are per node (docs/cluster.md)", func(c *config.Config) { c.MaxConnsPerUser = 2 })
 	s.Users("alice")
 	connectRaw(t, s, "alice", "one")
 	second := connectRaw(t, s, "alice", "two")

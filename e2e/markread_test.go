@@ -113,9 +113,11 @@ func readRequests(t testing.TB, s *seentest.Server) int {
 	t.Helper()
 	re := regexp.MustCompile(`(?m)^seen_requests_total\{code="\d+",method="message\.read"\} (\d+)$`)
 	total := 0
-	for _, m := range re.FindAllStringSubmatch(metrics(t, s), -1) {
-		n, _ := strconv.Atoi(m[1])
-		total += n
+	for _, text := range metrics(t, s) {
+		for _, m := range re.FindAllStringSubmatch(text, -1) {
+			n, _ := strconv.Atoi(m[1])
+			total += n
+		}
 	}
 	return total
 }
@@ -135,21 +137,28 @@ func awaitStalled(t *testing.T, s *seentest.Server, op string) {
 func storeInflight(t *testing.T, s *seentest.Server, op string) int {
 	t.Helper()
 	re := regexp.MustCompile(`(?m)^seen_store_inflight\{op="` + op + `"\} (\d+)$`)
-	m := re.FindStringSubmatch(metrics(t, s))
-	if m == nil {
-		return 0
+	total := 0
+	for _, text := range metrics(t, s) {
+		if m := re.FindStringSubmatch(text); m != nil {
+			n, _ := strconv.Atoi(m[1])
+			total += n
+		}
 	}
-	n, _ := strconv.Atoi(m[1])
-	return n
+	return total
 }
 
-// metrics reads the server's /metrics, which is served with the admin API
-// and behind its key.
-func metrics(t testing.TB, s *seentest.Server) string {
+// metrics reads every node's /metrics (served with the admin API and
+// behind its key), one text per node: each node of a cluster exports its
+// own (docs/cluster.md), so a figure of the whole server is their sum.
+func metrics(t testing.TB, s *seentest.Server) []string {
 	t.Helper()
-	code, b := s.Admin("GET", "/metrics", nil)
-	if code != http.StatusOK {
-		t.Fatalf("GET /metrics = %d %s", code, b)
+	var texts []string
+	for _, n := range s.Nodes() {
+		code, b := n.Admin("GET", "/metrics", nil)
+		if code != http.StatusOK {
+			t.Fatalf("GET /metrics = %d %s", code, b)
+		}
+		texts = append(texts, string(b))
 	}
-	return string(b)
+	return texts
 }

@@ -70,7 +70,7 @@ func answers(t *testing.T, s *seentest.Server, users []string) map[string]string
 // into the database it filled, both with a non-zero exit.
 func TestMigrateEmbeddedToPostgres(t *testing.T) {
 	pg := seentest.PostgresDB(t)
-	a := seentest.Start(t)
+	a := seentest.StartSingle(t, "migrates from an embedded data directory")
 	users := []string{"alice", "bob", "carol", "dave"}
 	a.Users(users...)
 	a.MustAdmin("POST", "/v1/admin/groups", map[string]any{"groupId": "team", "owner": "alice", "members": []string{"bob", "carol", "dave"}})
@@ -138,7 +138,7 @@ func TestMigrateEmbeddedToPostgres(t *testing.T) {
 func TestMigrateKeepsFrozenCounts(t *testing.T) {
 	pg := seentest.PostgresDB(t)
 	ttl := func(c *config.Config) { c.Receipts.TTL = expiryTTL }
-	a := seentest.Start(t, ttl)
+	a := seentest.StartSingle(t, "migrates from an embedded data directory", ttl)
 	users := []string{"s", "r1", "r2", "r3"}
 	a.Users(users...)
 	a.MustAdmin("POST", "/v1/admin/groups", map[string]any{"groupId": "exp", "owner": "s", "members": []string{"r1", "r2", "r3"}})

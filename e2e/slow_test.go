@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -16,14 +17,34 @@ import (
 	"github.com/seen-im/seen/protocol"
 )
 
-// metric reads one unlabelled counter or gauge from /metrics.
+// metric reads one unlabelled counter or gauge from /metrics: the sum of
+// the nodes' values in a cluster, "" when no node exports it.
 func metric(t *testing.T, s *seentest.Server, name string) string {
 	t.Helper()
-	m := regexp.MustCompile(`(?m)^` + name + ` (\S+)$`).FindStringSubmatch(metrics(t, s))
-	if m == nil {
+	re := regexp.MustCompile(`(?m)^` + name + ` (\S+)$`)
+	texts := metrics(t, s)
+	if len(texts) == 1 {
+		m := re.FindStringSubmatch(texts[0])
+		if m == nil {
+			return ""
+		}
+		return m[1]
+	}
+	var sum float64
+	found := false
+	for _, text := range texts {
+		if m := re.FindStringSubmatch(text); m != nil {
+			v, err := strconv.ParseFloat(m[1], 64)
+			if err != nil {
+				t.Fatalf("%s = %q: %v", name, m[1], err)
+			}
+			sum, found = sum+v, true
+		}
+	}
+	if !found {
 		return ""
 	}
-	return m[1]
+	return strconv.FormatFloat(sum, 'g', -1, 64)
 }
 
 func TestSlowReaderIsDroppedWithoutSlowingOthers(t *testing.T) {

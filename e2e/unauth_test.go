@@ -99,7 +99,7 @@ func TestConnectDeadlineIsFixedFromOpening(t *testing.T) {
 // Unconnected sockets count against a global limit; beyond it the upgrade
 // is refused with 503, and a socket that connects frees its place.
 func TestUnauthenticatedSocketLimit(t *testing.T) {
-	s := seentest.Start(t, func(c *config.Config) { c.MaxUnauthenticated = 2 })
+	s := seentest.StartSingle(t, "max_unauthenticated bounds one process's sockets", func(c *config.Config) { c.MaxUnauthenticated = 2 })
 	s.Users("alice")
 	first := seentest.DialRaw(t, s.WSURL())
 	seentest.DialRaw(t, s.WSURL())

@@ -59,7 +59,7 @@ func TestAdminSendRefusesInvalidUTF8Body(t *testing.T) {
 // clients in valid UTF-8 frames: each invalid sequence becomes U+FFFD.
 // (The raw client fails the test on any frame that is not UTF-8.)
 func TestStoredInvalidUTF8IsSentAsValidUTF8(t *testing.T) {
-	s := seentest.Start(t)
+	s := seentest.StartSingle(t, "plants bytes in the embedded store")
 	s.Users("alice", "bob")
 	alice := connectRaw(t, s, "alice", "")
 	send(t, alice, peer("bob"), "first", "hello")

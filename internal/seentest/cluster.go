@@ -4,13 +4,14 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"net"
 	"net/url"
 	"os"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/pgx/v5"
 	natsserver "github.com/nats-io/nats-server/v2/server"
 
 	"github.com/seen-im/seen/internal/config"
@@ -32,24 +33,30 @@ func PostgresDB(t testing.TB) string {
 		t.Skip("SEEN_TEST_POSTGRES_URL is not set: no PostgreSQL to test against (test.sh starts one with .ci/postgres.sh)")
 	}
 	ctx := context.Background()
-	admin, err := pgxpool.New(ctx, base)
-	if err != nil {
-		t.Fatalf("seentest: connect to PostgreSQL: %v", err)
+	// One connection to create the database and another to drop it, not
+	// a pool kept open in between: a pool's goroutines would outlive the
+	// servers a goroutine-leak check (goleak) watches.
+	exec := func(sql string) error {
+		conn, err := pgx.Connect(ctx, base)
+		if err != nil {
+			return fmt.Errorf("connect to PostgreSQL: %w", err)
+		}
+		defer conn.Close(ctx)
+		_, err = conn.Exec(ctx, sql)
+		return err
 	}
 	var b [6]byte
 	_, _ = rand.Read(b[:])
 	name := "seen_t_" + hex.EncodeToString(b[:])
-	if _, err := admin.Exec(ctx, "CREATE DATABASE "+name); err != nil {
-		admin.Close()
+	if err := exec("CREATE DATABASE " + name); err != nil {
 		t.Fatalf("seentest: create database: %v", err)
 	}
 	t.Cleanup(func() {
 		// Registered before the servers' cleanups, so it runs after
 		// them; FORCE ends a session a failed test left behind.
-		if _, err := admin.Exec(ctx, "DROP DATABASE "+name+" WITH (FORCE)"); err != nil {
+		if err := exec("DROP DATABASE " + name + " WITH (FORCE)"); err != nil {
 			t.Errorf("seentest: drop database %s: %v", name, err)
 		}
-		admin.Close()
 	})
 	u, err := url.Parse(base)
 	if err != nil {

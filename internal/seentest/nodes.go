@@ -1,181 +1,102 @@
 package seentest
 
 import (
-	"bytes"
-	"context"
-	"encoding/json"
-	"fmt"
-	"io"
-	"net"
-	"net/http"
-	"sync"
+	"os"
+	"slices"
+	"strconv"
+	"sync/atomic"
 	"testing"
+
+	"github.com/seen-im/seen/internal/config"
+	"github.com/seen-im/seen/server"
 )
 
-// Node is a cluster node run as a child process of the built binary, so a
-// test can kill it with SIGKILL and start it again on the same address.
-type Node struct {
-	*Proc
-	t    testing.TB
-	addr string
-	dir  string
-	env  []string
-}
+// NodesEnv names the environment variable that runs the tests' servers as
+// clusters: SEEN_TEST_NODES=2 or 3 starts that many nodes where a test
+// starts one. Unset or 1: one node, as always. (cmd/seen takes every
+// SEEN_TEST_* variable for the tests', not a setting.)
+const NodesEnv = "SEEN_TEST_NODES"
 
-// StartNodes runs n cluster nodes (`seen serve` processes) on the
-// PostgreSQL database at pgURL and the NATS at natsURL, each on its own
-// loopback address, and waits until every one serves.
-func StartNodes(t testing.TB, n int, pgURL, natsURL string) []*Node {
+// maxNodes bounds SEEN_TEST_NODES: the machine running the tests has few
+// cores, and three nodes already put every message across the bus.
+const maxNodes = 3
+
+// clusterSize is the number of nodes SEEN_TEST_NODES asks for; a value
+// out of range fails the test rather than quietly testing one node.
+func clusterSize(t testing.TB) int {
 	t.Helper()
-	env := []string{"SEEN_POSTGRES_URL=" + pgURL, "SEEN_NATS_URL=" + natsURL, "SEEN_DEMO=off"}
-	nodes := make([]*Node, n)
-	for i := range nodes {
-		nd := &Node{t: t, addr: FreeAddr(t), dir: t.TempDir(), env: env}
-		nd.Proc = StartProc(t, nd.dir, nd.addr, env...)
-		nodes[i] = nd
+	v := os.Getenv(NodesEnv)
+	if v == "" {
+		return 1
 	}
-	return nodes
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > maxNodes {
+		t.Fatalf("seentest: %s=%q, want 1 to %d", NodesEnv, v, maxNodes)
+	}
+	return n
 }
 
-// Restart starts the node again, after Kill or Term, on the same address
-// and settings, and waits until it serves.
-func (n *Node) Restart() {
-	n.t.Helper()
-	n.Proc = StartProc(n.t, n.dir, n.addr, n.env...)
-}
-
-// URL is the node's HTTP base URL (the admin API shares its listener).
-func (n *Node) URL() string { return "http://" + n.addr }
-
-// AdminCall calls the admin API at base with the test admin key and returns
-// the status and body, or the error of a node that could not be reached.
-// Unlike Admin it does not fail the test, so load goroutines can call it
-// while a node is being killed.
-func AdminCall(ctx context.Context, base, method, path string, body any) (int, []byte, error) {
-	var rd io.Reader
-	if body != nil {
-		data, err := json.Marshal(body)
-		if err != nil {
-			return 0, nil, fmt.Errorf("seentest: marshal: %w", err)
-		}
-		rd = bytes.NewReader(data)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, base+path, rd)
-	if err != nil {
-		return 0, nil, fmt.Errorf("seentest: request: %w", err)
-	}
-	req.Header.Set("Authorization", "Bearer "+AdminKey)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return 0, nil, fmt.Errorf("seentest: %s %s: %w", method, path, err)
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return 0, nil, fmt.Errorf("seentest: %s %s: read body: %w", method, path, err)
-	}
-	return resp.StatusCode, data, nil
-}
-
-// Proxy is a loopback TCP proxy to one address that a test can cut off and
-// restore: while cut, every connection through it is closed and new ones
-// are accepted and closed at once, so whoever dials through it sees the
-// target as unreachable, and nothing else using the target is touched.
-type Proxy struct {
-	t      testing.TB
-	target string
-	ln     net.Listener
-	wg     sync.WaitGroup // the accept loop and every copy goroutine
-
-	mu    sync.Mutex
-	cut   bool                  // guarded by mu
-	conns map[net.Conn]struct{} // both ends of every open pair; guarded by mu
-}
-
-// StartProxy listens on a loopback port and forwards to target until the
-// test ends.
-func StartProxy(t testing.TB, target string) *Proxy {
+// startCluster starts n nodes on one fresh PostgreSQL database and one
+// in-process NATS, each with the test's options and its own data directory
+// and addresses, and stops them when the test ends (before the database
+// and NATS go: their cleanups are registered first).
+func startCluster(t testing.TB, n int, serverOpts []server.Option, opts []func(*config.Config)) *Server {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("seentest: proxy listen: %v", err)
+	pg := PostgresDB(t)
+	nats := StartNATS(t)
+	s := &Server{opts: serverOpts, t: t, nodes: make([]*Server, n), nats: nats}
+	for i := range s.nodes {
+		cfg := testConfig(t, append(slices.Clip(opts), Cluster(pg, nats.URL())))
+		s.nodes[i] = &Server{Cfg: cfg, opts: serverOpts, t: t}
 	}
-	p := &Proxy{t: t, target: target, ln: ln, conns: map[net.Conn]struct{}{}}
-	p.wg.Add(1)
-	go p.accept()
-	t.Cleanup(func() {
-		_ = ln.Close()
-		p.Cut()
-		p.wg.Wait()
-	})
-	return p
+	// Registered before any node starts, so a node that fails to start
+	// does not leave the ones before it running.
+	t.Cleanup(func() { s.Stop() })
+	s.start()
+	return s
 }
 
-// Addr is the proxy's address, to put in place of the target's.
-func (p *Proxy) Addr() string { return p.ln.Addr().String() }
-
-// Cut closes every connection through the proxy and refuses new ones until
-// Restore.
-func (p *Proxy) Cut() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.cut = true
-	for c := range p.conns {
-		_ = c.Close()
+// startNodes starts NATS if Stop stopped it, then every node, node 1
+// first.
+func (s *Server) startNodes() {
+	s.t.Helper()
+	if !s.nats.Running() {
+		s.nats.Restart()
 	}
-}
-
-// Restore lets connections through again.
-func (p *Proxy) Restore() {
-	p.mu.Lock()
-	p.cut = false
-	p.mu.Unlock()
-}
-
-func (p *Proxy) accept() {
-	defer p.wg.Done()
-	for {
-		in, err := p.ln.Accept()
-		if err != nil {
-			return // closed when the test ends
-		}
-		p.mu.Lock()
-		cut := p.cut
-		p.mu.Unlock()
-		if cut {
-			_ = in.Close()
-			continue
-		}
-		out, err := net.Dial("tcp", p.target)
-		if err != nil {
-			_ = in.Close()
-			continue
-		}
-		p.mu.Lock()
-		if p.cut { // cut while dialling
-			p.mu.Unlock()
-			_ = in.Close()
-			_ = out.Close()
-			continue
-		}
-		p.conns[in], p.conns[out] = struct{}{}, struct{}{}
-		p.mu.Unlock()
-		p.wg.Add(2)
-		go p.pipe(in, out)
-		go p.pipe(out, in)
+	for _, n := range s.nodes {
+		n.start()
 	}
+	s.Server, s.Cfg = s.nodes[0].Server, s.nodes[0].Cfg
 }
 
-// pipe copies from src to dst; when either side ends, both close, so the
-// other direction's copy ends too.
-func (p *Proxy) pipe(dst, src net.Conn) {
-	defer p.wg.Done()
-	_, _ = io.Copy(dst, src)
-	_ = dst.Close()
-	_ = src.Close()
-	p.mu.Lock()
-	delete(p.conns, dst)
-	delete(p.conns, src)
-	p.mu.Unlock()
+// stopNodes stops the nodes that run, the last first, and then NATS: a
+// stopped cluster leaves nothing running, as a stopped node does, so a
+// test may check that no goroutine outlives Stop.
+func (s *Server) stopNodes() {
+	for i := len(s.nodes) - 1; i >= 0; i-- {
+		if n := s.nodes[i]; n.Server != nil {
+			n.Stop()
+			n.Server = nil
+		}
+	}
+	s.nats.Shutdown()
+	s.nats.WaitForShutdown()
+}
+
+// Nodes are the cluster's nodes, node 1 first, each a one-node Server (its
+// WSURL, URL and Admin are its own); on one node, just s.
+func (s *Server) Nodes() []*Server {
+	if s.nodes == nil {
+		return []*Server{s}
+	}
+	return s.nodes
+}
+
+// pick returns the node whose turn counter c says is next: s itself on one
+// node.
+func (s *Server) pick(c *atomic.Uint32) *Server {
+	if s.nodes == nil {
+		return s
+	}
+	return s.nodes[int(c.Add(1)-1)%len(s.nodes)]
 }

@@ -1,6 +1,12 @@
 // Package seentest starts real Seen servers for tests: in-process on a
 // random loopback port with a temporary data directory, or as a child
 // process of the built binary (for kill -9 tests).
+//
+// With SEEN_TEST_NODES=2 or 3 in the environment, Start and StartWith start
+// that many cluster nodes on one fresh PostgreSQL database and one
+// in-process NATS instead of one node, and spread the test's clients and
+// admin calls over them (see Nodes). Tests that only make sense on one
+// node say so with StartSingle.
 package seentest
 
 import (
@@ -10,6 +16,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -29,18 +36,56 @@ type Server struct {
 	Cfg  config.Config
 	opts []server.Option
 	t    testing.TB
+
+	// nodes are the cluster's nodes, each a one-node Server, node 1 first;
+	// nil on one node. The embedded *server.Server and Cfg are node 1's.
+	nodes []*Server
+	// nats is the cluster's bus, stopped and started with its nodes.
+	nats *NATS
+	// nextClient and nextAdmin pick the node of the next WSURL, and of
+	// the next admin call or URL, round-robin.
+	nextClient, nextAdmin atomic.Uint32
 }
 
 // Start runs a server with test defaults, changed by opts, and stops it
-// when the test ends.
+// when the test ends. Under SEEN_TEST_NODES it is a cluster (StartWith).
 func Start(t testing.TB, opts ...func(*config.Config)) *Server {
 	t.Helper()
 	return StartWith(t, nil, opts...)
 }
 
-// StartWith is Start with server options (a store hook, say).
+// StartWith is Start with server options (a store hook, say). Under
+// SEEN_TEST_NODES=N it starts N cluster nodes, every one with opts and
+// serverOpts, unless opts choose a PostgreSQL or NATS of their own: such a
+// test builds its own topology.
 func StartWith(t testing.TB, serverOpts []server.Option, opts ...func(*config.Config)) *Server {
 	t.Helper()
+	if n := clusterSize(t); n > 1 {
+		if cfg := testConfig(t, opts); cfg.PostgresURL == "" && cfg.NATSURL == "" {
+			return startCluster(t, n, serverOpts, opts)
+		}
+	}
+	return startOne(t, serverOpts, opts)
+}
+
+// StartSingle is Start on one node whatever SEEN_TEST_NODES says, for a
+// test that only means something on one node; why names the reason.
+func StartSingle(t testing.TB, why string, opts ...func(*config.Config)) *Server {
+	t.Helper()
+	return StartSingleWith(t, why, nil, opts...)
+}
+
+// StartSingleWith is StartWith on one node; see StartSingle.
+func StartSingleWith(t testing.TB, why string, serverOpts []server.Option, opts ...func(*config.Config)) *Server {
+	t.Helper()
+	if why == "" {
+		t.Fatal("seentest: StartSingle needs the reason the test holds on one node only")
+	}
+	return startOne(t, serverOpts, opts)
+}
+
+// testConfig is a node's configuration: the test defaults, changed by opts.
+func testConfig(t testing.TB, opts []func(*config.Config)) config.Config {
 	cfg := config.Default()
 	cfg.Listen = "127.0.0.1:0"
 	cfg.Data = t.TempDir()
@@ -49,7 +94,13 @@ func StartWith(t testing.TB, serverOpts []server.Option, opts ...func(*config.Co
 	for _, o := range opts {
 		o(&cfg)
 	}
-	s := &Server{Cfg: cfg, opts: serverOpts, t: t}
+	return cfg
+}
+
+// startOne starts one node, stopped when the test ends.
+func startOne(t testing.TB, serverOpts []server.Option, opts []func(*config.Config)) *Server {
+	t.Helper()
+	s := &Server{Cfg: testConfig(t, opts), opts: serverOpts, t: t}
 	s.start()
 	t.Cleanup(func() { s.Stop() })
 	return s
@@ -57,6 +108,10 @@ func StartWith(t testing.TB, serverOpts []server.Option, opts ...func(*config.Co
 
 func (s *Server) start() {
 	s.t.Helper()
+	if s.nodes != nil {
+		s.startNodes()
+		return
+	}
 	srv, err := server.New(s.Cfg, s.opts...)
 	if err != nil {
 		s.t.Fatalf("seentest: new server: %v", err)
@@ -69,8 +124,12 @@ func (s *Server) start() {
 	s.Cfg.Listen = srv.Addr()
 }
 
-// Stop shuts the server down gracefully.
+// Stop shuts the server (every node) down gracefully.
 func (s *Server) Stop() {
+	if s.nodes != nil {
+		s.stopNodes()
+		return
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 	if err := s.Server.Shutdown(ctx); err != nil {
@@ -79,7 +138,7 @@ func (s *Server) Stop() {
 }
 
 // Restart stops the server and starts a new one on the same data
-// directory and address.
+// directory and address; a cluster stops all its nodes, then starts them.
 func (s *Server) Restart() {
 	s.t.Helper()
 	s.Stop()
@@ -92,16 +151,21 @@ func (s *Server) Restart() {
 // address.
 func (s *Server) RestartAfter(between func()) {
 	s.t.Helper()
+	if s.nodes != nil {
+		s.t.Fatal("seentest: RestartAfter opens one node's data directory: start the test with StartSingle")
+	}
 	s.Stop()
 	between()
 	s.start()
 }
 
-// URL is the server's HTTP base URL.
-func (s *Server) URL() string { return "http://" + s.Addr() }
+// URL is the server's HTTP base URL; in a cluster, the next node's, taking
+// turns with Admin.
+func (s *Server) URL() string { return "http://" + s.pick(&s.nextAdmin).Addr() }
 
-// WSURL is the client WebSocket URL.
-func (s *Server) WSURL() string { return "ws://" + s.Addr() + "/v1/ws" }
+// WSURL is the client WebSocket URL; in a cluster, the next node's, so the
+// first client dialled is on node 1, the second on node 2 and so on.
+func (s *Server) WSURL() string { return "ws://" + s.pick(&s.nextClient).Addr() + "/v1/ws" }
 
 // Token mints a one-hour token for userID.
 func (s *Server) Token(userID string) string {
@@ -113,10 +177,11 @@ func (s *Server) Token(userID string) string {
 	return tok
 }
 
-// Admin calls the admin API and returns the status and body.
+// Admin calls the admin API and returns the status and body; in a cluster,
+// the next node's, so what one node changes the next one counts with.
 func (s *Server) Admin(method, path string, body any) (int, []byte) {
 	s.t.Helper()
-	return Admin(s.t, "http://"+s.AdminAddr(), AdminKey, method, path, body)
+	return Admin(s.t, "http://"+s.pick(&s.nextAdmin).AdminAddr(), AdminKey, method, path, body)
 }
 
 // MustAdmin calls the admin API and fails the test unless it answers 2xx.
