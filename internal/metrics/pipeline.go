@@ -20,6 +20,10 @@ type Pipeline struct {
 	// not apply a change the store had made) or "dropped" (the group was
 	// deleted or created again).
 	EngineReloads *prometheus.CounterVec
+	// EngineEvictions counts loaded engines unloaded to keep the engines
+	// within their memory budget (engine_memory); each is rebuilt from
+	// the store on next use.
+	EngineEvictions prometheus.Counter
 	// CoalescerPending is the number of (conversation, sender) pairs with
 	// receipt changes waiting for their window to close.
 	CoalescerPending prometheus.Gauge
@@ -56,6 +60,10 @@ func (p *Pipeline) init(r *prometheus.Registry) {
 			Name: "seen_receipt_engine_reloads_total",
 			Help: "Loaded receipt engines discarded to be rebuilt from the store, by reason (out_of_step, dropped, resync).",
 		}, []string{"reason"}),
+		EngineEvictions: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "seen_receipt_engine_evictions_total",
+			Help: "Loaded receipt engines unloaded, least recently used first, to stay within engine_memory.",
+		}),
 		CoalescerPending: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "seen_receipt_changed_pending",
 			Help: "(conversation, sender) pairs with receipt changes waiting for their coalescing window.",
@@ -89,7 +97,7 @@ func (p *Pipeline) init(r *prometheus.Registry) {
 		}
 		return 0
 	})
-	r.MustRegister(p.EnginesLoaded, p.EngineReloads, p.CoalescerPending, p.ReceiptChangedSent,
+	r.MustRegister(p.EnginesLoaded, p.EngineReloads, p.EngineEvictions, p.CoalescerPending, p.ReceiptChangedSent,
 		p.WatermarkQueueOps, p.WatermarkBatchOps, engineMemory)
 }
 
