@@ -33,6 +33,11 @@ type Pipeline struct {
 	// through WatermarkQueued and WatermarkBatch.
 	WatermarkQueueOps prometheus.Gauge
 	WatermarkBatchOps prometheus.Histogram
+	// StoreConvs and StoreConvBytes are the embedded store's conversation
+	// table: conversations held and their estimated bytes with their
+	// member memos; fed through ConvTable.
+	StoreConvs     prometheus.Gauge
+	StoreConvBytes prometheus.Gauge
 
 	// engineMemory computes the engines' memory at scrape time; set by
 	// the service (SetEngineMemory).
@@ -80,6 +85,14 @@ func (p *Pipeline) init(r *prometheus.Registry) {
 			Help:    "Watermark operations applied per combiner round, each round one commit and one fsync.",
 			Buckets: prometheus.ExponentialBuckets(1, 2, 12),
 		}),
+		StoreConvs: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "seen_store_conv_table_convs",
+			Help: "Conversations whose state the embedded store holds in memory.",
+		}),
+		StoreConvBytes: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "seen_store_conv_table_bytes",
+			Help: "Estimated bytes of the embedded store's in-memory conversation table and member memos.",
+		}),
 	}
 	// Both reasons are exported from the start, so rate() sees a zero
 	// rather than no series.
@@ -98,7 +111,7 @@ func (p *Pipeline) init(r *prometheus.Registry) {
 		return 0
 	})
 	r.MustRegister(p.EnginesLoaded, p.EngineReloads, p.EngineEvictions, p.CoalescerPending, p.ReceiptChangedSent,
-		p.WatermarkQueueOps, p.WatermarkBatchOps, engineMemory)
+		p.WatermarkQueueOps, p.WatermarkBatchOps, p.StoreConvs, p.StoreConvBytes, engineMemory)
 }
 
 // SetEngineMemory sets the function that computes the engines' memory when
@@ -111,3 +124,11 @@ func (p *Pipeline) WatermarkQueued(delta int) { p.WatermarkQueueOps.Add(float64(
 
 // WatermarkBatch implements store.Observer.
 func (p *Pipeline) WatermarkBatch(ops int) { p.WatermarkBatchOps.Observe(float64(ops)) }
+
+// ConvTable implements pebblestore.ConvTableObserver.
+func (p *Pipeline) ConvTable(deltaConvs int, deltaBytes int64) {
+	if deltaConvs != 0 {
+		p.StoreConvs.Add(float64(deltaConvs))
+	}
+	p.StoreConvBytes.Add(float64(deltaBytes))
+}
