@@ -248,6 +248,11 @@ type Members interface {
 	ListMembers(ctx context.Context, conv ConvID, after string, limit int) ([]Member, error)
 	// CountMembers returns the number of members of conv.
 	CountMembers(ctx context.Context, conv ConvID) (int, error)
+	// GetMembers looks up many member records, of any conversations, in
+	// one call (one round trip for a networked backend). The result is
+	// aligned with refs: entry i is the record of refs[i], or the zero
+	// Member (UserID "") if there is none. Duplicates each get an entry.
+	GetMembers(ctx context.Context, refs []MemberRef) ([]Member, error)
 	// ConversationsActivity returns every conversation userID is a member
 	// of, in id order, each with the user's member record and the
 	// conversation's last seq and last message time: what ordering a
@@ -281,6 +286,23 @@ type Messages interface {
 	LastSeq(ctx context.Context, conv ConvID) (uint64, error)
 	// MessageAt returns the message of conv at seq; ErrNotFound if none.
 	MessageAt(ctx context.Context, conv ConvID, seq uint64) (Message, error)
+	// MessagesAt is MessageAt for many messages, of any conversations, in
+	// one call (one round trip for a networked backend). The result is
+	// aligned with refs: entry i is the message at refs[i], or the zero
+	// Message (ID "") if there is none. Duplicates each get an entry.
+	MessagesAt(ctx context.Context, refs []MsgRef) ([]Message, error)
+}
+
+// MemberRef names one member record: GetMembers.
+type MemberRef struct {
+	Conv   ConvID
+	UserID string
+}
+
+// MsgRef names one message by its place: MessagesAt.
+type MsgRef struct {
+	Conv ConvID
+	Seq  uint64
 }
 
 // Receipts keeps the receipt state of messages. A message with Receipt set
