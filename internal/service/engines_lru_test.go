@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
@@ -28,8 +30,12 @@ func TestEnginesStayWithinBudget(t *testing.T) {
 		t.Fatal(err)
 	}
 	met := metrics.New()
+	cfg := config.Default()
+	// No receipt.changed flush in the background while the test looks at
+	// the engines: it would use one meanwhile.
+	cfg.Receipts.Coalesce = time.Hour
 	b := local.New()
-	svc := New(Options{Store: st, Bus: b, Config: config.Default(), Metrics: met})
+	svc := New(Options{Store: st, Bus: b, Config: cfg, Metrics: met})
 	t.Cleanup(func() { _ = svc.Close(context.Background()); _ = b.Close(); _ = st.Close() })
 	users := []string{"s", "r1", "r2", "r3"}
 	for _, u := range users {
@@ -117,5 +123,87 @@ func TestEnginesStayWithinBudget(t *testing.T) {
 		if got := testutil.ToFloat64(met.EnginesLoaded); got != float64(n) {
 			t.Errorf("loaded gauge %v, want %d", got, n)
 		}
+	}
+}
+
+// TestEnginesEvictedUnderConcurrentReads: readers on several goroutines
+// ack messages of more groups than the budget holds, with a receipt TTL
+// (so each write registers with its engine's entry while in flight), and
+// evictions happen all along; every count afterwards is what the reads
+// made, from engines that are live or reloaded.
+func TestEnginesEvictedUnderConcurrentReads(t *testing.T) {
+	ctx := context.Background()
+	st, err := pebblestore.Open(t.TempDir(), pebblestore.Options{CacheBytes: 1 << 20, MemtableBytes: 1 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	met := metrics.New()
+	cfg := config.Default()
+	cfg.Receipts.TTL = time.Hour
+	cfg.EngineMemory = 1 // every engine but the ones in use is evicted
+	cfg.Receipts.Coalesce = time.Hour
+	b := local.New()
+	svc := New(Options{Store: st, Bus: b, Config: cfg, Metrics: met})
+	t.Cleanup(func() { _ = svc.Close(context.Background()); _ = b.Close(); _ = st.Close() })
+	readers := []string{"r0", "r1", "r2", "r3"}
+	for _, u := range append([]string{"s"}, readers...) {
+		if err := svc.EnsureUser(ctx, u); err != nil {
+			t.Fatal(err)
+		}
+	}
+	as := func(u string) Caller { return Caller{UserID: u, ConnID: u + "-conn"} }
+	const groups, msgs = 8, 6
+	ids := make([][]string, groups)
+	for g := range groups {
+		conv := protocol.Conversation{Type: protocol.ConvGroup, ID: fmt.Sprintf("g%d", g)}
+		if _, err := svc.CreateGroup(ctx, "s", protocol.GroupCreateParams{GroupID: conv.ID, Members: readers}); err != nil {
+			t.Fatal(err)
+		}
+		for m := range msgs {
+			res, err := svc.Send(ctx, as("s"), protocol.SendParams{Conversation: conv, ClientMsgID: fmt.Sprint(m), Body: json.RawMessage(`"hi"`), Receipt: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ids[g] = append(ids[g], res.MsgID)
+		}
+	}
+	// Reader i reads message m of every group if (i+m) is even, in an
+	// order of its own.
+	var wg sync.WaitGroup
+	for i, r := range readers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for k := range groups * msgs {
+				g, m := (k+3*i)%groups, k/groups
+				if (i+m)%2 != 0 {
+					continue
+				}
+				conv := protocol.Conversation{Type: protocol.ConvGroup, ID: fmt.Sprintf("g%d", g)}
+				if _, err := svc.Read(ctx, as(r), protocol.ReadParams{Conversation: conv, MsgIDs: []string{ids[g][m]}}); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	for g := range groups {
+		conv := protocol.Conversation{Type: protocol.ConvGroup, ID: fmt.Sprintf("g%d", g)}
+		res, err := svc.QueryReceipts(ctx, as("s"), protocol.ReceiptQueryParams{Conversation: conv, MsgIDs: ids[g]})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for m, r := range res.Receipts {
+			if r.ReadCount != 2 || r.UnreadCount != 2 {
+				t.Errorf("g%d message %d: read %d unread %d, want 2 and 2", g, m, r.ReadCount, r.UnreadCount)
+			}
+		}
+	}
+	if testutil.ToFloat64(met.EngineEvictions) == 0 {
+		t.Error("no engine was evicted")
+	}
+	if n := svc.engines.entries(); n > 1 {
+		t.Errorf("%d entries left in the map with nothing in use, want at most the last used", n)
 	}
 }
