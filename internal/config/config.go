@@ -118,6 +118,11 @@ type Config struct {
 	StoreCacheBytes    int64  `koanf:"store_cache_bytes" help:"embedded store block cache, bytes"`
 	StoreMemtableBytes uint64 `koanf:"store_memtable_bytes" help:"embedded store memtable, bytes"`
 
+	// EngineMemory bounds the receipt engines a node keeps in memory, by
+	// their estimated bytes; beyond it the least recently used are
+	// unloaded and rebuilt from the store when next needed. 0: no bound.
+	EngineMemory int64 `koanf:"engine_memory" help:"bytes of receipt engines kept in memory; the least recently used beyond it are reloaded from the store when needed; 0: no bound"`
+
 	Receipts Receipts `koanf:"receipts"`
 }
 
@@ -167,6 +172,7 @@ func Default() Config {
 		RequestTimeout:     10 * time.Second,
 		StoreCacheBytes:    64 << 20,
 		StoreMemtableBytes: 32 << 20,
+		EngineMemory:       512 << 20,
 		Receipts: Receipts{
 			TTL:           0,
 			MaxGroupSize:  100000,
@@ -274,6 +280,7 @@ func (c *Config) ValidateNamed(name func(key string) string) error {
 		{"max_conns_per_user", int64(c.MaxConnsPerUser), 1},
 		{"max_group_members", int64(c.MaxGroupMembers), 2},
 		{"store_cache_bytes", c.StoreCacheBytes, 0},
+		{"engine_memory", c.EngineMemory, 0},
 		{"receipts.max_group_size", int64(c.Receipts.MaxGroupSize), 1},
 	}
 	for _, p := range positive {

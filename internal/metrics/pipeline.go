@@ -20,6 +20,10 @@ type Pipeline struct {
 	// not apply a change the store had made) or "dropped" (the group was
 	// deleted or created again).
 	EngineReloads *prometheus.CounterVec
+	// EngineEvictions counts loaded engines unloaded to keep the engines
+	// within their memory budget (engine_memory); each is rebuilt from
+	// the store on next use.
+	EngineEvictions prometheus.Counter
 	// CoalescerPending is the number of (conversation, sender) pairs with
 	// receipt changes waiting for their window to close.
 	CoalescerPending prometheus.Gauge
@@ -29,6 +33,11 @@ type Pipeline struct {
 	// through WatermarkQueued and WatermarkBatch.
 	WatermarkQueueOps prometheus.Gauge
 	WatermarkBatchOps prometheus.Histogram
+	// StoreConvs and StoreConvBytes are the embedded store's conversation
+	// table: conversations held and their estimated bytes with their
+	// member memos; fed through ConvTable.
+	StoreConvs     prometheus.Gauge
+	StoreConvBytes prometheus.Gauge
 
 	// engineMemory computes the engines' memory at scrape time; set by
 	// the service (SetEngineMemory).
@@ -61,6 +70,10 @@ func (p *Pipeline) init(r *prometheus.Registry) {
 			Name: "seen_receipt_engine_reloads_total",
 			Help: "Loaded receipt engines discarded to be rebuilt from the store, by reason (out_of_step, dropped, resync).",
 		}, []string{"reason"}),
+		EngineEvictions: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "seen_receipt_engine_evictions_total",
+			Help: "Loaded receipt engines unloaded, least recently used first, to stay within engine_memory.",
+		}),
 		CoalescerPending: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "seen_receipt_changed_pending",
 			Help: "(conversation, sender) pairs with receipt changes waiting for their coalescing window.",
@@ -76,6 +89,14 @@ func (p *Pipeline) init(r *prometheus.Registry) {
 			Name:    "seen_store_watermark_batch_ops",
 			Help:    "Watermark operations applied per combiner round, each round one commit and one fsync.",
 			Buckets: prometheus.ExponentialBuckets(1, 2, 12),
+		}),
+		StoreConvs: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "seen_store_conv_table_convs",
+			Help: "Conversations whose state the embedded store holds in memory.",
+		}),
+		StoreConvBytes: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "seen_store_conv_table_bytes",
+			Help: "Estimated bytes of the embedded store's in-memory conversation table and member memos.",
 		}),
 	}
 	// Both reasons are exported from the start, so rate() sees a zero
@@ -94,8 +115,8 @@ func (p *Pipeline) init(r *prometheus.Registry) {
 		}
 		return 0
 	})
-	r.MustRegister(p.EnginesLoaded, p.EngineReloads, p.CoalescerPending, p.ReceiptChangedSent,
-		p.WatermarkQueueOps, p.WatermarkBatchOps, engineMemory)
+	r.MustRegister(p.EnginesLoaded, p.EngineReloads, p.EngineEvictions, p.CoalescerPending, p.ReceiptChangedSent,
+		p.WatermarkQueueOps, p.WatermarkBatchOps, p.StoreConvs, p.StoreConvBytes, engineMemory)
 }
 
 // SetEngineMemory sets the function that computes the engines' memory when
@@ -108,3 +129,11 @@ func (p *Pipeline) WatermarkQueued(delta int) { p.WatermarkQueueOps.Add(float64(
 
 // WatermarkBatch implements store.Observer.
 func (p *Pipeline) WatermarkBatch(ops int) { p.WatermarkBatchOps.Observe(float64(ops)) }
+
+// ConvTable implements pebblestore.ConvTableObserver.
+func (p *Pipeline) ConvTable(deltaConvs int, deltaBytes int64) {
+	if deltaConvs != 0 {
+		p.StoreConvs.Add(float64(deltaConvs))
+	}
+	p.StoreConvBytes.Add(float64(deltaBytes))
+}

@@ -3,11 +3,14 @@ package receipts
 import (
 	"errors"
 	"slices"
+
+	"github.com/seen-im/seen/internal/ackrule"
 )
 
 // MaxSparse is the most single-message read acks a member may hold above
-// its read watermark. An ack beyond it fails with ErrTooManySparse.
-const MaxSparse = 1024
+// its read watermark. An ack beyond it fails with ErrTooManySparse. It is
+// the store's limit: both apply ackrule.
+const MaxSparse = ackrule.MaxAcks
 
 var (
 	// ErrNotMember is returned for a user who is not a member of the
@@ -24,10 +27,7 @@ var (
 )
 
 // Ack is a single-message read ack: message Seq was read at At (Unix ms).
-type Ack struct {
-	Seq uint64
-	At  int64
-}
+type Ack = ackrule.Ack
 
 // MemberState is one member's receipt state, as the store keeps it.
 type MemberState struct {
@@ -199,28 +199,13 @@ func (c *Conv) Restore(s MemberState) {
 		delivAt:  s.DeliveredAt,
 		joinedAt: s.JoinedAt,
 	}
-	m.read = max(s.ReadSeq, m.join-1)
-	m.deliv = max(s.DeliveredSeq, m.read)
-	if len(s.Acks) > 0 {
-		acks := slices.Clone(s.Acks)
-		slices.SortStableFunc(acks, func(a, b Ack) int { return cmpAck(a, b.Seq) })
-		acks = slices.CompactFunc(acks, func(a, b Ack) bool { return a.Seq == b.Seq })
-		i := 0
-		for i < len(acks) && acks[i].Seq <= m.read {
-			i++
-		}
-		acks = acks[i:]
-		for len(acks) > 0 && acks[0].Seq == m.read+1 {
-			m.read++
-			acks = acks[1:]
-		}
-		m.deliv = max(m.deliv, m.read)
-		if len(acks) > MaxSparse {
-			acks = acks[:MaxSparse]
-		}
-		if len(acks) > 0 {
-			m.acks = slices.Clip(acks)
-		}
+	// The store's rule normalizes: a state the store wrote is the state
+	// it counts from.
+	w := ackrule.State{Read: s.ReadSeq, Delivered: s.DeliveredSeq, ReadAt: s.ReadAt, DeliveredAt: s.DeliveredAt, Acks: s.Acks}
+	w.Normalize(m.join)
+	m.read, m.deliv, m.readAt, m.delivAt = w.Read, w.Delivered, w.ReadAt, w.DeliveredAt
+	if len(w.Acks) > 0 {
+		m.acks = w.Acks
 	}
 	m.readHist.reset(m.read)
 	if m.readAt != 0 && m.read >= m.join {
@@ -279,11 +264,12 @@ func (c *Conv) ReadUpTo(userID string, seq uint64, at int64) (after MemberState,
 	if !ok {
 		return MemberState{}, 0, 0, false, ErrNotMember
 	}
-	if seq <= m.read {
+	w := m.wm()
+	if !w.ReadUpTo(seq, at) {
 		return m.state(), 0, 0, false, nil
 	}
 	from = m.read
-	c.advanceRead(m, seq, at)
+	c.apply(m, w, at, 0)
 	return m.state(), from, m.read, true, nil
 }
 
@@ -297,63 +283,63 @@ func (c *Conv) ReadOne(userID string, seq uint64, at int64) (after MemberState, 
 	if !ok {
 		return MemberState{}, false, ErrNotMember
 	}
-	if seq <= m.read {
-		return m.state(), false, nil
-	}
-	if seq == m.read+1 {
-		c.advanceRead(m, seq, at)
-		return m.state(), true, nil
-	}
-	i, found := slices.BinarySearchFunc(m.acks, seq, cmpAck)
-	if found {
-		return m.state(), false, nil
-	}
-	if len(m.acks) >= MaxSparse {
+	w := m.wm()
+	changed, err = w.ReadOne(seq, at)
+	if errors.Is(err, ackrule.ErrTooManyAcks) {
 		return m.state(), false, ErrTooManySparse
 	}
-	m.acks = slices.Insert(m.acks, i, Ack{Seq: seq, At: at})
-	c.sparseRead.insert(key{seq, m.id})
-	if seq > m.deliv {
-		c.sparseDeliv.insert(key{seq, m.id})
+	if !changed {
+		return m.state(), false, nil
 	}
+	added := uint64(0)
+	if seq > w.Read {
+		added = seq // kept as a sparse ack
+	}
+	c.apply(m, w, at, added)
 	return m.state(), true, nil
 }
 
-// advanceRead moves m's read watermark to seq (> m.read) at time at, then
-// on through the run of sparse acks right above it.
-func (c *Conv) advanceRead(m *member, seq uint64, at int64) {
-	k := 0
-	for k < len(m.acks) && m.acks[k].Seq <= seq {
-		k++
-	}
-	w := seq
-	for k < len(m.acks) && m.acks[k].Seq == w+1 {
-		w++
-		k++
-	}
-	folded := m.acks[:k]
+// wm is m's watermarks for ackrule. Its Acks is m.acks, which the rule
+// never modifies in place: apply diffs it against the rule's result.
+func (m *member) wm() ackrule.State {
+	return ackrule.State{Read: m.read, Delivered: m.deliv, ReadAt: m.readAt, DeliveredAt: m.delivAt, Acks: m.acks}
+}
+
+// apply moves m to next, the state ackrule gave from m.wm() for an
+// operation at time at, and keeps the indexes and move histories in step:
+// the acks next folded or now counts as delivered leave the sparse
+// indexes, and added, if not 0, is the one ack the operation added.
+func (c *Conv) apply(m *member, next ackrule.State, at int64, added uint64) {
+	old := m.acks
 	oldRead, oldDeliv := m.read, m.deliv
-	m.readHist.advance(oldRead, w, folded, at)
-	for _, a := range folded {
-		c.sparseRead.delete(key{a.Seq, m.id})
+	if next.Read > oldRead {
+		m.readHist.advance(oldRead, next.Read, old, at)
+		c.read.delete(key{oldRead, m.id})
+		c.read.insert(key{next.Read, m.id})
+	}
+	if next.Delivered > oldDeliv {
+		m.delivHist.advance(oldDeliv, next.Delivered, old, at)
+		c.deliv.delete(key{oldDeliv, m.id})
+		c.deliv.insert(key{next.Delivered, m.id})
+	}
+	for _, a := range old {
+		if a.Seq > next.Delivered {
+			break
+		}
+		if a.Seq <= next.Read {
+			c.sparseRead.delete(key{a.Seq, m.id})
+		}
 		if a.Seq > oldDeliv {
 			c.sparseDeliv.delete(key{a.Seq, m.id})
 		}
 	}
-	c.read.delete(key{oldRead, m.id})
-	c.read.insert(key{w, m.id})
-	m.read, m.readAt = w, at
-	if w > oldDeliv {
-		m.delivHist.advance(oldDeliv, w, folded, at)
-		c.deliv.delete(key{oldDeliv, m.id})
-		c.deliv.insert(key{w, m.id})
-		m.deliv, m.delivAt = w, at
+	if added != 0 {
+		c.sparseRead.insert(key{added, m.id})
+		if added > next.Delivered {
+			c.sparseDeliv.insert(key{added, m.id})
+		}
 	}
-	if k == len(m.acks) {
-		m.acks = nil
-	} else if k > 0 {
-		m.acks = slices.Delete(m.acks, 0, k)
-	}
+	m.read, m.deliv, m.readAt, m.delivAt, m.acks = next.Read, next.Delivered, next.ReadAt, next.DeliveredAt, next.Acks
 }
 
 // DeliverUpTo raises userID's delivery watermark to seq at time at. It
@@ -367,22 +353,12 @@ func (c *Conv) DeliverUpTo(userID string, seq uint64, at int64) (after MemberSta
 	if !ok {
 		return MemberState{}, 0, 0, false, ErrNotMember
 	}
-	if seq <= m.deliv {
+	w := m.wm()
+	if !w.DeliverUpTo(seq, at) {
 		return m.state(), 0, 0, false, nil
 	}
 	from = m.deliv
-	for _, a := range m.acks {
-		if a.Seq > seq {
-			break
-		}
-		if a.Seq > from {
-			c.sparseDeliv.delete(key{a.Seq, m.id})
-		}
-	}
-	m.delivHist.advance(from, seq, m.acks, at)
-	c.deliv.delete(key{from, m.id})
-	c.deliv.insert(key{seq, m.id})
-	m.deliv, m.delivAt = seq, at
+	c.apply(m, w, at, 0)
 	return m.state(), from, seq, true, nil
 }
 

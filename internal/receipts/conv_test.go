@@ -189,10 +189,12 @@ func TestRestoreNormalizes(t *testing.T) {
 	c := NewConv()
 	c.Restore(MemberState{
 		UserID: "a", JoinSeq: 0, ReadSeq: 2, DeliveredSeq: 1, ReadAt: 50,
-		Acks: []Ack{{9, 1}, {3, 2}, {4, 3}, {2, 4}, {9, 5}, {7, 6}},
+		Acks: []Ack{{Seq: 9, At: 1}, {Seq: 3, At: 2}, {Seq: 4, At: 3}, {Seq: 2, At: 4}, {Seq: 9, At: 5}, {Seq: 7, At: 6}},
 	})
 	got, _ := c.Member("a")
-	want := MemberState{UserID: "a", JoinSeq: 1, ReadSeq: 4, DeliveredSeq: 4, ReadAt: 50, Acks: []Ack{{7, 6}, {9, 1}}}
+	// The acks folded in give the watermarks their times, as the store's
+	// rule does (ackrule): the message at ReadSeq was read at 3.
+	want := MemberState{UserID: "a", JoinSeq: 1, ReadSeq: 4, DeliveredSeq: 4, ReadAt: 3, DeliveredAt: 3, Acks: []Ack{{Seq: 7, At: 6}, {Seq: 9, At: 1}}}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("Restore gave %+v, want %+v", got, want)
 	}

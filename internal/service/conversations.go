@@ -6,8 +6,10 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"slices"
 
+	"github.com/seen-im/seen/internal/receipts"
 	"github.com/seen-im/seen/internal/store"
 	"github.com/seen-im/seen/protocol"
 )
@@ -66,14 +68,18 @@ func (s *Service) Conversations(ctx context.Context, c Caller, p protocol.Conver
 		res.NextCursor = page[len(page)-1].pos.encode()
 	}
 	res.Conversations = make([]protocol.ConversationInfo, 0, len(page))
-	for _, e := range page {
-		info, err := s.conversationInfo(ctx, c.UserID, acts[e.i])
-		if errors.Is(err, store.ErrNotFound) {
-			continue // gone between the listing and now
-		} else if err != nil {
-			return protocol.ConversationListResult{}, s.internal(ctx, "conversation info", err)
+	items := make([]store.ConvActivity, len(page))
+	for j, e := range page {
+		items[j] = acts[e.i]
+	}
+	infos, err := s.conversationInfos(ctx, c.UserID, items)
+	if err != nil {
+		return protocol.ConversationListResult{}, s.internal(ctx, "conversation info", err)
+	}
+	for _, info := range infos {
+		if info != nil { // nil: gone between the listing and now
+			res.Conversations = append(res.Conversations, *info)
 		}
-		res.Conversations = append(res.Conversations, info)
 	}
 	return res, nil
 }
@@ -123,44 +129,127 @@ func decodeListCursor(s string) (listPos, bool) {
 	return listPos{at: at, conv: conv}, true
 }
 
-// conversationInfo summarises one conversation for user, from its entry in
-// the store's activity answer: the caller's record and the last seq are
-// of one moment, and everything read after is held to that last seq.
-func (s *Service) conversationInfo(ctx context.Context, user string, a store.ConvActivity) (protocol.ConversationInfo, error) {
-	id, me, last := a.Conv, a.Member, a.LastSeq
-	info := protocol.ConversationInfo{
-		Conversation: wireConv(id, user),
-		LastSeq:      last,
-		ReadSeq:      me.ReadSeq,
-	}
-	if last > me.ReadSeq {
-		// Messages read one by one above the watermark are not unread.
-		info.UnreadCount = last - me.ReadSeq - uint64(len(me.Acks))
-	}
-	ref := convRef{id: id, wire: info.Conversation, member: me}
-	if id.IsPeer() {
-		ref.peer = id.Other(user)
-		peer, err := s.store.GetMember(ctx, id, ref.peer)
-		if err != nil {
-			return protocol.ConversationInfo{}, err
+// conversationInfos summarises a page of conversations for user, from
+// their entries in the store's activity answer: the caller's record and
+// the last seq are of one moment, and everything read after is held to
+// that last seq. The page costs two store calls whatever its length (the
+// peers' records, the last messages), plus, for a group whose last
+// message is the caller's own with a receipt, that group's receipt engine
+// (a store read only if it is not in memory). An entry is nil for a
+// conversation gone since the listing.
+func (s *Service) conversationInfos(ctx context.Context, user string, acts []store.ConvActivity) ([]*protocol.ConversationInfo, error) {
+	var (
+		peerRefs []store.MemberRef
+		msgRefs  []store.MsgRef
+	)
+	for _, a := range acts {
+		if a.Conv.IsPeer() {
+			peerRefs = append(peerRefs, store.MemberRef{Conv: a.Conv, UserID: a.Conv.Other(user)})
 		}
-		// Read after the last seq: a message since may have moved the
-		// peer's watermarks past it.
-		pr, pd := min(peer.ReadSeq, last), min(peer.DeliveredSeq, last)
-		info.PeerReadSeq, info.PeerDeliveredSeq = &pr, &pd
-	}
-	if last >= me.JoinSeq && last > 0 {
-		m, err := s.store.MessageAt(ctx, id, last)
-		if err != nil {
-			return protocol.ConversationInfo{}, err
+		if hasLast(a) {
+			msgRefs = append(msgRefs, store.MsgRef{Conv: a.Conv, Seq: a.LastSeq})
 		}
-		w := wireMessage(m, user)
-		if m.Receipt {
-			if w.Receipt, err = s.receiptField(ctx, ref, m, user); err != nil {
-				return protocol.ConversationInfo{}, err
+	}
+	var (
+		peers []store.Member
+		lasts []store.Message
+		err   error
+	)
+	if len(peerRefs) > 0 {
+		if peers, err = s.store.GetMembers(ctx, peerRefs); err != nil {
+			return nil, fmt.Errorf("peers of %d conversations: %w", len(peerRefs), err)
+		}
+	}
+	if len(msgRefs) > 0 {
+		if lasts, err = s.store.MessagesAt(ctx, msgRefs); err != nil {
+			return nil, fmt.Errorf("last messages of %d conversations: %w", len(msgRefs), err)
+		}
+	}
+	out := make([]*protocol.ConversationInfo, len(acts))
+	for i, a := range acts {
+		var peer *store.Member
+		if a.Conv.IsPeer() {
+			peer, peers = &peers[0], peers[1:]
+			if peer.UserID == "" {
+				continue // gone
 			}
 		}
-		info.LastMessage = &w
+		var last *store.Message
+		if hasLast(a) {
+			last, lasts = &lasts[0], lasts[1:]
+			if last.ID == "" {
+				continue // gone
+			}
+		}
+		info, err := s.conversationInfo(ctx, user, a, peer, last)
+		if errors.Is(err, store.ErrNotFound) {
+			continue
+		} else if err != nil {
+			return nil, err
+		}
+		out[i] = &info
 	}
+	return out, nil
+}
+
+// hasLast reports whether a's summary shows a last message: one the
+// caller can see.
+func hasLast(a store.ConvActivity) bool {
+	return a.LastSeq >= a.Member.JoinSeq && a.LastSeq > 0
+}
+
+// conversationInfo summarises one conversation for user from its activity
+// entry, with the peer's record (peer conversations) and the last message
+// (if hasLast) as conversationInfos read them.
+func (s *Service) conversationInfo(ctx context.Context, user string, a store.ConvActivity, peer *store.Member, last *store.Message) (protocol.ConversationInfo, error) {
+	id, me, lastSeq := a.Conv, a.Member, a.LastSeq
+	info := protocol.ConversationInfo{
+		Conversation: wireConv(id, user),
+		LastSeq:      lastSeq,
+		ReadSeq:      me.ReadSeq,
+	}
+	if lastSeq > me.ReadSeq {
+		// Messages read one by one above the watermark are not unread.
+		info.UnreadCount = lastSeq - me.ReadSeq - uint64(len(me.Acks))
+	}
+	ref := convRef{id: id, wire: info.Conversation, member: me}
+	if peer != nil {
+		ref.peer = peer.UserID
+		// Read after the last seq: a message since may have moved the
+		// peer's watermarks past it.
+		pr, pd := min(peer.ReadSeq, lastSeq), min(peer.DeliveredSeq, lastSeq)
+		info.PeerReadSeq, info.PeerDeliveredSeq = &pr, &pd
+	}
+	if last == nil {
+		return info, nil
+	}
+	m := *last
+	w := wireMessage(m, user)
+	if m.Receipt {
+		var err error
+		if m.Sender == user && peer != nil {
+			// A peer chat's receipt is a function of its two members'
+			// records, both in hand: no engine to load for it.
+			r := s.peerReceipt(me, *peer, m)
+			w.Receipt = &r
+		} else if w.Receipt, err = s.receiptField(ctx, ref, m, user); err != nil {
+			return protocol.ConversationInfo{}, err
+		}
+	}
+	info.LastMessage = &w
 	return info, nil
+}
+
+// peerReceipt is the receipt of m, the caller's message in a peer chat,
+// computed as its engine would (receiptLocked) from an engine of the two
+// members' records.
+func (s *Service) peerReceipt(me, peer store.Member, m store.Message) protocol.Receipt {
+	c := receipts.NewConv()
+	c.Restore(engineState(me))
+	c.Restore(engineState(peer))
+	if !m.Settled && m.Frozen == nil {
+		c.Track(s.tracked(m))
+	}
+	r, _ := s.receiptLocked(c, m, s.nowMs(), true)
+	return r
 }

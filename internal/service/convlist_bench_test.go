@@ -18,14 +18,21 @@ import (
 // the most) for a user in 1,000 conversations, half groups and half peer
 // chats, each with a message: every call orders all 1,000 by activity.
 func BenchmarkConversationList_1000Convs(b *testing.B) {
-	ctx := context.Background()
 	st, err := pebblestore.Open(b.TempDir(), pebblestore.Options{})
 	if err != nil {
 		b.Fatal(err)
 	}
+	b.Cleanup(func() { _ = st.Close() })
+	benchConversationList(b, st)
+}
+
+// benchConversationList fills st with the 1,000 conversations and times
+// the page; BenchmarkConversationListPG runs it on PostgreSQL.
+func benchConversationList(b *testing.B, st store.Store) {
+	ctx := context.Background()
 	bus := local.New()
 	svc := New(Options{Store: st, Bus: bus, Config: config.Default()})
-	b.Cleanup(func() { _ = svc.Close(ctx); _ = bus.Close(); _ = st.Close() })
+	b.Cleanup(func() { _ = svc.Close(ctx); _ = bus.Close() })
 
 	body := json.RawMessage(`{"text":"hello"}`)
 	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixMilli()

@@ -29,8 +29,9 @@ import (
 // expiresAt to reach the engine; a registered write never waits, so waits
 // do not chain.
 type engines struct {
-	mu sync.Mutex
-	m  map[store.ConvID]*convEngine // guarded by mu
+	mu  sync.Mutex
+	m   map[store.ConvID]*convEngine // guarded by mu
+	lru engineLRU                    // bounds m by bytes (engines_lru.go)
 }
 
 // convEngine is one conversation's engine; conv is nil until loaded.
@@ -49,30 +50,25 @@ type convEngine struct {
 	// guarded by mu.
 	waiting int
 	// mem is conv's MemoryBytes as last measured (at load, or by a scrape
-	// that found mu free); 0 when not loaded. Written with mu held.
+	// that found mu free); 0 when not loaded. Written with mu held,
+	// through engines.setMem.
 	mem atomic.Int64
+	// slot is the entry's place in the LRU, guarded by engines.mu.
+	slot lruSlot
 }
 
-func (e *engines) entry(conv store.ConvID) *convEngine {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if e.m == nil {
-		e.m = make(map[store.ConvID]*convEngine)
-	}
-	ce := e.m[conv]
-	if ce == nil {
-		ce = &convEngine{}
-		ce.ended = sync.NewCond(&ce.mu)
-		e.m[conv] = ce
-	}
+func newConvEngine() *convEngine {
+	ce := &convEngine{}
+	ce.ended = sync.NewCond(&ce.mu)
 	return ce
 }
 
 // dropEngine forgets what is cached of conv (its engine and member ids), as when
-// the group is deleted or its id is created again. The entry itself stays:
-// it holds the writes in flight (beginWrite).
+// the group is deleted or its id is created again. The entry itself stays
+// while pinned: it holds the writes in flight (beginWrite).
 func (s *Service) dropEngine(conv store.ConvID) {
-	ce := s.engines.entry(conv)
+	ce := s.engines.pin(conv)
+	defer s.engines.unpin(ce)
 	ce.mu.Lock()
 	s.unloadLocked(ce, metrics.ReloadDropped)
 	ce.mu.Unlock()
@@ -101,6 +97,7 @@ func (s *Service) dropAll(reason string) {
 		s.unloadLocked(ce, reason)
 		ce.mu.Unlock()
 	}
+	s.engines.sweep()
 }
 
 // unloadLocked forgets ce's engine and member ids, counting a loaded
@@ -111,7 +108,7 @@ func (s *Service) unloadLocked(ce *convEngine, reason string) {
 		s.met.EngineReloads.WithLabelValues(reason).Inc()
 	}
 	ce.conv, ce.ids = nil, nil
-	ce.mem.Store(0)
+	s.engines.setMem(ce, 0)
 }
 
 // memoryBytes sums the loaded engines' MemoryBytes for the metrics, when
@@ -129,7 +126,7 @@ func (e *engines) memoryBytes() int64 {
 			if ce.conv != nil {
 				n = ce.conv.MemoryBytes()
 			}
-			ce.mem.Store(int64(n))
+			e.setMem(ce, int64(n))
 			ce.mu.Unlock()
 		}
 		total += ce.mem.Load()
@@ -142,7 +139,8 @@ func (e *engines) memoryBytes() int64 {
 // message's fan-out reads no member records. The slice must not be
 // modified.
 func (s *Service) memberIDs(ctx context.Context, conv store.ConvID) ([]string, error) {
-	ce := s.engines.entry(conv)
+	ce := s.engines.pin(conv)
+	defer s.engines.unpin(ce)
 	ce.mu.Lock()
 	defer ce.mu.Unlock()
 	if err := s.loadLocked(ctx, conv, ce); err != nil {
@@ -158,7 +156,8 @@ func (s *Service) memberIDs(ctx context.Context, conv store.ConvID) ([]string, e
 // engine has the change, and conv's engine on the other nodes, which
 // reload it from the store.
 func (s *Service) membershipChanged(conv store.ConvID) {
-	ce := s.engines.entry(conv)
+	ce := s.engines.pin(conv)
+	defer s.engines.unpin(ce)
 	ce.mu.Lock()
 	ce.ids = nil
 	ce.mu.Unlock()
@@ -168,7 +167,8 @@ func (s *Service) membershipChanged(conv store.ConvID) {
 // withEngine runs fn with conv's engine loaded and locked. fn must not
 // write to the store.
 func (s *Service) withEngine(ctx context.Context, conv store.ConvID, fn func(*receipts.Conv) error) error {
-	ce := s.engines.entry(conv)
+	ce := s.engines.pin(conv)
+	defer s.engines.unpin(ce)
 	ce.mu.Lock()
 	defer ce.mu.Unlock()
 	if err := s.loadLocked(ctx, conv, ce); err != nil {
@@ -193,7 +193,7 @@ func (s *Service) loadLocked(ctx context.Context, conv store.ConvID, ce *convEng
 		return fmt.Errorf("load receipt engine of %s: %w", conv, err)
 	}
 	ce.conv = c
-	ce.mem.Store(int64(c.MemoryBytes()))
+	s.engines.setMem(ce, int64(c.MemoryBytes()))
 	s.met.EnginesLoaded.Inc()
 	return nil
 }
@@ -201,7 +201,8 @@ func (s *Service) loadLocked(ctx context.Context, conv store.ConvID, ce *convEng
 // applyEngine applies a change the store has made durable to conv's engine
 // if it is loaded. If the engine cannot take it, it is dropped.
 func (s *Service) applyEngine(ctx context.Context, conv store.ConvID, fn func(*receipts.Conv) error) {
-	ce := s.engines.entry(conv)
+	ce := s.engines.pin(conv)
+	defer s.engines.unpin(ce)
 	ce.mu.Lock()
 	defer ce.mu.Unlock()
 	if ce.conv == nil {
@@ -300,7 +301,8 @@ func (s *Service) beginWrite(ctx context.Context, conv store.ConvID, now int64) 
 	if !conv.IsGroup() || s.cfg.Receipts.TTL <= 0 {
 		return func() {}
 	}
-	ce := s.engines.entry(conv)
+	// Pinned until end: the entry holds the write in flight.
+	ce := s.engines.pin(conv)
 	ce.mu.Lock()
 	defer ce.mu.Unlock()
 	for {
@@ -308,7 +310,8 @@ func (s *Service) beginWrite(ctx context.Context, conv store.ConvID, now int64) 
 			// The write goes on; the store it needs is likely failing too,
 			// and the next use of the engine freezes from the store.
 			s.log.WarnContext(ctx, "receipt engine: load before write", "conv", conv, "err", err)
-			return func() {}
+			var once sync.Once
+			return func() { once.Do(func() { s.engines.unpin(ce) }) }
 		}
 		s.expireLocked(ctx, conv, ce, now)
 		if next := ce.conv.NextExpiry(); next == 0 || next > now {
@@ -323,11 +326,12 @@ func (s *Service) beginWrite(ctx context.Context, conv store.ConvID, now int64) 
 	return func() {
 		once.Do(func() {
 			ce.mu.Lock()
-			defer ce.mu.Unlock()
 			if i := slices.Index(ce.inflight, now); i >= 0 {
 				ce.inflight = slices.Delete(ce.inflight, i, i+1)
 			}
 			ce.ended.Broadcast()
+			ce.mu.Unlock()
+			s.engines.unpin(ce)
 		})
 	}
 }

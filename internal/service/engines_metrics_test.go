@@ -64,7 +64,7 @@ func TestEngineMetrics(t *testing.T) {
 		t.Fatal("seen_receipt_engine_memory_bytes not exported")
 		return 0
 	}
-	ce := svc.engines.entry(conv)
+	ce := svc.engines.pin(conv)
 	ce.mu.Lock()
 	want := float64(ce.conv.MemoryBytes())
 	ce.mu.Unlock()

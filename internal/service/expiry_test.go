@@ -86,7 +86,7 @@ func TestAckInFlightAtExpiryIsInFrozenCounts(t *testing.T) {
 		_, err := svc.ReadConversation(ctx, as("r2"), protocol.ConversationReadParams{Conversation: g})
 		lateDone <- err
 	}()
-	ce := svc.engines.entry(store.GroupConv("g"))
+	ce := svc.engines.pin(store.GroupConv("g"))
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		ce.mu.Lock()

@@ -91,6 +91,7 @@ func New(o Options) *Service {
 	// Other nodes' engine changes reach this node's engines.
 	s.bus.SetSync(s)
 	s.changes = newCoalescer(s.cfg.Receipts.Coalesce, s.flushChanges, s.met.CoalescerPending)
+	s.engines.initLRU(s.cfg.EngineMemory, s.met.EngineEvictions, s.met.EnginesLoaded)
 	s.met.SetEngineMemory(func() float64 { return float64(s.engines.memoryBytes()) })
 	return s
 }

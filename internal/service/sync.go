@@ -124,7 +124,11 @@ func (s *Service) ApplySync(data []byte) {
 	ctx := context.Background()
 	switch op.Kind {
 	case opDrop:
-		ce := s.engines.entry(op.Conv)
+		ce := s.engines.pinLoaded(op.Conv)
+		if ce == nil {
+			return
+		}
+		defer s.engines.unpin(ce)
 		ce.mu.Lock()
 		s.unloadLocked(ce, metrics.ReloadRemote)
 		ce.mu.Unlock()
@@ -133,7 +137,11 @@ func (s *Service) ApplySync(data []byte) {
 			s.addChanges(op.Conv, op.User, op.Changes)
 		}
 	default:
-		ce := s.engines.entry(op.Conv)
+		ce := s.engines.pinLoaded(op.Conv)
+		if ce == nil {
+			return // the next load reads the store, which has the change
+		}
+		defer s.engines.unpin(ce)
 		ce.mu.Lock()
 		defer ce.mu.Unlock()
 		if ce.conv == nil {

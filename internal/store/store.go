@@ -9,12 +9,12 @@
 package store
 
 import (
-	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
-	"slices"
 	"strings"
+
+	"github.com/seen-im/seen/internal/ackrule"
 )
 
 // Sentinel errors. Backends wrap them with %w; callers test with errors.Is.
@@ -32,7 +32,7 @@ var (
 )
 
 // MaxAcks bounds a member's single-message acks above its read watermark.
-const MaxAcks = 1024
+const MaxAcks = ackrule.MaxAcks
 
 // ConvID is the storage key of a conversation, the same from both sides:
 // "g/<groupId>" for a group, "p/<a>/<b>" with a < b for a peer conversation.
@@ -116,59 +116,49 @@ type Member struct {
 }
 
 // Ack is one single-message read ack.
-type Ack struct {
-	Seq uint64 `json:"seq"`
-	At  int64  `json:"at"`
-}
+type Ack = ackrule.Ack
 
 // HasAck reports whether seq is among m's single-message acks.
 func (m Member) HasAck(seq uint64) bool {
-	_, ok := slices.BinarySearchFunc(m.Acks, seq, func(a Ack, s uint64) int { return cmp.Compare(a.Seq, s) })
-	return ok
+	w := m.watermarks()
+	return w.HasAck(seq)
 }
 
 // Ack records a single-message read of seq at time at, then folds. It
 // reports whether m changed (false if seq was read already), and
 // ErrTooManyAcks, changing nothing, if m holds MaxAcks acks already and
-// this one does not fold. It is the one rule every backend applies, and
-// what a caller can run on a copy to know in advance what an ack will do.
+// this one does not fold. The rule is ackrule's, which the receipt engine
+// applies too; a caller can run it on a copy to know in advance what an
+// ack will do.
 func (m *Member) Ack(seq uint64, at int64) (bool, error) {
-	if seq <= m.ReadSeq || m.HasAck(seq) {
-		return false, nil
+	w := m.watermarks()
+	changed, err := w.ReadOne(seq, at)
+	if err != nil {
+		return false, ErrTooManyAcks // the rule's only error
 	}
-	if len(m.Acks) >= MaxAcks && seq != m.ReadSeq+1 {
-		return false, ErrTooManyAcks
-	}
-	i, _ := slices.BinarySearchFunc(m.Acks, seq, func(a Ack, s uint64) int { return cmp.Compare(a.Seq, s) })
-	m.Acks = slices.Insert(slices.Clone(m.Acks), i, Ack{Seq: seq, At: at})
-	m.Fold()
-	return true, nil
+	m.setWatermarks(w)
+	return changed, nil
 }
 
 // Fold moves the read watermark through acks it reaches (ReadSeq+1 acked)
-// and drops acks at or below it, keeping DeliveredSeq >= ReadSeq. Every
-// backend applies it after changing ReadSeq or Acks, so all agree.
+// and drops acks at or below it, keeping DeliveredSeq >= ReadSeq
+// (ackrule.State.Fold). Every backend applies it after changing ReadSeq
+// or Acks, so all agree.
 func (m *Member) Fold() {
-	i := 0
-	for ; i < len(m.Acks); i++ {
-		a := m.Acks[i]
-		if a.Seq <= m.ReadSeq {
-			continue
-		}
-		if a.Seq != m.ReadSeq+1 {
-			break
-		}
-		m.ReadSeq, m.ReadAt = a.Seq, a.At
-	}
-	if i > 0 {
-		m.Acks = append(m.Acks[:0:0], m.Acks[i:]...)
-	}
-	if len(m.Acks) == 0 {
-		m.Acks = nil
-	}
-	if m.DeliveredSeq < m.ReadSeq {
-		m.DeliveredSeq, m.DeliveredAt = m.ReadSeq, m.ReadAt
-	}
+	w := m.watermarks()
+	w.Fold()
+	m.setWatermarks(w)
+}
+
+// watermarks is m's state for ackrule; its Acks is m.Acks, which the rule
+// never modifies in place.
+func (m *Member) watermarks() ackrule.State {
+	return ackrule.State{Read: m.ReadSeq, Delivered: m.DeliveredSeq, ReadAt: m.ReadAt, DeliveredAt: m.DeliveredAt, Acks: m.Acks}
+}
+
+// setWatermarks sets m's watermarks to w.
+func (m *Member) setWatermarks(w ackrule.State) {
+	m.ReadSeq, m.DeliveredSeq, m.ReadAt, m.DeliveredAt, m.Acks = w.Read, w.Delivered, w.ReadAt, w.DeliveredAt, w.Acks
 }
 
 // Message is one stored message.
@@ -258,6 +248,11 @@ type Members interface {
 	ListMembers(ctx context.Context, conv ConvID, after string, limit int) ([]Member, error)
 	// CountMembers returns the number of members of conv.
 	CountMembers(ctx context.Context, conv ConvID) (int, error)
+	// GetMembers looks up many member records, of any conversations, in
+	// one call (one round trip for a networked backend). The result is
+	// aligned with refs: entry i is the record of refs[i], or the zero
+	// Member (UserID "") if there is none. Duplicates each get an entry.
+	GetMembers(ctx context.Context, refs []MemberRef) ([]Member, error)
 	// ConversationsActivity returns every conversation userID is a member
 	// of, in id order, each with the user's member record and the
 	// conversation's last seq and last message time: what ordering a
@@ -291,6 +286,23 @@ type Messages interface {
 	LastSeq(ctx context.Context, conv ConvID) (uint64, error)
 	// MessageAt returns the message of conv at seq; ErrNotFound if none.
 	MessageAt(ctx context.Context, conv ConvID, seq uint64) (Message, error)
+	// MessagesAt is MessageAt for many messages, of any conversations, in
+	// one call (one round trip for a networked backend). The result is
+	// aligned with refs: entry i is the message at refs[i], or the zero
+	// Message (ID "") if there is none. Duplicates each get an entry.
+	MessagesAt(ctx context.Context, refs []MsgRef) ([]Message, error)
+}
+
+// MemberRef names one member record: GetMembers.
+type MemberRef struct {
+	Conv   ConvID
+	UserID string
+}
+
+// MsgRef names one message by its place: MessagesAt.
+type MsgRef struct {
+	Conv ConvID
+	Seq  uint64
 }
 
 // Receipts keeps the receipt state of messages. A message with Receipt set

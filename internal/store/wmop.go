@@ -125,26 +125,21 @@ func FoldAckMany(ops []*WatermarkOp) (Member, []bool, error) {
 
 // ApplyTo applies op to m and reports whether m changed, with a copy of m
 // afterwards (its Acks not shared with m, which later ops of the same round
-// may change). The rule is Member.Ack for a single-message ack and
-// Member.Fold after the read watermark moves. The error is Member.Ack's,
-// unwrapped: the backend adds its context.
+// may change). The rule is ackrule's, the receipt engine's too. The error
+// is ErrTooManyAcks, unwrapped: the backend adds its context.
 func (op *WatermarkOp) ApplyTo(m *Member) (res Member, changed bool, err error) {
+	w := m.watermarks()
 	switch op.Kind {
 	case WatermarkRead:
-		if m.ReadSeq < op.Seq {
-			m.ReadSeq, m.ReadAt, changed = op.Seq, op.At, true
-			m.Fold()
-		}
-		if m.DeliveredSeq < op.Seq {
-			m.DeliveredSeq, m.DeliveredAt, changed = op.Seq, op.At, true
-		}
+		changed = w.ReadUpTo(op.Seq, op.At)
 	case WatermarkDelivered:
-		if m.DeliveredSeq < op.Seq {
-			m.DeliveredSeq, m.DeliveredAt, changed = op.Seq, op.At, true
-		}
+		changed = w.DeliverUpTo(op.Seq, op.At)
 	case WatermarkOne:
-		changed, err = m.Ack(op.Seq, op.At)
+		if changed, err = w.ReadOne(op.Seq, op.At); err != nil {
+			err = ErrTooManyAcks // the rule's only error
+		}
 	}
+	m.setWatermarks(w)
 	res = *m
 	res.Acks = slices.Clone(m.Acks)
 	return res, changed, err

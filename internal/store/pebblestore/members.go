@@ -31,6 +31,7 @@ func (s *Store) AddMembers(ctx context.Context, conv store.ConvID, members []sto
 	if err != nil {
 		return nil, err
 	}
+	defer s.unpinConv(cs)
 	added, b, err := s.addMembersLocked(cs, conv, members)
 	cs.mu.Unlock()
 	if err != nil {
@@ -149,6 +150,7 @@ func (s *Store) updateMemberErr(ctx context.Context, conv store.ConvID, userID s
 	if err != nil {
 		return err
 	}
+	defer s.unpinConv(cs)
 	m, found, err := s.getMember(conv, userID)
 	if err != nil || !found {
 		cs.mu.Unlock()

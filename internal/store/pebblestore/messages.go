@@ -44,6 +44,7 @@ func (s *Store) Append(ctx context.Context, m store.Message) (store.Message, boo
 	if err != nil {
 		return store.Message{}, false, err
 	}
+	defer s.unpinConv(cs)
 	stored, existed, b, err := s.appendLocked(cs, m)
 	cs.mu.Unlock()
 	if err != nil {

@@ -14,7 +14,8 @@
 //
 // A Store is safe for concurrent use. Each conversation has its own mutex
 // (see convState); there is no lock across all conversations on the write
-// path. Store.mu is held for reading by every call and for writing by Close,
+// path. The conversation table is bounded (convtable.go): a caller pins a
+// conversation's state while it uses it, and only idle states are dropped. Store.mu is held for reading by every call and for writing by Close,
 // so the pebble DB is never used after Close.
 //
 // A pebble directory is owned by one process (pebble locks it), which is why
@@ -62,9 +63,15 @@ type Options struct {
 	OnFatal func(error)
 	// FS is the file system; default the OS's. Tests inject faults with it.
 	FS vfs.FS
-	// Observer is told of the watermark combiner's queue and batches.
-	// Default: store.NopObserver.
+	// Observer is told of the watermark combiner's queue and batches,
+	// and, if it implements ConvTableObserver, of the conversation
+	// table's size. Default: store.NopObserver.
 	Observer store.Observer
+	// ConvTableBytes bounds the estimated bytes of the in-memory
+	// conversation table (convtable.go); idle conversations beyond it,
+	// least recently used first, are dropped and reloaded when next
+	// used. Default 64 MiB.
+	ConvTableBytes int64
 }
 
 const (
@@ -94,6 +101,9 @@ func (o Options) withDefaults() Options {
 	if o.Observer == nil {
 		o.Observer = store.NopObserver{}
 	}
+	if o.ConvTableBytes <= 0 {
+		o.ConvTableBytes = defaultConvTableBytes
+	}
 	return o
 }
 
@@ -117,7 +127,8 @@ type Store struct {
 	mu     sync.RWMutex
 	closed bool
 
-	convs [convShards]convShard
+	convs      [convShards]convShard
+	tableBytes int64 // bound of the conversation table, from Options
 
 	// groups caches group records (string -> store.Group): the read path
 	// asks for the group of every group request. Only groups that exist
@@ -146,18 +157,13 @@ type Store struct {
 
 var _ store.Store = (*Store)(nil)
 
-type convShard struct {
-	mu sync.Mutex
-	// m is guarded by mu. Entries are never evicted: one small struct per
-	// conversation touched since Open.
-	m map[store.ConvID]*convState
-}
-
 // convState is the in-memory state of one conversation. mu serializes every
 // write to the conversation (appends, member changes, watermark moves), so
 // a seq or join position is taken atomically with the write that uses it.
 type convState struct {
 	mu sync.Mutex
+	// slot is cs's place in the conversation table (convtable.go).
+	slot convSlot
 	// loaded, lastSeq, members and groupExists are guarded by mu and valid
 	// once loaded is true.
 	loaded      bool
@@ -184,6 +190,8 @@ type convState struct {
 	// so a read cannot put back a value a concurrent write replaced.
 	memoMu sync.RWMutex
 	memo   map[string]store.Member // guarded by memoMu
+	// memoBytes estimates memo (memberBytes); guarded by memoMu.
+	memoBytes int64
 }
 
 // remember records m as userID's record; the caller holds cs.mu and has
@@ -191,17 +199,16 @@ type convState struct {
 func (cs *convState) remember(m store.Member) {
 	m.Acks = slices.Clone(m.Acks)
 	cs.memoMu.Lock()
-	if cs.memo == nil {
-		cs.memo = make(map[string]store.Member)
-	}
-	cs.memo[m.UserID] = m
+	cs.memoSetLocked(m)
 	cs.memoMu.Unlock()
 }
 
 // forget drops userID's cached record; the caller holds cs.mu.
 func (cs *convState) forget(userID string) {
 	cs.memoMu.Lock()
-	delete(cs.memo, userID)
+	if m, ok := cs.memo[userID]; ok {
+		cs.memoDeleteLocked(userID, m)
+	}
 	cs.memoMu.Unlock()
 }
 
@@ -249,6 +256,12 @@ func Open(dir string, opts Options) (*Store, error) {
 	}
 	s := &Store{db: db, lock: lock, log: opts.Logger, seed: maphash.MakeSeed(), onFatal: opts.OnFatal, obs: opts.Observer}
 	s.WatermarkFront.Run = s.watermarks
+	s.tableBytes = opts.ConvTableBytes
+	if obs, ok := opts.Observer.(ConvTableObserver); ok {
+		for i := range s.convs {
+			s.convs[i].obs = obs
+		}
+	}
 	if err := s.checkSchema(); err != nil {
 		_ = db.Close()
 		_ = lock.Close()
@@ -347,37 +360,16 @@ func (s *Store) fail(cause error) error {
 	return *s.failed.Load()
 }
 
-// conv returns conv's state, creating it unloaded if needed.
-func (s *Store) conv(conv store.ConvID) *convState {
-	sh := &s.convs[maphash.String(s.seed, string(conv))%convShards]
-	sh.mu.Lock()
-	defer sh.mu.Unlock()
-	cs := sh.m[conv]
-	if cs == nil {
-		if sh.m == nil {
-			sh.m = make(map[store.ConvID]*convState)
-		}
-		cs = &convState{}
-		sh.m[conv] = cs
-	}
-	return cs
-}
-
-// peekConv returns conv's state if it exists, without creating it.
-func (s *Store) peekConv(conv store.ConvID) *convState {
-	sh := &s.convs[maphash.String(s.seed, string(conv))%convShards]
-	sh.mu.Lock()
-	defer sh.mu.Unlock()
-	return sh.m[conv]
-}
-
-// lockConv returns conv's loaded state with its mutex held.
+// lockConv returns conv's loaded state with its mutex held, pinned (see
+// conv): once the mutex is released and any sync waited for, the caller
+// must unpinConv it.
 func (s *Store) lockConv(conv store.ConvID) (*convState, error) {
 	cs := s.conv(conv)
 	cs.mu.Lock()
 	if !cs.loaded {
 		if err := s.loadConvLocked(conv, cs); err != nil {
 			cs.mu.Unlock()
+			s.unpinConv(cs)
 			return nil, err
 		}
 	}

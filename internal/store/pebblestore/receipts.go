@@ -82,6 +82,7 @@ func (s *Store) updateMessage(ctx context.Context, conv store.ConvID, seq uint64
 	if err != nil {
 		return err
 	}
+	defer s.unpinConv(cs)
 	m, err := s.getMessage(conv, seq)
 	if err != nil {
 		cs.mu.Unlock()

@@ -77,6 +77,7 @@ func (s *Store) CreateGroup(ctx context.Context, g store.Group, members []store.
 	if err != nil {
 		return err
 	}
+	defer s.unpinConv(cs)
 	if cs.groupExists {
 		cs.mu.Unlock()
 		return fmt.Errorf("pebblestore: create group %q: %w", g.ID, store.ErrExists)
@@ -125,6 +126,7 @@ func (s *Store) GetGroup(ctx context.Context, id string) (store.Group, error) {
 	if err != nil {
 		return store.Group{}, err
 	}
+	defer s.unpinConv(cs)
 	defer cs.mu.Unlock()
 	if !cs.groupExists {
 		return store.Group{}, notFound
@@ -167,6 +169,7 @@ func (s *Store) DeleteGroup(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
+	defer s.unpinConv(cs)
 	if !cs.groupExists {
 		cs.mu.Unlock()
 		return fmt.Errorf("pebblestore: delete group %q: %w", id, store.ErrNotFound)
@@ -202,7 +205,9 @@ func (s *Store) DeleteGroup(ctx context.Context, id string) error {
 	}
 	cs.groupExists, cs.lastSeq, cs.members = false, 0, 0
 	cs.memoMu.Lock()
-	cs.memo = nil
+	for u, m := range cs.memo {
+		cs.memoDeleteLocked(u, m)
+	}
 	cs.memoMu.Unlock()
 	s.groups.Delete(id)
 	for _, mid := range msgIDs {

@@ -37,7 +37,9 @@ func (s *Store) watermarks(ctx context.Context, conv store.ConvID, ops []*store.
 	if err := validConv(conv); err != nil {
 		return err
 	}
+	// Pinned until every op is done: the combiner uses cs meanwhile.
 	cs := s.conv(conv)
+	defer s.unpinConv(cs)
 	q := &cs.wm
 	q.mu.Lock()
 	q.ops = append(q.ops, ops...)

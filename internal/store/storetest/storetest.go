@@ -58,6 +58,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"History", testHistory},
 		{"GetMessage", testGetMessage},
 		{"GetMessages", testGetMessages},
+		{"GetMembers", testGetMembers},
+		{"MessagesAt", testMessagesAt},
 		{"LastSeq", testLastSeq},
 		{"CanceledContext", testCanceledContext},
 		{"Closed", testClosed},

@@ -154,6 +154,24 @@ func (s *Store) GetMessage(ctx context.Context, msgID string) (m store.Message, 
 	return
 }
 
+// MessagesAt implements store.Store.
+func (s *Store) MessagesAt(ctx context.Context, refs []store.MsgRef) (ms []store.Message, err error) {
+	err = s.around(ctx, "messages_at", func() error {
+		ms, err = s.next.MessagesAt(ctx, refs)
+		return err
+	})
+	return
+}
+
+// GetMembers implements store.Store.
+func (s *Store) GetMembers(ctx context.Context, refs []store.MemberRef) (ms []store.Member, err error) {
+	err = s.around(ctx, "get_members", func() error {
+		ms, err = s.next.GetMembers(ctx, refs)
+		return err
+	})
+	return
+}
+
 // GetMessages implements store.Store.
 func (s *Store) GetMessages(ctx context.Context, ids []string) (ms []store.Message, err error) {
 	err = s.around(ctx, "get_messages", func() error {
