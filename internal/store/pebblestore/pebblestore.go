@@ -190,6 +190,10 @@ type convState struct {
 // applied the batch that wrote it.
 func (cs *convState) remember(m store.Member) {
 	m.Acks = slices.Clone(m.Acks)
+	if m.Own != nil {
+		own := m.OwnState()
+		m.Own = &own
+	}
 	cs.memoMu.Lock()
 	if cs.memo == nil {
 		cs.memo = make(map[string]store.Member)
@@ -211,6 +215,10 @@ func (cs *convState) recall(userID string) (store.Member, bool) {
 	m, ok := cs.memo[userID]
 	cs.memoMu.RUnlock()
 	m.Acks = slices.Clone(m.Acks)
+	if m.Own != nil {
+		own := m.OwnState()
+		m.Own = &own
+	}
 	return m, ok
 }
 
