@@ -131,11 +131,13 @@ func (s *Service) conversationInfo(ctx context.Context, user string, a store.Con
 	info := protocol.ConversationInfo{
 		Conversation: wireConv(id, user),
 		LastSeq:      last,
-		ReadSeq:      me.ReadSeq,
+		// The caller's own read state: private reads clear its unread
+		// count as shared ones do.
+		ReadSeq: me.OwnReadSeq(),
 	}
-	if last > me.ReadSeq {
+	if own := me.OwnReadSeq(); last > own {
 		// Messages read one by one above the watermark are not unread.
-		info.UnreadCount = last - me.ReadSeq - uint64(len(me.Acks))
+		info.UnreadCount = last - own - uint64(len(me.OwnAcks()))
 	}
 	ref := convRef{id: id, wire: info.Conversation, member: me}
 	if id.IsPeer() {
