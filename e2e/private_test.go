@@ -431,3 +431,76 @@ func TestAdminSettings(t *testing.T) {
 		t.Errorf("PUT with a bad field: %d, want 400", code)
 	}
 }
+
+// TestPrivateReadingAcrossNodes: on two cluster nodes over PostgreSQL, a
+// setting changed through node 1 holds at once for bob's device on node 2
+// (settings.changed crosses nodes too); bob's private reads there clear
+// his own unread count on both nodes, and alice on node 1 sees nothing:
+// her receipt, member lists and peerReadSeq stay, and no event comes
+// before the one a later shared read causes.
+func TestPrivateReadingAcrossNodes(t *testing.T) {
+	_, a, b := twoNodes(t)
+	a.Users("alice", "bob")
+	a.MustAdmin("POST", "/v1/admin/groups", map[string]any{"groupId": "g", "owner": "alice", "members": []string{"bob"}})
+	alice := dial(t, a, "alice", "d", client.WithAutoDelivered(false))
+	bobA := dial(t, a, "bob", "d1", client.WithAutoDelivered(false))
+	bobB := dial(t, b, "bob", "d2", client.WithAutoDelivered(false))
+	g := group("g")
+	m1 := alice.sendReceipt(g, "one")
+	m2 := alice.sendReceipt(g, "two")
+	p1 := alice.sendReceipt(peer("bob"), "p-one")
+	for _, d := range []*device{alice, bobA, bobB} {
+		// The group.member events of the admin call, and the messages.
+		seentest.Eventually(t, 10*time.Second, func() error {
+			if n, _ := d.unreadOrZero(g); d != alice && n != 2 {
+				return errors.New("messages not yet seen")
+			}
+			return nil
+		})
+		d.drain()
+	}
+	if st := bobA.setSharing(false, true); st.ShareReads {
+		t.Fatalf("settings.update on node 1 = %+v", st)
+	}
+	if ev := next[protocol.Settings](bobB); ev.ShareReads {
+		t.Fatalf("bob on node 2 got settings.changed %+v", ev)
+	}
+	gBefore := alice.senderView(g, m1.MsgID, m2.MsgID)
+	pBefore := alice.senderView(peer("bob"), p1.MsgID)
+	bobB.read(g, m2.MsgID)
+	bobB.readAll(peer("alice"), 0, false)
+	for _, d := range []*device{bobA, bobB} {
+		if n, _ := d.unread(peer("alice")); n != 0 {
+			t.Errorf("bob's peer unread = %d after reading on node 2", n)
+		}
+		if n, _ := d.unread(g); n != 1 {
+			t.Errorf("bob's group unread = %d, want 1", n)
+		}
+	}
+	sameView(t, "group across nodes", gBefore, alice.senderView(g, m1.MsgID, m2.MsgID))
+	sameView(t, "peer across nodes", pBefore, alice.senderView(peer("bob"), p1.MsgID))
+	// Sharing again on node 2; a shared read of m1 reveals m1 alone.
+	bobB.setSharing(true, true)
+	bobB.read(g, m1.MsgID)
+	ev := next[protocol.ReceiptChangedEvent](alice)
+	if len(ev.Receipts) != 1 || ev.Receipts[0].MsgID != m1.MsgID || ev.Receipts[0].ReadCount != 1 {
+		t.Fatalf("receipt.changed after the shared read: %+v, want m1 read by one", ev)
+	}
+	if r := alice.receipt(g, m2.MsgID); r.ReadCount != 0 {
+		t.Errorf("m2, read privately, shows %+v", r)
+	}
+}
+
+// unreadOrZero is unread without failing for a conversation not listed yet.
+func (d *device) unreadOrZero(conv protocol.Conversation) (uint64, bool) {
+	list, err := d.Conversations(ctx(d.t), protocol.ConversationListParams{Limit: 100})
+	if err != nil {
+		return 0, false
+	}
+	for _, c := range list.Conversations {
+		if c.Conversation == conv {
+			return c.UnreadCount, true
+		}
+	}
+	return 0, false
+}
