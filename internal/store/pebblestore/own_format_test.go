@@ -1,8 +1,11 @@
 package pebblestore
 
 import (
+	"encoding/binary"
+	"fmt"
 	"testing"
 
+	"github.com/cockroachdb/pebble/v2"
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/seen-im/seen/internal/store"
@@ -56,4 +59,75 @@ func TestMemberOwnStateRoundTrip(t *testing.T) {
 			t.Errorf("round trip (-want +got):\n%s", diff)
 		}
 	}
+}
+
+// TestOpenUpgradesSchema1: a store written by a version 1 binary (before
+// private reading) opens, is marked version 2, and its members read with
+// own state = shared state and take private reads.
+func TestOpenUpgradesSchema1(t *testing.T) {
+	dir := t.TempDir()
+	ctx := t.Context()
+	s, err := Open(dir, testOptions)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conv := store.GroupConv("g")
+	if err := s.CreateGroup(ctx, store.Group{ID: "g", CreatedBy: "alice"}, []store.Member{{UserID: "alice"}, {UserID: "bob"}}); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		if _, _, err := s.Append(ctx, store.Message{ID: fmt.Sprint("m", i), Conv: conv, Sender: "alice", Body: []byte(`{}`), SentAt: int64(i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, _, err := s.AckOne(ctx, conv, "bob", 2, 5); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	setVersion := func(v uint64) {
+		db, err := pebble.Open(dir, &pebble.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := db.Set(schemaKey, binary.AppendUvarint(nil, v), pebble.Sync); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	setVersion(1) // nothing in it uses version 2's additions: a version 1 store
+
+	s, err = Open(dir, testOptions)
+	if err != nil {
+		t.Fatalf("Open of a version 1 store: %v", err)
+	}
+	bob, err := s.GetMember(ctx, conv, "bob")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bob.Own != nil || bob.OwnReadSeq() != 0 || !bob.OwnHasRead(2) || bob.OwnHasRead(1) {
+		t.Fatalf("bob after the upgrade: %+v", bob)
+	}
+	if m, _, err := s.AdvanceOwnRead(ctx, conv, "bob", 3, 9); err != nil || m.OwnReadSeq() != 3 || m.ReadSeq != 0 {
+		t.Fatalf("private read after the upgrade: %+v, %v", m, err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db, err := pebble.Open(dir, &pebble.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, closer, err := db.Get(schemaKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := binary.Uvarint(v); got != schemaVersion {
+		t.Errorf("schema version after the upgrade = %d, want %d", got, schemaVersion)
+	}
+	closer.Close()
+	db.Close()
 }

@@ -42,8 +42,14 @@ import (
 	"github.com/seen-im/seen/internal/store"
 )
 
-// schemaVersion is the layout described in keys.go. Open refuses any other.
-const schemaVersion = 1
+// schemaVersion is the layout described in keys.go. Open refuses any other,
+// but upgrades version 1: version 2 added the settings keys and a member's
+// own read state after its acks (store.OwnRead), both absent until a user
+// uses them, so a version 1 store is a valid version 2 store as it stands
+// (its members decode with own state = shared state) and only the version
+// key changes. A version 1 binary would ignore both and is refused once
+// the version is 2.
+const schemaVersion = 2
 
 // Options configures Open. Zero values get the defaults below.
 type Options struct {
@@ -276,6 +282,13 @@ func (s *Store) checkSchema() error {
 	})
 	if err != nil {
 		return err
+	}
+	if found && version == 1 {
+		if err := s.db.Set(schemaKey, binary.AppendUvarint(nil, schemaVersion), pebble.Sync); err != nil {
+			return fmt.Errorf("pebblestore: upgrade schema version 1 to %d: %w", schemaVersion, err)
+		}
+		s.log.Info("store: schema upgraded: private reading (nothing rewritten)", "from", 1, "to", schemaVersion)
+		return nil
 	}
 	if found {
 		if version != schemaVersion {
