@@ -40,26 +40,20 @@ func (s *Service) AdminUpdateSettings(ctx context.Context, userID string, p prot
 	return s.updateSettings(ctx, userID, "", p)
 }
 
-// updateSettings applies p over the stored settings. Two updates of
-// different switches racing may lose one (read, then write): the later
-// settings.changed event shows what stands.
+// updateSettings applies p in the store, atomically (two devices changing
+// different switches at once both hold). An update that changes nothing
+// writes nothing and sends no event.
 func (s *Service) updateSettings(ctx context.Context, user, exceptConn string, p protocol.SettingsUpdateParams) (protocol.Settings, error) {
 	st, err := s.settingsOf(ctx, user)
 	if err != nil {
 		return protocol.Settings{}, err
 	}
-	next := st
-	if p.ShareReads != nil {
-		next.ShareReads = *p.ShareReads
-	}
-	if p.ShareDelivery != nil {
-		next.ShareDelivery = *p.ShareDelivery
-	}
-	if next == st {
+	if (p.ShareReads == nil || *p.ShareReads == st.ShareReads) && (p.ShareDelivery == nil || *p.ShareDelivery == st.ShareDelivery) {
 		return wireSettings(st), nil
 	}
-	if err := s.store.PutSettings(ctx, user, next); err != nil {
-		return protocol.Settings{}, s.settingsErr(ctx, user, "put settings", err)
+	next, err := s.store.UpdateSettings(ctx, user, p.ShareReads, p.ShareDelivery)
+	if err != nil {
+		return protocol.Settings{}, s.settingsErr(ctx, user, "update settings", err)
 	}
 	w := wireSettings(next)
 	s.publish(ctx, []string{user}, exceptConn, protocol.EventSettingsChanged, w)

@@ -244,9 +244,11 @@ type UserSettings interface {
 	// GetSettings returns userID's settings, DefaultSettings if never set;
 	// ErrNotFound for an unknown user.
 	GetSettings(ctx context.Context, userID string) (Settings, error)
-	// PutSettings stores userID's settings durably; ErrNotFound for an
-	// unknown user.
-	PutSettings(ctx context.Context, userID string, s Settings) error
+	// UpdateSettings sets the switches given (nil leaves one as it is)
+	// atomically and durably, and returns the settings as they now stand:
+	// two updates of different switches at once both hold. ErrNotFound for
+	// an unknown user.
+	UpdateSettings(ctx context.Context, userID string, shareReads, shareDelivery *bool) (Settings, error)
 }
 
 // Groups keeps group records.

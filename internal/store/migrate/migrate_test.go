@@ -112,12 +112,9 @@ func buildWorld(t *testing.T, st store.Store) world {
 		t.Fatalf("carol %+v: the world must hold a private read state", m)
 	}
 	// Settings: bob hides his reads, erin both switches.
-	if err := st.PutSettings(ctx, "bob", store.Settings{ShareReads: false, ShareDelivery: true}); err != nil {
-		t.Fatal(err)
-	}
-	if err := st.PutSettings(ctx, "erin", store.Settings{}); err != nil {
-		t.Fatal(err)
-	}
+	no := false
+	must(st.UpdateSettings(ctx, "bob", &no, nil))(t)
+	must(st.UpdateSettings(ctx, "erin", &no, &no))(t)
 	cd := store.PeerConv("dave", "carol")
 	send(cd, "dave", "x", `{"hello":"\u00e9"}`, false, 6000)
 

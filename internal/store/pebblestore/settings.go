@@ -54,18 +54,33 @@ func (s *Store) GetSettings(ctx context.Context, userID string) (store.Settings,
 	return st, nil
 }
 
-// PutSettings implements store.UserSettings. It is synced under the user's
-// stripe lock, as PutUser is, so it cannot race a user's creation.
-func (s *Store) PutSettings(ctx context.Context, userID string, st store.Settings) error {
+// UpdateSettings implements store.UserSettings: a read-modify-write under
+// the user's stripe lock (the lock PutUser takes), synced before the lock
+// is released, so concurrent updates apply one after the other.
+func (s *Store) UpdateSettings(ctx context.Context, userID string, shareReads, shareDelivery *bool) (store.Settings, error) {
 	if err := s.acquire(ctx); err != nil {
-		return err
+		return store.Settings{}, err
 	}
 	defer s.mu.RUnlock()
 	mu := &s.userLocks[maphash.String(s.seed, userID)%userStripes]
 	mu.Lock()
 	defer mu.Unlock()
 	if _, err := s.userExists(userID); err != nil {
+		return store.Settings{}, err
+	}
+	st := store.DefaultSettings()
+	if _, err := s.getWith(settingsKey(userID), func(v []byte) error {
+		var err error
+		st, err = decodeSettings(v)
 		return err
+	}); err != nil {
+		return store.Settings{}, fmt.Errorf("pebblestore: settings of %q: %w", userID, err)
+	}
+	if shareReads != nil {
+		st.ShareReads = *shareReads
+	}
+	if shareDelivery != nil {
+		st.ShareDelivery = *shareDelivery
 	}
 	var v byte
 	if !st.ShareReads {
@@ -75,9 +90,9 @@ func (s *Store) PutSettings(ctx context.Context, userID string, st store.Setting
 		v |= settingHideDelivery
 	}
 	if err := s.db.Set(settingsKey(userID), []byte{v}, pebble.Sync); err != nil {
-		return fmt.Errorf("pebblestore: put settings of %q: %w", userID, err)
+		return store.Settings{}, fmt.Errorf("pebblestore: put settings of %q: %w", userID, err)
 	}
-	return nil
+	return st, nil
 }
 
 // userExists returns ErrNotFound (wrapped) for an unknown user.

@@ -32,21 +32,25 @@ func (s *Store) GetSettings(ctx context.Context, userID string) (store.Settings,
 	return st, nil
 }
 
-// PutSettings implements store.UserSettings.
-func (s *Store) PutSettings(ctx context.Context, userID string, st store.Settings) error {
+// UpdateSettings implements store.UserSettings in one statement: the
+// row's lock orders concurrent updates, each switch left NULL keeps its
+// value (the default for a user without a row).
+func (s *Store) UpdateSettings(ctx context.Context, userID string, shareReads, shareDelivery *bool) (store.Settings, error) {
 	if err := s.acquire(ctx); err != nil {
-		return err
+		return store.Settings{}, err
 	}
 	defer s.mu.RUnlock()
-	tag, err := s.pool.Exec(ctx, `INSERT INTO user_settings (user_id, share_reads, share_delivery)
-		SELECT id, $2, $3 FROM users WHERE id = $1
-		ON CONFLICT (user_id) DO UPDATE SET share_reads = EXCLUDED.share_reads, share_delivery = EXCLUDED.share_delivery`,
-		userID, st.ShareReads, st.ShareDelivery)
+	var st store.Settings
+	err := s.pool.QueryRow(ctx, `INSERT INTO user_settings AS st (user_id, share_reads, share_delivery)
+		SELECT id, COALESCE($2, true), COALESCE($3, true) FROM users WHERE id = $1
+		ON CONFLICT (user_id) DO UPDATE SET share_reads = COALESCE($2, st.share_reads), share_delivery = COALESCE($3, st.share_delivery)
+		RETURNING share_reads, share_delivery`,
+		userID, shareReads, shareDelivery).Scan(&st.ShareReads, &st.ShareDelivery)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return store.Settings{}, notFound("user %q", userID)
+	}
 	if err != nil {
-		return classify("put settings", err)
+		return store.Settings{}, classify("update settings", err)
 	}
-	if tag.RowsAffected() == 0 {
-		return notFound("user %q", userID)
-	}
-	return nil
+	return st, nil
 }

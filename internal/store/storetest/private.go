@@ -3,6 +3,7 @@ package storetest
 import (
 	"errors"
 	"fmt"
+	"sync"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -149,8 +150,9 @@ func testPrivateAckLimit(t *testing.T, s store.Store) {
 	}
 }
 
-// testSettings: defaults for a user who never set them, a durable update,
-// ErrNotFound for an unknown user.
+// testSettings: defaults for a user who never set them, updates of one
+// switch or both that return what stands and last, concurrent updates of
+// different switches that both hold, ErrNotFound for an unknown user.
 func testSettings(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	if _, err := s.PutUser(ctx, store.User{ID: "alice", CreatedAt: 1}); err != nil {
@@ -160,23 +162,53 @@ func testSettings(t *testing.T, s store.Store) {
 	if err != nil || got != store.DefaultSettings() {
 		t.Fatalf("GetSettings(alice) = %+v, %v; want the defaults %+v", got, err, store.DefaultSettings())
 	}
-	for _, want := range []store.Settings{
-		{ShareReads: false, ShareDelivery: true},
-		{ShareReads: false, ShareDelivery: false},
-		{ShareReads: true, ShareDelivery: false},
-		{ShareReads: true, ShareDelivery: true},
+	yes, no := true, false
+	for _, st := range []struct {
+		reads, delivery *bool
+		want            store.Settings
+	}{
+		{&no, nil, store.Settings{ShareReads: false, ShareDelivery: true}},
+		{nil, &no, store.Settings{ShareReads: false, ShareDelivery: false}},
+		{&yes, nil, store.Settings{ShareReads: true, ShareDelivery: false}},
+		{nil, nil, store.Settings{ShareReads: true, ShareDelivery: false}},
+		{&yes, &yes, store.Settings{ShareReads: true, ShareDelivery: true}},
 	} {
-		if err := s.PutSettings(ctx, "alice", want); err != nil {
-			t.Fatalf("PutSettings(%+v): %v", want, err)
+		got, err := s.UpdateSettings(ctx, "alice", st.reads, st.delivery)
+		if err != nil || got != st.want {
+			t.Fatalf("UpdateSettings = %+v, %v; want %+v", got, err, st.want)
 		}
-		if got, err := s.GetSettings(ctx, "alice"); err != nil || got != want {
-			t.Fatalf("GetSettings after PutSettings(%+v) = %+v, %v", want, got, err)
+		if got, err := s.GetSettings(ctx, "alice"); err != nil || got != st.want {
+			t.Fatalf("GetSettings after UpdateSettings = %+v, %v; want %+v", got, err, st.want)
+		}
+	}
+	// Many rounds of two devices switching different things off at once:
+	// neither update is lost.
+	for round := range 20 {
+		if _, err := s.UpdateSettings(ctx, "alice", &yes, &yes); err != nil {
+			t.Fatal(err)
+		}
+		var wg sync.WaitGroup
+		for _, f := range []func() (store.Settings, error){
+			func() (store.Settings, error) { return s.UpdateSettings(ctx, "alice", &no, nil) },
+			func() (store.Settings, error) { return s.UpdateSettings(ctx, "alice", nil, &no) },
+		} {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if _, err := f(); err != nil {
+					t.Error(err)
+				}
+			}()
+		}
+		wg.Wait()
+		if got, err := s.GetSettings(ctx, "alice"); err != nil || got != (store.Settings{}) {
+			t.Fatalf("round %d: after two concurrent updates: %+v, %v; want both off", round, got, err)
 		}
 	}
 	if _, err := s.GetSettings(ctx, "nobody"); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("GetSettings(nobody) = %v, want ErrNotFound", err)
 	}
-	if err := s.PutSettings(ctx, "nobody", store.Settings{}); !errors.Is(err, store.ErrNotFound) {
-		t.Errorf("PutSettings(nobody) = %v, want ErrNotFound", err)
+	if _, err := s.UpdateSettings(ctx, "nobody", &no, nil); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("UpdateSettings(nobody) = %v, want ErrNotFound", err)
 	}
 }

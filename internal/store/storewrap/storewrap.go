@@ -253,11 +253,13 @@ func (s *Store) GetSettings(ctx context.Context, userID string) (st store.Settin
 	return
 }
 
-// PutSettings implements store.Store.
-func (s *Store) PutSettings(ctx context.Context, userID string, st store.Settings) error {
-	return s.around(ctx, "put_settings", func() error {
-		return s.next.PutSettings(ctx, userID, st)
+// UpdateSettings implements store.Store.
+func (s *Store) UpdateSettings(ctx context.Context, userID string, shareReads, shareDelivery *bool) (st store.Settings, err error) {
+	err = s.around(ctx, "update_settings", func() error {
+		st, err = s.next.UpdateSettings(ctx, userID, shareReads, shareDelivery)
+		return err
 	})
+	return
 }
 
 // RequestReceipt implements store.Store.
