@@ -98,6 +98,16 @@
 // messages read one by one as they come into view; it shares requests
 // even with WithReadBatching(false).
 //
+// # Private reading
+//
+// A Read or ReadConversation with Private set is private: it clears this
+// user's unread state on all its devices and tells no sender. A private
+// Read always goes in a request of its own. Settings and UpdateSettings
+// read and change the user's shareReads and shareDelivery switches, kept
+// by the server and applied to every ack of the user whatever device
+// sends it (with ShareReads false, every read is private, MarkRead's
+// included); OnSettingsChanged hears changes made on other devices.
+//
 // # Events
 //
 // Events are handled in arrival order, one at a time, on one goroutine per

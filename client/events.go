@@ -22,6 +22,9 @@ type Handlers struct {
 	ReceiptChanged   func(protocol.ReceiptChangedEvent)
 	ReceiptRequested func(protocol.ReceiptRequestedEvent)
 	GroupMember      func(protocol.GroupMemberEvent)
+	// SettingsChanged: another device of the user (or the app server)
+	// changed the user's settings.
+	SettingsChanged func(protocol.Settings)
 
 	// Event sees every server event as it came off the wire, known or not,
 	// just before the typed handler of the same Handlers.
@@ -92,6 +95,11 @@ func (c *Client) OnGroupMember(f func(protocol.GroupMemberEvent)) {
 	c.handlers.add(Handlers{GroupMember: f})
 }
 
+// OnSettingsChanged registers a handler of settings.changed.
+func (c *Client) OnSettingsChanged(f func(protocol.Settings)) {
+	c.handlers.add(Handlers{SettingsChanged: f})
+}
+
 // OnEvent registers a handler that sees every event raw, known or not.
 func (c *Client) OnEvent(f func(method string, params json.RawMessage)) {
 	c.handlers.add(Handlers{Event: f})
@@ -151,6 +159,10 @@ func (c *Client) deliver(ev event) {
 		case protocol.GroupMemberEvent:
 			if h.GroupMember != nil {
 				h.GroupMember(v)
+			}
+		case protocol.Settings:
+			if h.SettingsChanged != nil {
+				h.SettingsChanged(v)
 			}
 		case reconnected:
 			if h.Reconnect != nil {
@@ -290,6 +302,8 @@ func decodeEvent(method string, params json.RawMessage) (any, error) {
 		v, err = decodeAs[protocol.ReceiptRequestedEvent](params)
 	case protocol.EventGroupMember:
 		v, err = decodeAs[protocol.GroupMemberEvent](params)
+	case protocol.EventSettingsChanged:
+		v, err = decodeAs[protocol.Settings](params)
 	default:
 		return nil, nil
 	}

@@ -19,8 +19,9 @@ import (
 
 // readReq is one message.read the scripted server got; answer with reply.
 type readReq struct {
-	ids   []string
-	reply chan json.RawMessage // the whole response frame's result or error member
+	ids     []string
+	private bool
+	reply   chan json.RawMessage // the whole response frame's result or error member
 }
 
 // readServer is a scripted server over a real socket: it answers connect
@@ -58,7 +59,7 @@ func readServer(t *testing.T) (url string, reads chan readReq) {
 			case protocol.MethodConnect:
 				send(req.ID, `"result":{"userId":"bob","device":"d","serverTime":1}`)
 			case protocol.MethodMessageRead:
-				rr := readReq{ids: req.Params.MsgIDs, reply: make(chan json.RawMessage, 1)}
+				rr := readReq{ids: req.Params.MsgIDs, private: req.Params.Private, reply: make(chan json.RawMessage, 1)}
 				reads <- rr
 				go func() {
 					select {

@@ -52,10 +52,15 @@ func (c *Client) Delivered(ctx context.Context, p protocol.DeliveredParams) erro
 // Read marks single messages read (message.read). Unless
 // WithReadBatching(false), concurrent calls for one conversation share
 // requests, as MarkRead's do: see the package documentation, "Read acks".
+//
+// With p.Private the read is private whatever the user's shareReads: it
+// clears this user's unread state on all its devices and tells no sender.
+// A private read goes in a request of its own, never shared with others.
 func (c *Client) Read(ctx context.Context, p protocol.ReadParams) (protocol.ReadResult, error) {
-	if !c.cfg.readBatching || len(p.MsgIDs) == 0 || len(p.MsgIDs) > protocol.MaxMsgIDs {
-		// Nothing to share, or a request the server refuses as a whole:
-		// it goes alone and gets the server's own answer.
+	if !c.cfg.readBatching || p.Private || len(p.MsgIDs) == 0 || len(p.MsgIDs) > protocol.MaxMsgIDs {
+		// Nothing to share, a private read, or a request the server
+		// refuses as a whole: it goes alone and gets the server's own
+		// answer.
 		return c.readNow(ctx, p)
 	}
 	n, err := c.queueRead(ctx, p.Conversation, p.MsgIDs)
@@ -71,7 +76,8 @@ func (c *Client) readNow(ctx context.Context, p protocol.ReadParams) (protocol.R
 }
 
 // ReadConversation marks a conversation read up to p.Seq, or to its latest
-// message when p.Seq is 0 (conversation.read).
+// message when p.Seq is 0 (conversation.read); p.Private makes it private,
+// as for Read. The result is this user's own read watermark.
 func (c *Client) ReadConversation(ctx context.Context, p protocol.ConversationReadParams) (protocol.ConversationReadResult, error) {
 	return call[protocol.ConversationReadResult](ctx, c, protocol.MethodConversationRead, p)
 }
@@ -138,3 +144,16 @@ func (c *Client) GroupMembers(ctx context.Context, p protocol.GroupMembersParams
 // NewClientMsgID returns a random clientMsgId: 26 characters of
 // [A-Z2-7], 128 bits of randomness.
 func NewClientMsgID() string { return rand.Text() }
+
+// Settings returns the user's receipt sharing switches (settings.get).
+func (c *Client) Settings(ctx context.Context) (protocol.Settings, error) {
+	return call[protocol.Settings](ctx, c, protocol.MethodSettingsGet, protocol.Empty{})
+}
+
+// UpdateSettings changes either switch or both (settings.update) and
+// returns the settings as they now stand; the user's other devices get
+// settings.changed. The server applies them to every later ack of the
+// user, whatever device sends it.
+func (c *Client) UpdateSettings(ctx context.Context, p protocol.SettingsUpdateParams) (protocol.Settings, error) {
+	return call[protocol.Settings](ctx, c, protocol.MethodSettingsUpdate, p)
+}

@@ -213,3 +213,47 @@ func TestReadSharedCallerStopsAtCtx(t *testing.T) {
 		t.Errorf("lead %+v %v, other %+v %v; want read 1 each", lead, leadErr, other, otherErr)
 	}
 }
+
+// TestPrivateReadGoesAlone: a private Read is never put in a shared
+// request: it goes out at once, flagged private, even while a shared read
+// of the same conversation is in flight, and shared reads made meanwhile
+// still wait for the shared one.
+func TestPrivateReadGoesAlone(t *testing.T) {
+	url, reads := readServer(t)
+	c := dialReads(t, url)
+	conv := protocol.Conversation{Type: protocol.ConvGroup, ID: "g"}
+	var wg sync.WaitGroup
+	var shared, queued, private protocol.ReadResult
+	var sharedErr, queuedErr, privateErr error
+	readAsync(&wg, c, conv, []string{"a"}, &shared, &sharedErr)
+	first := recv(t, reads, "the shared read")
+	if first.private {
+		t.Fatal("a plain Read went out private")
+	}
+	readAsync(&wg, c, conv, []string{"b"}, &queued, &queuedErr)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		private, privateErr = c.Read(context.Background(), protocol.ReadParams{Conversation: conv, MsgIDs: []string{"c"}, Private: true})
+	}()
+	alone := recv(t, reads, "the private read")
+	if !alone.private || !slices.Equal(alone.ids, []string{"c"}) {
+		t.Fatalf("second request: ids %v private %v, want [c] private", alone.ids, alone.private)
+	}
+	alone.reply <- json.RawMessage(`"result":{"read":1}`)
+	first.reply <- json.RawMessage(`"result":{"read":1}`)
+	next := recv(t, reads, "the queued shared read")
+	if next.private || !slices.Equal(next.ids, []string{"b"}) {
+		t.Fatalf("third request: ids %v private %v, want [b] shared", next.ids, next.private)
+	}
+	next.reply <- json.RawMessage(`"result":{"read":1}`)
+	wg.Wait()
+	for _, e := range []error{sharedErr, queuedErr, privateErr} {
+		if e != nil {
+			t.Fatal(e)
+		}
+	}
+	if shared.Read != 1 || queued.Read != 1 || private.Read != 1 {
+		t.Errorf("counts %d %d %d, want 1 each", shared.Read, queued.Read, private.Read)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"math/rand/v2"
 	"net/http"
 	"os"
@@ -33,8 +34,12 @@ import (
 // A member's read and delivery state changes only through its own
 // requests, and each user's requests run one at a time on its own
 // connection, so the checker can model every member exactly: its join
-// position, read watermark, delivery watermark and single-message acks.
-// Other users' state is only bounded (and must never go backwards).
+// position, read watermark, delivery watermark and single-message acks, on
+// both levels of private reading: the shared state (what senders see:
+// receipts, lists, peer watermarks) and the member's own (its unread count,
+// readSeq and ack states). Workers read privately now and then, by the
+// call's flag and by switching their shareReads setting. Other users'
+// state is only bounded (and must never go backwards).
 
 // convKeyOf is the conversation's key, the same from both sides.
 func convKeyOf(user string, c protocol.Conversation) string {
@@ -75,10 +80,35 @@ type memberModel struct {
 	join   uint64
 	w, d   uint64          // lower bounds the member's own requests set
 	acks   map[uint64]bool // single-message reads
+	// The own level: every shared read and the private ones.
+	ow    uint64
+	oacks map[uint64]bool
 }
 
 func newMemberModel(join uint64) *memberModel {
-	return &memberModel{active: true, join: join, w: join - 1, d: join - 1, acks: map[uint64]bool{}}
+	return &memberModel{active: true, join: join, w: join - 1, d: join - 1, acks: map[uint64]bool{}, ow: join - 1, oacks: map[uint64]bool{}}
+}
+
+// ownReadSeq is the own read watermark: ow folded through the own acks.
+func (m *memberModel) ownReadSeq() uint64 {
+	r := m.ow
+	for m.oacks[r+1] {
+		r++
+	}
+	return r
+}
+
+func (m *memberModel) ownRead(seq uint64) bool { return seq <= m.ownReadSeq() || m.oacks[seq] }
+
+// ownAcksAbove counts own single-message acks above the own watermark.
+func (m *memberModel) ownAcksAbove() int {
+	r, n := m.ownReadSeq(), 0
+	for s := range m.oacks {
+		if s > r {
+			n++
+		}
+	}
+	return n
 }
 
 // readSeq is the read watermark: w, folded through the acks it reaches.
@@ -97,6 +127,13 @@ func (m *memberModel) fold() {
 	for s := range m.acks {
 		if s <= m.w {
 			delete(m.acks, s)
+		}
+	}
+	m.ow = max(m.ow, m.w)
+	m.ow = m.ownReadSeq()
+	for s := range m.oacks {
+		if s <= m.ow {
+			delete(m.oacks, s)
 		}
 	}
 }
@@ -205,7 +242,7 @@ func (c *Checker) Sent(m sentMsg) {
 		c.memberLocked(m.Conv, b)
 	}
 	mm := c.memberLocked(m.Conv, m.Sender)
-	mm.w, mm.d = max(mm.w, m.Seq), max(mm.d, m.Seq)
+	mm.w, mm.d, mm.ow = max(mm.w, m.Seq), max(mm.d, m.Seq), max(mm.ow, m.Seq)
 	mm.fold()
 }
 
@@ -217,14 +254,20 @@ func (c *Checker) Delivered(conv, user string, seq uint64) {
 	mm.d = max(mm.d, seq)
 }
 
-// ExpectRead is how many of seqs a message.read by user would newly record.
-func (c *Checker) ExpectRead(conv, user string, seqs []uint64) int {
+// ExpectRead is how many of seqs a message.read by user would newly
+// record: on the shared level for a shared read, on the own level for a
+// private one.
+func (c *Checker) ExpectRead(conv, user string, seqs []uint64, private bool) int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	mm := c.memberLocked(conv, user)
 	n, dup := 0, map[uint64]bool{}
 	for _, s := range seqs {
-		if !dup[s] && !mm.read(s) {
+		read := mm.read(s)
+		if private {
+			read = mm.ownRead(s)
+		}
+		if !dup[s] && !read {
 			n++
 		}
 		dup[s] = true
@@ -232,28 +275,41 @@ func (c *Checker) ExpectRead(conv, user string, seqs []uint64) int {
 	return n
 }
 
-// Read records single-message reads.
-func (c *Checker) Read(conv, user string, seqs []uint64) {
+// Read records single-message reads, shared (both levels) or private (the
+// own level only).
+func (c *Checker) Read(conv, user string, seqs []uint64, private bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	mm := c.memberLocked(conv, user)
 	for _, s := range seqs {
-		mm.acks[s] = true
+		if !private {
+			mm.acks[s] = true
+		}
+		mm.oacks[s] = true
 	}
 	mm.fold()
 }
 
-// ConvRead records a conversation.read that answered readSeq; the answer
-// can only be at or above the member's modelled watermark.
-func (c *Checker) ConvRead(conv, user string, readSeq uint64) {
+// ConvRead records a conversation.read of seq (0: the latest) that
+// answered readSeq, the member's own watermark: it can only be at or
+// above the modelled own watermark. A shared read of the latest moved the
+// shared watermark to what the answer says (the own one cannot be ahead
+// of the last seq); one of a given seq, to that seq.
+func (c *Checker) ConvRead(conv, user string, seq, readSeq uint64, private bool) {
 	c.mu.Lock()
 	mm := c.memberLocked(conv, user)
-	want := mm.readSeq()
-	mm.w = max(mm.w, readSeq)
+	want := mm.ownReadSeq()
+	if !private {
+		if seq == 0 {
+			seq = readSeq
+		}
+		mm.w = max(mm.w, seq)
+	}
+	mm.ow = max(mm.ow, readSeq)
 	mm.fold()
 	c.mu.Unlock()
 	if readSeq < want {
-		c.Failf("%s conversation.read in %s answered readSeq %d below its watermark %d", user, conv, readSeq, want)
+		c.Failf("%s conversation.read in %s answered readSeq %d below its own watermark %d", user, conv, readSeq, want)
 	}
 }
 
@@ -266,10 +322,8 @@ func (c *Checker) Model(conv, user string) *memberModel {
 		return nil
 	}
 	cp := *m
-	cp.acks = make(map[uint64]bool, len(m.acks))
-	for k, v := range m.acks {
-		cp.acks[k] = v
-	}
+	cp.acks = maps.Clone(m.acks)
+	cp.oacks = maps.Clone(m.oacks)
 	return &cp
 }
 
@@ -353,11 +407,12 @@ func (c *Checker) checkList(user string, ci protocol.ConversationInfo, exact boo
 		c.Failf("%s in %s: readSeq %d > lastSeq %d", user, conv, ci.ReadSeq, ci.LastSeq)
 	}
 	if mm := c.Model(conv, user); mm != nil {
-		if ci.ReadSeq != mm.readSeq() {
-			c.Failf("%s in %s: readSeq %d, its own acks make it %d", user, conv, ci.ReadSeq, mm.readSeq())
+		// The caller's own entry follows its own level.
+		if ci.ReadSeq != mm.ownReadSeq() {
+			c.Failf("%s in %s: readSeq %d, its own acks make it %d", user, conv, ci.ReadSeq, mm.ownReadSeq())
 		}
-		if want := ci.LastSeq - mm.readSeq() - uint64(mm.acksAbove()); ci.LastSeq >= mm.readSeq() && ci.UnreadCount != want {
-			c.Failf("%s in %s: unreadCount %d, want %d (last %d, read %d, %d acks above)", user, conv, ci.UnreadCount, want, ci.LastSeq, mm.readSeq(), mm.acksAbove())
+		if want := ci.LastSeq - mm.ownReadSeq() - uint64(mm.ownAcksAbove()); ci.LastSeq >= mm.ownReadSeq() && ci.UnreadCount != want {
+			c.Failf("%s in %s: unreadCount %d, want %d (last %d, own read %d, %d own acks above)", user, conv, ci.UnreadCount, want, ci.LastSeq, mm.ownReadSeq(), mm.ownAcksAbove())
 		}
 	}
 	if ci.Conversation.Type != protocol.ConvPeer {
@@ -402,9 +457,14 @@ func (c *Checker) checkAckState(user string, m protocol.Message) {
 	if st.Read && !st.Delivered {
 		c.Failf("%s: %s in %s read but not delivered", user, m.MsgID, conv)
 	}
-	if mm := c.Model(conv, user); mm != nil && (st.Read != mm.read(m.Seq) || st.Delivered != mm.delivered(m.Seq)) {
-		c.Failf("%s: %s (seq %d) in %s shows read=%v delivered=%v, its acks make it read=%v delivered=%v",
-			user, m.MsgID, m.Seq, conv, st.Read, st.Delivered, mm.read(m.Seq), mm.delivered(m.Seq))
+	// The caller's own view: read on its own level; delivered if read so
+	// or delivered on the shared level.
+	if mm := c.Model(conv, user); mm != nil {
+		read, deliv := mm.ownRead(m.Seq), mm.ownRead(m.Seq) || mm.delivered(m.Seq)
+		if st.Read != read || st.Delivered != deliv {
+			c.Failf("%s: %s (seq %d) in %s shows read=%v delivered=%v, its acks make it read=%v delivered=%v",
+				user, m.MsgID, m.Seq, conv, st.Read, st.Delivered, read, deliv)
+		}
 	}
 }
 
@@ -501,6 +561,10 @@ type invWorker struct {
 	rng  *rand.Rand
 	n    int // clientMsgId counter
 
+	// shareReads is the worker's setting: only its own connection changes
+	// it, between its requests.
+	shareReads bool
+
 	mu    sync.Mutex
 	known map[string][]sentMsg // conv -> others' messages seen in message.new
 	last  map[string]uint64    // conv -> highest seq seen in message.new
@@ -509,7 +573,7 @@ type invWorker struct {
 }
 
 func newInvWorker(t *testing.T, s *seentest.Server, ck *Checker, user string, seed int64) *invWorker {
-	w := &invWorker{t: t, s: s, ck: ck, user: user, rng: rand.New(rand.NewPCG(uint64(seed), 7)),
+	w := &invWorker{t: t, s: s, ck: ck, user: user, rng: rand.New(rand.NewPCG(uint64(seed), 7)), shareReads: true,
 		known: map[string][]sentMsg{}, last: map[string]uint64{}, groups: map[string]bool{}}
 	for g, ms := range invGroups {
 		if slices.Contains(ms, user) {
@@ -628,6 +692,22 @@ func (w *invWorker) step() {
 			return
 		}
 		w.ck.Delivered(conv, w.user, seq)
+	case p < 46:
+		// Switch reading privately on or off for all of the user's reads.
+		share := !w.shareReads
+		st, err := w.c.UpdateSettings(ctx, protocol.SettingsUpdateParams{ShareReads: &share})
+		w.ck.Op()
+		if err != nil || st.ShareReads != share || !st.ShareDelivery {
+			w.ck.Failf("%s settings.update shareReads=%v: %+v, %v", w.user, share, st, err)
+			return
+		}
+		w.shareReads = share
+	case p < 47:
+		st, err := w.c.Settings(ctx)
+		w.ck.Op()
+		if err != nil || st.ShareReads != w.shareReads {
+			w.ck.Failf("%s settings.get: %+v, %v; want shareReads %v", w.user, st, err, w.shareReads)
+		}
 	case p < 70:
 		msgs := w.pick(conv, 1+w.rng.IntN(3))
 		if len(msgs) == 0 {
@@ -640,8 +720,10 @@ func (w *invWorker) step() {
 		for i, m := range msgs {
 			ids[i], seqs[i] = m.ID, m.Seq
 		}
-		want := w.ck.ExpectRead(conv, w.user, seqs)
-		res, err := w.c.Read(ctx, protocol.ReadParams{Conversation: wire, MsgIDs: ids})
+		asked := w.rng.IntN(4) == 0
+		private := asked || !w.shareReads
+		want := w.ck.ExpectRead(conv, w.user, seqs, private)
+		res, err := w.c.Read(ctx, protocol.ReadParams{Conversation: wire, MsgIDs: ids, Private: asked})
 		w.ck.Op()
 		if err != nil {
 			w.ck.Failf("%s read %v in %s: %v", w.user, seqs, conv, err)
@@ -650,19 +732,20 @@ func (w *invWorker) step() {
 		if res.Read != want {
 			w.ck.Failf("%s read %v in %s: read %d, want %d newly recorded", w.user, seqs, conv, res.Read, want)
 		}
-		w.ck.Read(conv, w.user, seqs)
+		w.ck.Read(conv, w.user, seqs, private)
 	case p < 82:
 		var seq uint64
 		if last := w.lastKnown(conv); last > 0 && w.rng.IntN(2) == 0 {
 			seq = last - uint64(w.rng.IntN(int(min(last, 10))))
 		}
-		res, err := w.c.ReadConversation(ctx, protocol.ConversationReadParams{Conversation: wire, Seq: seq})
+		asked := w.rng.IntN(4) == 0
+		res, err := w.c.ReadConversation(ctx, protocol.ConversationReadParams{Conversation: wire, Seq: seq, Private: asked})
 		w.ck.Op()
 		if err != nil {
 			w.ck.Failf("%s conversation.read %d in %s: %v", w.user, seq, conv, err)
 			return
 		}
-		w.ck.ConvRead(conv, w.user, res.ReadSeq)
+		w.ck.ConvRead(conv, w.user, seq, res.ReadSeq, asked || !w.shareReads)
 		w.ck.Observe(w.user, conv, w.user, "read", res.ReadSeq)
 	case p < 90:
 		list, err := w.c.Conversations(ctx, protocol.ConversationListParams{Limit: 100})

@@ -31,6 +31,7 @@ func dial(t *testing.T, s *seentest.Server, user, name string, opts ...client.Op
 		ReceiptChanged:   func(e protocol.ReceiptChangedEvent) { put(e) },
 		ReceiptRequested: func(e protocol.ReceiptRequestedEvent) { put(e) },
 		GroupMember:      func(e protocol.GroupMemberEvent) { put(e) },
+		SettingsChanged:  func(e protocol.Settings) { put(e) },
 	}
 	opts = append([]client.Option{client.WithDevice(name), client.WithHandlers(h), client.WithBackoff(20*time.Millisecond, 200*time.Millisecond)}, opts...)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

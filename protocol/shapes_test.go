@@ -27,6 +27,8 @@ var (
 		protocol.MethodMessageHistory:   {typeOf[protocol.HistoryParams](), typeOf[protocol.HistoryResult]()},
 		protocol.MethodMessageDelivered: {typeOf[protocol.DeliveredParams](), typeOf[protocol.Empty]()},
 		protocol.MethodMessageRead:      {typeOf[protocol.ReadParams](), typeOf[protocol.ReadResult]()},
+		protocol.MethodSettingsGet:      {typeOf[protocol.Empty](), typeOf[protocol.Settings]()},
+		protocol.MethodSettingsUpdate:   {typeOf[protocol.SettingsUpdateParams](), typeOf[protocol.Settings]()},
 		protocol.MethodConversationRead: {typeOf[protocol.ConversationReadParams](), typeOf[protocol.ConversationReadResult]()},
 		protocol.MethodConversationList: {typeOf[protocol.ConversationListParams](), typeOf[protocol.ConversationListResult]()},
 		protocol.MethodReceiptRequest:   {typeOf[protocol.ReceiptRequestParams](), typeOf[protocol.Empty]()},
@@ -46,6 +48,7 @@ var (
 		protocol.EventReceiptChanged:   typeOf[protocol.ReceiptChangedEvent](),
 		protocol.EventReceiptRequested: typeOf[protocol.ReceiptRequestedEvent](),
 		protocol.EventGroupMember:      typeOf[protocol.GroupMemberEvent](),
+		protocol.EventSettingsChanged:  typeOf[protocol.Settings](),
 	}
 )
 

@@ -23,6 +23,8 @@ const (
 	MethodGroupRemove      = "group.remove"
 	MethodGroupLeave       = "group.leave"
 	MethodGroupMembers     = "group.members"
+	MethodSettingsGet      = "settings.get"
+	MethodSettingsUpdate   = "settings.update"
 )
 
 // Event names, server -> client.
@@ -34,6 +36,7 @@ const (
 	EventReceiptChanged   = "receipt.changed"
 	EventReceiptRequested = "receipt.requested"
 	EventGroupMember      = "group.member"
+	EventSettingsChanged  = "settings.changed"
 )
 
 // Conversation types.
@@ -227,6 +230,9 @@ type DeliveredParams struct {
 type ReadParams struct {
 	Conversation Conversation `json:"conversation"`
 	MsgIDs       []string     `json:"msgIds"`
+	// Private makes this read private whatever the reader's shareReads:
+	// it clears the reader's own unread state and tells no sender.
+	Private bool `json:"private,omitempty"`
 }
 
 type ReadResult struct {
@@ -236,6 +242,25 @@ type ReadResult struct {
 type ConversationReadParams struct {
 	Conversation Conversation `json:"conversation"`
 	Seq          uint64       `json:"seq,omitempty"`
+	// Private: as ReadParams.Private.
+	Private bool `json:"private,omitempty"`
+}
+
+// Settings are a user's receipt sharing switches: the result of
+// settings.get and settings.update, the params of settings.changed, and
+// the body of the admin settings endpoints.
+type Settings struct {
+	// ShareReads false makes every read of the user private.
+	ShareReads bool `json:"shareReads"`
+	// ShareDelivery false keeps the user's delivery acks from senders.
+	ShareDelivery bool `json:"shareDelivery"`
+}
+
+// SettingsUpdateParams change either switch or both; a field left out
+// stays as it is.
+type SettingsUpdateParams struct {
+	ShareReads    *bool `json:"shareReads,omitempty"`
+	ShareDelivery *bool `json:"shareDelivery,omitempty"`
 }
 
 type ConversationReadResult struct {

@@ -33,6 +33,8 @@ func samples(t *testing.T, s config.Setting) [3]string {
 		"receipts.who_may_request": {"admins", "all", "admins"},
 		"receipts.visibility":      {"members", "sender", "members"},
 		"receipts.group_types":     {"work", "team,family", "school"},
+		"receipts.require_sharing": {"work", "work,school", "*"},
+		"receipts.reciprocal":      {"true", "false", "true"},
 		"postgres_url":             {"postgres://seen@db-a/seen", "postgres://seen:pw@db-b/seen", "postgres://db-c/seen?sslmode=require"},
 		"nats_url":                 {"nats://n-a:4222", "nats://n-b:4222,nats://n-c:4222", "nats://user:pw@n-d:4222"},
 	}

@@ -142,6 +142,16 @@ type Receipts struct {
 	// Coalesce is the window over which receipt.changed events to one
 	// sender in one conversation are merged.
 	Coalesce time.Duration `koanf:"coalesce" help:"window over which receipt.changed events to one sender are merged"`
+	// RequireSharing lists the group types where reads are always shared:
+	// a read there moves what senders see whatever the reader's shareReads,
+	// and a message.read or conversation.read with private: true is
+	// refused (403). "*" means every group; empty (the default) none.
+	RequireSharing []string `koanf:"require_sharing" help:"group types where reads are always shared and private reads are refused (403), comma list; * for all groups; empty: none"`
+	// Reciprocal makes read receipts a two-way deal: a user whose
+	// shareReads is false may not see others' reads of its own messages
+	// (receipt.query and receipt.members answer 403) and gets no
+	// receipt.read or receipt.changed events.
+	Reciprocal bool `koanf:"reciprocal" help:"users who hide their reads see no read receipts (403 from receipt.query and receipt.members, no receipt.read / receipt.changed)"`
 }
 
 // Default returns the defaults documented in docs/protocol.md.
@@ -310,7 +320,20 @@ func (c *Config) ValidateNamed(name func(key string) string) error {
 	if r.Coalesce <= 0 {
 		bad("receipts.coalesce", "must be positive, got %v", r.Coalesce)
 	}
+
 	return errors.Join(errs...)
+}
+
+// SharingRequired reports whether reads in groups of type t are always
+// shared.
+func (r Receipts) SharingRequired(t string) bool {
+	for _, g := range r.RequireSharing {
+		// An empty entry (SEEN_RECEIPTS_REQUIRE_SHARING="") names no type.
+		if g == "*" || (g != "" && strings.EqualFold(g, t)) {
+			return true
+		}
+	}
+	return false
 }
 
 // ReceiptsForType reports whether groups of type t may use receipts.

@@ -206,11 +206,13 @@ func (s *Service) conversationInfo(ctx context.Context, user string, a store.Con
 	info := protocol.ConversationInfo{
 		Conversation: wireConv(id, user),
 		LastSeq:      lastSeq,
-		ReadSeq:      me.ReadSeq,
+		// The caller's own read state: private reads clear its unread
+		// count as shared ones do.
+		ReadSeq: me.OwnReadSeq(),
 	}
-	if lastSeq > me.ReadSeq {
+	if own := me.OwnReadSeq(); lastSeq > own {
 		// Messages read one by one above the watermark are not unread.
-		info.UnreadCount = lastSeq - me.ReadSeq - uint64(len(me.Acks))
+		info.UnreadCount = lastSeq - own - uint64(len(me.OwnAcks()))
 	}
 	ref := convRef{id: id, wire: info.Conversation, member: me}
 	if peer != nil {

@@ -26,6 +26,8 @@ func (s *Service) methods() map[string]handler {
 		protocol.MethodReceiptQuery:     adapt(s.QueryReceipts),
 		protocol.MethodReceiptMembers:   paged(adapt(s.ReceiptMembers)),
 		protocol.MethodReceiptRequest:   adapt(s.RequestReceipt),
+		protocol.MethodSettingsGet:      adapt(s.Settings),
+		protocol.MethodSettingsUpdate:   adapt(s.UpdateSettings),
 		protocol.MethodGroupCreate: adapt(func(ctx context.Context, c Caller, p protocol.GroupCreateParams) (protocol.GroupCreateResult, error) {
 			return s.CreateGroup(ctx, c.UserID, p)
 		}),

@@ -35,6 +35,7 @@ var paramsTypes = []func() any{
 	func() any { return new(protocol.GroupMembersChangeParams) },
 	func() any { return new(protocol.GroupLeaveParams) },
 	func() any { return new(protocol.GroupMembersParams) },
+	func() any { return new(protocol.SettingsUpdateParams) },
 }
 
 // FuzzDecodeParams decodes any bytes into every params struct: DecodeParams
@@ -58,6 +59,7 @@ func FuzzDecodeParams(f *testing.F) {
 		`{"userIds":[null,{}]}`,
 		`{"members":{"a":1}}`,
 		`{"receipt":"yes"}`,
+		`{"shareReads":"no","private":1}`,
 		`{"body":}`,
 		`{"token":"t","device":"d"`,
 		`{"filter":"read","cursor":"AQE","limit":100}`,

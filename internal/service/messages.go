@@ -68,6 +68,9 @@ func (s *Service) Send(ctx context.Context, c Caller, p protocol.SendParams) (pr
 		// others between its old watermark and its own message.
 		s.watermarkMoved(ctx, ref, c, ref.member.ReadSeq, stored.Seq, true)
 	}
+	if ref.member.OwnReadSeq()+1 < stored.Seq {
+		s.ownReadMoved(ctx, ref, c, store.Member{UserID: c.UserID, ReadSeq: stored.Seq})
+	}
 	return res, nil
 }
 
@@ -205,6 +208,12 @@ func (s *Service) Delivered(ctx context.Context, c Caller, p protocol.DeliveredP
 	if err != nil || seq <= ref.member.DeliveredSeq {
 		return protocol.Empty{}, err
 	}
+	// With shareDelivery off a delivery ack is accepted and changes
+	// nothing: the delivery watermark is what senders see, and nothing
+	// else uses it.
+	if st, err := s.settingsOf(ctx, c.UserID); err != nil || !st.ShareDelivery {
+		return protocol.Empty{}, err
+	}
 	now := s.nowMs()
 	end := s.beginWrite(ctx, ref.id, now)
 	defer end()
@@ -225,12 +234,31 @@ func (s *Service) ReadConversation(ctx context.Context, c Caller, p protocol.Con
 	if err != nil {
 		return protocol.ConversationReadResult{}, err
 	}
+	private, err := s.readPrivately(ctx, ref, c.UserID, p.Private)
+	if err != nil {
+		return protocol.ConversationReadResult{}, err
+	}
 	seq, err := s.clampSeq(ctx, ref.id, p.Seq)
 	if err != nil {
 		return protocol.ConversationReadResult{}, err
 	}
+	// The result is the reader's own watermark: what its unread count
+	// follows, whether this read was shared or not.
+	if private {
+		if seq <= ref.member.OwnReadSeq() {
+			return protocol.ConversationReadResult{ReadSeq: ref.member.OwnReadSeq()}, nil
+		}
+		m, changed, err := s.store.AdvanceOwnRead(ctx, ref.id, c.UserID, seq, s.nowMs())
+		if err != nil {
+			return protocol.ConversationReadResult{}, s.internal(ctx, "advance own read", err)
+		}
+		if changed {
+			s.ownReadMoved(ctx, ref, c, m)
+		}
+		return protocol.ConversationReadResult{ReadSeq: m.OwnReadSeq()}, nil
+	}
 	if seq <= ref.member.ReadSeq {
-		return protocol.ConversationReadResult{ReadSeq: ref.member.ReadSeq}, nil
+		return protocol.ConversationReadResult{ReadSeq: ref.member.OwnReadSeq()}, nil
 	}
 	now := s.nowMs()
 	end := s.beginWrite(ctx, ref.id, now)
@@ -242,6 +270,7 @@ func (s *Service) ReadConversation(ctx context.Context, c Caller, p protocol.Con
 	if changed {
 		s.applyOp(ctx, syncOp{Kind: opRead, Conv: ref.id, User: c.UserID, Seq: m.ReadSeq, At: now})
 		s.watermarkMoved(ctx, ref, c, ref.member.ReadSeq, m.ReadSeq, true)
+		s.ownReadMoved(ctx, ref, c, m)
 	}
-	return protocol.ConversationReadResult{ReadSeq: m.ReadSeq}, nil
+	return protocol.ConversationReadResult{ReadSeq: m.OwnReadSeq()}, nil
 }

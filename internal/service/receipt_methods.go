@@ -28,6 +28,9 @@ func (s *Service) QueryReceipts(ctx context.Context, c Caller, p protocol.Receip
 	if err != nil {
 		return protocol.ReceiptQueryResult{}, err
 	}
+	if err := s.mayQueryReceipts(ctx, c.UserID); err != nil {
+		return protocol.ReceiptQueryResult{}, err
+	}
 	msgs, err := s.messages(ctx, p.MsgIDs)
 	if err != nil {
 		return protocol.ReceiptQueryResult{}, err
@@ -55,6 +58,9 @@ func (s *Service) ReceiptMembers(ctx context.Context, c Caller, p protocol.Recei
 	}
 	ref, err := s.resolve(ctx, c.UserID, p.Conversation)
 	if err != nil {
+		return protocol.ReceiptMembersResult{}, err
+	}
+	if err := s.mayQueryReceipts(ctx, c.UserID); err != nil {
 		return protocol.ReceiptMembersResult{}, err
 	}
 	m, err := s.message(ctx, ref, p.MsgID, "msgId")
@@ -161,7 +167,17 @@ func (s *Service) RequestReceipt(ctx context.Context, c Caller, p protocol.Recei
 			return nil
 		})
 	} else {
-		ask, err = s.allMembersBy(ctx, m, receipts.FilterUnread)
+		// A reminder goes to those who have not read the message by their
+		// own state: a private reader who read it is not asked again
+		// (the sender still counts it unread).
+		err = s.forEachMember(ctx, ref.id, func(page []store.Member) error {
+			for _, mem := range page {
+				if mem.UserID != m.Sender && mem.JoinSeq <= m.Seq && !mem.OwnHasRead(m.Seq) {
+					ask = append(ask, mem.UserID)
+				}
+			}
+			return nil
+		})
 	}
 	if err != nil {
 		return protocol.Empty{}, s.internal(ctx, "receipt request members", err)
@@ -170,31 +186,6 @@ func (s *Service) RequestReceipt(ctx context.Context, c Caller, p protocol.Recei
 		Conversation: ref.wire, MsgID: m.ID, Sender: m.Sender,
 	})
 	return protocol.Empty{}, nil
-}
-
-// allMembersBy returns every member of m's list by filter.
-func (s *Service) allMembersBy(ctx context.Context, m store.Message, filter receipts.Filter) ([]string, error) {
-	if err := s.syncBarrier(ctx); err != nil {
-		return nil, err
-	}
-	var out []string
-	err := s.withEngine(ctx, m.Conv, func(e *receipts.Conv) error {
-		cursor := ""
-		for {
-			entries, next, done, err := e.Members(m.Seq, m.Sender, filter, cursor, 1000)
-			if err != nil {
-				return err
-			}
-			for _, en := range entries {
-				out = append(out, en.UserID)
-			}
-			if done {
-				return nil
-			}
-			cursor = next
-		}
-	})
-	return out, err
 }
 
 // AdminReceipt returns any message's receipt (admin API).

@@ -38,9 +38,10 @@ func (s *Service) freshReceipt(m store.Message, eligible int) *protocol.Receipt 
 }
 
 // ackState is whether member has acked message seq, for the receipt field
-// of other people's receipt messages.
+// of other people's receipt messages: the member's own view, so a private
+// read shows as read to the reader (and only to it).
 func ackState(member store.Member, seq uint64) *protocol.AckState {
-	read := member.ReadSeq >= seq || member.HasAck(seq)
+	read := member.OwnHasRead(seq)
 	return &protocol.AckState{Read: read, Delivered: read || member.DeliveredSeq >= seq}
 }
 
@@ -198,6 +199,10 @@ func (s *Service) Read(ctx context.Context, c Caller, p protocol.ReadParams) (pr
 	if err != nil {
 		return protocol.ReadResult{}, err
 	}
+	private, err := s.readPrivately(ctx, ref, c.UserID, p.Private)
+	if err != nil {
+		return protocol.ReadResult{}, err
+	}
 	// One time for the window checks and the acks: an ack accepted as
 	// before expiresAt is stamped before it, and so counted in the
 	// frozen counts (beginWrite).
@@ -222,7 +227,9 @@ func (s *Service) Read(ctx context.Context, c Caller, p protocol.ReadParams) (pr
 			pe.Data = map[string]any{"field": field}
 			return protocol.ReadResult{}, pe
 		}
-		if m.Receipt && s.expired(m, now) {
+		// A private read reports nothing, so a closed window does not
+		// concern it: it only clears the reader's own unread state.
+		if m.Receipt && !private && s.expired(m, now) {
 			pe := protocol.Errorf(protocol.CodeGone, "the receipt window of message %q has closed", id)
 			pe.Data = map[string]any{"field": field}
 			return protocol.ReadResult{}, pe
@@ -237,7 +244,9 @@ func (s *Service) Read(ctx context.Context, c Caller, p protocol.ReadParams) (pr
 	// written.
 	sim := ref.member
 	for _, m := range msgs {
-		if _, err := sim.Ack(m.Seq, now); errors.Is(err, store.ErrTooManyAcks) {
+		op := store.AckOp(c.UserID, m.Seq, now)
+		op.Private = private
+		if _, _, err := op.ApplyTo(&sim); errors.Is(err, store.ErrTooManyAcks) {
 			return protocol.ReadResult{}, s.tooManyAcks()
 		}
 	}
@@ -246,6 +255,9 @@ func (s *Service) Read(ctx context.Context, c Caller, p protocol.ReadParams) (pr
 	seqs := make([]uint64, len(msgs))
 	for i, m := range msgs {
 		seqs[i] = m.Seq
+	}
+	if private {
+		return s.readPrivate(ctx, ref, c, seqs, now)
 	}
 	after, changed, err := s.store.AckMany(ctx, ref.id, c.UserID, seqs, now)
 	var newly []store.Message
@@ -267,6 +279,39 @@ func (s *Service) Read(ctx context.Context, c Caller, p protocol.ReadParams) (pr
 	}
 	s.acksRecorded(ctx, ref, c, newly, after, now)
 	return protocol.ReadResult{Read: len(newly)}, nil
+}
+
+// readPrivate records single-message reads in the reader's own state only:
+// no engine, no sender hears of them; the reader's other devices learn of
+// a move of its own watermark.
+func (s *Service) readPrivate(ctx context.Context, ref convRef, c Caller, seqs []uint64, now int64) (protocol.ReadResult, error) {
+	after, changed, err := s.store.AckManyOwn(ctx, ref.id, c.UserID, seqs, now)
+	n := 0
+	for _, ch := range changed {
+		if ch {
+			n++
+		}
+	}
+	if n > 0 {
+		s.ownReadMoved(ctx, ref, c, after)
+	}
+	if errors.Is(err, store.ErrTooManyAcks) {
+		return protocol.ReadResult{}, s.tooManyAcks()
+	} else if err != nil {
+		return protocol.ReadResult{}, s.internal(ctx, "private ack", err)
+	}
+	return protocol.ReadResult{Read: n}, nil
+}
+
+// ownReadMoved tells the reader's other devices its own read watermark now
+// stands at after's, if it moved past where it stood in ref.
+func (s *Service) ownReadMoved(ctx context.Context, ref convRef, c Caller, after store.Member) {
+	if after.UserID == "" || after.OwnReadSeq() <= ref.member.OwnReadSeq() {
+		return
+	}
+	s.publish(ctx, []string{c.UserID}, c.ConnID, protocol.EventConversationRead, protocol.ConversationReadEvent{
+		Conversation: ref.wire, UserID: c.UserID, Seq: after.OwnReadSeq(),
+	})
 }
 
 // acksRecorded applies single reads the store recorded to the engine and
@@ -307,7 +352,7 @@ func (s *Service) readsChanged(ctx context.Context, ref convRef, c Caller, newly
 	}
 	s.changed(ctx, ref.id, c.UserID, changes)
 	if len(peerRead) > 0 {
-		s.publish(ctx, []string{ref.peer}, "", protocol.EventReceiptRead, protocol.ReceiptReadEvent{
+		s.publish(ctx, s.receiptEventsTo(ctx, []string{ref.peer}), "", protocol.EventReceiptRead, protocol.ReceiptReadEvent{
 			Conversation: wireConv(ref.id, ref.peer), UserID: c.UserID, MsgIDs: peerRead,
 		})
 		var seqs []uint64
@@ -321,12 +366,14 @@ func (s *Service) readsChanged(ctx context.Context, ref convRef, c Caller, newly
 	if after.ReadSeq > ref.member.ReadSeq {
 		s.watermarkMoved(ctx, ref, c, ref.member.ReadSeq, after.ReadSeq, true)
 	}
+	s.ownReadMoved(ctx, ref, c, after)
 }
 
-// watermarkMoved reports a read (or delivery) watermark move from from to
-// to: in a peer chat, conversation.read (receipt.delivered) to the peer; a
-// read to the reader's other devices; in a group, receipt.changed to the
-// senders of the receipt messages it covers.
+// watermarkMoved reports a shared read (or delivery) watermark move from
+// from to to: in a peer chat, conversation.read (receipt.delivered) to the
+// peer; in a group, receipt.changed to the senders of the receipt messages
+// it covers. The reader's other devices follow its own read state
+// (ownReadMoved), which a shared read may leave behind.
 func (s *Service) watermarkMoved(ctx context.Context, ref convRef, c Caller, from, to uint64, read bool) {
 	if ref.id.IsPeer() {
 		if read {
@@ -338,11 +385,6 @@ func (s *Service) watermarkMoved(ctx context.Context, ref convRef, c Caller, fro
 				Conversation: wireConv(ref.id, ref.peer), UserID: c.UserID, Seq: to,
 			})
 		}
-	}
-	if read {
-		s.publish(ctx, []string{c.UserID}, c.ConnID, protocol.EventConversationRead, protocol.ConversationReadEvent{
-			Conversation: ref.wire, UserID: c.UserID, Seq: to,
-		})
 	}
 	if ref.id.IsPeer() && read {
 		// The peer's receipt messages now read are done.
@@ -425,7 +467,7 @@ func (s *Service) flushChanges(ctx context.Context, k coalesceKey, changes map[u
 		}
 	}
 	if len(ev.Receipts) > 0 {
-		s.publish(ctx, []string{k.sender}, "", protocol.EventReceiptChanged, ev)
+		s.publish(ctx, s.receiptEventsTo(ctx, []string{k.sender}), "", protocol.EventReceiptChanged, ev)
 		s.met.ReceiptChangedSent.Inc()
 	}
 	s.settleDone(ctx, k.conv, done)

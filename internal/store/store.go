@@ -113,6 +113,10 @@ type Member struct {
 	// the watermark reaches them they are folded in: ReadSeq never has an
 	// acked ReadSeq+1.
 	Acks []Ack `json:"acks,omitempty"`
+	// Own is the member's own read state when it differs from the shared
+	// one above (ReadSeq, ReadAt, Acks): private reads move only it. nil
+	// means own state = shared state (see own.go).
+	Own *OwnRead `json:"own,omitempty"`
 }
 
 // Ack is one single-message read ack.
@@ -209,6 +213,32 @@ type Users interface {
 	PutUser(ctx context.Context, u User) (created bool, err error)
 	// GetUser returns ErrNotFound for an unknown user.
 	GetUser(ctx context.Context, id string) (User, error)
+}
+
+// Settings are a user's receipt sharing switches, applied by the server
+// to every ack of the user whatever client sends it.
+type Settings struct {
+	// ShareReads false makes every read of the user private: it moves only
+	// the user's own read state, never what senders see.
+	ShareReads bool `json:"shareReads"`
+	// ShareDelivery false keeps the user's delivery acks from senders.
+	ShareDelivery bool `json:"shareDelivery"`
+}
+
+// DefaultSettings are the settings of a user who never changed them: both
+// switches on.
+func DefaultSettings() Settings { return Settings{ShareReads: true, ShareDelivery: true} }
+
+// UserSettings keeps users' settings.
+type UserSettings interface {
+	// GetSettings returns userID's settings, DefaultSettings if never set;
+	// ErrNotFound for an unknown user.
+	GetSettings(ctx context.Context, userID string) (Settings, error)
+	// UpdateSettings sets the switches given (nil leaves one as it is)
+	// atomically and durably, and returns the settings as they now stand:
+	// two updates of different switches at once both hold. ErrNotFound for
+	// an unknown user.
+	UpdateSettings(ctx context.Context, userID string, shareReads, shareDelivery *bool) (Settings, error)
 }
 
 // Groups keeps group records.
@@ -343,11 +373,19 @@ type Watermarks interface {
 	// recorded, as changed says, and the member returned is as they left
 	// it; repeating the call is safe.
 	AckMany(ctx context.Context, conv ConvID, userID string, seqs []uint64, at int64) (Member, []bool, error)
+	// AdvanceOwnRead is a private AdvanceRead: it raises only userID's own
+	// read watermark (Member.ReadOwn); the shared state and DeliveredSeq
+	// stay.
+	AdvanceOwnRead(ctx context.Context, conv ConvID, userID string, seq uint64, at int64) (Member, bool, error)
+	// AckManyOwn is a private AckMany: the reads go to the own state only
+	// (Member.AckOwn).
+	AckManyOwn(ctx context.Context, conv ConvID, userID string, seqs []uint64, at int64) (Member, []bool, error)
 }
 
 // Store is everything a backend provides.
 type Store interface {
 	Users
+	UserSettings
 	Groups
 	Members
 	Messages

@@ -25,9 +25,12 @@ const (
 // closing Done.
 type WatermarkOp struct {
 	Kind WatermarkKind
-	User string
-	Seq  uint64
-	At   int64
+	// Private makes a read or an ack move only the member's own read
+	// state (see own.go); a delivery op ignores it.
+	Private bool
+	User    string
+	Seq     uint64
+	At      int64
 
 	Res     Member
 	Changed bool
@@ -52,6 +55,13 @@ func DeliveredOp(user string, seq uint64, at int64) *WatermarkOp {
 // AckOp is the operation of Watermarks.AckOne.
 func AckOp(user string, seq uint64, at int64) *WatermarkOp {
 	return newWatermarkOp(WatermarkOne, user, seq, at)
+}
+
+// OwnReadOp is the operation of Watermarks.AdvanceOwnRead.
+func OwnReadOp(user string, seq uint64, at int64) *WatermarkOp {
+	op := newWatermarkOp(WatermarkRead, user, seq, at)
+	op.Private = true
+	return op
 }
 
 // AckOps are the operations of Watermarks.AckMany, one per seq, in order.
@@ -96,6 +106,23 @@ func (w WatermarkFront) AckMany(ctx context.Context, conv ConvID, userID string,
 	return FoldAckMany(ops)
 }
 
+// AdvanceOwnRead implements Watermarks.
+func (w WatermarkFront) AdvanceOwnRead(ctx context.Context, conv ConvID, userID string, seq uint64, at int64) (Member, bool, error) {
+	return w.one(ctx, conv, OwnReadOp(userID, seq, at))
+}
+
+// AckManyOwn implements Watermarks.
+func (w WatermarkFront) AckManyOwn(ctx context.Context, conv ConvID, userID string, seqs []uint64, at int64) (Member, []bool, error) {
+	ops := AckOps(userID, seqs, at)
+	for _, op := range ops {
+		op.Private = true
+	}
+	if err := w.Run(ctx, conv, ops); err != nil {
+		return Member{}, make([]bool, len(seqs)), err
+	}
+	return FoldAckMany(ops)
+}
+
 // one queues op on conv and waits for its result.
 func (w WatermarkFront) one(ctx context.Context, conv ConvID, op *WatermarkOp) (Member, bool, error) {
 	if err := w.Run(ctx, conv, []*WatermarkOp{op}); err != nil {
@@ -125,22 +152,29 @@ func FoldAckMany(ops []*WatermarkOp) (Member, []bool, error) {
 
 // ApplyTo applies op to m and reports whether m changed, with a copy of m
 // afterwards (its Acks not shared with m, which later ops of the same round
-// may change). The rule is ackrule's, the receipt engine's too. The error
-// is ErrTooManyAcks, unwrapped: the backend adds its context.
+// may change). The rule is ackrule's (the receipt engine's too), applied
+// to the shared and own states as own.go says. The error is
+// ErrTooManyAcks, unwrapped: the backend adds its context.
 func (op *WatermarkOp) ApplyTo(m *Member) (res Member, changed bool, err error) {
-	w := m.watermarks()
-	switch op.Kind {
-	case WatermarkRead:
-		changed = w.ReadUpTo(op.Seq, op.At)
-	case WatermarkDelivered:
+	switch {
+	case op.Kind == WatermarkRead && op.Private:
+		changed = m.ReadOwn(op.Seq, op.At)
+	case op.Kind == WatermarkRead:
+		changed = m.ReadShared(op.Seq, op.At)
+	case op.Kind == WatermarkDelivered:
+		w := m.watermarks()
 		changed = w.DeliverUpTo(op.Seq, op.At)
-	case WatermarkOne:
-		if changed, err = w.ReadOne(op.Seq, op.At); err != nil {
-			err = ErrTooManyAcks // the rule's only error
-		}
+		m.setWatermarks(w)
+	case op.Private:
+		changed, err = m.AckOwn(op.Seq, op.At)
+	default:
+		changed, err = m.ackShared(op.Seq, op.At)
 	}
-	m.setWatermarks(w)
 	res = *m
 	res.Acks = slices.Clone(m.Acks)
+	if m.Own != nil {
+		own := m.OwnState()
+		res.Own = &own
+	}
 	return res, changed, err
 }

@@ -60,7 +60,26 @@ export class DemoApp {
       input.value = "";
       void this.sendMessage(key, { text }, byId<HTMLInputElement>("want-receipt").checked);
     });
+    // "Read privately" is the user's shareReads setting, kept by the server:
+    // it holds for every device, and senders' ticks no longer move while
+    // this user's own unread badges still clear.
+    const priv = byId<HTMLInputElement>("read-privately");
+    priv.addEventListener("change", () => {
+      client
+        .updateSettings({ shareReads: !priv.checked })
+        .then((st) => (priv.checked = !st.shareReads))
+        .catch((err) => {
+          priv.checked = !priv.checked;
+          toast(`Could not change the setting: ${err instanceof SeenError ? err.serverMessage : String(err)}`);
+        });
+    });
     this.wireEvents();
+  }
+
+  /** Shows the server's settings (after connecting, and after a reconnect). */
+  private async loadSettings(): Promise<void> {
+    const st = await this.client.settings();
+    byId<HTMLInputElement>("read-privately").checked = !st.shareReads;
   }
 
   /** Connects, shows the app, loads the conversations and reopens the one this tab had open. */
@@ -76,6 +95,7 @@ export class DemoApp {
     // The app is usable from here on: the user may open a conversation
     // before the list has loaded, and that choice wins over the saved one.
     const want = sessionStorage.getItem("seen.open");
+    await this.loadSettings();
     await this.loadConversations();
     const conv = want && !this.state.open ? this.state.convs.get(want) : undefined;
     if (conv) void this.openConversation(conv.conversation);
@@ -157,6 +177,9 @@ export class DemoApp {
       }
       this.render();
     });
+    c.on("settings.changed", (e) => {
+      byId<HTMLInputElement>("read-privately").checked = !e.shareReads;
+    });
     c.on("disconnect", () => this.setConn("reconnecting"));
     c.onReconnect(() => {
       this.setConn("open");
@@ -178,6 +201,7 @@ export class DemoApp {
 
   /** After a reconnect: the server does not replay, so fetch the current truth. */
   private async resync(): Promise<void> {
+    await this.loadSettings();
     await this.loadConversations();
     if (this.state.open) await this.loadHistory(this.state.open);
     this.render();

@@ -271,9 +271,15 @@ var SeenClient = class {
    * still gets its own answer: a shared request the server refuses is sent
    * again caller by caller, so a bad id fails only its own caller. The
    * count of a shared request is exact when every id in it was new;
-   * otherwise a caller gets at most its own number of ids.
+   * otherwise a caller gets at most its own number of ids. With
+   * `{ private: true }` the read is private whatever the user's shareReads
+   * (it clears this user's unread state on all its devices and tells no
+   * sender) and goes in a request of its own.
    */
-  read(conversation, msgIds) {
+  read(conversation, msgIds, options = {}) {
+    if (options.private) {
+      return this.rpc("message.read", { conversation, msgIds, private: true }).then((r) => r.read);
+    }
     if (!this.opts.readBatching || msgIds.length === 0 || msgIds.length > MAX_MSG_IDS) {
       return this.readNow(conversation, msgIds);
     }
@@ -330,12 +336,30 @@ var SeenClient = class {
     }
     for (const w of batch) w.resolve(attributeRead(read, ids.length, w.ids.length));
   }
-  /** conversation.read: everything up to seq (default: the latest) is read; resolves with the read watermark. */
-  async readConversation(conversation, seq) {
+  /**
+   * conversation.read: everything up to seq (default: the latest) is read;
+   * resolves with this user's own read watermark. `{ private: true }` makes
+   * it private, as for read().
+   */
+  async readConversation(conversation, seq, options = {}) {
     const params2 = { conversation };
     if (seq !== void 0) params2.seq = seq;
+    if (options.private) params2.private = true;
     const res = await this.rpc("conversation.read", params2);
     return res.readSeq;
+  }
+  /** settings.get: the user's receipt sharing switches (both true until changed). */
+  settings() {
+    return this.rpc("settings.get", {});
+  }
+  /**
+   * settings.update: change either switch or both; resolves with the settings
+   * as they now stand. The server applies them to every later ack of the
+   * user, whatever device sends it; the user's other devices get
+   * "settings.changed".
+   */
+  updateSettings(update) {
+    return this.rpc("settings.update", update);
   }
   /** conversation.list: one page. */
   conversations(options = {}) {
@@ -1340,7 +1364,19 @@ var DemoApp = class {
       input.value = "";
       void this.sendMessage(key, { text }, byId("want-receipt").checked);
     });
+    const priv = byId("read-privately");
+    priv.addEventListener("change", () => {
+      client.updateSettings({ shareReads: !priv.checked }).then((st) => priv.checked = !st.shareReads).catch((err) => {
+        priv.checked = !priv.checked;
+        toast(`Could not change the setting: ${err instanceof SeenError ? err.serverMessage : String(err)}`);
+      });
+    });
     this.wireEvents();
+  }
+  /** Shows the server's settings (after connecting, and after a reconnect). */
+  async loadSettings() {
+    const st = await this.client.settings();
+    byId("read-privately").checked = !st.shareReads;
   }
   /** Connects, shows the app, loads the conversations and reopens the one this tab had open. */
   async start() {
@@ -1353,6 +1389,7 @@ var DemoApp = class {
     paintAvatar(byId("me-avatar"), this.state.me);
     document.title = `${this.state.me} \u2014 Seen`;
     const want = sessionStorage.getItem("seen.open");
+    await this.loadSettings();
     await this.loadConversations();
     const conv = want && !this.state.open ? this.state.convs.get(want) : void 0;
     if (conv) void this.openConversation(conv.conversation);
@@ -1430,6 +1467,9 @@ var DemoApp = class {
       }
       this.render();
     });
+    c.on("settings.changed", (e) => {
+      byId("read-privately").checked = !e.shareReads;
+    });
     c.on("disconnect", () => this.setConn("reconnecting"));
     c.onReconnect(() => {
       this.setConn("open");
@@ -1450,6 +1490,7 @@ var DemoApp = class {
   }
   /** After a reconnect: the server does not replay, so fetch the current truth. */
   async resync() {
+    await this.loadSettings();
     await this.loadConversations();
     if (this.state.open) await this.loadHistory(this.state.open);
     this.render();

@@ -219,6 +219,58 @@ describe("demo in the browser", () => {
     }
   });
 
+  test("read privately: the sender's ticks and counts do not move while the reader's unread badge clears", async () => {
+    const server = await new SeenServer().start();
+    try {
+      const alice = await joinAs(server, "alice");
+      const bob = await joinAs(server, "bob");
+      const carol = await joinAs(server, "carol");
+      // Bob reads privately: a setting kept by the server.
+      await bob.getByTestId("private-toggle").check();
+      await bob.waitForFunction(() => document.getElementById("read-privately").checked);
+
+      // Group: bob reads privately, then carol reads. Alice's counts, computed
+      // after carol's read, show carol alone: bob's read was never counted.
+      await createGroup(alice, "crew", ["bob", "carol"]);
+      await send(alice, "Who has read this?", { receipt: true });
+      await waitCounts(alice, 0, 2);
+      await conv(bob, "group:crew").getByTestId("unread-badge").waitFor({ timeout: WAIT });
+      await conv(bob, "group:crew").click();
+      await bob.locator("[data-testid=message-text]", { hasText: "Who has read this?" }).waitFor({ timeout: WAIT });
+      await conv(bob, "group:crew").getByTestId("unread-badge").waitFor({ state: "detached", timeout: WAIT });
+      await shot(bob, "private-group-badge-cleared");
+      await conv(carol, "group:crew").click();
+      await waitCounts(alice, 1, 1);
+      await lastMine(alice).getByTestId("receipt-summary").click();
+      await alice.locator('[data-testid=read-list] [data-testid=member-item][data-user=carol]').waitFor({ timeout: WAIT });
+      await alice.locator('[data-testid=unread-list] [data-testid=member-item][data-user=bob]').waitFor({ timeout: WAIT });
+      await shot(alice, "private-group-bob-unread");
+      await alice.getByTestId("panel-close").click();
+
+      // Peer: alice's ticks stay at delivered while bob's badge clears.
+      await startPeer(alice, "bob");
+      await send(alice, "psst, bob");
+      await lastMine(alice).locator("[data-testid=ticks][data-state=delivered]").waitFor({ timeout: WAIT });
+      await conv(bob, "peer:alice").getByTestId("unread-badge").filter({ hasText: "1" }).waitFor({ timeout: WAIT });
+      await conv(bob, "peer:alice").click();
+      await bob.locator("[data-testid=message-text]", { hasText: "psst, bob" }).waitFor({ timeout: WAIT });
+      await conv(bob, "peer:alice").getByTestId("unread-badge").waitFor({ state: "detached", timeout: WAIT });
+      await shot(bob, "private-peer-badge-cleared");
+      // Bob switches sharing back on: that reveals nothing either.
+      await bob.getByTestId("private-toggle").uncheck();
+      await bob.waitForFunction(() => !document.getElementById("read-privately").checked);
+      // Alice's window re-syncs from the server: still delivered, not read.
+      await alice.reload();
+      await alice.locator('[data-testid=conn-status][data-state=open]').waitFor({ timeout: WAIT });
+      await conv(alice, "peer:bob").click();
+      await lastMine(alice).locator("[data-testid=ticks][data-state=delivered]").waitFor({ timeout: WAIT });
+      assert.equal(await lastMine(alice).getByTestId("ticks").getAttribute("data-state"), "delivered");
+      await shot(alice, "private-peer-ticks-still-delivered");
+    } finally {
+      await server.destroy();
+    }
+  });
+
   test("group: the receipt shows as expired when its window closes", async () => {
     const server = await new SeenServer({ SEEN_RECEIPTS_TTL: "3s" }).start();
     try {

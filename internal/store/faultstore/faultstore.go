@@ -19,7 +19,7 @@ var ErrInjected = fmt.Errorf("faultstore: injected fault: %w", store.ErrUnavaila
 var writes = map[string]bool{
 	"put_user": true, "create_group": true, "delete_group": true, "add_members": true, "remove_member": true, "set_role": true,
 	"append": true, "advance_read": true, "advance_delivered": true, "ack_one": true, "ack_many": true,
-	"request_receipt": true, "settle_receipt": true,
+	"request_receipt": true, "settle_receipt": true, "advance_own_read": true, "ack_many_own": true, "update_settings": true,
 }
 
 // Faults decides, per operation, whether a store call fails, stalls or runs.

@@ -100,6 +100,18 @@ func (e *enc) member(m store.Member) {
 		e.u64(a.Seq)
 		e.i64(a.At)
 	}
+	// The own read state, where it differs from the shared one (both
+	// stores return it so).
+	e.bool(m.Own != nil)
+	if o := m.Own; o != nil {
+		e.u64(o.ReadSeq)
+		e.i64(o.ReadAt)
+		e.u64(uint64(len(o.Acks)))
+		for _, a := range o.Acks {
+			e.u64(a.Seq)
+			e.i64(a.At)
+		}
+	}
 }
 
 func (e *enc) message(m store.Message) {

@@ -78,6 +78,23 @@ func copyAll(ctx context.Context, src *pebblestore.Store, im *pgstore.Importer, 
 	if err != nil {
 		return fmt.Errorf("migrate: users: %w", err)
 	}
+	var settings []pgstore.UserSettings
+	err = src.Settings(ctx, func(userID string, st store.Settings) error {
+		settings = append(settings, pgstore.UserSettings{UserID: userID, Settings: st})
+		n.Settings++
+		if len(settings) < batch {
+			return nil
+		}
+		err := im.Settings(settings)
+		settings = settings[:0]
+		return err
+	})
+	if err == nil {
+		err = im.Settings(settings)
+	}
+	if err != nil {
+		return fmt.Errorf("migrate: settings: %w", err)
+	}
 	groups := make([]store.Group, 0, batch)
 	err = src.Groups(ctx, func(g store.Group) error {
 		groups = append(groups, g)
@@ -174,6 +191,18 @@ func Verify(ctx context.Context, src *pebblestore.Store, dst *pgstore.Store, wan
 		}
 		if d != u {
 			return fmt.Errorf("user %q differs: %+v in the data directory, %+v in the database", u.ID, u, d)
+		}
+		return nil
+	}); err != nil {
+		return 0, err
+	}
+	if err := src.Settings(ctx, func(userID string, st store.Settings) error {
+		d, err := dst.GetSettings(ctx, userID)
+		if err != nil {
+			return err
+		}
+		if d != st {
+			return fmt.Errorf("settings of %q differ: %+v in the data directory, %+v in the database", userID, st, d)
 		}
 		return nil
 	}); err != nil {

@@ -103,6 +103,18 @@ func buildWorld(t *testing.T, st store.Store) world {
 	if m := must(st.GetMember(ctx, ab, "bob"))(t); len(m.Acks) != 2 {
 		t.Fatalf("bob's acks %+v: the world must hold sparse acks", m.Acks)
 	}
+	// Private reads: carol reads team privately past her shared state,
+	// bob the peer chat; their own read states must travel.
+	must3(st.AdvanceOwnRead(ctx, g, "carol", 9, 4200))(t)
+	must3(st.AckManyOwn(ctx, g, "carol", []uint64{11}, 4201))(t)
+	must3(st.AckManyOwn(ctx, ab, "bob", []uint64{2}, 5103))(t)
+	if m := must(st.GetMember(ctx, g, "carol"))(t); m.Own == nil {
+		t.Fatalf("carol %+v: the world must hold a private read state", m)
+	}
+	// Settings: bob hides his reads, erin both switches.
+	no := false
+	must(st.UpdateSettings(ctx, "bob", &no, nil))(t)
+	must(st.UpdateSettings(ctx, "erin", &no, &no))(t)
 	cd := store.PeerConv("dave", "carol")
 	send(cd, "dave", "x", `{"hello":"\u00e9"}`, false, 6000)
 
@@ -162,6 +174,7 @@ func compare(t *testing.T, w world, a, b store.Store) {
 	ctx := context.Background()
 	for _, u := range w.users {
 		same(t, "GetUser "+u, func(s store.Store) (store.User, error) { return s.GetUser(ctx, u) }, a, b)
+		same(t, "GetSettings "+u, func(s store.Store) (store.Settings, error) { return s.GetSettings(ctx, u) }, a, b)
 		same(t, "ConversationsActivity "+u, func(s store.Store) ([]store.ConvActivity, error) { return s.ConversationsActivity(ctx, u) }, a, b)
 	}
 	for _, g := range w.groups {
@@ -206,7 +219,7 @@ func TestMigrateCopiesEverythingAndRefusesTwice(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := pgstore.Counts{Users: 6, Groups: 2, Conversations: 4, Members: 9, Messages: 17}
+	want := pgstore.Counts{Users: 6, Settings: 2, Groups: 2, Conversations: 4, Members: 9, Messages: 17}
 	if sum.Copied != want {
 		t.Errorf("copied %+v, want %+v", sum.Copied, want)
 	}
@@ -252,5 +265,11 @@ func TestChecksumSeesAChangedWatermark(t *testing.T) {
 	must3(st.AdvanceDelivered(ctx, ab, "b", 1, 2))(t)
 	if after := must(migrate.Checksum(ctx, st, ab))(t); after == before {
 		t.Error("checksum unchanged after b's delivered watermark moved")
+	}
+	must3(st.Append(ctx, store.Message{ID: "m2", Conv: ab, Sender: "a", Body: []byte(`{}`), SentAt: 3}))(t)
+	before = must(migrate.Checksum(ctx, st, ab))(t)
+	must3(st.AdvanceOwnRead(ctx, ab, "b", 2, 4))(t)
+	if after := must(migrate.Checksum(ctx, st, ab))(t); after == before {
+		t.Error("checksum unchanged after b's own read state moved")
 	}
 }

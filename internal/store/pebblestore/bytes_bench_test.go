@@ -36,7 +36,14 @@ const (
 // every member in order: the member record (watermarks, times, role) and
 // its entry in the member's conversation index. Messages are not counted:
 // they cost the same whatever the receipt model.
-func BenchmarkStoredBytesPerMember_1000Msgs(b *testing.B) {
+func BenchmarkStoredBytesPerMember_1000Msgs(b *testing.B) { benchStoredBytes(b, false) }
+
+// BenchmarkStoredBytesPerMember_1000Msgs_PrivateReaders is the same with
+// every member reading privately from message 500 on: the own read state
+// is kept beside the shared one, which stays at 499.
+func BenchmarkStoredBytesPerMember_1000Msgs_PrivateReaders(b *testing.B) { benchStoredBytes(b, true) }
+
+func benchStoredBytes(b *testing.B, private bool) {
 	for range b.N {
 		s, err := Open(b.TempDir(), Options{})
 		if err != nil {
@@ -58,7 +65,11 @@ func BenchmarkStoredBytesPerMember_1000Msgs(b *testing.B) {
 				b.Fatal(err)
 			}
 			for _, mem := range members[1:] {
-				if _, _, err := s.AdvanceRead(ctx, conv, mem.UserID, uint64(seq), m.SentAt+5); err != nil {
+				read := s.AdvanceRead
+				if private && seq >= bytesMessages/2 {
+					read = s.AdvanceOwnRead
+				}
+				if _, _, err := read(ctx, conv, mem.UserID, uint64(seq), m.SentAt+5); err != nil {
 					b.Fatal(err)
 				}
 			}

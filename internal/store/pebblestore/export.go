@@ -29,6 +29,18 @@ func (s *Store) Users(ctx context.Context, fn func(store.User) error) error {
 	})
 }
 
+// Settings calls fn for every user who changed its settings, in id order;
+// users it skips have store.DefaultSettings.
+func (s *Store) Settings(ctx context.Context, fn func(userID string, st store.Settings) error) error {
+	return s.export(ctx, "settings", prefixSettings, func(_ *pebble.Snapshot, it *pebble.Iterator) error {
+		st, err := decodeSettings(it.Value())
+		if err != nil {
+			return fmt.Errorf("settings of %q: %w", it.Key()[1:], err)
+		}
+		return fn(string(it.Key()[1:]), st)
+	})
+}
+
 // Groups calls fn for every group, in id order.
 func (s *Store) Groups(ctx context.Context, fn func(store.Group) error) error {
 	return s.export(ctx, "groups", prefixGroup, func(snap *pebble.Snapshot, it *pebble.Iterator) error {

@@ -23,6 +23,7 @@ import (
 //	userConv   0x08 lp(userID) conv               -> empty
 //	memberCnt  0x09 conv                          -> uvarint count of members
 //	live       0x0A lp(conv) seq                  -> empty: a live receipt message
+//	settings   0x0B userID                        -> one byte of flags (settings.go)
 //
 // The last seq of a conversation is not stored: it is the seq of its last
 // message key, so an append writes no extra key.
@@ -37,6 +38,7 @@ const (
 	prefixUserConv  byte = 0x08
 	prefixMemberCnt byte = 0x09
 	prefixLive      byte = 0x0A
+	prefixSettings  byte = 0x0B
 )
 
 var schemaKey = []byte{prefixMeta, 's', 'c', 'h', 'e', 'm', 'a'}
@@ -204,17 +206,45 @@ func encodeMember(m store.Member) []byte {
 	b = binary.AppendVarint(b, m.JoinedAt)
 	b = appendLP(b, m.Role)
 	// Acks, delta-encoded: a few bytes each, none for a member who reads
-	// in order.
-	if len(m.Acks) > 0 {
-		b = binary.AppendUvarint(b, uint64(len(m.Acks)))
-		prev := m.ReadSeq
-		for _, a := range m.Acks {
-			b = binary.AppendUvarint(b, a.Seq-prev)
-			b = binary.AppendVarint(b, a.At)
-			prev = a.Seq
-		}
+	// in order. Then the own read state, only where it differs from the
+	// shared one (store.OwnRead): a member who never read privately costs
+	// no byte more, and records from before private reading decode with
+	// own = shared.
+	if len(m.Acks) > 0 || m.Own != nil {
+		b = appendAcks(b, m.ReadSeq, m.Acks)
+	}
+	if o := m.Own; o != nil {
+		b = binary.AppendUvarint(b, o.ReadSeq-m.ReadSeq)
+		b = binary.AppendVarint(b, o.ReadAt)
+		b = appendAcks(b, o.ReadSeq, o.Acks)
 	}
 	return b
+}
+
+func appendAcks(b []byte, readSeq uint64, acks []store.Ack) []byte {
+	b = binary.AppendUvarint(b, uint64(len(acks)))
+	prev := readSeq
+	for _, a := range acks {
+		b = binary.AppendUvarint(b, a.Seq-prev)
+		b = binary.AppendVarint(b, a.At)
+		prev = a.Seq
+	}
+	return b
+}
+
+func (r *byteReader) acks(readSeq uint64) []store.Ack {
+	n := r.uvarint()
+	if n > store.MaxAcks {
+		r.err = fmt.Errorf("pebblestore: corrupt value: %d acks", n)
+	}
+	var acks []store.Ack
+	prev := readSeq
+	for i := uint64(0); i < n && r.err == nil; i++ {
+		a := store.Ack{Seq: prev + r.uvarint(), At: r.varint()}
+		acks = append(acks, a)
+		prev = a.Seq
+	}
+	return acks
 }
 
 func decodeMember(userID string, v []byte) (store.Member, error) {
@@ -231,16 +261,12 @@ func decodeMember(userID string, v []byte) (store.Member, error) {
 	m.JoinedAt = r.varint()
 	m.Role = r.str()
 	if r.err == nil && len(r.b) > 0 {
-		n := r.uvarint()
-		if n > store.MaxAcks {
-			r.err = fmt.Errorf("pebblestore: corrupt value: %d acks", n)
-		}
-		prev := m.ReadSeq
-		for i := uint64(0); i < n && r.err == nil; i++ {
-			a := store.Ack{Seq: prev + r.uvarint(), At: r.varint()}
-			m.Acks = append(m.Acks, a)
-			prev = a.Seq
-		}
+		m.Acks = r.acks(m.ReadSeq)
+	}
+	if r.err == nil && len(r.b) > 0 {
+		o := &store.OwnRead{ReadSeq: m.ReadSeq + r.uvarint(), ReadAt: r.varint()}
+		o.Acks = r.acks(o.ReadSeq)
+		m.Own = o
 	}
 	if r.err != nil {
 		return store.Member{}, fmt.Errorf("pebblestore: member %q: %w", userID, r.err)

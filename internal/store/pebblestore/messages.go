@@ -141,13 +141,8 @@ func (s *Store) appendLocked(cs *convState, m store.Message) (store.Message, boo
 	}
 	// The sender has read what it sent. Max, not assignment: a watermark
 	// may already be above lastSeq if a caller advanced it there.
-	if sender.ReadSeq < m.Seq {
-		sender.ReadSeq, sender.ReadAt = m.Seq, m.SentAt
-	}
-	if sender.DeliveredSeq < m.Seq {
-		sender.DeliveredSeq, sender.DeliveredAt = m.Seq, m.SentAt
-	}
-	sender.Fold()
+	// A send is a shared read on both levels (store.Member.ReadShared).
+	sender.ReadShared(m.Seq, m.SentAt)
 
 	b := s.db.NewBatch()
 	set := func(k, v []byte) {

@@ -43,8 +43,14 @@ import (
 	"github.com/seen-im/seen/internal/store"
 )
 
-// schemaVersion is the layout described in keys.go. Open refuses any other.
-const schemaVersion = 1
+// schemaVersion is the layout described in keys.go. Open refuses any other,
+// but upgrades version 1: version 2 added the settings keys and a member's
+// own read state after its acks (store.OwnRead), both absent until a user
+// uses them, so a version 1 store is a valid version 2 store as it stands
+// (its members decode with own state = shared state) and only the version
+// key changes. A version 1 binary would ignore both and is refused once
+// the version is 2.
+const schemaVersion = 2
 
 // Options configures Open. Zero values get the defaults below.
 type Options struct {
@@ -198,6 +204,10 @@ type convState struct {
 // applied the batch that wrote it.
 func (cs *convState) remember(m store.Member) {
 	m.Acks = slices.Clone(m.Acks)
+	if m.Own != nil {
+		own := m.OwnState()
+		m.Own = &own
+	}
 	cs.memoMu.Lock()
 	cs.memoSetLocked(m)
 	cs.memoMu.Unlock()
@@ -218,6 +228,10 @@ func (cs *convState) recall(userID string) (store.Member, bool) {
 	m, ok := cs.memo[userID]
 	cs.memoMu.RUnlock()
 	m.Acks = slices.Clone(m.Acks)
+	if m.Own != nil {
+		own := m.OwnState()
+		m.Own = &own
+	}
 	return m, ok
 }
 
@@ -281,6 +295,13 @@ func (s *Store) checkSchema() error {
 	})
 	if err != nil {
 		return err
+	}
+	if found && version == 1 {
+		if err := s.db.Set(schemaKey, binary.AppendUvarint(nil, schemaVersion), pebble.Sync); err != nil {
+			return fmt.Errorf("pebblestore: upgrade schema version 1 to %d: %w", schemaVersion, err)
+		}
+		s.log.Info("store: schema upgraded: private reading (nothing rewritten)", "from", 1, "to", schemaVersion)
+		return nil
 	}
 	if found {
 		if version != schemaVersion {

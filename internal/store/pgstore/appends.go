@@ -272,13 +272,8 @@ func (s *Store) applyAppends(conv store.ConvID, ops []*appendOp) error {
 			}
 			// The sender has read what it sent. Max, not assignment: a
 			// watermark may already be above last_seq.
-			if sender.ReadSeq < m.Seq {
-				sender.ReadSeq, sender.ReadAt = m.Seq, m.SentAt
-			}
-			if sender.DeliveredSeq < m.Seq {
-				sender.DeliveredSeq, sender.DeliveredAt = m.Seq, m.SentAt
-			}
-			sender.Fold()
+			// A send is a shared read on both levels (store.Member.ReadShared).
+			sender.ReadShared(m.Seq, m.SentAt)
 			if !slices.Contains(dirty, m.Sender) {
 				dirty = append(dirty, m.Sender)
 			}

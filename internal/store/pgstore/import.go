@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 
 	"github.com/jackc/pgx/v5"
@@ -71,6 +72,20 @@ func (im *Importer) Users(us []store.User) error {
 	})
 }
 
+// UserSettings is one user's stored settings, for Importer.Settings.
+type UserSettings struct {
+	UserID   string
+	Settings store.Settings
+}
+
+// Settings writes users' settings as they are; the users are written
+// already (Users).
+func (im *Importer) Settings(ss []UserSettings) error {
+	return im.copy("user_settings", []string{"user_id", "share_reads", "share_delivery"}, len(ss), func(i int) []any {
+		return []any{ss[i].UserID, ss[i].Settings.ShareReads, ss[i].Settings.ShareDelivery}
+	})
+}
+
 // Groups writes group records as they are. Their conversations are written
 // by Conversation.
 func (im *Importer) Groups(gs []store.Group) error {
@@ -95,13 +110,11 @@ func (im *Importer) Conversation(conv store.ConvID, lastSeq uint64, lastAt int64
 }
 
 // Members writes conv's members as they are: role, join seq, watermarks
-// and their times, single-message acks.
+// and their times, single-message acks, and the own read state.
 func (im *Importer) Members(conv store.ConvID, ms []store.Member) error {
-	cols := []string{"conv", "user_id", "role", "join_seq", "read_seq", "delivered_seq", "read_at", "delivered_at", "joined_at", "acks"}
+	cols := append([]string{"conv"}, strings.Split(memberCols, ", ")...)
 	return im.copy("members", cols, len(ms), func(i int) []any {
-		m := ms[i]
-		return []any{string(conv), m.UserID, m.Role, int64(m.JoinSeq), int64(m.ReadSeq), int64(m.DeliveredSeq),
-			m.ReadAt, m.DeliveredAt, m.JoinedAt, encodeAcks(m.Acks)}
+		return append([]any{string(conv)}, memberArgs(ms[i])...)
 	})
 }
 
@@ -164,7 +177,7 @@ func (im *Importer) release() { im.once.Do(im.s.mu.RUnlock) }
 
 // Counts are how many records of each kind a database holds.
 type Counts struct {
-	Users, Groups, Conversations, Members, Messages int64
+	Users, Settings, Groups, Conversations, Members, Messages int64
 }
 
 // Counts returns how many records of each kind the database holds, for
@@ -175,9 +188,9 @@ func (s *Store) Counts(ctx context.Context) (Counts, error) {
 	}
 	defer s.mu.RUnlock()
 	var c Counts
-	err := s.pool.QueryRow(ctx, `SELECT (SELECT count(*) FROM users), (SELECT count(*) FROM groups),
+	err := s.pool.QueryRow(ctx, `SELECT (SELECT count(*) FROM users), (SELECT count(*) FROM user_settings), (SELECT count(*) FROM groups),
 		(SELECT count(*) FROM conversations), (SELECT count(*) FROM members), (SELECT count(*) FROM messages)`).
-		Scan(&c.Users, &c.Groups, &c.Conversations, &c.Members, &c.Messages)
+		Scan(&c.Users, &c.Settings, &c.Groups, &c.Conversations, &c.Members, &c.Messages)
 	if err != nil {
 		return Counts{}, classify("count records", err)
 	}

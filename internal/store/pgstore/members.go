@@ -212,8 +212,7 @@ func (s *Store) ConversationsActivity(ctx context.Context, userID string) ([]sto
 		return nil, err
 	}
 	defer s.mu.RUnlock()
-	rows, err := s.pool.Query(ctx, `SELECT m.conv, c.last_seq, c.last_at,
-			m.user_id, m.role, m.join_seq, m.read_seq, m.delivered_seq, m.read_at, m.delivered_at, m.joined_at, m.acks
+	rows, err := s.pool.Query(ctx, `SELECT m.conv, c.last_seq, c.last_at, `+memberColsOf("m")+`
 		FROM members m JOIN conversations c ON c.conv = m.conv
 		WHERE m.user_id = $1 ORDER BY m.conv`, userID)
 	if err != nil {
@@ -221,21 +220,16 @@ func (s *Store) ConversationsActivity(ctx context.Context, userID string) ([]sto
 	}
 	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (store.ConvActivity, error) {
 		var (
-			a                     store.ConvActivity
-			conv                  string
-			last                  int64
-			join, read, delivered int64
-			acks                  []byte
+			a    store.ConvActivity
+			conv string
+			last int64
+			mr   memberRow
 		)
-		m := &a.Member
-		if err := r.Scan(&conv, &last, &a.LastAt, &m.UserID, &m.Role, &join, &read, &delivered, &m.ReadAt, &m.DeliveredAt, &m.JoinedAt, &acks); err != nil {
+		if err := r.Scan(append([]any{&conv, &last, &a.LastAt}, mr.dest(&a.Member)...)...); err != nil {
 			return a, err
 		}
 		a.Conv, a.LastSeq = store.ConvID(conv), uint64(last)
-		m.JoinSeq, m.ReadSeq, m.DeliveredSeq = uint64(join), uint64(read), uint64(delivered)
-		var err error
-		m.Acks, err = decodeAcks(acks)
-		return a, err
+		return a, mr.finish(&a.Member)
 	})
 	if err != nil {
 		return nil, classify("conversations activity", err)

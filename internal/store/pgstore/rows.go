@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -19,22 +20,65 @@ type querier interface {
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
 }
 
-const memberCols = "user_id, role, join_seq, read_seq, delivered_seq, read_at, delivered_at, joined_at, acks"
+// memberCols are a member's columns. The own read state (own_*, see
+// store.OwnRead) is stored in full, equal to the shared one for a member
+// who never read privately (migration 00002 filled it so); Go keeps it only
+// where it differs (store.Member.NormalizeOwn).
+const memberCols = "user_id, role, join_seq, read_seq, delivered_seq, read_at, delivered_at, joined_at, acks, own_read_seq, own_read_at, own_acks"
+
+// memberColsOf is memberCols qualified by a table alias.
+func memberColsOf(alias string) string {
+	cols := strings.Split(memberCols, ", ")
+	for i, c := range cols {
+		cols[i] = alias + "." + c
+	}
+	return strings.Join(cols, ", ")
+}
 
 // scanMember reads a row of memberCols.
 func scanMember(row pgx.Row) (store.Member, error) {
-	var (
-		m                     store.Member
-		join, read, delivered int64
-		acks                  []byte
-	)
-	if err := row.Scan(&m.UserID, &m.Role, &join, &read, &delivered, &m.ReadAt, &m.DeliveredAt, &m.JoinedAt, &acks); err != nil {
+	var m store.Member
+	var r memberRow
+	if err := row.Scan(r.dest(&m)...); err != nil {
 		return store.Member{}, err
 	}
-	m.JoinSeq, m.ReadSeq, m.DeliveredSeq = uint64(join), uint64(read), uint64(delivered)
+	return m, r.finish(&m)
+}
+
+// memberRow holds the columns of memberCols that need converting.
+type memberRow struct {
+	join, read, delivered, ownRead int64
+	acks, ownAcks                  []byte
+	ownReadAt                      int64
+}
+
+// dest returns the scan destinations of memberCols, in order.
+func (r *memberRow) dest(m *store.Member) []any {
+	return []any{&m.UserID, &m.Role, &r.join, &r.read, &r.delivered, &m.ReadAt, &m.DeliveredAt, &m.JoinedAt, &r.acks,
+		&r.ownRead, &r.ownReadAt, &r.ownAcks}
+}
+
+// finish converts the scanned columns into m.
+func (r *memberRow) finish(m *store.Member) error {
+	m.JoinSeq, m.ReadSeq, m.DeliveredSeq = uint64(r.join), uint64(r.read), uint64(r.delivered)
 	var err error
-	m.Acks, err = decodeAcks(acks)
-	return m, err
+	if m.Acks, err = decodeAcks(r.acks); err != nil {
+		return err
+	}
+	own := &store.OwnRead{ReadSeq: uint64(r.ownRead), ReadAt: r.ownReadAt}
+	if own.Acks, err = decodeAcks(r.ownAcks); err != nil {
+		return err
+	}
+	m.Own = own
+	m.NormalizeOwn()
+	return nil
+}
+
+// memberArgs are the values of memberCols for m, in order.
+func memberArgs(m store.Member) []any {
+	own := m.OwnState()
+	return []any{m.UserID, m.Role, int64(m.JoinSeq), int64(m.ReadSeq), int64(m.DeliveredSeq),
+		m.ReadAt, m.DeliveredAt, m.JoinedAt, encodeAcks(m.Acks), int64(own.ReadSeq), own.ReadAt, encodeAcks(own.Acks)}
 }
 
 // getMember reads conv's member userID; found is false if there is none.
@@ -56,15 +100,15 @@ func getMember(ctx context.Context, q querier, conv store.ConvID, userID string,
 
 // putMemberSQL writes a member record, whole.
 const putMemberSQL = `INSERT INTO members (conv, ` + memberCols + `)
-	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
 	ON CONFLICT (conv, user_id) DO UPDATE SET role = EXCLUDED.role, join_seq = EXCLUDED.join_seq,
 		read_seq = EXCLUDED.read_seq, delivered_seq = EXCLUDED.delivered_seq, read_at = EXCLUDED.read_at,
-		delivered_at = EXCLUDED.delivered_at, joined_at = EXCLUDED.joined_at, acks = EXCLUDED.acks`
+		delivered_at = EXCLUDED.delivered_at, joined_at = EXCLUDED.joined_at, acks = EXCLUDED.acks,
+		own_read_seq = EXCLUDED.own_read_seq, own_read_at = EXCLUDED.own_read_at, own_acks = EXCLUDED.own_acks`
 
 // queuePutMember queues the write of m as conv's member record, whole.
 func queuePutMember(b *pgx.Batch, conv store.ConvID, m store.Member) {
-	b.Queue(putMemberSQL, string(conv), m.UserID, m.Role, int64(m.JoinSeq), int64(m.ReadSeq), int64(m.DeliveredSeq),
-		m.ReadAt, m.DeliveredAt, m.JoinedAt, encodeAcks(m.Acks))
+	b.Queue(putMemberSQL, append([]any{string(conv)}, memberArgs(m)...)...)
 }
 
 // encodeAcks packs acks as 16 bytes each (seq, at, big-endian); nil for

@@ -88,8 +88,8 @@ func insertMembers(ctx context.Context, tx pgx.Tx, conv store.ConvID, ms []store
 	for i, m := range ms {
 		users[i], roles[i], joins[i], marks[i], joined[i] = m.UserID, m.Role, int64(m.JoinSeq), int64(m.ReadSeq), m.JoinedAt
 	}
-	_, err := tx.Exec(ctx, `INSERT INTO members (conv, user_id, role, join_seq, read_seq, delivered_seq, joined_at)
-		SELECT $1, u, r, j, w, w, t FROM unnest($2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::bigint[]) AS x(u, r, j, w, t)`,
+	_, err := tx.Exec(ctx, `INSERT INTO members (conv, user_id, role, join_seq, read_seq, delivered_seq, own_read_seq, joined_at)
+		SELECT $1, u, r, j, w, w, w, t FROM unnest($2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::bigint[]) AS x(u, r, j, w, t)`,
 		string(conv), users, roles, joins, marks, joined)
 	return err
 }

@@ -181,18 +181,23 @@ func queueWatermarks(b *pgx.Batch, conv store.ConvID, dirty []string, members ma
 	reads, delivs := make([]int64, n), make([]int64, n)
 	readAts, delivAts := make([]int64, n), make([]int64, n)
 	acks := make([][]byte, n)
+	ownReads, ownAts, ownAcks := make([]int64, n), make([]int64, n), make([][]byte, n)
 	for i, u := range dirty {
 		m := members[u]
 		reads[i], delivs[i] = int64(m.ReadSeq), int64(m.DeliveredSeq)
 		readAts[i], delivAts[i] = m.ReadAt, m.DeliveredAt
 		acks[i] = encodeAcks(m.Acks)
+		own := m.OwnState()
+		ownReads[i], ownAts[i], ownAcks[i] = int64(own.ReadSeq), own.ReadAt, encodeAcks(own.Acks)
 	}
 	b.Queue(`UPDATE members AS m SET
 			read_seq = GREATEST(m.read_seq, u.read_seq),
 			delivered_seq = GREATEST(m.delivered_seq, u.delivered_seq),
-			read_at = u.read_at, delivered_at = u.delivered_at, acks = u.acks
-		FROM unnest($2::text[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[], $7::bytea[])
-			AS u(user_id, read_seq, delivered_seq, read_at, delivered_at, acks)
+			read_at = u.read_at, delivered_at = u.delivered_at, acks = u.acks,
+			own_read_seq = GREATEST(m.own_read_seq, u.own_read_seq), own_read_at = u.own_read_at, own_acks = u.own_acks
+		FROM unnest($2::text[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[], $7::bytea[],
+				$8::bigint[], $9::bigint[], $10::bytea[])
+			AS u(user_id, read_seq, delivered_seq, read_at, delivered_at, acks, own_read_seq, own_read_at, own_acks)
 		WHERE m.conv = $1 AND m.user_id = u.user_id`,
-		string(conv), dirty, reads, delivs, readAts, delivAts, acks)
+		string(conv), dirty, reads, delivs, readAts, delivAts, acks, ownReads, ownAts, ownAcks)
 }

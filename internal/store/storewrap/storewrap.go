@@ -244,6 +244,42 @@ func (s *Store) AckMany(ctx context.Context, conv store.ConvID, userID string, s
 	return
 }
 
+// AdvanceOwnRead implements store.Store.
+func (s *Store) AdvanceOwnRead(ctx context.Context, conv store.ConvID, userID string, seq uint64, at int64) (m store.Member, changed bool, err error) {
+	err = s.around(ctx, "advance_own_read", func() error {
+		m, changed, err = s.next.AdvanceOwnRead(ctx, conv, userID, seq, at)
+		return err
+	})
+	return
+}
+
+// AckManyOwn implements store.Store.
+func (s *Store) AckManyOwn(ctx context.Context, conv store.ConvID, userID string, seqs []uint64, at int64) (m store.Member, changed []bool, err error) {
+	err = s.around(ctx, "ack_many_own", func() error {
+		m, changed, err = s.next.AckManyOwn(ctx, conv, userID, seqs, at)
+		return err
+	})
+	return
+}
+
+// GetSettings implements store.Store.
+func (s *Store) GetSettings(ctx context.Context, userID string) (st store.Settings, err error) {
+	err = s.around(ctx, "get_settings", func() error {
+		st, err = s.next.GetSettings(ctx, userID)
+		return err
+	})
+	return
+}
+
+// UpdateSettings implements store.Store.
+func (s *Store) UpdateSettings(ctx context.Context, userID string, shareReads, shareDelivery *bool) (st store.Settings, err error) {
+	err = s.around(ctx, "update_settings", func() error {
+		st, err = s.next.UpdateSettings(ctx, userID, shareReads, shareDelivery)
+		return err
+	})
+	return
+}
+
 // RequestReceipt implements store.Store.
 func (s *Store) RequestReceipt(ctx context.Context, conv store.ConvID, seq uint64, at int64) (m store.Message, changed bool, err error) {
 	err = s.around(ctx, "request_receipt", func() error {

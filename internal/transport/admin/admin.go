@@ -65,6 +65,8 @@ func New(o Options) *API {
 	a.mux.HandleFunc("POST /v1/admin/messages", a.sendMessage)
 	a.mux.HandleFunc("GET /v1/admin/messages/{msgId}/receipt", a.receipt)
 	a.mux.HandleFunc("GET /v1/admin/messages/{msgId}/members", a.receiptMembers)
+	a.mux.HandleFunc("GET /v1/admin/users/{userId}/settings", a.settings)
+	a.mux.HandleFunc("PUT /v1/admin/users/{userId}/settings", a.updateSettings)
 	// Profiles of the running server, behind the admin key like the rest.
 	a.mux.HandleFunc("GET /v1/admin/debug/pprof/", func(w http.ResponseWriter, r *http.Request) {
 		r.URL.Path = strings.TrimPrefix(r.URL.Path, "/v1/admin")
@@ -292,6 +294,31 @@ func (a *API) sendMessage(w http.ResponseWriter, r *http.Request) {
 	}
 	// No connection sent it, so every device of the sender hears of it too.
 	res, err := a.o.Service.Send(ctx, service.Caller{UserID: extra.From}, p)
+	if err != nil {
+		a.fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, res)
+}
+
+func (a *API) settings(w http.ResponseWriter, r *http.Request) {
+	res, err := a.o.Service.AdminSettings(r.Context(), r.PathValue("userId"))
+	if err != nil {
+		a.fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, res)
+}
+
+// updateSettings takes either switch or both, as settings.update does;
+// every device of the user gets settings.changed.
+func (a *API) updateSettings(w http.ResponseWriter, r *http.Request) {
+	var p protocol.SettingsUpdateParams
+	if pe := decode(w, r, &p); pe != nil {
+		WriteError(w, pe)
+		return
+	}
+	res, err := a.o.Service.AdminUpdateSettings(r.Context(), r.PathValue("userId"), p)
 	if err != nil {
 		a.fail(w, err)
 		return

@@ -19,6 +19,8 @@ import type {
   ReceiptMembersResult,
   SendResult,
   ServerEvents,
+  Settings,
+  SettingsUpdateParams,
 } from "./types.js";
 
 /**
@@ -386,9 +388,16 @@ export class SeenClient {
    * still gets its own answer: a shared request the server refuses is sent
    * again caller by caller, so a bad id fails only its own caller. The
    * count of a shared request is exact when every id in it was new;
-   * otherwise a caller gets at most its own number of ids.
+   * otherwise a caller gets at most its own number of ids. With
+   * `{ private: true }` the read is private whatever the user's shareReads
+   * (it clears this user's unread state on all its devices and tells no
+   * sender) and goes in a request of its own.
    */
-  read(conversation: Conversation, msgIds: string[]): Promise<number> {
+  read(conversation: Conversation, msgIds: string[], options: { private?: boolean } = {}): Promise<number> {
+    if (options.private) {
+      // A private read is never shared with others' (shared) reads.
+      return this.rpc("message.read", { conversation, msgIds, private: true }).then((r) => r.read);
+    }
     if (!this.opts.readBatching || msgIds.length === 0 || msgIds.length > MAX_MSG_IDS) {
       // Nothing to share, or a request the server refuses whole: alone.
       return this.readNow(conversation, msgIds);
@@ -454,12 +463,32 @@ export class SeenClient {
     for (const w of batch) w.resolve(attributeRead(read, ids.length, w.ids.length));
   }
 
-  /** conversation.read: everything up to seq (default: the latest) is read; resolves with the read watermark. */
-  async readConversation(conversation: Conversation, seq?: number): Promise<number> {
+  /**
+   * conversation.read: everything up to seq (default: the latest) is read;
+   * resolves with this user's own read watermark. `{ private: true }` makes
+   * it private, as for read().
+   */
+  async readConversation(conversation: Conversation, seq?: number, options: { private?: boolean } = {}): Promise<number> {
     const params: ConversationReadParams = { conversation };
     if (seq !== undefined) params.seq = seq;
+    if (options.private) params.private = true;
     const res = await this.rpc("conversation.read", params);
     return res.readSeq;
+  }
+
+  /** settings.get: the user's receipt sharing switches (both true until changed). */
+  settings(): Promise<Settings> {
+    return this.rpc("settings.get", {});
+  }
+
+  /**
+   * settings.update: change either switch or both; resolves with the settings
+   * as they now stand. The server applies them to every later ack of the
+   * user, whatever device sends it; the user's other devices get
+   * "settings.changed".
+   */
+  updateSettings(update: SettingsUpdateParams): Promise<Settings> {
+    return this.rpc("settings.update", update);
   }
 
   /** conversation.list: one page. */

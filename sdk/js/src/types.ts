@@ -191,6 +191,8 @@ export interface DeliveredParams {
 export interface ReadParams {
   conversation: Conversation;
   msgIds: string[];
+  /** Private: clears the reader's own unread state and tells no sender, whatever shareReads says. */
+  private?: boolean;
 }
 
 export interface ReadResult {
@@ -202,6 +204,22 @@ export interface ConversationReadParams {
   conversation: Conversation;
   /** Omitted or 0: up to the latest message. */
   seq?: number;
+  /** Private: as ReadParams.private. */
+  private?: boolean;
+}
+
+/** A user's receipt sharing switches: settings.get, settings.update, settings.changed. */
+export interface Settings {
+  /** false: every read of the user is private (senders see it unread). */
+  shareReads: boolean;
+  /** false: the user's delivery acks are not shown to senders. */
+  shareDelivery: boolean;
+}
+
+/** settings.update: either switch or both; one left out stays. */
+export interface SettingsUpdateParams {
+  shareReads?: boolean;
+  shareDelivery?: boolean;
 }
 
 export interface ConversationReadResult {
@@ -282,7 +300,12 @@ export interface Methods {
   "group.remove": { params: GroupMembersChangeParams; result: EmptyResult };
   "group.leave": { params: GroupLeaveParams; result: EmptyResult };
   "group.members": { params: GroupMembersParams; result: GroupMembersResult };
+  "settings.get": { params: EmptyParams; result: Settings };
+  "settings.update": { params: SettingsUpdateParams; result: Settings };
 }
+
+/** The params of methods that take none. */
+export type EmptyParams = Record<string, never>;
 
 /** The error object of an error answer (SeenError carries it). */
 export interface WireError {
@@ -301,6 +324,8 @@ export interface ServerEvents {
   "receipt.changed": ReceiptChangedEvent;
   "receipt.requested": ReceiptRequestedEvent;
   "group.member": GroupMemberEvent;
+  /** Another device of the user (or the app server) changed its settings. */
+  "settings.changed": Settings;
 }
 
 /** Everything `on` accepts: server events plus the client's connection events. */

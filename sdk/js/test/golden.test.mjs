@@ -146,6 +146,8 @@ const typedCall = {
   "group.remove": (c, p) => c.removeMembers(p.groupId, p.userIds),
   "group.leave": (c, p) => c.leaveGroup(p.groupId),
   "group.members": (c, p) => c.groupMembers(p.groupId, { cursor: p.cursor, limit: p.limit }),
+  "settings.get": (c) => c.settings(),
+  "settings.update": (c, p) => c.updateSettings(p),
 };
 
 async function connected(sent, failWith) {

@@ -168,6 +168,41 @@ describe("SeenClient against seen serve", () => {
     assert.equal(theirs.unreadCount, 0);
   });
 
+  test("private reading: settings on the server, settings.changed, private reads tell no sender", async () => {
+    const [a, b] = [uid("alice"), uid("bob")];
+    const alice = await client(server, a);
+    const bob = await client(server, b);
+    const bob2 = await client(server, b);
+    assert.deepEqual(await bob.settings(), { shareReads: true, shareDelivery: true });
+    let got = 0;
+    const allThree = new Promise((r) => bob.on("message.new", () => ++got === 3 && r()));
+    const sent = [];
+    for (const t of ["one", "two", "three"]) sent.push(await alice.send(peer(b), { text: t }, { receipt: true }));
+    await allThree;
+
+    // A private read (per call): bob's own unread count drops, alice sees nothing.
+    assert.equal(await bob.read(peer(a), [sent[1].msgId], { private: true }), 1);
+    // The setting, changed on one device, holds for the other's plain reads.
+    const changed = waitFor(bob2, "settings.changed", () => true);
+    assert.deepEqual(await bob.updateSettings({ shareReads: false }), { shareReads: false, shareDelivery: true });
+    assert.deepEqual(await changed, { shareReads: false, shareDelivery: true });
+    assert.equal(await bob2.readConversation(peer(a)), 3);
+    const theirs = (await bob.conversations()).conversations.find((c) => c.conversation.id === a);
+    assert.equal(theirs.unreadCount, 0);
+    const [r] = await alice.queryReceipts(peer(b), [sent[2].msgId]);
+    assert.equal(r.readCount, 0);
+    const mine = (await alice.conversations()).conversations.find((c) => c.conversation.id === b);
+    assert.equal(mine.peerReadSeq, 0);
+
+    // Sharing again reveals nothing; a shared read reveals itself only.
+    await bob.updateSettings({ shareReads: true });
+    const readEv = waitFor(alice, "receipt.read", (e) => e.userId === b);
+    assert.equal(await bob.read(peer(a), [sent[2].msgId]), 1);
+    assert.deepEqual((await readEv).msgIds, [sent[2].msgId]);
+    const [r0] = await alice.queryReceipts(peer(b), [sent[0].msgId]);
+    assert.equal(r0.readCount, 0);
+  });
+
   test("group receipts: receipt.changed counts, reminders, member lists", async () => {
     const [o, m1, m2, m3] = [uid("owner"), uid("m1"), uid("m2"), uid("m3")];
     const owner = await client(server, o);
