@@ -10,6 +10,7 @@ import (
 	"io"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -67,6 +68,10 @@ type conn struct {
 	dead      bool           // guarded by qmu: no new goroutine may start
 	workers   sync.WaitGroup // writers, pings, the drain, over-budget checks; Add under qmu while !dead
 
+	jobs     chan job       // requests for a waiting worker (worker.go)
+	nworkers atomic.Int32   // workers running
+	runners  sync.WaitGroup // the workers
+
 	mu       sync.Mutex
 	draining bool           // guarded by mu: no new requests once set
 	inflight sync.WaitGroup // Add under mu while !draining
@@ -83,6 +88,7 @@ func newConn(h *Handler, wsc *websocket.Conn, bc *batchConn, id string) *conn {
 		cancel:  cancel,
 		sem:     make(chan struct{}, h.o.Config.MaxInflight),
 		pages:   make(chan struct{}, MaxPagesInflight),
+		jobs:    make(chan job),
 		limiter: rate.NewLimiter(rate.Limit(h.o.Config.RatePerConn), h.o.Config.BurstPerConn),
 	}
 }
@@ -100,6 +106,7 @@ func (c *conn) serve() {
 	c.ping.Stop()
 	c.tok.stop()
 	c.inflight.Wait()
+	c.runners.Wait()
 	c.qmu.Lock()
 	c.dead = true
 	// Frames still queued will never be written.
@@ -234,18 +241,7 @@ func (c *conn) handleFrame(data []byte) (stop bool) {
 		c.inflight.Done()
 		return false
 	}
-	go func() {
-		defer c.inflight.Done()
-		start := time.Now()
-		ctx, cancel := context.WithTimeout(c.ctx, c.h.o.Config.RequestTimeout)
-		res, pe := c.dispatch(ctx, req)
-		cancel()
-		c.h.o.Metrics.RequestDuration.WithLabelValues(c.methodLabel(req.Method)).Observe(time.Since(start).Seconds())
-		// The slot goes with the response and is freed once it is written,
-		// not queued: a client that does not read cannot have more than
-		// MaxInflight responses waiting.
-		c.enqueue(outFrame{b: c.response(id, req.Method, res, pe), slot: true, page: page})
-	}()
+	c.run(job{id: id, req: req, page: page})
 	return false
 }
 
