@@ -96,6 +96,13 @@ func newConn(h *Handler, wsc *websocket.Conn, bc *batchConn, id string) *conn {
 // serve runs the connection until it ends and joins all its goroutines.
 func (c *conn) serve() {
 	c.ping = time.AfterFunc(c.h.o.Config.PingInterval, c.pingOnce)
+	// Whatever ends the connection (a failed write, a drop, the token's
+	// expiry) cancels c.ctx, and that closes the socket, which stops a
+	// read or write in progress. So the reader and the writer need not
+	// hand the library a cancellable context for every frame: it would
+	// register and unregister a callback on c.ctx for each.
+	stopClose := context.AfterFunc(c.ctx, func() { c.ws.CloseNow() })
+	defer stopClose()
 	if c.readLoop() {
 		// The reader stopped on purpose and asked for a close: let the
 		// writer flush the last frames and finish the handshake.
@@ -148,7 +155,11 @@ func (c *conn) readLoop() (closing bool) {
 			cancel()
 			return false
 		}
-		typ, r, err := c.ws.Reader(ctx)
+		readCtx := ctx
+		if c.connected {
+			readCtx = context.Background() // c.ctx closes the socket (serve)
+		}
+		typ, r, err := c.ws.Reader(readCtx)
 		if err != nil {
 			cancel()
 			return false
@@ -380,11 +391,11 @@ func (c *conn) reply(id json.RawMessage, method string, res any, pe *protocol.Er
 
 // response counts and encodes a response.
 func (c *conn) response(id json.RawMessage, method string, res any, pe *protocol.Error) []byte {
-	code := "0"
 	if pe != nil {
-		code = strconv.Itoa(pe.Code)
+		c.h.o.Metrics.Requests.WithLabelValues(c.methodLabel(method), strconv.Itoa(pe.Code)).Inc()
+	} else {
+		c.h.metricsOf(c.methodLabel(method)).ok.Inc()
 	}
-	c.h.o.Metrics.Requests.WithLabelValues(c.methodLabel(method), code).Inc()
 	b, err := responseFrame(id, res, pe)
 	if err != nil {
 		c.h.log.Error("encode response", "method", method, "err", err)

@@ -254,7 +254,8 @@ func (c *conn) writer() {
 }
 
 func (c *conn) write(b []byte) bool {
-	ctx := c.ctx
+	// c.ctx closes the socket when it ends (serve), which stops the write.
+	ctx := context.Background()
 	if c.bc == nil {
 		// A batchConn bounds each write itself; without one the context
 		// does.

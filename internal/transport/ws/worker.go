@@ -101,7 +101,7 @@ func (c *conn) runJob(j job) {
 	ctx, cancel := context.WithTimeout(c.ctx, c.h.o.Config.RequestTimeout)
 	res, pe := c.dispatch(ctx, j.req)
 	cancel()
-	c.h.o.Metrics.RequestDuration.WithLabelValues(c.methodLabel(j.req.Method)).Observe(time.Since(start).Seconds())
+	c.h.metricsOf(c.methodLabel(j.req.Method)).duration.Observe(time.Since(start).Seconds())
 	// The slot goes with the response and is freed once it is written,
 	// not queued: a client that does not read cannot have more than
 	// MaxInflight responses waiting.

@@ -49,10 +49,11 @@ type Options struct {
 
 // Handler is the http.Handler of /v1/ws.
 type Handler struct {
-	o      Options
-	log    *slog.Logger
-	prefix string // connection id prefix, unique per process
-	nextID atomic.Uint64
+	o       Options
+	log     *slog.Logger
+	prefix  string // connection id prefix, unique per process
+	nextID  atomic.Uint64
+	metrics metricsCache // per-method instruments (metrics.go)
 
 	mu       sync.Mutex
 	unauth   int                   // guarded by mu: open sockets that have not connected
