@@ -1,8 +1,11 @@
 package ws_test
 
 import (
+	"fmt"
+	"runtime"
 	"runtime/metrics"
 	"testing"
+	"time"
 
 	"github.com/seen-im/seen/client"
 	"github.com/seen-im/seen/internal/seentest"
@@ -58,4 +61,33 @@ func TestSequentialRequestsReuseTheConnectionsWorker(t *testing.T) {
 	if limit := uint64(n + n/4); got >= limit {
 		t.Errorf("%d sequential message.read started %d goroutines, want fewer than %d", n, got, limit)
 	}
+}
+
+// Workers started for a burst of requests exit once there is no more
+// work: a connection gone quiet holds only its reader, as before workers.
+func TestIdleConnectionsWorkersExit(t *testing.T) {
+	s := seentest.Start(t)
+	s.Users("carol")
+	r := seentest.DialRaw(t, s.WSURL())
+	r.Connect(s.Token("carol"), "c1")
+	// Let the connect settle, then count.
+	r.MustCall(protocol.MethodConversationList, map[string]any{"limit": 1}, nil)
+	quiet := runtime.NumGoroutine()
+	// Requests sent without waiting for their answers run on several
+	// workers at once.
+	const n = 32
+	for i := range n {
+		r.Send(fmt.Sprintf(`{"jsonrpc":"2.0","id":"p%d","method":"conversation.list","params":{"limit":1}}`, i))
+	}
+	for i := range n {
+		if f := r.Response(fmt.Sprintf(`"p%d"`, i)); f.Error != nil {
+			t.Fatalf("conversation.list: %v", f.Error)
+		}
+	}
+	seentest.Eventually(t, 10*time.Second, func() error {
+		if got := runtime.NumGoroutine(); got > quiet {
+			return fmt.Errorf("%d goroutines, want at most %d as before the requests", got, quiet)
+		}
+		return nil
+	})
 }
