@@ -30,10 +30,11 @@ type closeReq struct {
 
 // conn is one client connection.
 type conn struct {
-	h  *Handler
-	ws *websocket.Conn
-	bc *batchConn // the socket under ws, if it batches writes; else nil
-	id string
+	h      *Handler
+	ws     *websocket.Conn
+	bc     *batchConn   // the socket under ws, if it batches writes; else nil
+	stream *streamCount // what was read against the frames had (inline.go); nil without bc
+	id     string
 
 	ctx    context.Context // cancelled when the connection is done
 	cancel context.CancelFunc
@@ -70,6 +71,7 @@ type conn struct {
 
 	jobs     chan job       // requests for a waiting worker (worker.go)
 	nworkers atomic.Int32   // workers running
+	handoffs atomic.Int64   // requests handed to a worker (the rest ran on the reader)
 	runners  sync.WaitGroup // the workers
 
 	mu       sync.Mutex
@@ -169,6 +171,9 @@ func (c *conn) readLoop() (closing bool) {
 		if err != nil {
 			return false
 		}
+		if c.stream != nil {
+			c.stream.frame(len(data))
+		}
 		if int64(len(data)) > limit {
 			pe := protocol.Errorf(protocol.CodeTooLarge, "frame larger than %d bytes", limit)
 			pe.Data = map[string]any{"limit": limit}
@@ -252,7 +257,12 @@ func (c *conn) handleFrame(data []byte) (stop bool) {
 		c.inflight.Done()
 		return false
 	}
-	c.run(job{id: id, req: req, page: page})
+	j := job{id: id, req: req, page: page}
+	if c.runInline(req) {
+		c.runJob(j)
+		return false
+	}
+	c.run(j)
 	return false
 }
 

@@ -36,6 +36,7 @@ type job struct {
 // run hands j to a waiting worker, or starts one. It is called from the
 // reader only, with j's in-flight slot held; the slots bound the workers.
 func (c *conn) run(j job) {
+	c.handoffs.Add(1)
 	select {
 	case c.jobs <- j:
 		return
