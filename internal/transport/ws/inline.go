@@ -22,9 +22,12 @@ import (
 // burst that reaches the socket only after the reader started a request
 // waits for that one request at most.
 //
-// The reader answers the pings' pongs, so while it runs a request it does
-// not; inline runs are allowed only when a request ends (RequestTimeout)
-// well before a ping goes unanswered (IdleTimeout - PingInterval).
+// The cost: frames that reach the socket while the reader runs a request
+// wait for it, one durable write normally, RequestTimeout at most if the
+// store stalls. And the reader answers the pings' pongs, so while it runs
+// a request it does not; inline runs are allowed only when a request ends
+// (RequestTimeout) well before a ping goes unanswered (IdleTimeout -
+// PingInterval).
 //
 // Whether more has been read: the library reads frames through a buffer it
 // does not expose, and reads it on other goroutines too (the closing
