@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -27,11 +28,21 @@ var batchBufs = sync.Pool{New: func() any { b := make([]byte, 0, 8<<10); return 
 type batchConn struct {
 	net.Conn
 	timeout time.Duration
+	rbytes  atomic.Int64 // bytes read, for streamCount (inline.go)
+	rfull   atomic.Bool  // the last read filled its buffer: the socket may hold more
 
 	mu     sync.Mutex
 	corked bool    // guarded by mu
 	buf    *[]byte // guarded by mu: collected bytes, nil while empty
 	err    error   // guarded by mu: the first write error, returned from then on
+}
+
+// Read counts what it reads.
+func (b *batchConn) Read(p []byte) (int, error) {
+	n, err := b.Conn.Read(p)
+	b.rbytes.Add(int64(n))
+	b.rfull.Store(n == len(p))
+	return n, err
 }
 
 // Write collects p while corked, and writes otherwise.

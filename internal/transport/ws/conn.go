@@ -10,6 +10,7 @@ import (
 	"io"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -29,10 +30,11 @@ type closeReq struct {
 
 // conn is one client connection.
 type conn struct {
-	h  *Handler
-	ws *websocket.Conn
-	bc *batchConn // the socket under ws, if it batches writes; else nil
-	id string
+	h      *Handler
+	ws     *websocket.Conn
+	bc     *batchConn   // the socket under ws, if it batches writes; else nil
+	stream *streamCount // what was read against the frames had (inline.go); nil without bc
+	id     string
 
 	ctx    context.Context // cancelled when the connection is done
 	cancel context.CancelFunc
@@ -67,6 +69,11 @@ type conn struct {
 	dead      bool           // guarded by qmu: no new goroutine may start
 	workers   sync.WaitGroup // writers, pings, the drain, over-budget checks; Add under qmu while !dead
 
+	jobs     chan job       // requests for a waiting worker (worker.go)
+	nworkers atomic.Int32   // workers running
+	handoffs atomic.Int64   // requests handed to a worker (the rest ran on the reader)
+	runners  sync.WaitGroup // the workers
+
 	mu       sync.Mutex
 	draining bool           // guarded by mu: no new requests once set
 	inflight sync.WaitGroup // Add under mu while !draining
@@ -83,6 +90,7 @@ func newConn(h *Handler, wsc *websocket.Conn, bc *batchConn, id string) *conn {
 		cancel:  cancel,
 		sem:     make(chan struct{}, h.o.Config.MaxInflight),
 		pages:   make(chan struct{}, MaxPagesInflight),
+		jobs:    make(chan job),
 		limiter: rate.NewLimiter(rate.Limit(h.o.Config.RatePerConn), h.o.Config.BurstPerConn),
 	}
 }
@@ -90,6 +98,13 @@ func newConn(h *Handler, wsc *websocket.Conn, bc *batchConn, id string) *conn {
 // serve runs the connection until it ends and joins all its goroutines.
 func (c *conn) serve() {
 	c.ping = time.AfterFunc(c.h.o.Config.PingInterval, c.pingOnce)
+	// Whatever ends the connection (a failed write, a drop, the token's
+	// expiry) cancels c.ctx, and that closes the socket, which stops a
+	// read or write in progress. So the reader and the writer need not
+	// hand the library a cancellable context for every frame: it would
+	// register and unregister a callback on c.ctx for each.
+	stopClose := context.AfterFunc(c.ctx, func() { c.ws.CloseNow() })
+	defer stopClose()
 	if c.readLoop() {
 		// The reader stopped on purpose and asked for a close: let the
 		// writer flush the last frames and finish the handshake.
@@ -100,6 +115,7 @@ func (c *conn) serve() {
 	c.ping.Stop()
 	c.tok.stop()
 	c.inflight.Wait()
+	c.runners.Wait()
 	c.qmu.Lock()
 	c.dead = true
 	// Frames still queued will never be written.
@@ -141,7 +157,11 @@ func (c *conn) readLoop() (closing bool) {
 			cancel()
 			return false
 		}
-		typ, r, err := c.ws.Reader(ctx)
+		readCtx := ctx
+		if c.connected {
+			readCtx = context.Background() // c.ctx closes the socket (serve)
+		}
+		typ, r, err := c.ws.Reader(readCtx)
 		if err != nil {
 			cancel()
 			return false
@@ -150,6 +170,9 @@ func (c *conn) readLoop() (closing bool) {
 		cancel()
 		if err != nil {
 			return false
+		}
+		if c.stream != nil {
+			c.stream.frame(len(data))
 		}
 		if int64(len(data)) > limit {
 			pe := protocol.Errorf(protocol.CodeTooLarge, "frame larger than %d bytes", limit)
@@ -234,18 +257,12 @@ func (c *conn) handleFrame(data []byte) (stop bool) {
 		c.inflight.Done()
 		return false
 	}
-	go func() {
-		defer c.inflight.Done()
-		start := time.Now()
-		ctx, cancel := context.WithTimeout(c.ctx, c.h.o.Config.RequestTimeout)
-		res, pe := c.dispatch(ctx, req)
-		cancel()
-		c.h.o.Metrics.RequestDuration.WithLabelValues(c.methodLabel(req.Method)).Observe(time.Since(start).Seconds())
-		// The slot goes with the response and is freed once it is written,
-		// not queued: a client that does not read cannot have more than
-		// MaxInflight responses waiting.
-		c.enqueue(outFrame{b: c.response(id, req.Method, res, pe), slot: true, page: page})
-	}()
+	j := job{id: id, req: req, page: page}
+	if c.runInline(req) {
+		c.runJob(j)
+		return false
+	}
+	c.run(j)
 	return false
 }
 
@@ -384,11 +401,11 @@ func (c *conn) reply(id json.RawMessage, method string, res any, pe *protocol.Er
 
 // response counts and encodes a response.
 func (c *conn) response(id json.RawMessage, method string, res any, pe *protocol.Error) []byte {
-	code := "0"
 	if pe != nil {
-		code = strconv.Itoa(pe.Code)
+		c.h.o.Metrics.Requests.WithLabelValues(c.methodLabel(method), strconv.Itoa(pe.Code)).Inc()
+	} else {
+		c.h.metricsOf(c.methodLabel(method)).ok.Inc()
 	}
-	c.h.o.Metrics.Requests.WithLabelValues(c.methodLabel(method), code).Inc()
 	b, err := responseFrame(id, res, pe)
 	if err != nil {
 		c.h.log.Error("encode response", "method", method, "err", err)
@@ -477,70 +494,4 @@ func wireText(b []byte) []byte {
 		return b
 	}
 	return bytes.ToValidUTF8(b, []byte("\uFFFD"))
-}
-
-// parseRequest checks the JSON-RPC envelope. The returned id is the
-// request's id where one could be read, for the error response.
-func parseRequest(data []byte) (json.RawMessage, protocol.Request, *protocol.Error) {
-	var req protocol.Request
-	// A frame is UTF-8 text; one that is not is not JSON text either
-	// (RFC 8259), whatever encoding/json would make of it (it replaces
-	// invalid bytes in strings silently). Checked first, so that nothing
-	// built from such a frame is ever stored or relayed.
-	if !utf8.Valid(data) {
-		return nil, req, protocol.Errorf(protocol.CodeParseError, "frame is not valid UTF-8")
-	}
-	if !json.Valid(data) {
-		return nil, req, protocol.Errorf(protocol.CodeParseError, "invalid JSON")
-	}
-	data = bytes.TrimSpace(data)
-	if data[0] != '{' {
-		return nil, req, protocol.Errorf(protocol.CodeInvalidRequest, "a request must be a JSON object")
-	}
-	var env struct {
-		JSONRPC json.RawMessage `json:"jsonrpc"`
-		ID      json.RawMessage `json:"id"`
-		Method  json.RawMessage `json:"method"`
-		Params  json.RawMessage `json:"params"`
-	}
-	if err := json.Unmarshal(data, &env); err != nil {
-		return nil, req, protocol.Errorf(protocol.CodeInvalidRequest, "not a request")
-	}
-	var id json.RawMessage
-	if len(env.ID) > 0 && (env.ID[0] == '"' || env.ID[0] == '-' || (env.ID[0] >= '0' && env.ID[0] <= '9')) {
-		id = env.ID
-	}
-	if id == nil {
-		return nil, req, protocol.Errorf(protocol.CodeInvalidRequest, "id must be a string or a number")
-	}
-	if string(env.JSONRPC) != `"2.0"` {
-		return id, req, protocol.Errorf(protocol.CodeInvalidRequest, `jsonrpc must be "2.0"`)
-	}
-	if len(env.Method) == 0 || env.Method[0] != '"' {
-		return id, req, protocol.Errorf(protocol.CodeInvalidRequest, "method must be a string")
-	}
-	if err := json.Unmarshal(env.Method, &req.Method); err != nil || req.Method == "" {
-		return id, req, protocol.Errorf(protocol.CodeInvalidRequest, "method must be a non-empty string")
-	}
-	req.JSONRPC, req.ID, req.Params = protocol.Version, id, env.Params
-	return id, req, nil
-}
-
-// encodeResponse renders a response frame.
-func encodeResponse(id json.RawMessage, res any, pe *protocol.Error) ([]byte, error) {
-	if id == nil {
-		id = json.RawMessage("null")
-	}
-	r := protocol.Response{JSONRPC: protocol.Version, ID: id, Error: pe}
-	if pe == nil {
-		if res == nil {
-			res = protocol.Empty{}
-		}
-		b, err := json.Marshal(res)
-		if err != nil {
-			return nil, err
-		}
-		r.Result = b
-	}
-	return json.Marshal(r)
 }

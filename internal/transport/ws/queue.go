@@ -53,6 +53,24 @@ func (c *conn) release(f outFrame) {
 // reports false, queueing nothing, for an event beyond the queue's event
 // limits.
 func (c *conn) enqueue(f outFrame) bool {
+	ok, _ := c.push(f, false)
+	return ok
+}
+
+// enqueueAndWrite queues a response and, if no writer runs, writes the
+// queue on the calling goroutine instead of starting one: a request's
+// worker may block on the socket (its in-flight slot is held until the
+// response is written anyway); the bus's delivery, which must not, uses
+// enqueue.
+func (c *conn) enqueueAndWrite(f outFrame) {
+	if _, write := c.push(f, true); write {
+		c.writer()
+	}
+}
+
+// push queues f (see enqueue). With inline, a writer is not started but
+// reported: the caller must then run c.writer itself.
+func (c *conn) push(f outFrame, inline bool) (ok, write bool) {
 	f.b = wireText(f.b)
 	n := int64(len(f.b))
 	c.qmu.Lock()
@@ -60,12 +78,12 @@ func (c *conn) enqueue(f outFrame) bool {
 	if c.dead || c.ctx.Err() != nil {
 		// The connection is going; nothing to write any more.
 		c.release(f)
-		return true
+		return true, false
 	}
 	if f.event {
 		// One event may exceed the budget on its own, as a response may.
 		if c.events >= c.h.o.Config.SendQueue || (c.evbytes > 0 && c.evbytes+n > c.h.o.Config.MaxQueueBytes) {
-			return false
+			return false, false
 		}
 		c.events++
 		c.evbytes += n
@@ -82,8 +100,11 @@ func (c *conn) enqueue(f outFrame) bool {
 			c.overTimer.Reset(c.h.writeTimeout())
 		}
 	}
+	if inline {
+		return true, c.claimWriterLocked()
+	}
 	c.startWriterLocked()
-	return true
+	return true, false
 }
 
 // uncountLocked uncounts frames that were written or never will be. c.qmu
@@ -156,12 +177,21 @@ func (c *conn) overCheck() {
 
 // startWriterLocked starts a writer unless one runs. c.qmu is held.
 func (c *conn) startWriterLocked() {
+	if c.claimWriterLocked() {
+		go c.writer()
+	}
+}
+
+// claimWriterLocked makes the caller the writer, counted in c.workers,
+// unless one runs: if it reports true the caller must run c.writer. c.qmu
+// is held.
+func (c *conn) claimWriterLocked() bool {
 	if c.writing || c.dead {
-		return
+		return false
 	}
 	c.writing = true
 	c.workers.Add(1)
-	go c.writer()
+	return true
 }
 
 // requestClose asks for the socket to be closed with a status once what is
@@ -224,7 +254,8 @@ func (c *conn) writer() {
 }
 
 func (c *conn) write(b []byte) bool {
-	ctx := c.ctx
+	// c.ctx closes the socket when it ends (serve), which stops the write.
+	ctx := context.Background()
 	if c.bc == nil {
 		// A batchConn bounds each write itself; without one the context
 		// does.

@@ -49,10 +49,12 @@ type Options struct {
 
 // Handler is the http.Handler of /v1/ws.
 type Handler struct {
-	o      Options
-	log    *slog.Logger
-	prefix string // connection id prefix, unique per process
-	nextID atomic.Uint64
+	o       Options
+	log     *slog.Logger
+	prefix  string // connection id prefix, unique per process
+	nextID  atomic.Uint64
+	metrics metricsCache // per-method instruments (metrics.go)
+	inline  bool         // the reader may run cheap requests (inline.go); set by New
 
 	mu       sync.Mutex
 	unauth   int                   // guarded by mu: open sockets that have not connected
@@ -105,13 +107,15 @@ func New(o Options) *Handler {
 	}
 	var b [6]byte
 	_, _ = rand.Read(b[:])
-	return &Handler{
+	h := &Handler{
 		o:      o,
 		log:    o.Logger,
 		prefix: hex.EncodeToString(b[:]) + "-",
 		conns:  make(map[*conn]struct{}),
 		users:  make(map[string]*userState),
 	}
+	h.inline = h.inlineAllowed()
+	return h
 }
 
 // ServeHTTP upgrades the request and serves the connection until it closes.
@@ -136,10 +140,19 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.mu.Unlock()
 	defer h.wg.Done()
 
-	wsc, err := websocket.Accept(w, r, &websocket.AcceptOptions{
+	opts := &websocket.AcceptOptions{
 		CompressionMode: websocket.CompressionDisabled,
 		OriginPatterns:  h.o.OriginPatterns,
-	})
+	}
+	bc := batchConnOf(r.Context())
+	var stream *streamCount
+	if bc != nil {
+		// Counts what is read of the socket against the frames (inline.go).
+		stream = &streamCount{bc: bc}
+		opts.OnPingReceived, opts.OnPongReceived = stream.ping, stream.pong
+		w = &hijackWatch{ResponseWriter: w, stream: stream}
+	}
+	wsc, err := websocket.Accept(w, r, opts)
 	if err != nil {
 		h.leaveUnauth()
 		h.log.Debug("websocket accept", "err", err)
@@ -148,7 +161,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// The frame limit is enforced by reading, so that an oversized frame
 	// can be answered with 413 before the socket is closed.
 	wsc.SetReadLimit(-1)
-	c := newConn(h, wsc, batchConnOf(r.Context()), h.prefix+strconv.FormatUint(h.nextID.Add(1), 36))
+	c := newConn(h, wsc, bc, h.prefix+strconv.FormatUint(h.nextID.Add(1), 36))
+	c.stream = stream
 	h.mu.Lock()
 	h.conns[c] = struct{}{}
 	h.mu.Unlock()

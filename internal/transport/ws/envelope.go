@@ -1,0 +1,265 @@
+package ws
+
+import (
+	"bytes"
+	"encoding/json"
+	"unicode/utf8"
+
+	"github.com/seen-im/seen/protocol"
+)
+
+// The JSON-RPC envelope of every request and response is read and written
+// here without reflection. encoding/json took about a fifth of a read
+// ack's instructions, much of it on the envelope alone: a validating scan,
+// then Unmarshal's own validating scan and reflective decode of the
+// envelope, then a third for the method, and for the answer a reflective
+// Marshal that scanned the id and the result again to compact them.
+//
+// The fast path only ever accepts: it returns a request exactly as the
+// encoding/json path (parseRequestStd, encodeResponseStd) would, and
+// whatever it is not sure of (a refused frame, an escaped or case-folded
+// key, an escaped method, an id that encoding/json would rewrite) goes
+// the encoding/json way. FuzzEnvelopeMatchesEncodingJSON holds the two to
+// the same bytes. Params and results are still encoding/json's: one
+// encoder for the protocol, pinned by the golden frames.
+
+// parseRequest checks the JSON-RPC envelope. The returned id is the
+// request's id where one could be read, for the error response.
+func parseRequest(data []byte) (json.RawMessage, protocol.Request, *protocol.Error) {
+	if req, ok := parseRequestFast(data); ok {
+		return req.ID, req, nil
+	}
+	return parseRequestStd(data)
+}
+
+// envelopeKeys are the members of a request; a key that matches one only
+// without regard to case is left to encoding/json, which accepts it.
+var envelopeKeys = [...]string{"jsonrpc", "id", "method", "params"}
+
+// parseRequestFast reads a well-formed request in one validating scan and
+// one walk over its top-level members. It reports false for anything
+// else.
+func parseRequestFast(data []byte) (protocol.Request, bool) {
+	var req protocol.Request
+	if !utf8.Valid(data) || !json.Valid(data) {
+		return req, false
+	}
+	// From here data is one valid JSON value: the walk need not check
+	// the grammar, only stay in bounds.
+	i := skipSpace(data, 0)
+	if i >= len(data) || data[i] != '{' {
+		return req, false
+	}
+	var vals [len(envelopeKeys)][]byte
+	i = skipSpace(data, i+1)
+	for i < len(data) && data[i] == '"' {
+		end := stringEnd(data, i)
+		if end < 0 {
+			return req, false
+		}
+		key := data[i+1 : end-1]
+		if bytes.IndexByte(key, '\\') >= 0 {
+			return req, false
+		}
+		i = skipSpace(data, end)
+		if i >= len(data) || data[i] != ':' {
+			return req, false
+		}
+		i = skipSpace(data, i+1)
+		end = valueEnd(data, i)
+		if end < 0 {
+			return req, false
+		}
+		for k, name := range envelopeKeys {
+			if string(key) == name {
+				vals[k] = data[i:end] // a repeated key: the last wins, as in encoding/json
+			} else if bytes.EqualFold(key, []byte(name)) {
+				return req, false
+			}
+		}
+		i = skipSpace(data, end)
+		if i < len(data) && data[i] == ',' {
+			i = skipSpace(data, i+1)
+		}
+	}
+	jsonrpc, id, method, params := vals[0], vals[1], vals[2], vals[3]
+	if len(id) == 0 || !(id[0] == '"' || id[0] == '-' || (id[0] >= '0' && id[0] <= '9')) {
+		return req, false
+	}
+	if string(jsonrpc) != `"2.0"` {
+		return req, false
+	}
+	if len(method) < 3 || method[0] != '"' || bytes.IndexByte(method, '\\') >= 0 {
+		return req, false
+	}
+	// The id and params alias the frame, which the reader reads afresh
+	// for every frame and never changes.
+	req.JSONRPC, req.ID, req.Params = protocol.Version, id, params
+	req.Method = string(method[1 : len(method)-1])
+	return req, true
+}
+
+// skipSpace returns the index of the first byte at or after i that is not
+// JSON whitespace.
+func skipSpace(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+// stringEnd returns the index just past the JSON string that starts at
+// b[i], or -1.
+func stringEnd(b []byte, i int) int {
+	for i++; i < len(b); i++ {
+		switch b[i] {
+		case '\\':
+			i++
+		case '"':
+			return i + 1
+		}
+	}
+	return -1
+}
+
+// valueEnd returns the index just past the JSON value that starts at
+// b[i] in valid JSON, or -1.
+func valueEnd(b []byte, i int) int {
+	if i >= len(b) {
+		return -1
+	}
+	switch b[i] {
+	case '"':
+		return stringEnd(b, i)
+	case '{', '[':
+		depth := 0
+		for i < len(b) {
+			switch b[i] {
+			case '"':
+				if i = stringEnd(b, i); i < 0 {
+					return -1
+				}
+				continue
+			case '{', '[':
+				depth++
+			case '}', ']':
+				if depth--; depth == 0 {
+					return i + 1
+				}
+			}
+			i++
+		}
+		return -1
+	}
+	for i < len(b) && b[i] != ',' && b[i] != '}' && b[i] != ']' && b[i] != ' ' && b[i] != '\t' && b[i] != '\n' && b[i] != '\r' {
+		i++
+	}
+	return i
+}
+
+// parseRequestStd is parseRequest with encoding/json: the reference for
+// the fast path, and the one that answers what that does not accept.
+func parseRequestStd(data []byte) (json.RawMessage, protocol.Request, *protocol.Error) {
+	var req protocol.Request
+	// A frame is UTF-8 text; one that is not is not JSON text either
+	// (RFC 8259), whatever encoding/json would make of it (it replaces
+	// invalid bytes in strings silently). Checked first, so that nothing
+	// built from such a frame is ever stored or relayed.
+	if !utf8.Valid(data) {
+		return nil, req, protocol.Errorf(protocol.CodeParseError, "frame is not valid UTF-8")
+	}
+	if !json.Valid(data) {
+		return nil, req, protocol.Errorf(protocol.CodeParseError, "invalid JSON")
+	}
+	data = bytes.TrimSpace(data)
+	if data[0] != '{' {
+		return nil, req, protocol.Errorf(protocol.CodeInvalidRequest, "a request must be a JSON object")
+	}
+	var env struct {
+		JSONRPC json.RawMessage `json:"jsonrpc"`
+		ID      json.RawMessage `json:"id"`
+		Method  json.RawMessage `json:"method"`
+		Params  json.RawMessage `json:"params"`
+	}
+	if err := json.Unmarshal(data, &env); err != nil {
+		return nil, req, protocol.Errorf(protocol.CodeInvalidRequest, "not a request")
+	}
+	var id json.RawMessage
+	if len(env.ID) > 0 && (env.ID[0] == '"' || env.ID[0] == '-' || (env.ID[0] >= '0' && env.ID[0] <= '9')) {
+		id = env.ID
+	}
+	if id == nil {
+		return nil, req, protocol.Errorf(protocol.CodeInvalidRequest, "id must be a string or a number")
+	}
+	if string(env.JSONRPC) != `"2.0"` {
+		return id, req, protocol.Errorf(protocol.CodeInvalidRequest, `jsonrpc must be "2.0"`)
+	}
+	if len(env.Method) == 0 || env.Method[0] != '"' {
+		return id, req, protocol.Errorf(protocol.CodeInvalidRequest, "method must be a string")
+	}
+	if err := json.Unmarshal(env.Method, &req.Method); err != nil || req.Method == "" {
+		return id, req, protocol.Errorf(protocol.CodeInvalidRequest, "method must be a non-empty string")
+	}
+	req.JSONRPC, req.ID, req.Params = protocol.Version, id, env.Params
+	return id, req, nil
+}
+
+// responseHead is how encoding/json starts a response; the id follows.
+const responseHead = `{"jsonrpc":"` + protocol.Version + `","id":`
+
+// encodeResponse renders a response frame.
+func encodeResponse(id json.RawMessage, res any, pe *protocol.Error) ([]byte, error) {
+	if pe != nil || !plainID(id) {
+		return encodeResponseStd(id, res, pe)
+	}
+	if res == nil {
+		res = protocol.Empty{}
+	}
+	b, err := json.Marshal(res)
+	if err != nil {
+		return nil, err
+	}
+	// What json.Marshal(protocol.Response) writes, without its second
+	// pass over the id and the result: the result is Marshal's output,
+	// compact and escaped already, and plainID holds nothing it would
+	// rewrite.
+	out := make([]byte, 0, len(responseHead)+len(id)+len(`,"result":}`)+len(b))
+	out = append(out, responseHead...)
+	out = append(out, id...)
+	out = append(out, `,"result":`...)
+	out = append(out, b...)
+	return append(out, '}'), nil
+}
+
+// plainID reports whether encoding/json writes id as it is: a non-empty
+// id with none of the bytes its compacting escapes (<, >, & and the
+// first byte of U+2028 and U+2029) and no whitespace.
+func plainID(id json.RawMessage) bool {
+	for _, c := range id {
+		switch c {
+		case '<', '>', '&', 0xe2, ' ', '\t', '\r', '\n':
+			return false
+		}
+	}
+	return len(id) > 0
+}
+
+// encodeResponseStd is encodeResponse with encoding/json: the reference
+// for the fast path, and the encoder of errors.
+func encodeResponseStd(id json.RawMessage, res any, pe *protocol.Error) ([]byte, error) {
+	if id == nil {
+		id = json.RawMessage("null")
+	}
+	r := protocol.Response{JSONRPC: protocol.Version, ID: id, Error: pe}
+	if pe == nil {
+		if res == nil {
+			res = protocol.Empty{}
+		}
+		b, err := json.Marshal(res)
+		if err != nil {
+			return nil, err
+		}
+		r.Result = b
+	}
+	return json.Marshal(r)
+}

@@ -1,0 +1,115 @@
+package ws
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"reflect"
+	"testing"
+
+	"github.com/seen-im/seen/protocol"
+)
+
+// readFrame is a message.read of one id as the Go SDK sends it: the
+// request a read ack costs.
+var readFrame = []byte(`{"jsonrpc":"2.0","id":12345,"method":"message.read","params":{"conversation":{"type":"group","id":"ipa-g"},"msgIds":["01JDXQ4Z8K2M3N4P5Q6R7S8T9V"]}}`)
+
+// The envelope of a read ack is read without reflection: no allocation
+// but the method's string (encoding/json's Unmarshal of the envelope and
+// the method allocated several times per request).
+func TestParseRequestOfAReadAllocatesOnlyTheMethod(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector allocates")
+	}
+	var pe *protocol.Error
+	got := testing.AllocsPerRun(100, func() { _, _, pe = parseRequest(readFrame) })
+	if pe != nil {
+		t.Fatalf("parseRequest(%s): %v", readFrame, pe)
+	}
+	if got > 1 {
+		t.Errorf("parseRequest of a message.read: %v allocations, want at most 1", got)
+	}
+}
+
+// The answer to a read ack is encoded with one Marshal of its result and
+// one buffer, not a second reflective Marshal of the envelope.
+func TestEncodeResponseOfAReadAllocatesTwice(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector allocates")
+	}
+	id := json.RawMessage("12345")
+	res := protocol.ReadResult{Read: 1}
+	var err error
+	got := testing.AllocsPerRun(100, func() { _, err = encodeResponse(id, res, nil) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Marshal's result, and the frame.
+	if got > 2 {
+		t.Errorf("encodeResponse of a message.read result: %v allocations, want at most 2", got)
+	}
+}
+
+// FuzzEnvelopeMatchesEncodingJSON holds the envelope's fast path to the
+// encoding/json one: for any frame, parseRequest answers as
+// parseRequestStd does, and for any id it accepts, encodeResponse writes
+// the bytes that encodeResponseStd writes.
+func FuzzEnvelopeMatchesEncodingJSON(f *testing.F) {
+	for _, s := range []string{
+		string(readFrame),
+		`{"jsonrpc":"2.0","id":"a","method":"connect","params":{"token":"x"}}`,
+		` {"jsonrpc" : "2.0" , "id" : -1.5e3 , "method" : "m" , "params" : [ "}" , {"a":"\"]"} ] }` + "\r\n",
+		`{"jsonrpc":"2.0","id":1,"method":"m","params":null}`,
+		`{"jsonrpc":"2.0","id":1,"method":"m","method":"n","id":"2"}`,
+		`{"JSONRPC":"2.0","ID":2,"METHOD":"m","id":3}`,
+		`{"jſonrpc":"2.0","id":2,"method":"m"}`,
+		`{"jsonrpc":"2.0","\u0069d":2,"method":"m"}`,
+		`{"jsonrpc":"2.0","id":2,"method":"m\u002e"}`,
+		`{"jsonrpc":"2.0","id":"<&>","method":"m"}`,
+		"{\"jsonrpc\":\"2.0\",\"id\":\"a\u2028b\",\"method\":\"m\"}",
+		`{"jsonrpc":"2.0","id":"\u003c","method":"m"}`,
+		`{"jsonrpc":"2.0","id":1,"method":"","x":{}}`,
+		`{"jsonrpc":"2.0","id":1,"method":7}`,
+		`{"jsonrpc":"2.0","id":{},"method":"m"}`,
+		`{"jsonrpc":"2.0 ","id":1,"method":"m"}`,
+		`{"jsonrpc":"2.0","id":1,"method":"m","other":[1,{"id":2}],"params":{}}`,
+		`{}`, `[]`, `"x"`, ``, "\xff",
+	} {
+		f.Add([]byte(s))
+	}
+	frames, _ := filepath.Glob(filepath.Join("..", "..", "..", "protocol", "testdata", "frames", "request.*.json"))
+	for _, name := range frames {
+		b, err := os.ReadFile(name)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	results := []any{nil, protocol.Empty{}, protocol.ReadResult{Read: 3}, map[string]string{"html": "<a&b>", "ls": "\u2028"}, json.RawMessage(` { "a" : [1, 2] } `)}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		in := bytes.Clone(data)
+		id, req, pe := parseRequest(data)
+		wantID, wantReq, wantPE := parseRequestStd(in)
+		if !bytes.Equal(id, wantID) || !reflect.DeepEqual(pe, wantPE) || !sameRequest(req, wantReq) {
+			t.Fatalf("parseRequest(%q) = %s, %+v, %v; encoding/json: %s, %+v, %v", data, id, req, pe, wantID, wantReq, wantPE)
+		}
+		if !bytes.Equal(in, data) {
+			t.Fatalf("parseRequest changed its input: %q -> %q", in, data)
+		}
+		for _, res := range results {
+			got, err := encodeResponse(id, res, nil)
+			want, wantErr := encodeResponseStd(id, res, nil)
+			if !bytes.Equal(got, want) || (err == nil) != (wantErr == nil) {
+				t.Fatalf("encodeResponse(%s, %v) = %s, %v; encoding/json: %s, %v", id, res, got, err, want, wantErr)
+			}
+		}
+	})
+}
+
+// sameRequest compares requests by their bytes: a RawMessage absent and
+// one empty are the same on the wire.
+func sameRequest(a, b protocol.Request) bool {
+	return a.JSONRPC == b.JSONRPC && a.Method == b.Method && bytes.Equal(a.ID, b.ID) && bytes.Equal(a.Params, b.Params) &&
+		(a.Params == nil) == (b.Params == nil)
+}

@@ -1,0 +1,112 @@
+package ws
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/seen-im/seen/internal/auth"
+	"github.com/seen-im/seen/internal/config"
+	"github.com/seen-im/seen/internal/metrics"
+)
+
+// inlineServer serves h on a loopback socket the way the server does:
+// through Listener, so that writes batch and reads are counted.
+func inlineServer(t *testing.T, h *Handler) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: h, ConnContext: ConnContext}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = srv.Serve(Listener(l, 5*time.Second))
+	}()
+	t.Cleanup(func() {
+		_ = h.Shutdown(context.Background())
+		_ = srv.Close()
+		<-done
+	})
+	return "ws://" + l.Addr().String()
+}
+
+// call writes a request and reads until its answer.
+func call(t *testing.T, c *websocket.Conn, id int, method, params string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	req := fmt.Sprintf(`{"jsonrpc":"2.0","id":%d,"method":%q,"params":%s}`, id, method, params)
+	if err := c.Write(ctx, websocket.MessageText, []byte(req)); err != nil {
+		t.Fatal(err)
+	}
+	want := fmt.Sprintf(`"id":%d,`, id)
+	for {
+		_, b, err := c.Read(ctx)
+		if err != nil {
+			t.Fatalf("%s: %v", method, err)
+		}
+		if strings.Contains(string(b), want) {
+			if strings.Contains(string(b), `"error"`) {
+				t.Fatalf("%s: %s", method, b)
+			}
+			return
+		}
+	}
+}
+
+// A client that acks one request at a time has its acks run by the
+// connection's reader, not handed to a worker.
+// Pings go back and forth meanwhile: the pongs the library reads by itself
+// are counted with the frames, or the reader would think more was waiting
+// and hand the requests off.
+func TestSequentialAcksRunOnTheReader(t *testing.T) {
+	w := newFrameWorld(t, t.TempDir())
+	defer w.close()
+	cfg := config.Default()
+	cfg.PingInterval = 20 * time.Millisecond
+	tokens := auth.New("test-token-secret-0123456789abcdef", nil)
+	h := New(Options{Service: w.svc, Tokens: tokens, Bus: w.bus, Config: cfg, Metrics: metrics.New()})
+	url := inlineServer(t, h)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c, _, err := websocket.Dial(ctx, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.CloseNow()
+	tok, _, err := tokens.Mint("a", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	call(t, c, 0, "connect", `{"token":"`+tok+`"}`)
+	// Long enough for several pings (the client answers them as it reads).
+	start, n := time.Now(), 0
+	for n < 20 || time.Since(start) < 10*cfg.PingInterval {
+		n++
+		call(t, c, n, "conversation.read", `{"conversation":{"type":"peer","id":"b"}}`)
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if len(h.conns) != 1 {
+		t.Fatalf("%d connections, want 1", len(h.conns))
+	}
+	for sc := range h.conns {
+		// A pong that arrives with a request is read ahead of it: that
+		// request goes to a worker (nothing is counted short that way).
+		if got := sc.handoffs.Load(); got > int64(n/10) {
+			t.Errorf("of %d sequential conversation.read, %d went to workers, want at most %d: the reader runs them", n, got, n/10)
+		}
+		if read, had := sc.stream.bc.rbytes.Load(), sc.stream.consumed.Load(); read != had {
+			t.Errorf("the socket's bytes read (%d) and the frames counted (%d) disagree", read, had)
+		}
+	}
+}
