@@ -350,6 +350,18 @@ func (s *Service) readsChanged(ctx context.Context, ref convRef, c Caller, newly
 			changes = append(changes, receiptChange{Sender: m.Sender, Seq: m.Seq})
 		}
 	}
+	moved := after.ReadSeq > ref.member.ReadSeq
+	if moved && ref.id.IsGroup() {
+		// The move's changes go with the single reads', in one call: a
+		// message both read singly and reached by the fold is one change,
+		// and a reader is reported once even when the coalescer is on
+		// another node and flushes between two messages from here.
+		for _, ch := range s.watermarkChanges(ctx, ref, c, ref.member.ReadSeq, after.ReadSeq) {
+			if !slices.Contains(changes, ch) {
+				changes = append(changes, ch)
+			}
+		}
+	}
 	s.changed(ctx, ref.id, c.UserID, changes)
 	if len(peerRead) > 0 {
 		s.publish(ctx, s.receiptEventsTo(ctx, []string{ref.peer}), "", protocol.EventReceiptRead, protocol.ReceiptReadEvent{
@@ -363,7 +375,7 @@ func (s *Service) readsChanged(ctx context.Context, ref convRef, c Caller, newly
 		}
 		s.settleDone(ctx, ref.id, seqs)
 	}
-	if after.ReadSeq > ref.member.ReadSeq {
+	if moved && ref.id.IsPeer() {
 		s.watermarkMoved(ctx, ref, c, ref.member.ReadSeq, after.ReadSeq, true)
 	}
 	s.ownReadMoved(ctx, ref, c, after)
@@ -396,20 +408,26 @@ func (s *Service) watermarkMoved(ctx context.Context, ref convRef, c Caller, fro
 		s.settleDone(ctx, ref.id, seqs)
 	}
 	if ref.id.IsGroup() {
-		var changed []receiptChange
-		_ = s.withEngine(ctx, ref.id, func(e *receipts.Conv) error {
-			for _, seq := range s.affected(e, ref.member, from, to, c.UserID) {
-				t, _ := e.Tracked(seq)
-				changed = append(changed, receiptChange{Sender: t.Sender, Seq: seq})
-			}
-			return nil
-		})
 		reader := ""
 		if read {
 			reader = c.UserID
 		}
-		s.changed(ctx, ref.id, reader, changed)
+		s.changed(ctx, ref.id, reader, s.watermarkChanges(ctx, ref, c, from, to))
 	}
+}
+
+// watermarkChanges lists the live group receipts of others whose counts a
+// watermark move of c from from to to changes.
+func (s *Service) watermarkChanges(ctx context.Context, ref convRef, c Caller, from, to uint64) []receiptChange {
+	var changed []receiptChange
+	_ = s.withEngine(ctx, ref.id, func(e *receipts.Conv) error {
+		for _, seq := range s.affected(e, ref.member, from, to, c.UserID) {
+			t, _ := e.Tracked(seq)
+			changed = append(changed, receiptChange{Sender: t.Sender, Seq: seq})
+		}
+		return nil
+	})
+	return changed
 }
 
 // affected lists the live receipts of others that a watermark move from

@@ -94,6 +94,9 @@ type Options struct {
 	// count it gone (and drop what they built from its messages).
 	// Default 3s.
 	PeerTimeout time.Duration
+	// Discover is how long New waits for the other nodes to answer its
+	// first heartbeat before it returns (0: 150ms; negative: not at all).
+	Discover time.Duration
 	// Log receives connection changes and dropped messages. Default
 	// slog.Default().
 	Log *slog.Logger
@@ -128,6 +131,9 @@ type Bus struct {
 
 	peersMu sync.Mutex
 	peers   map[string]*peer // other nodes by id; guarded by peersMu
+	// answered receives a signal, without blocking, for each heartbeat
+	// that answers this node's first one (see discover).
+	answered chan struct{}
 
 	mu     sync.RWMutex
 	users  map[string]*user // guarded by mu
@@ -171,6 +177,9 @@ func New(o Options) (*Bus, error) {
 	if o.Heartbeat <= 0 {
 		o.Heartbeat = time.Second
 	}
+	if o.Discover == 0 {
+		o.Discover = 150 * time.Millisecond
+	}
 	if o.PeerTimeout <= 0 {
 		o.PeerTimeout = 3 * time.Second
 	}
@@ -186,6 +195,7 @@ func New(o Options) (*Bus, error) {
 		users:     make(map[string]*user),
 		marks:     make(map[*nats.Msg]chan struct{}),
 		peers:     make(map[string]*peer),
+		answered:  make(chan struct{}, 1),
 	}
 	b.id = o.Name
 	if b.id == "" {
@@ -249,6 +259,7 @@ func New(o Options) (*Bus, error) {
 	go b.run()
 	b.beats.Add(1)
 	go b.heartbeat()
+	b.discover()
 	return b, nil
 }
 

@@ -146,7 +146,18 @@ func (b *Bus) heartbeat() {
 	t := time.NewTicker(b.o.Heartbeat)
 	defer t.Stop()
 	beat := appendString(appendString(nil, b.id), b.inc)
+	// The first beat says hello: the nodes that hear it answer at once
+	// (onBeat), so this one knows them before it serves (discover).
+	hello := append(beat[:len(beat):len(beat)], beatHello)
+	if err := b.nc.Publish(b.nodesSubj, hello); err != nil && !errors.Is(err, nats.ErrConnectionClosed) {
+		b.log.Warn("heartbeat", "err", err)
+	}
 	for {
+		select {
+		case <-b.ctx.Done():
+			return
+		case <-t.C:
+		}
 		if err := b.nc.Publish(b.nodesSubj, beat); err != nil && !errors.Is(err, nats.ErrConnectionClosed) {
 			b.log.Warn("heartbeat", "err", err)
 		}
@@ -166,11 +177,40 @@ func (b *Bus) heartbeat() {
 			b.log.Warn("nodes gone silent: dropping what was built from their messages", "nodes", gone)
 			b.lost(bus.LostPeer)
 		}
+	}
+}
+
+// beatHello ends a node's first heartbeat: the nodes that receive it
+// answer with a heartbeat at once.
+const beatHello = 1
+
+// discover waits, after this node's hello, for the nodes already running
+// to answer: up to Discover for the first answer, then while answers keep
+// coming within a fifth of it, a second in all at most. A node that
+// serves knowing its peers agrees with them at once on which node
+// coalesces a conversation's receipt.changed (Service.coalesces); the
+// peers learn of it from the hello itself. Answers that come later still
+// count, as heartbeats; the window of disagreement is then up to one
+// heartbeat (docs/cluster.md).
+func (b *Bus) discover() {
+	if b.o.Discover < 0 {
+		return
+	}
+	deadline := time.NewTimer(time.Second)
+	defer deadline.Stop()
+	wait := b.o.Discover
+	for {
+		t := time.NewTimer(wait)
 		select {
-		case <-b.ctx.Done():
-			return
+		case <-b.answered:
+			t.Stop()
+			wait = max(b.o.Discover/5, time.Millisecond)
+			continue
 		case <-t.C:
+		case <-deadline.C:
+			t.Stop()
 		}
+		return
 	}
 }
 
@@ -178,6 +218,7 @@ func (b *Bus) heartbeat() {
 func (b *Bus) onBeat(m *nats.Msg) {
 	r := reader{b: m.Data}
 	id, inc := r.string(), r.string()
+	hello := len(r.b) > 0 && r.b[0] == beatHello
 	if r.err != nil || id == "" {
 		b.log.Warn("dropping a malformed heartbeat", "subject", m.Subject)
 		return
@@ -202,6 +243,17 @@ func (b *Bus) onBeat(m *nats.Msg) {
 	}
 	p.inc, p.seen, p.gone = inc, time.Now(), false
 	b.peersMu.Unlock()
+	if hello {
+		// A node starting: answer now rather than at the next beat.
+		if err := b.nc.Publish(b.nodesSubj, appendString(appendString(nil, b.id), b.inc)); err != nil && !errors.Is(err, nats.ErrConnectionClosed) {
+			b.log.Warn("heartbeat", "err", err)
+		}
+	} else {
+		select {
+		case b.answered <- struct{}{}:
+		default:
+		}
+	}
 	if why != "" {
 		b.log.Warn("node "+why+": dropping what was built from its messages", "node", id)
 		b.lost(bus.LostPeer)

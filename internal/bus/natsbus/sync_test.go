@@ -216,3 +216,40 @@ func TestSameNameIsNotARestart(t *testing.T) {
 		t.Errorf("a counted %d losses, want 1 (other leaving), none for its twins", n)
 	}
 }
+
+// A node knows the nodes already running when New returns, and they know
+// it: with a heartbeat far slower than the test, only the hello and its
+// answers can have told them.
+func TestNewKnowsRunningNodes(t *testing.T) {
+	s := startServer(t)
+	slow := func(name string) *natsbus.Bus {
+		t.Helper()
+		b, err := natsbus.New(natsbus.Options{
+			Name: name, Heartbeat: time.Hour, Discover: 500 * time.Millisecond,
+			Log:  slog.New(slog.DiscardHandler),
+			NATS: []nats.Option{nats.InProcessServer(s)},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = b.Close() })
+		return b
+	}
+	a := slow("a")
+	b := slow("b")
+	c := slow("c")
+	want := []string{"a", "b", "c"}
+	if _, live := c.Nodes(); !slices.Equal(live, want) {
+		t.Fatalf("c knows %v when New returns, want %v", live, want)
+	}
+	if _, live := b.Nodes(); !slices.Contains(live, "a") {
+		t.Fatalf("b knows %v when New returns, want a among them", live)
+	}
+	// a and b heard c's hello before answering it, so before c's New
+	// returned.
+	for _, n := range []*natsbus.Bus{a, b} {
+		if _, live := n.Nodes(); !slices.Equal(live, want) {
+			t.Fatalf("a running node knows %v once c has started, want %v", live, want)
+		}
+	}
+}
