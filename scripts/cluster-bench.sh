@@ -127,9 +127,11 @@ ticks() {
 }
 
 # pgticks is the CPU of the PostgreSQL server: the postmaster with what
-# it reaped, and its live children.
+# it reaped, and its live children. Only for a target on PostgreSQL: the
+# embedded target runs beside an idle one, whose background work is not
+# the target's.
 pgticks() {
-	if [[ -z $pgpid ]]; then echo 0; return; fi
+	if [[ -z $pgpid || -z $db ]]; then echo 0; return; fi
 	local kids
 	kids=$(ps -o pid= --ppid "$pgpid" | tr -d ' ' | tr '\n' ' ')
 	# shellcheck disable=SC2086
