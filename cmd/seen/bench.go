@@ -34,7 +34,7 @@ type benchFlags struct {
 }
 
 func (f *benchFlags) register(fs *pflag.FlagSet) {
-	fs.StringVar(&f.o.URL, "url", envOr("SEEN_BENCH_URL", "http://127.0.0.1:8080"), "server base URL (SEEN_BENCH_URL)")
+	fs.StringVar(&f.o.URL, "url", envOr("SEEN_BENCH_URL", "http://127.0.0.1:8080"), "server base URL (SEEN_BENCH_URL); several comma-separated for the nodes of a cluster: sockets take turns over them, admin calls go to the first")
 	fs.StringVar(&f.o.AdminURL, "admin-url", "", "admin API base URL when it listens apart (default --url)")
 	fs.StringVar(&f.o.AdminKey, "admin-key", os.Getenv("SEEN_ADMIN_KEY"), "admin API key (SEEN_ADMIN_KEY); default: the admin-key file in --data")
 	fs.StringVar(&f.data, "data", envOr("SEEN_DATA", config.Default().Data), "the server's data directory, for its admin-key file when --admin-key is not given (SEEN_DATA)")

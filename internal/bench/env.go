@@ -39,10 +39,14 @@ import (
 // Options are the settings every scenario shares.
 type Options struct {
 	// URL is the server's HTTP base URL (http://127.0.0.1:8080); the
-	// WebSocket URL is derived from it.
+	// WebSocket URL is derived from it. Several comma-separated URLs name
+	// the nodes of a cluster: the run's sockets take turns over them
+	// (the first to the first node, the second to the second, ...), so
+	// events must cross the bus between nodes as they would in production.
 	URL string
 	// AdminURL is the admin API's base URL when it listens apart; default
-	// URL.
+	// the first URL. Admin calls go to this one place: setup is not what
+	// a cluster run measures.
 	AdminURL string
 	// AdminKey authenticates the admin API.
 	AdminKey string
@@ -75,24 +79,23 @@ type env struct {
 	o      Options
 	log    *slog.Logger
 	rec    *Recorder
-	wsURL  string
+	wsURLs []string // one per node, in --url order
 	admin  *http.Client
 	tokens *auth.Tokens // nil: ask the admin API
 	dialer []*http.Client
 	next   int
 	mu     sync.Mutex
+	// nextNode picks the node of the next socket, round robin.
+	nextNode atomic.Uint64
 }
 
 func newEnv(o Options) (*env, error) {
-	if o.URL == "" {
-		return nil, errors.New("bench: --url is required")
-	}
-	u, err := url.Parse(o.URL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("bench: --url %q: want http://host:port", o.URL)
+	bases, wsURLs, hosts, err := parseURLs(o.URL)
+	if err != nil {
+		return nil, err
 	}
 	if o.AdminURL == "" {
-		o.AdminURL = o.URL
+		o.AdminURL = bases[0]
 	}
 	o.AdminURL = strings.TrimRight(o.AdminURL, "/")
 	if o.Shards < 1 {
@@ -116,14 +119,11 @@ func newEnv(o Options) (*env, error) {
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
-	ws := *u
-	ws.Scheme = map[string]string{"http": "ws", "https": "wss"}[u.Scheme]
-	ws.Path = strings.TrimRight(u.Path, "/") + "/v1/ws"
 	e := &env{
-		o:     o,
-		log:   o.Log,
-		rec:   NewRecorder(),
-		wsURL: ws.String(),
+		o:      o,
+		log:    o.Log,
+		rec:    NewRecorder(),
+		wsURLs: wsURLs,
 		admin: &http.Client{
 			Timeout: 2 * time.Minute,
 			Transport: &http.Transport{
@@ -136,21 +136,56 @@ func newEnv(o Options) (*env, error) {
 	if o.TokenSecret != "" {
 		e.tokens = auth.New(o.TokenSecret, nil)
 	}
-	e.dialer = dialers(u.Hostname(), o.SourceIPs)
+	e.dialer = dialers(hosts, o.SourceIPs)
 	return e, nil
+}
+
+// parseURLs turns --url, one base URL or several comma-separated, into the
+// base URL, the WebSocket URL and the host of each node.
+func parseURLs(list string) (bases, wsURLs, hosts []string, err error) {
+	for _, raw := range strings.Split(list, ",") {
+		raw = strings.TrimSpace(raw)
+		if raw == "" {
+			continue
+		}
+		u, err := url.Parse(raw)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return nil, nil, nil, fmt.Errorf("bench: --url %q: want http://host:port, or several comma-separated", raw)
+		}
+		ws := *u
+		ws.Scheme = map[string]string{"http": "ws", "https": "wss"}[u.Scheme]
+		ws.Path = strings.TrimRight(u.Path, "/") + "/v1/ws"
+		bases = append(bases, raw)
+		wsURLs = append(wsURLs, ws.String())
+		hosts = append(hosts, u.Hostname())
+	}
+	if len(wsURLs) == 0 {
+		return nil, nil, nil, errors.New("bench: --url is required")
+	}
+	return bases, wsURLs, hosts, nil
+}
+
+// nodeURL returns the WebSocket URL of the next socket's node.
+func (e *env) nodeURL() string {
+	i := e.nextNode.Add(1) - 1
+	return e.wsURLs[i%uint64(len(e.wsURLs))]
 }
 
 // dialers returns one HTTP client per source address for the WebSocket
 // handshakes. Every loopback address is on lo, and each has its own range
 // of ephemeral ports, so spreading sockets over them lifts the ~28,000
-// sockets one source address can hold to one server port.
-func dialers(host string, n int) []*http.Client {
-	ip := net.ParseIP(host)
-	if host == "localhost" {
-		ip = net.IPv4(127, 0, 0, 1)
-	}
-	if n <= 0 || ip == nil || !ip.IsLoopback() || ip.To4() == nil {
-		return []*http.Client{{Transport: &http.Transport{}}}
+// sockets one source address can hold to one server port. A 127.0.0.x
+// source cannot reach another host, so any host off IPv4 loopback turns
+// the spreading off.
+func dialers(hosts []string, n int) []*http.Client {
+	for _, host := range hosts {
+		ip := net.ParseIP(host)
+		if host == "localhost" {
+			ip = net.IPv4(127, 0, 0, 1)
+		}
+		if n <= 0 || ip == nil || !ip.IsLoopback() || ip.To4() == nil {
+			return []*http.Client{{Transport: &http.Transport{}}}
+		}
 	}
 	out := make([]*http.Client, n)
 	for i := range n {
@@ -194,7 +229,7 @@ func (e *env) dial(ctx context.Context, user string, queue int, h client.Handler
 	if err != nil {
 		return nil, fmt.Errorf("token for %s: %w", user, err)
 	}
-	c, err := client.Dial(ctx, e.wsURL, tok,
+	c, err := client.Dial(ctx, e.nodeURL(), tok,
 		client.WithHTTPClient(e.httpClient()),
 		client.WithAutoDelivered(false),
 		client.WithReconnect(false),
