@@ -10,7 +10,8 @@ import (
 )
 
 // Watermark writes are combined per conversation: callers queue their
-// operation and one combiner goroutine per busy conversation takes
+// operation and one combiner per busy conversation (the caller that found
+// none running, then a goroutine if more queued meanwhile) takes
 // everything queued, applies it under the conversation's mutex with one
 // read per member, writes each changed member once in one batch, and waits
 // for one sync for all of them. Under a read storm (a thousand members
@@ -48,9 +49,20 @@ func (s *Store) watermarks(ctx context.Context, conv store.ConvID, ops []*store.
 	q.running = true
 	q.mu.Unlock()
 	if start {
-		// Started while s.mu is held for reading, so never after Close
-		// took it: the group is joined by Close.
-		s.routines.Go("pebblestore watermark combiner", func() { s.combine(conv, cs) })
+		// The caller combines its own round: acks that come one at a
+		// time cost no goroutine and no hand-off. Whatever others queued
+		// meanwhile goes to a combiner goroutine, so this caller's answer
+		// does not wait for their rounds.
+		s.round(conv, cs)
+		q.mu.Lock()
+		more := len(q.ops) > 0
+		q.running = more
+		q.mu.Unlock()
+		if more {
+			// Started while s.mu is held for reading, so never after
+			// Close took it: the group is joined by Close.
+			s.routines.Go("pebblestore watermark combiner", func() { s.combine(conv, cs) })
+		}
 	}
 	for _, op := range ops {
 		<-op.Done
@@ -60,27 +72,34 @@ func (s *Store) watermarks(ctx context.Context, conv store.ConvID, ops []*store.
 
 // combine drains conv's queue, a round at a time, until it is empty.
 func (s *Store) combine(conv store.ConvID, cs *convState) {
-	q := &cs.wm
-	for {
-		q.mu.Lock()
-		ops := q.ops
-		q.ops = nil
-		if len(ops) == 0 {
-			q.running = false
-			q.mu.Unlock()
-			return
-		}
-		q.mu.Unlock()
-		s.obs.WatermarkQueued(-len(ops))
-		s.obs.WatermarkBatch(len(ops))
-		err := s.applyWatermarks(conv, cs, ops)
-		for _, op := range ops {
-			if err != nil {
-				op.Err = err
-			}
-			close(op.Done)
-		}
+	for s.round(conv, cs) {
 	}
+}
+
+// round applies everything queued on conv as one round and reports
+// whether there was anything; finding the queue empty, it clears
+// running, so the next caller combines.
+func (s *Store) round(conv store.ConvID, cs *convState) bool {
+	q := &cs.wm
+	q.mu.Lock()
+	ops := q.ops
+	q.ops = nil
+	if len(ops) == 0 {
+		q.running = false
+		q.mu.Unlock()
+		return false
+	}
+	q.mu.Unlock()
+	s.obs.WatermarkQueued(-len(ops))
+	s.obs.WatermarkBatch(len(ops))
+	err := s.applyWatermarks(conv, cs, ops)
+	for _, op := range ops {
+		if err != nil {
+			op.Err = err
+		}
+		close(op.Done)
+	}
+	return true
 }
 
 // applyWatermarks applies one round of operations in queue order and makes
