@@ -1,6 +1,7 @@
 package pebblestore
 
 import (
+	"fmt"
 	"runtime"
 	"strings"
 	"sync"
@@ -77,7 +78,61 @@ func TestSequentialAcksCombineOnTheCallersGoroutine(t *testing.T) {
 		t.Errorf("got %d rounds on the caller's goroutine and %d on a combiner goroutine, want %d and 0",
 			obs.onCaller, obs.elsewhere, acks)
 	}
-	if n := s.routines.Running(); n != 0 {
-		t.Errorf("%d combiner goroutines running after the acks returned, want 0", n)
+}
+
+// TestConcurrentAcksAreLedByTheirCallers: under a storm (many members of
+// one group acking at once) every round still runs on a caller's
+// goroutine, the lead handed from caller to caller, and every ack is
+// applied and answered.
+func TestConcurrentAcksAreLedByTheirCallers(t *testing.T) {
+	obs := &stackObserver{}
+	opts := testOptions
+	opts.Observer = obs
+	s, err := Open(t.TempDir(), opts)
+	if err != nil {
+		t.Fatal(err)
 	}
+	t.Cleanup(func() { _ = s.Close() })
+	ctx := t.Context()
+	conv := store.GroupConv("g")
+	members := make([]store.Member, 16)
+	for i := range members {
+		members[i] = store.Member{UserID: fmt.Sprint("u", i), Role: "member"}
+	}
+	if err := s.CreateGroup(ctx, store.Group{ID: "g", CreatedBy: "u0"}, members); err != nil {
+		t.Fatal(err)
+	}
+	const acks = 30
+	var wg sync.WaitGroup
+	for _, m := range members {
+		wg.Go(func() {
+			for seq := uint64(1); seq <= acks; seq++ {
+				got, _, err := s.AdvanceDelivered(ctx, conv, m.UserID, seq, int64(seq))
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if got.DeliveredSeq != seq {
+					t.Errorf("%s ack %d: delivered watermark %d", m.UserID, seq, got.DeliveredSeq)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	for _, m := range members {
+		got, err := s.GetMember(ctx, conv, m.UserID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.DeliveredSeq != acks {
+			t.Errorf("%s: stored delivered watermark %d, want %d", m.UserID, got.DeliveredSeq, acks)
+		}
+	}
+	obs.mu.Lock()
+	defer obs.mu.Unlock()
+	if obs.elsewhere != 0 || obs.onCaller == 0 {
+		t.Errorf("got %d rounds on callers' goroutines and %d on others, want some and 0", obs.onCaller, obs.elsewhere)
+	}
+	t.Logf("%d acks in %d rounds", len(members)*acks, obs.onCaller)
 }
