@@ -48,11 +48,26 @@ func (s *Service) methods() map[string]handler {
 func adapt[P, R any](fn func(context.Context, Caller, P) (R, error)) handler {
 	return func(ctx context.Context, c Caller, raw json.RawMessage) (any, error) {
 		var p P
-		if pe := DecodeParams(raw, &p); pe != nil {
-			return nil, pe
+		if !decodeFast(raw, &p) {
+			if pe := DecodeParams(raw, &p); pe != nil {
+				return nil, pe
+			}
 		}
 		return fn(ctx, c, p)
 	}
+}
+
+// decodeFast decodes the params of the methods every ack makes without
+// reflection, where it can; reporting false, it leaves p as it was made
+// (zero) for DecodeParams.
+func decodeFast[P any](raw json.RawMessage, p *P) bool {
+	if rp, ok := any(p).(*protocol.ReadParams); ok {
+		if decodeReadParamsFast(raw, rp) {
+			return true
+		}
+		*rp = protocol.ReadParams{}
+	}
+	return false
 }
 
 // DecodeParams decodes a params object into p. Absent or null params
