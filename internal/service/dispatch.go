@@ -61,11 +61,22 @@ func adapt[P, R any](fn func(context.Context, Caller, P) (R, error)) handler {
 // reflection, where it can; reporting false, it leaves p as it was made
 // (zero) for DecodeParams.
 func decodeFast[P any](raw json.RawMessage, p *P) bool {
-	if rp, ok := any(p).(*protocol.ReadParams); ok {
-		if decodeReadParamsFast(raw, rp) {
+	switch q := any(p).(type) {
+	case *protocol.ReadParams:
+		if decodeReadParamsFast(raw, q) {
 			return true
 		}
-		*rp = protocol.ReadParams{}
+		*q = protocol.ReadParams{}
+	case *protocol.DeliveredParams:
+		if decodeDeliveredParamsFast(raw, q) {
+			return true
+		}
+		*q = protocol.DeliveredParams{}
+	case *protocol.ConversationReadParams:
+		if decodeConversationReadParamsFast(raw, q) {
+			return true
+		}
+		*q = protocol.ConversationReadParams{}
 	}
 	return false
 }

@@ -14,6 +14,67 @@ import "github.com/seen-im/seen/protocol"
 func decodeReadParamsFast(b []byte, p *protocol.ReadParams) bool {
 	*p = protocol.ReadParams{}
 	var seenConv, seenIDs, seenPrivate bool
+	return objectFast(b, func(key string, i int) (int, bool) {
+		switch {
+		case key == "conversation" && !seenConv:
+			seenConv = true
+			return conversationFast(b, i, &p.Conversation)
+		case key == "msgIds" && !seenIDs:
+			seenIDs = true
+			return stringsFast(b, i, &p.MsgIDs)
+		case key == "private" && !seenPrivate:
+			seenPrivate = true
+			return boolFast(b, i, &p.Private)
+		}
+		return 0, false
+	})
+}
+
+// decodeDeliveredParamsFast is decodeReadParamsFast for message.delivered,
+// which clients send for every message they receive:
+// {"conversation":{..},"seq":n}.
+func decodeDeliveredParamsFast(b []byte, p *protocol.DeliveredParams) bool {
+	*p = protocol.DeliveredParams{}
+	var seenConv, seenSeq bool
+	return objectFast(b, func(key string, i int) (int, bool) {
+		switch {
+		case key == "conversation" && !seenConv:
+			seenConv = true
+			return conversationFast(b, i, &p.Conversation)
+		case key == "seq" && !seenSeq:
+			seenSeq = true
+			return uintFast(b, i, &p.Seq)
+		}
+		return 0, false
+	})
+}
+
+// decodeConversationReadParamsFast is decodeReadParamsFast for
+// conversation.read: {"conversation":{..},"seq":n,"private":b}.
+func decodeConversationReadParamsFast(b []byte, p *protocol.ConversationReadParams) bool {
+	*p = protocol.ConversationReadParams{}
+	var seenConv, seenSeq, seenPrivate bool
+	return objectFast(b, func(key string, i int) (int, bool) {
+		switch {
+		case key == "conversation" && !seenConv:
+			seenConv = true
+			return conversationFast(b, i, &p.Conversation)
+		case key == "seq" && !seenSeq:
+			seenSeq = true
+			return uintFast(b, i, &p.Seq)
+		case key == "private" && !seenPrivate:
+			seenPrivate = true
+			return boolFast(b, i, &p.Private)
+		}
+		return 0, false
+	})
+}
+
+// objectFast walks the object that is the whole of b: for each key, in
+// order, field decodes the value at index i and returns the index after
+// it, or false to give up (an unknown or repeated key, a value it does not
+// take).
+func objectFast(b []byte, field func(key string, i int) (int, bool)) bool {
 	i := skipWS(b, 0)
 	if i >= len(b) || b[i] != '{' {
 		return false
@@ -30,38 +91,7 @@ func decodeReadParamsFast(b []byte, p *protocol.ReadParams) bool {
 		if i = skipWS(b, j); i >= len(b) || b[i] != ':' {
 			return false
 		}
-		i = skipWS(b, i+1)
-		switch key {
-		case "conversation":
-			if seenConv {
-				return false
-			}
-			seenConv = true
-			if i, ok = conversationFast(b, i, &p.Conversation); !ok {
-				return false
-			}
-		case "msgIds":
-			if seenIDs {
-				return false
-			}
-			seenIDs = true
-			if i, ok = stringsFast(b, i, &p.MsgIDs); !ok {
-				return false
-			}
-		case "private":
-			if seenPrivate {
-				return false
-			}
-			seenPrivate = true
-			switch {
-			case hasAt(b, i, "true"):
-				p.Private, i = true, i+4
-			case hasAt(b, i, "false"):
-				p.Private, i = false, i+5
-			default:
-				return false
-			}
-		default:
+		if i, ok = field(key, skipWS(b, i+1)); !ok {
 			return false
 		}
 		i = skipWS(b, i)
@@ -77,6 +107,48 @@ func decodeReadParamsFast(b []byte, p *protocol.ReadParams) bool {
 			return false
 		}
 	}
+}
+
+// boolFast reads true or false at b[i] into *v.
+func boolFast(b []byte, i int, v *bool) (int, bool) {
+	switch {
+	case hasAt(b, i, "true"):
+		*v = true
+		return i + 4, true
+	case hasAt(b, i, "false"):
+		*v = false
+		return i + 5, true
+	}
+	return 0, false
+}
+
+// uintFast reads a plain non-negative integer at b[i] into *v: 0, or a
+// digit 1-9 and at most 18 more digits (so it cannot overflow). Fractions,
+// exponents, signs and longer numbers are left to encoding/json.
+func uintFast(b []byte, i int, v *uint64) (int, bool) {
+	if i >= len(b) || b[i] < '0' || b[i] > '9' {
+		return 0, false
+	}
+	if b[i] == '0' {
+		*v = 0
+		i++
+	} else {
+		var n uint64
+		j := i
+		for j < len(b) && b[j] >= '0' && b[j] <= '9' {
+			if j-i == 19 {
+				return 0, false
+			}
+			n = n*10 + uint64(b[j]-'0')
+			j++
+		}
+		*v, i = n, j
+	}
+	// A number runs into its delimiter: "1.5", "1e3", "01" are not ours.
+	if i < len(b) && (b[i] == '.' || b[i] == 'e' || b[i] == 'E' || (b[i] >= '0' && b[i] <= '9')) {
+		return 0, false
+	}
+	return i, true
 }
 
 // conversationFast decodes {"type":"..","id":".."} (either order, each

@@ -86,3 +86,67 @@ func TestAdaptFallsBackWithZeroParams(t *testing.T) {
 		t.Errorf("got %+v, want %+v", got, want)
 	}
 }
+
+var seqParamsSeeds = []string{
+	`{"conversation":{"type":"group","id":"g1"},"seq":42}`,
+	`{"seq":0,"conversation":{"id":"bob","type":"peer"},"private":true}`,
+	`{"seq":18446744073709551615}`,
+	`{"seq":18446744073709551616}`,
+	`{"seq":9999999999999999999}`,
+	`{"seq":-1}`,
+	`{"seq":1.5}`,
+	`{"seq":1e3}`,
+	`{"seq":01}`,
+	`{"seq":"1"}`,
+	`{"seq":null}`,
+	`{"seq":1,"seq":2}`,
+	`{"Seq":1}`,
+	`{"private":false}`,
+}
+
+// TestSeqParamsFastPath: message.delivered's and conversation.read's plain
+// params take the fast path; numbers encoding/json treats specially do not.
+func TestSeqParamsFastPath(t *testing.T) {
+	var d protocol.DeliveredParams
+	if !decodeDeliveredParamsFast([]byte(seqParamsSeeds[0]), &d) || d.Seq != 42 || d.Conversation.ID != "g1" {
+		t.Errorf("plain delivered params: got %+v, ok false, want seq 42 in g1 on the fast path", d)
+	}
+	var c protocol.ConversationReadParams
+	if !decodeConversationReadParamsFast([]byte(seqParamsSeeds[1]), &c) || !c.Private || c.Conversation.ID != "bob" {
+		t.Errorf("plain conversation.read params: got %+v, want private in bob on the fast path", c)
+	}
+	for _, s := range []string{`{"seq":-1}`, `{"seq":1.5}`, `{"seq":1e3}`, `{"seq":01}`, `{"seq":"1"}`, `{"seq":null}`, `{"seq":18446744073709551616}`, `{"seq":1,"seq":2}`, `{"Seq":1}`} {
+		if decodeDeliveredParamsFast([]byte(s), &d) {
+			t.Errorf("%s: took the fast path, want encoding/json", s)
+		}
+	}
+}
+
+// fuzzFastMatches holds a fast decoder to encoding/json's value wherever
+// it accepts.
+func fuzzFastMatches[P any](f *testing.F, seeds []string, fast func([]byte, *P) bool) {
+	for _, s := range seeds {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var got P
+		if !fast(b, &got) {
+			return
+		}
+		var std P
+		if err := json.Unmarshal(b, &std); err != nil {
+			t.Fatalf("%q: fast path accepted, encoding/json: %v", b, err)
+		}
+		if !reflect.DeepEqual(got, std) {
+			t.Fatalf("%q: fast path %#v, encoding/json %#v", b, got, std)
+		}
+	})
+}
+
+func FuzzDeliveredParamsFastMatchesEncodingJSON(f *testing.F) {
+	fuzzFastMatches(f, seqParamsSeeds, decodeDeliveredParamsFast)
+}
+
+func FuzzConversationReadParamsFastMatchesEncodingJSON(f *testing.F) {
+	fuzzFastMatches(f, seqParamsSeeds, decodeConversationReadParamsFast)
+}
