@@ -5,6 +5,8 @@ package metrics
 import (
 	"context"
 	"errors"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -34,6 +36,10 @@ type Metrics struct {
 
 	// Pipeline: the receipt pipeline's metrics (pipeline.go).
 	Pipeline
+
+	// storeOps caches StoreHook's series per operation: op string ->
+	// *storeOpInstruments.
+	storeOps sync.Map
 }
 
 // New creates the collectors and registers them, with the Go and process
@@ -93,23 +99,67 @@ func New() *Metrics {
 // StoreHook times every store call into StoreDuration, labelled by
 // operation and outcome. It is a storewrap.Around.
 func (m *Metrics) StoreHook(ctx context.Context, op string, call func() error) error {
-	inflight := m.StoreInflight.WithLabelValues(op)
-	inflight.Inc()
+	o := m.storeOp(op)
+	o.inflight.Inc()
 	start := time.Now()
 	err := call()
-	inflight.Dec()
-	result := "ok"
+	o.inflight.Dec()
+	r := resultOK
 	switch {
 	case err == nil:
 	case errors.Is(err, store.ErrNotFound):
-		result = "not_found"
+		r = resultNotFound
 	case errors.Is(err, store.ErrExists):
-		result = "exists"
+		r = resultExists
 	case errors.Is(err, store.ErrUnavailable):
-		result = "unavailable"
+		r = resultUnavailable
 	default:
-		result = "error"
+		r = resultError
 	}
-	m.StoreDuration.WithLabelValues(op, result).Observe(time.Since(start).Seconds())
+	o.observer(m, op, r).Observe(time.Since(start).Seconds())
 	return err
+}
+
+// A store call's outcome, the result label of StoreDuration.
+type storeResult int
+
+const (
+	resultOK storeResult = iota
+	resultNotFound
+	resultExists
+	resultUnavailable
+	resultError
+	numResults
+)
+
+var resultNames = [numResults]string{"ok", "not_found", "exists", "unavailable", "error"}
+
+// storeOpInstruments are one store operation's series, looked up once: a
+// label lookup (WithLabelValues) hashes the labels and takes the vector's
+// lock, and every ack makes several store calls.
+type storeOpInstruments struct {
+	inflight prometheus.Gauge
+	// dur holds the duration series per result, each created on first
+	// use so that /metrics shows only outcomes that happened.
+	dur [numResults]atomic.Pointer[prometheus.Observer]
+}
+
+// storeOp returns op's instruments, creating them on first use.
+func (m *Metrics) storeOp(op string) *storeOpInstruments {
+	if o, ok := m.storeOps.Load(op); ok {
+		return o.(*storeOpInstruments)
+	}
+	o, _ := m.storeOps.LoadOrStore(op, &storeOpInstruments{inflight: m.StoreInflight.WithLabelValues(op)})
+	return o.(*storeOpInstruments)
+}
+
+// observer returns the duration series of op with result r. Two callers
+// may both create it; the vector hands both the same series.
+func (o *storeOpInstruments) observer(m *Metrics, op string, r storeResult) prometheus.Observer {
+	if p := o.dur[r].Load(); p != nil {
+		return *p
+	}
+	obs := m.StoreDuration.WithLabelValues(op, resultNames[r])
+	o.dur[r].Store(&obs)
+	return obs
 }

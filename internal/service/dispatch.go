@@ -48,11 +48,37 @@ func (s *Service) methods() map[string]handler {
 func adapt[P, R any](fn func(context.Context, Caller, P) (R, error)) handler {
 	return func(ctx context.Context, c Caller, raw json.RawMessage) (any, error) {
 		var p P
-		if pe := DecodeParams(raw, &p); pe != nil {
-			return nil, pe
+		if !decodeFast(raw, &p) {
+			if pe := DecodeParams(raw, &p); pe != nil {
+				return nil, pe
+			}
 		}
 		return fn(ctx, c, p)
 	}
+}
+
+// decodeFast decodes the params of the methods every ack makes without
+// reflection, where it can; reporting false, it leaves p as it was made
+// (zero) for DecodeParams.
+func decodeFast[P any](raw json.RawMessage, p *P) bool {
+	switch q := any(p).(type) {
+	case *protocol.ReadParams:
+		if decodeReadParamsFast(raw, q) {
+			return true
+		}
+		*q = protocol.ReadParams{}
+	case *protocol.DeliveredParams:
+		if decodeDeliveredParamsFast(raw, q) {
+			return true
+		}
+		*q = protocol.DeliveredParams{}
+	case *protocol.ConversationReadParams:
+		if decodeConversationReadParamsFast(raw, q) {
+			return true
+		}
+		*q = protocol.ConversationReadParams{}
+	}
+	return false
 }
 
 // DecodeParams decodes a params object into p. Absent or null params

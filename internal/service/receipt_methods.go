@@ -3,7 +3,6 @@ package service
 import (
 	"context"
 	"errors"
-	"fmt"
 
 	"github.com/seen-im/seen/internal/receipts"
 	"github.com/seen-im/seen/internal/store"
@@ -36,8 +35,8 @@ func (s *Service) QueryReceipts(ctx context.Context, c Caller, p protocol.Receip
 		return protocol.ReceiptQueryResult{}, err
 	}
 	for i, id := range p.MsgIDs {
-		if err := inConv(ref, msgs[i], id, fmt.Sprintf("msgIds[%d]", i)); err != nil {
-			return protocol.ReceiptQueryResult{}, err
+		if !isInConv(ref, msgs[i]) {
+			return protocol.ReceiptQueryResult{}, notInConv(id, msgIDsField(i))
 		}
 		if err := s.mayView(msgs[i], c.UserID); err != nil {
 			return protocol.ReceiptQueryResult{}, err

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strconv"
 
 	"github.com/seen-im/seen/internal/receipts"
 	"github.com/seen-im/seen/internal/store"
@@ -176,13 +177,27 @@ func (s *Service) messages(ctx context.Context, ids []string) ([]store.Message, 
 // inConv answers 404, field naming the parameter, unless m (the zero
 // Message if msgID is unknown) is in conv at or after caller's join.
 func inConv(ref convRef, m store.Message, msgID, field string) error {
-	if m.ID == "" || m.Conv != ref.id || m.Seq < ref.member.JoinSeq {
-		pe := protocol.Errorf(protocol.CodeNotFound, "no message %q in this conversation", msgID)
-		pe.Data = map[string]any{"field": field}
-		return pe
+	if !isInConv(ref, m) {
+		return notInConv(msgID, field)
 	}
 	return nil
 }
+
+// isInConv is inConv's test, for loops that name the field only on error.
+func isInConv(ref convRef, m store.Message) bool {
+	return m.ID != "" && m.Conv == ref.id && m.Seq >= ref.member.JoinSeq
+}
+
+// notInConv is inConv's error.
+func notInConv(msgID, field string) error {
+	pe := protocol.Errorf(protocol.CodeNotFound, "no message %q in this conversation", msgID)
+	pe.Data = map[string]any{"field": field}
+	return pe
+}
+
+// msgIDsField names the i-th of a request's msgIds in an error. Built
+// only for an error: formatting it for every id cost every ack a fmt call.
+func msgIDsField(i int) string { return "msgIds[" + strconv.Itoa(i) + "]" }
 
 // expired reports whether m's receipt validity window has closed by now.
 func (s *Service) expired(m store.Message, now int64) bool {
@@ -217,21 +232,20 @@ func (s *Service) Read(ctx context.Context, c Caller, p protocol.ReadParams) (pr
 		return protocol.ReadResult{}, err
 	}
 	for i, id := range p.MsgIDs {
-		field := fmt.Sprintf("msgIds[%d]", i)
 		m := found[i]
-		if err := inConv(ref, m, id, field); err != nil {
-			return protocol.ReadResult{}, err
+		if !isInConv(ref, m) {
+			return protocol.ReadResult{}, notInConv(id, msgIDsField(i))
 		}
 		if m.Sender == c.UserID {
 			pe := protocol.Errorf(protocol.CodeForbidden, "message %q is your own", id)
-			pe.Data = map[string]any{"field": field}
+			pe.Data = map[string]any{"field": msgIDsField(i)}
 			return protocol.ReadResult{}, pe
 		}
 		// A private read reports nothing, so a closed window does not
 		// concern it: it only clears the reader's own unread state.
 		if m.Receipt && !private && s.expired(m, now) {
 			pe := protocol.Errorf(protocol.CodeGone, "the receipt window of message %q has closed", id)
-			pe.Data = map[string]any{"field": field}
+			pe.Data = map[string]any{"field": msgIDsField(i)}
 			return protocol.ReadResult{}, pe
 		}
 		if !seen[id] {

@@ -137,6 +137,11 @@ func (s *Service) publish(ctx context.Context, users []string, exceptConn, metho
 	if len(users) == 0 {
 		return
 	}
+	if r, ok := s.bus.(reacher); ok && !r.Reaches(users, exceptConn) {
+		// Nobody would receive it: most readers have no other device to
+		// tell of their read, and encoding it cost every ack.
+		return
+	}
 	data, err := encodeEvent(method, params)
 	if err != nil {
 		s.log.ErrorContext(ctx, "encode event", "method", method, "err", err)
@@ -147,6 +152,12 @@ func (s *Service) publish(ctx context.Context, users []string, exceptConn, metho
 	if err := s.bus.Publish(context.WithoutCancel(ctx), users, bus.Event{Data: data, ExceptConn: exceptConn}); err != nil {
 		s.log.WarnContext(ctx, "publish", "method", method, "err", err)
 	}
+}
+
+// reacher is a bus that knows whether an event would reach any
+// subscriber (bus/local: one node, all its subscribers known).
+type reacher interface {
+	Reaches(users []string, exceptConn string) bool
 }
 
 // publishConv sends one event to a conversation's audience, encoded once:

@@ -18,15 +18,22 @@ import (
 // Bus is an in-process bus.Bus.
 type Bus struct {
 	mu     sync.RWMutex
-	subs   map[string]map[uint64]bus.Handler // userID -> subscription id -> handler; guarded by mu
-	next   uint64                            // guarded by mu
-	closed bool                              // guarded by mu
+	subs   map[string]map[uint64]sub // userID -> subscription id -> subscriber; guarded by mu
+	next   uint64                    // guarded by mu
+	closed bool                      // guarded by mu
+}
+
+// sub is one subscription: its handler and the connection it delivers to
+// ("" if not known).
+type sub struct {
+	h    bus.Handler
+	conn string
 }
 
 var _ bus.Bus = (*Bus)(nil)
 
 // New returns an empty in-process bus.
-func New() *Bus { return &Bus{subs: make(map[string]map[uint64]bus.Handler)} }
+func New() *Bus { return &Bus{subs: make(map[string]map[uint64]sub)} }
 
 // Publish calls the handlers of every subscriber of users.
 func (b *Bus) Publish(ctx context.Context, users []string, ev bus.Event) error {
@@ -36,9 +43,7 @@ func (b *Bus) Publish(ctx context.Context, users []string, ev bus.Event) error {
 		return bus.ErrClosed
 	}
 	for _, u := range users {
-		for _, h := range b.subs[u] {
-			h(ev)
-		}
+		b.deliverLocked(u, ev)
 	}
 	return nil
 }
@@ -51,16 +56,28 @@ func (b *Bus) PublishConv(ctx context.Context, a bus.Audience, ev bus.Event) err
 	if b.closed {
 		return bus.ErrClosed
 	}
-	a.Recipients(a.Members, func(u string) {
-		for _, h := range b.subs[u] {
-			h(ev)
-		}
-	})
+	a.Recipients(a.Members, func(u string) { b.deliverLocked(u, ev) })
 	return nil
+}
+
+// deliverLocked hands ev to u's subscribers but the connection that caused
+// it. b.mu is held.
+func (b *Bus) deliverLocked(u string, ev bus.Event) {
+	for _, sb := range b.subs[u] {
+		if ev.ExceptConn == "" || sb.conn != ev.ExceptConn {
+			sb.h(ev)
+		}
+	}
 }
 
 // Subscribe registers h for userID.
 func (b *Bus) Subscribe(userID string, h bus.Handler) (func(), error) {
+	return b.SubscribeConn(userID, "", h)
+}
+
+// SubscribeConn registers h for userID as the subscriber of connection
+// conn, which Reaches then knows apart from the others.
+func (b *Bus) SubscribeConn(userID, conn string, h bus.Handler) (func(), error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.closed {
@@ -70,10 +87,10 @@ func (b *Bus) Subscribe(userID string, h bus.Handler) (func(), error) {
 	id := b.next
 	m := b.subs[userID]
 	if m == nil {
-		m = make(map[uint64]bus.Handler)
+		m = make(map[uint64]sub)
 		b.subs[userID] = m
 	}
-	m[id] = h
+	m[id] = sub{h: h, conn: conn}
 	var once sync.Once
 	return func() {
 		once.Do(func() {
@@ -89,12 +106,29 @@ func (b *Bus) Subscribe(userID string, h bus.Handler) (func(), error) {
 	}, nil
 }
 
+// Reaches reports whether an event to users, except to connection
+// exceptConn, would reach any subscriber now: if not, a publisher need not
+// encode it. Every ack tells the reader's other devices of its read, and
+// most readers have none. A subscriber of unknown connection counts.
+func (b *Bus) Reaches(users []string, exceptConn string) bool {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	for _, u := range users {
+		for _, sb := range b.subs[u] {
+			if sb.conn == "" || sb.conn != exceptConn {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // Close drops every subscription.
 func (b *Bus) Close() error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.closed = true
-	b.subs = make(map[string]map[uint64]bus.Handler)
+	b.subs = make(map[string]map[uint64]sub)
 	return nil
 }
 

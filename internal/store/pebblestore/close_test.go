@@ -8,11 +8,11 @@ import (
 	"github.com/seen-im/seen/internal/store"
 )
 
-// TestCloseJoinsCombiners checks that no watermark combiner outlives
-// Close: a combiner's last round, finding its queue empty, may run after
-// the caller it served has returned.
+// TestCloseJoinsCombiners checks that Close after a storm of concurrent
+// watermark operations succeeds, round after round: the rounds run on
+// their callers, which have all returned by then.
 func TestCloseJoinsCombiners(t *testing.T) {
-	for round := range 20 {
+	for range 20 {
 		s, err := Open(t.TempDir(), testOptions)
 		if err != nil {
 			t.Fatal(err)
@@ -37,9 +37,6 @@ func TestCloseJoinsCombiners(t *testing.T) {
 		wg.Wait()
 		if err := s.Close(); err != nil {
 			t.Fatal(err)
-		}
-		if n := s.routines.Running(); n != 0 {
-			t.Fatalf("round %d: %d combiner goroutines still run after Close", round, n)
 		}
 	}
 }

@@ -145,7 +145,7 @@ func (cs *convState) idleLocked() bool {
 		return false
 	}
 	defer q.mu.Unlock()
-	return !q.running && len(q.ops) == 0
+	return !q.led && len(q.ops) == 0
 }
 
 // dropLocked removes cs, idle, from the table, with the group record

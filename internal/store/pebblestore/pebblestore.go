@@ -39,7 +39,6 @@ import (
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/vfs"
 
-	"github.com/seen-im/seen/internal/routines"
 	"github.com/seen-im/seen/internal/store"
 )
 
@@ -148,11 +147,6 @@ type Store struct {
 
 	// userLocks make PutUser's check-then-write atomic per user.
 	userLocks [userStripes]sync.Mutex
-
-	// routines owns the watermark combiners. A combiner runs only while
-	// some caller waits for its operations, but its last round (finding
-	// the queue empty) may end after that caller returned: Close joins it.
-	routines routines.Group
 
 	failed   atomic.Pointer[error] // set once a WAL sync failed; never cleared
 	onFatal  func(error)
@@ -336,9 +330,8 @@ func (s *Store) Close() error {
 		return errClosed
 	}
 	s.closed = true
-	// Every caller has returned (Close holds s.mu), so a combiner left is
-	// only finishing its last, empty round.
-	_ = s.routines.Wait(context.Background())
+	// Every caller has returned (Close holds s.mu), and watermark rounds
+	// run only on callers: nothing is left to join.
 	err := s.db.Close()
 	if lerr := s.lock.Close(); err == nil {
 		err = lerr

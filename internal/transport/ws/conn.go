@@ -341,7 +341,7 @@ func (c *conn) connect(id json.RawMessage, raw json.RawMessage) (stop bool) {
 		return true
 	}
 	// Subscribe before answering, so no event after connect is missed.
-	unsub, err := c.h.o.Bus.Subscribe(userID, c.deliver)
+	unsub, err := c.subscribe(userID)
 	if err != nil {
 		c.h.release(userID)
 		c.reply(id, protocol.MethodConnect, nil, protocol.Errorf(protocol.CodeUnavailable, "unavailable, retry"))
@@ -375,6 +375,22 @@ func (c *conn) throttle() time.Duration {
 		return d
 	}
 	return 0
+}
+
+// connSubscriber is a bus that can be told which connection a
+// subscription delivers to (bus/local), so that publishers can ask it
+// whether an event would reach anyone but the connection that caused it.
+type connSubscriber interface {
+	SubscribeConn(userID, conn string, h bus.Handler) (cancel func(), err error)
+}
+
+// subscribe registers the connection's deliver for userID's events, with
+// its id where the bus takes one.
+func (c *conn) subscribe(userID string) (func(), error) {
+	if cs, ok := c.h.o.Bus.(connSubscriber); ok {
+		return cs.SubscribeConn(userID, c.id, c.deliver)
+	}
+	return c.h.o.Bus.Subscribe(userID, c.deliver)
 }
 
 // deliver takes an event from the bus. It never blocks: a client whose

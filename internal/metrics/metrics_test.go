@@ -1,0 +1,98 @@
+package metrics
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	dto "github.com/prometheus/client_model/go"
+
+	"github.com/seen-im/seen/internal/store"
+)
+
+// TestStoreHookLabelsEachCallByOpAndResult holds the cached series to what
+// a label lookup per call gave: each call counted under its operation and
+// outcome, nothing left in flight, and no series for outcomes that did not
+// happen.
+func TestStoreHookLabelsEachCallByOpAndResult(t *testing.T) {
+	m := New()
+	ctx := context.Background()
+	calls := []struct {
+		op  string
+		err error
+	}{
+		{"GetMember", nil},
+		{"GetMember", nil},
+		{"GetMember", fmt.Errorf("wrapped: %w", store.ErrNotFound)},
+		{"PutUser", store.ErrExists},
+		{"PutUser", errors.New("disk on fire")},
+		{"Watermarks", store.ErrUnavailable},
+	}
+	for _, c := range calls {
+		if got := m.StoreHook(ctx, c.op, func() error { return c.err }); got != c.err {
+			t.Fatalf("StoreHook(%s) returned %v, want the call's %v", c.op, got, c.err)
+		}
+	}
+	want := map[[2]string]uint64{
+		{"GetMember", "ok"}:           2,
+		{"GetMember", "not_found"}:    1,
+		{"PutUser", "exists"}:         1,
+		{"PutUser", "error"}:          1,
+		{"Watermarks", "unavailable"}: 1,
+	}
+	if got := testutil.CollectAndCount(m.StoreDuration); got != len(want) {
+		t.Errorf("got %d duration series, want %d", got, len(want))
+	}
+	for k, n := range want {
+		if got := histogramCount(t, m, k[0], k[1]); got != n {
+			t.Errorf("%s/%s: got %d observations, want %d", k[0], k[1], got, n)
+		}
+	}
+	for _, op := range []string{"GetMember", "PutUser", "Watermarks"} {
+		if got := testutil.ToFloat64(m.StoreInflight.WithLabelValues(op)); got != 0 {
+			t.Errorf("%s in flight after the calls returned: got %v, want 0", op, got)
+		}
+	}
+}
+
+// TestStoreHookInflightDuringCall checks the gauge counts a call while it
+// runs.
+func TestStoreHookInflightDuringCall(t *testing.T) {
+	m := New()
+	var during float64
+	_ = m.StoreHook(context.Background(), "GetMember", func() error {
+		during = testutil.ToFloat64(m.StoreInflight.WithLabelValues("GetMember"))
+		return nil
+	})
+	if during != 1 {
+		t.Errorf("in flight during the call: got %v, want 1", during)
+	}
+}
+
+// histogramCount is the number of observations in StoreDuration{op,result}.
+func histogramCount(t *testing.T, m *Metrics, op, result string) uint64 {
+	t.Helper()
+	obs, err := m.StoreDuration.GetMetricWithLabelValues(op, result)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d dto.Metric
+	if err := obs.(prometheus.Metric).Write(&d); err != nil {
+		t.Fatal(err)
+	}
+	return d.GetHistogram().GetSampleCount()
+}
+
+// BenchmarkStoreHook is the metrics' cost on every store call.
+func BenchmarkStoreHook(b *testing.B) {
+	m := New()
+	ctx := context.Background()
+	call := func() error { return nil }
+	b.ReportAllocs()
+	for b.Loop() {
+		_ = m.StoreHook(ctx, "Watermarks", call)
+	}
+}

@@ -1,0 +1,138 @@
+package pebblestore
+
+import (
+	"fmt"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/seen-im/seen/internal/store"
+)
+
+// stackObserver records, for each combiner round, whether it ran on the
+// goroutine of the caller that queued the round's operations (its stack
+// goes through Store.watermarks) or on a combiner goroutine of its own.
+type stackObserver struct {
+	mu        sync.Mutex
+	onCaller  int
+	elsewhere int
+}
+
+func (o *stackObserver) WatermarkQueued(int) {}
+
+func (o *stackObserver) WatermarkBatch(int) {
+	pcs := make([]uintptr, 64)
+	frames := runtime.CallersFrames(pcs[:runtime.Callers(1, pcs)])
+	caller := false
+	for {
+		f, more := frames.Next()
+		if strings.HasSuffix(f.Function, "pebblestore.(*Store).watermarks") {
+			caller = true
+		}
+		if !more {
+			break
+		}
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if caller {
+		o.onCaller++
+	} else {
+		o.elsewhere++
+	}
+}
+
+// TestSequentialAcksCombineOnTheCallersGoroutine: acks that come one at a
+// time (the usual case: one reader, one request) are applied by their
+// caller, so none costs a goroutine start and a hand-off to it; each is
+// still its own durable round.
+func TestSequentialAcksCombineOnTheCallersGoroutine(t *testing.T) {
+	obs := &stackObserver{}
+	opts := testOptions
+	opts.Observer = obs
+	s, err := Open(t.TempDir(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	ctx := t.Context()
+	conv := store.GroupConv("g")
+	if err := s.CreateGroup(ctx, store.Group{ID: "g", CreatedBy: "u0"},
+		[]store.Member{{UserID: "u0", Role: "owner"}, {UserID: "u1", Role: "member"}}); err != nil {
+		t.Fatal(err)
+	}
+	const acks = 20
+	for seq := uint64(1); seq <= acks; seq++ {
+		got, _, err := s.AdvanceDelivered(ctx, conv, "u1", seq, int64(seq))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.DeliveredSeq != seq {
+			t.Fatalf("ack %d: delivered watermark %d, want %d", seq, got.DeliveredSeq, seq)
+		}
+	}
+	obs.mu.Lock()
+	defer obs.mu.Unlock()
+	if obs.onCaller != acks || obs.elsewhere != 0 {
+		t.Errorf("got %d rounds on the caller's goroutine and %d on a combiner goroutine, want %d and 0",
+			obs.onCaller, obs.elsewhere, acks)
+	}
+}
+
+// TestConcurrentAcksAreLedByTheirCallers: under a storm (many members of
+// one group acking at once) every round still runs on a caller's
+// goroutine, the lead handed from caller to caller, and every ack is
+// applied and answered.
+func TestConcurrentAcksAreLedByTheirCallers(t *testing.T) {
+	obs := &stackObserver{}
+	opts := testOptions
+	opts.Observer = obs
+	s, err := Open(t.TempDir(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	ctx := t.Context()
+	conv := store.GroupConv("g")
+	members := make([]store.Member, 16)
+	for i := range members {
+		members[i] = store.Member{UserID: fmt.Sprint("u", i), Role: "member"}
+	}
+	if err := s.CreateGroup(ctx, store.Group{ID: "g", CreatedBy: "u0"}, members); err != nil {
+		t.Fatal(err)
+	}
+	const acks = 30
+	var wg sync.WaitGroup
+	for _, m := range members {
+		wg.Go(func() {
+			for seq := uint64(1); seq <= acks; seq++ {
+				got, _, err := s.AdvanceDelivered(ctx, conv, m.UserID, seq, int64(seq))
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if got.DeliveredSeq != seq {
+					t.Errorf("%s ack %d: delivered watermark %d", m.UserID, seq, got.DeliveredSeq)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	for _, m := range members {
+		got, err := s.GetMember(ctx, conv, m.UserID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.DeliveredSeq != acks {
+			t.Errorf("%s: stored delivered watermark %d, want %d", m.UserID, got.DeliveredSeq, acks)
+		}
+	}
+	obs.mu.Lock()
+	defer obs.mu.Unlock()
+	if obs.elsewhere != 0 || obs.onCaller == 0 {
+		t.Errorf("got %d rounds on callers' goroutines and %d on others, want some and 0", obs.onCaller, obs.elsewhere)
+	}
+	t.Logf("%d acks in %d rounds", len(members)*acks, obs.onCaller)
+}
