@@ -62,6 +62,7 @@ type Service struct {
 	handlers map[string]handler // built once by New, read-only after
 	engines  engines            // receipt engines by conversation
 	changes  *coalescer         // receipt.changed to group senders
+	settings settingsCache      // users' settings, on a single node
 
 	idMu    sync.Mutex // guards entropy
 	entropy io.Reader
@@ -88,6 +89,9 @@ func New(o Options) *Service {
 		entropy: ulid.Monotonic(rand.Reader, 0),
 	}
 	s.handlers = s.methods()
+	if sn, ok := s.bus.(singleNode); ok {
+		s.settings.on = sn.SingleNode()
+	}
 	// Other nodes' engine changes reach this node's engines.
 	s.bus.SetSync(s)
 	s.changes = newCoalescer(s.cfg.Receipts.Coalesce, s.flushChanges, s.met.CoalescerPending)

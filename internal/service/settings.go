@@ -51,7 +51,9 @@ func (s *Service) updateSettings(ctx context.Context, user, exceptConn string, p
 	if (p.ShareReads == nil || *p.ShareReads == st.ShareReads) && (p.ShareDelivery == nil || *p.ShareDelivery == st.ShareDelivery) {
 		return wireSettings(st), nil
 	}
+	s.settings.changed(user)
 	next, err := s.store.UpdateSettings(ctx, user, p.ShareReads, p.ShareDelivery)
+	s.settings.changed(user)
 	if err != nil {
 		return protocol.Settings{}, s.settingsErr(ctx, user, "update settings", err)
 	}
@@ -62,7 +64,7 @@ func (s *Service) updateSettings(ctx context.Context, user, exceptConn string, p
 
 // settingsOf reads user's settings: 404 for an unknown user.
 func (s *Service) settingsOf(ctx context.Context, user string) (store.Settings, error) {
-	st, err := s.store.GetSettings(ctx, user)
+	st, err := s.cachedSettings(ctx, user)
 	if err != nil {
 		return store.Settings{}, s.settingsErr(ctx, user, "get settings", err)
 	}

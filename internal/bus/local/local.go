@@ -143,3 +143,7 @@ func (b *Bus) Barrier(context.Context) error { return nil }
 
 // Nodes names this node alone.
 func (b *Bus) Nodes() (string, []string) { return "local", []string{"local"} }
+
+// SingleNode reports that this bus connects no other node: whatever a
+// service on it caches from its own writes, no other node can change.
+func (b *Bus) SingleNode() bool { return true }
