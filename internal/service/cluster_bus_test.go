@@ -30,7 +30,9 @@ type twoNodes struct {
 	caller Caller
 }
 
-func newTwoNodes(t *testing.T) *twoNodes {
+// inProcessNATS starts a nats-server that listens on no port (nodes reach
+// it with nats.InProcessServer), shut down when the test ends.
+func inProcessNATS(t *testing.T) *server.Server {
 	t.Helper()
 	ns, err := server.NewServer(&server.Options{DontListen: true, NoLog: true, NoSigs: true})
 	if err != nil {
@@ -41,6 +43,12 @@ func newTwoNodes(t *testing.T) *twoNodes {
 	if !ns.ReadyForConnections(10 * time.Second) {
 		t.Fatal("nats server not ready")
 	}
+	return ns
+}
+
+func newTwoNodes(t *testing.T) *twoNodes {
+	t.Helper()
+	ns := inProcessNATS(t)
 	st, err := pebblestore.Open(t.TempDir(), pebblestore.Options{CacheBytes: 1 << 20, MemtableBytes: 1 << 20})
 	if err != nil {
 		t.Fatal(err)

@@ -2,21 +2,16 @@ package service
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
-	"net/url"
-	"os"
 	"runtime"
 	"testing"
 	"time"
-
-	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/seen-im/seen/internal/bus/local"
 	"github.com/seen-im/seen/internal/config"
 	"github.com/seen-im/seen/internal/store"
 	"github.com/seen-im/seen/internal/store/pgstore"
+	"github.com/seen-im/seen/internal/testpg"
 	"github.com/seen-im/seen/protocol"
 )
 
@@ -36,7 +31,7 @@ const (
 // service, each a store round trip for the message plus the engine. The
 // group is written with the Importer `seen migrate` uses (COPY), not with
 // 100,000 admin calls. It needs SEEN_TEST_POSTGRES_URL, and works in a
-// schema of its own, dropped at the end.
+// database of its own (testpg.Database).
 func BenchmarkGroupPG_100kMembers(b *testing.B) {
 	ctx := context.Background()
 	st := bigGroupStore(b)
@@ -116,36 +111,12 @@ func BenchmarkGroupPG_100kMembers(b *testing.B) {
 func bigGroupUser(i int) string    { return fmt.Sprintf("u%06d", i) }
 func bigGroupMsgID(seq int) string { return fmt.Sprintf("big-m%d", seq) }
 
-// bigGroupStore opens a store on a fresh schema and imports the group into
+// bigGroupStore opens a store on a fresh database and imports the group into
 // it in one transaction; it reports how long the import took.
 func bigGroupStore(b *testing.B) *pgstore.Store {
 	b.Helper()
-	base := os.Getenv("SEEN_TEST_POSTGRES_URL")
-	if base == "" {
-		b.Skip("SEEN_TEST_POSTGRES_URL is not set")
-	}
 	ctx := context.Background()
-	admin, err := pgxpool.New(ctx, base)
-	if err != nil {
-		b.Fatal(err)
-	}
-	schema := "bench_" + hex.EncodeToString([]byte(rand.Text()[:6]))
-	if _, err := admin.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
-		admin.Close()
-		b.Fatal(err)
-	}
-	b.Cleanup(func() {
-		_, _ = admin.Exec(ctx, "DROP SCHEMA "+schema+" CASCADE")
-		admin.Close()
-	})
-	u, err := url.Parse(base)
-	if err != nil {
-		b.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	st, err := pgstore.Open(ctx, u.String(), pgstore.Options{})
+	st, err := pgstore.Open(ctx, testpg.Database(b), pgstore.Options{})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -2,23 +2,17 @@ package service
 
 import (
 	"context"
-	crand "crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
-	"net/url"
-	"os"
 	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 
 	"github.com/seen-im/seen/internal/bus"
@@ -27,46 +21,9 @@ import (
 	"github.com/seen-im/seen/internal/receipts"
 	"github.com/seen-im/seen/internal/store"
 	"github.com/seen-im/seen/internal/store/pgstore"
+	"github.com/seen-im/seen/internal/testpg"
 	"github.com/seen-im/seen/protocol"
 )
-
-// testPostgresDB creates an empty database on SEEN_TEST_POSTGRES_URL,
-// dropped when the test ends (seentest.PostgresDB, which this package
-// cannot import: seentest imports the server, which imports it).
-func testPostgresDB(t *testing.T) string {
-	t.Helper()
-	base := os.Getenv("SEEN_TEST_POSTGRES_URL")
-	if base == "" && os.Getenv("CI") == "true" {
-		t.Fatal("CI=true but SEEN_TEST_POSTGRES_URL is not set")
-	}
-	if base == "" {
-		t.Skip("SEEN_TEST_POSTGRES_URL is not set: no PostgreSQL to test against")
-	}
-	ctx := context.Background()
-	admin, err := pgxpool.New(ctx, base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var b [6]byte
-	_, _ = crand.Read(b[:])
-	name := "seen_t_" + hex.EncodeToString(b[:])
-	if _, err := admin.Exec(ctx, "CREATE DATABASE "+name); err != nil {
-		admin.Close()
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if _, err := admin.Exec(ctx, "DROP DATABASE "+name+" WITH (FORCE)"); err != nil {
-			t.Errorf("drop database %s: %v", name, err)
-		}
-		admin.Close()
-	})
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	u.Path = "/" + name
-	return u.String()
-}
 
 // pgCluster is n services, each with its own PostgreSQL store handle on
 // one database and its own bus on one NATS server: n cluster nodes.
@@ -85,16 +42,8 @@ func newPGCluster(t *testing.T, n int, cfg config.Config) *pgCluster {
 // time.Now).
 func newPGClusterAt(t *testing.T, n int, cfg config.Config, now func() time.Time) *pgCluster {
 	t.Helper()
-	ns, err := server.NewServer(&server.Options{DontListen: true, NoLog: true, NoSigs: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ns.Start()
-	t.Cleanup(ns.Shutdown)
-	if !ns.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats server not ready")
-	}
-	dbURL := testPostgresDB(t)
+	ns := inProcessNATS(t)
+	dbURL := testpg.Database(t)
 	ctx := context.Background()
 	open := func() store.Store {
 		st, err := pgstore.Open(ctx, dbURL, pgstore.Options{})
