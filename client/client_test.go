@@ -8,7 +8,9 @@ import (
 	"os/exec"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/seen-im/seen/protocol"
 )
@@ -104,6 +106,31 @@ func TestEventsInOrderToEveryHandler(t *testing.T) {
 		if g := recv(t, got, fmt.Sprintf("handler call %d", i)); g != w {
 			t.Errorf("handler call %d: got %+v, want %+v", i, g, w)
 		}
+	}
+}
+
+// Settle's second half: it returns only after the handlers have run for
+// the events queued before it, however slow they are.
+func TestHandledQueuedWaitsForHandlers(t *testing.T) {
+	release := make(chan struct{})
+	var handled atomic.Int32
+	c := newTestClient(t, WithAutoDelivered(false), WithHandlers(Handlers{
+		Message: func(protocol.Message) { <-release; handled.Add(1) },
+	}))
+	startLoops(c)
+	defer c.Close()
+	c.handleFrame(msgFrame("bob", peer("bob"), 1), "alice")
+	c.handleFrame(msgFrame("bob", peer("bob"), 2), "alice")
+	done := make(chan error, 1)
+	go func() { done <- c.handledQueued(context.Background()) }()
+	select {
+	case err := <-done:
+		t.Fatalf("handledQueued returned (%v) while a handler was still running", err)
+	case <-time.After(20 * time.Millisecond):
+	}
+	close(release)
+	if err := recv(t, done, "handledQueued"); err != nil || handled.Load() != 2 {
+		t.Fatalf("handledQueued = %v after %d handled events, want nil after 2", err, handled.Load())
 	}
 }
 

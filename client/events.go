@@ -1,6 +1,7 @@
 package client
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -123,6 +124,7 @@ type event struct {
 type (
 	reconnected  struct{}
 	disconnected struct{ err error }
+	settled      struct{ done chan struct{} } // see Settle
 )
 
 // deliver runs the handlers of one event, in registration order.
@@ -185,6 +187,10 @@ func (c *Client) dispatchLoop() {
 		case <-c.ctx.Done():
 			return
 		case ev := <-c.events:
+			if m, ok := ev.value.(settled); ok {
+				close(m.done)
+				continue
+			}
 			c.deliver(ev)
 		}
 	}
@@ -209,6 +215,39 @@ func (c *Client) queueLifecycle(v any) {
 	select {
 	case c.events <- event{value: v}:
 	case <-c.ctx.Done():
+	}
+}
+
+// Settle returns once the handlers have run for every event the server
+// sent before it answered a round trip made now. Responses overtake events
+// in the client (handlers run on their own goroutine), so a caller that
+// must know "nothing more is on its way about what I did" — a test, or an
+// app before it compares its state with the server's — settles first.
+func (c *Client) Settle(ctx context.Context) error {
+	if _, err := c.Settings(ctx); err != nil {
+		return err
+	}
+	return c.handledQueued(ctx)
+}
+
+// handledQueued returns once the handlers have run for every event queued
+// so far.
+func (c *Client) handledQueued(ctx context.Context) error {
+	done := make(chan struct{})
+	select {
+	case c.events <- event{value: settled{done: done}}:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-c.ctx.Done():
+		return ErrClosed
+	}
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-c.ctx.Done():
+		return ErrClosed
 	}
 }
 

@@ -66,7 +66,7 @@ func next[T any](d *device) T {
 // quiet checks that no event is waiting after a round trip to the server.
 func (d *device) quiet() {
 	d.t.Helper()
-	if _, err := d.Conversations(ctx(d.t), protocol.ConversationListParams{Limit: 1}); err != nil {
+	if err := d.Settle(ctx(d.t)); err != nil {
 		d.t.Fatal(err)
 	}
 	select {
