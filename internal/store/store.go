@@ -186,6 +186,11 @@ type Message struct {
 	// Frozen holds the counts at the close of the validity window if it
 	// closed before the receipt was done; nil otherwise.
 	Frozen *Frozen `json:"frozen,omitempty"`
+	// Hooks, given to Append, is written in the same durable write as the
+	// message (webhooks.go): the deliveries, timers and track the message
+	// causes. Nothing is written for a message that existed already. It is
+	// never stored with the message nor returned.
+	Hooks *HookOutbox `json:"-"`
 }
 
 // Frozen are a receipt's counts when its validity window closed.
