@@ -63,6 +63,10 @@ type Service struct {
 	engines  engines            // receipt engines by conversation
 	changes  *coalescer         // receipt.changed to group senders
 	settings settingsCache      // users' settings, on a single node
+	// hooks is the store's webhook side, nil if it keeps none; hookEps
+	// caches its endpoints.
+	hooks   store.Webhooks
+	hookEps hookEndpoints
 
 	idMu    sync.Mutex // guards entropy
 	entropy io.Reader
@@ -89,6 +93,9 @@ func New(o Options) *Service {
 		entropy: ulid.Monotonic(rand.Reader, 0),
 	}
 	s.handlers = s.methods()
+	if h, ok := o.Store.(store.Webhooks); ok {
+		s.hooks = h
+	}
 	if sn, ok := s.bus.(singleNode); ok {
 		s.settings.on = sn.SingleNode()
 	}

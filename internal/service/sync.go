@@ -36,6 +36,7 @@ const (
 	opUntrack                     // Seq's receipt is settled
 	opDrop                        // Conv's membership changed: reload it
 	opChanged                     // a receipt.changed entry for the conversation's coalescing node
+	opHooks                       // the webhook endpoints changed: forget them (Conv is hooksConv)
 )
 
 // syncOp is one engine change, as it travels between nodes.
@@ -123,6 +124,8 @@ func (s *Service) ApplySync(data []byte) {
 	}
 	ctx := context.Background()
 	switch op.Kind {
+	case opHooks:
+		s.hookEps.forget()
 	case opDrop:
 		ce := s.engines.pinLoaded(op.Conv)
 		if ce == nil {
@@ -165,6 +168,7 @@ func (s *Service) ApplySync(data []byte) {
 // may have been lost.
 func (s *Service) SyncLost(reason string) {
 	s.log.Warn("engine changes from other nodes may be lost: reloading every engine", "reason", reason)
+	s.hookEps.forget() // an opHooks may have been among them
 	if reason == bus.LostReconnect {
 		s.dropAll(metrics.ReloadResync)
 		return
