@@ -48,6 +48,9 @@ type Options struct {
 	Now func() time.Time
 	// Metrics receives the service's counters; nil: a private set.
 	Metrics *metrics.Metrics
+	// WebhookNotify is called after webhook deliveries are enqueued, so
+	// the delivery loop need not wait for its next poll; nil: nothing.
+	WebhookNotify func()
 }
 
 // Service implements every protocol method.
@@ -65,8 +68,9 @@ type Service struct {
 	settings settingsCache      // users' settings, on a single node
 	// hooks is the store's webhook side, nil if it keeps none; hookEps
 	// caches its endpoints.
-	hooks   store.Webhooks
-	hookEps hookEndpoints
+	hooks      store.Webhooks
+	hookEps    hookEndpoints
+	hookNotify func() // never nil
 
 	idMu    sync.Mutex // guards entropy
 	entropy io.Reader
@@ -95,6 +99,10 @@ func New(o Options) *Service {
 	s.handlers = s.methods()
 	if h, ok := o.Store.(store.Webhooks); ok {
 		s.hooks = h
+	}
+	s.hookNotify = o.WebhookNotify
+	if s.hookNotify == nil {
+		s.hookNotify = func() {}
 	}
 	if sn, ok := s.bus.(singleNode); ok {
 		s.settings.on = sn.SingleNode()
