@@ -33,8 +33,11 @@ type hookData struct {
 	Conversation protocol.Conversation `json:"conversation"`
 	MsgID        string                `json:"msgId"`
 	Sender       string                `json:"sender"`
-	// Message is the whole message (message.sent).
-	Message *protocol.Message `json:"message,omitempty"`
+	// Body and SentAt are the message's (message.sent). Its seq is not
+	// there: the event is written in the same write as the message, before
+	// the store has allocated the seq.
+	Body   json.RawMessage `json:"body,omitempty"`
+	SentAt int64           `json:"sentAt,omitempty"`
 	// Receipt is the receipt as the sender sees it (every type but
 	// message.sent of a message without receipts).
 	Receipt *protocol.Receipt `json:"receipt,omitempty"`

@@ -108,7 +108,9 @@ type HookTrack struct {
 // it sets and the track it starts. Every part is optional.
 type HookOutbox struct {
 	Deliveries []Delivery
-	Timers     []Timer
+	// Timers are set for the message: Append fills in their Conv and Seq
+	// from the stored message.
+	Timers []Timer
 	// Track, if set, starts the message's HookTrack (its Conv, Seq and
 	// MsgID are filled in by Append from the stored message).
 	Track *HookTrack
