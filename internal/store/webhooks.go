@@ -185,3 +185,15 @@ type Webhooks interface {
 	// are enqueued as Enqueue does. Tracks that are gone are skipped.
 	CommitReport(ctx context.Context, update []HookTrack, done []MsgRef, ds []Delivery) error
 }
+
+// DeliveryPruner bounds the outbox, which would otherwise keep every
+// delivered row for ever. It is apart from Webhooks so that a backend
+// gains it without breaking the others; the lead may embed it in Webhooks
+// once every backend has it. Dead rows are kept: they wait for a replay.
+type DeliveryPruner interface {
+	// PruneDeliveries deletes the delivered deliveries last updated
+	// before before (Unix ms) and returns how many. An event whose row is
+	// pruned can be enqueued again as new, so before must be older than
+	// any enqueue of the same event can come (the caller uses 24 hours).
+	PruneDeliveries(ctx context.Context, before int64) (int, error)
+}

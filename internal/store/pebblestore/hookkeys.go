@@ -16,10 +16,12 @@ import (
 //	timer       0x0F lp(conv) seq kind                   -> encodeTimer
 //	timerDue    0x10 time(dueAt) lp(conv) seq kind       -> empty: a timer
 //	track       0x11 ord(conv) seq                       -> encodeTrack
+//	deliveryOld 0x12 time(updatedAt) lp(endpoint) eventID -> empty: a delivered delivery
 //
-// The due indexes are what a claim scans, oldest first; each index key is
-// written and deleted in the same batch as its row, and its tail after the
-// time is the row key's tail, so a claim finds the row without decoding.
+// The due indexes are what a claim scans, oldest first, and deliveryOld
+// is what PruneDeliveries scans; each index key is written and deleted in
+// the same batch as its row, and its tail after the time is the row key's
+// tail, so a scan finds the row without decoding.
 // time() is 8 bytes big-endian with the sign bit flipped, so byte order is
 // numeric order for any int64. Tracks are listed in (Conv, Seq) order, so
 // their conversation is ord() encoded (order-preserving), not
@@ -34,6 +36,7 @@ const (
 	prefixTimer       byte = 0x0F
 	prefixTimerDue    byte = 0x10
 	prefixTrack       byte = 0x11
+	prefixDeliveryOld byte = 0x12
 )
 
 func appendTime(b []byte, t int64) []byte {
@@ -94,6 +97,12 @@ func deliveryKey(endpoint, eventID string) []byte {
 func deliveryDueKey(nextAt int64, endpoint, eventID string) []byte {
 	b := make([]byte, 0, 9+binary.MaxVarintLen64+len(endpoint)+len(eventID))
 	b = appendTime(append(b, prefixDeliveryDue), nextAt)
+	return append(appendLP(b, endpoint), eventID...)
+}
+
+func deliveryOldKey(updatedAt int64, endpoint, eventID string) []byte {
+	b := make([]byte, 0, 9+binary.MaxVarintLen64+len(endpoint)+len(eventID))
+	b = appendTime(append(b, prefixDeliveryOld), updatedAt)
 	return append(appendLP(b, endpoint), eventID...)
 }
 

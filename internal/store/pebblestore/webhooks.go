@@ -12,7 +12,10 @@ import (
 	"github.com/seen-im/seen/internal/store"
 )
 
-var _ store.Webhooks = (*Store)(nil)
+var (
+	_ store.Webhooks       = (*Store)(nil)
+	_ store.DeliveryPruner = (*Store)(nil)
+)
 
 // hookState serializes the webhook tables' read-modify-writes.
 //
@@ -153,9 +156,7 @@ func (s *Store) DeleteWebhook(ctx context.Context, id string) error {
 			if err != nil {
 				return false, err
 			}
-			if d.State == store.DeliveryPending {
-				_ = b.Delete(deliveryDueKey(d.NextAt, d.Endpoint, d.EventID), nil)
-			}
+			deleteIndexesLocked(b, d)
 			return true, nil
 		})
 		if err != nil {
@@ -211,10 +212,7 @@ func (s *Store) enqueueLocked(b *pebble.Batch, ds []store.Delivery) error {
 		if d.State == "" {
 			d.State = store.DeliveryPending
 		}
-		_ = b.Set(key, encodeDelivery(d), nil)
-		if d.State == store.DeliveryPending {
-			_ = b.Set(deliveryDueKey(d.NextAt, d.Endpoint, d.EventID), nil, nil)
-		}
+		putDeliveryLocked(b, store.Delivery{}, false, d)
 	}
 	return nil
 }
@@ -268,14 +266,28 @@ func (s *Store) getDelivery(endpoint, eventID string) (d store.Delivery, found b
 }
 
 // putDeliveryLocked writes d over old (found: whether old exists),
-// keeping the due index in step. s.hooks.mu is held.
+// keeping the indexes in step. s.hooks.mu is held.
 func putDeliveryLocked(b *pebble.Batch, old store.Delivery, found bool, d store.Delivery) {
-	if found && old.State == store.DeliveryPending {
-		_ = b.Delete(deliveryDueKey(old.NextAt, old.Endpoint, old.EventID), nil)
+	if found {
+		deleteIndexesLocked(b, old)
 	}
 	_ = b.Set(deliveryKey(d.Endpoint, d.EventID), encodeDelivery(d), nil)
-	if d.State == store.DeliveryPending {
+	switch d.State {
+	case store.DeliveryPending:
 		_ = b.Set(deliveryDueKey(d.NextAt, d.Endpoint, d.EventID), nil, nil)
+	case store.DeliveryDelivered:
+		_ = b.Set(deliveryOldKey(d.UpdatedAt, d.Endpoint, d.EventID), nil, nil)
+	}
+}
+
+// deleteIndexesLocked deletes the index key d's state has, if any.
+// s.hooks.mu is held.
+func deleteIndexesLocked(b *pebble.Batch, d store.Delivery) {
+	switch d.State {
+	case store.DeliveryPending:
+		_ = b.Delete(deliveryDueKey(d.NextAt, d.Endpoint, d.EventID), nil)
+	case store.DeliveryDelivered:
+		_ = b.Delete(deliveryOldKey(d.UpdatedAt, d.Endpoint, d.EventID), nil)
 	}
 }
 
@@ -362,6 +374,55 @@ func (s *Store) ReplayDelivery(ctx context.Context, endpoint, eventID string, no
 		return store.Delivery{}, err
 	}
 	return nd, nil
+}
+
+// pruneBatch bounds one prune batch, so that pruning a large backlog
+// never builds one huge batch nor holds s.hooks.mu for long.
+const pruneBatch = 1000
+
+// PruneDeliveries implements store.DeliveryPruner. It scans the index of
+// delivered rows by UpdatedAt, so its cost is what it deletes.
+func (s *Store) PruneDeliveries(ctx context.Context, before int64) (int, error) {
+	if err := s.acquire(ctx); err != nil {
+		return 0, err
+	}
+	defer s.mu.RUnlock()
+	total := 0
+	for {
+		if err := ctx.Err(); err != nil {
+			return total, fmt.Errorf("pebblestore: prune deliveries: %w", err)
+		}
+		n := 0
+		err := s.hookWrite("prune deliveries", func(b *pebble.Batch) error {
+			upper := appendTime([]byte{prefixDeliveryOld}, before)
+			return s.scanRange([]byte{prefixDeliveryOld}, upper, func(k, _ []byte) (bool, error) {
+				rk := rowKeyOfDue(prefixDelivery, k)
+				endpoint, eventID, err := splitDeliveryKey(rk)
+				if err != nil {
+					return false, err
+				}
+				_ = b.Delete(k, nil)
+				// The row is checked, not trusted to the index: only a
+				// delivered row is ever pruned.
+				d, found, err := s.getDelivery(endpoint, eventID)
+				if err != nil {
+					return false, err
+				}
+				if found && d.State == store.DeliveryDelivered && d.UpdatedAt < before {
+					_ = b.Delete(rk, nil)
+					n++
+				}
+				return n < pruneBatch, nil
+			})
+		})
+		if err != nil {
+			return total, err
+		}
+		total += n
+		if n < pruneBatch {
+			return total, nil
+		}
+	}
 }
 
 // scanRange calls fn for every key in [lower, upper) (upper nil: every key

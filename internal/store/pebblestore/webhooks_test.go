@@ -2,6 +2,7 @@ package pebblestore
 
 import (
 	"encoding/json"
+	"fmt"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -102,5 +103,30 @@ func TestHookKeyOrder(t *testing.T) {
 		if err != nil || conv != refs[i].conv || seq != refs[i].seq {
 			t.Errorf("splitTrackKey(trackKey(%q, %d)) = %q, %d, %v", refs[i].conv, refs[i].seq, conv, seq, err)
 		}
+	}
+}
+
+// TestPruneDeliveriesManyBatches prunes more rows than one prune batch
+// holds: every one goes, in several batches.
+func TestPruneDeliveriesManyBatches(t *testing.T) {
+	ctx := t.Context()
+	s := openTest(t, t.TempDir())
+	if err := s.CreateWebhook(ctx, store.Webhook{ID: "a", URL: "http://127.0.0.1:1/"}); err != nil {
+		t.Fatal(err)
+	}
+	const n = 2*pruneBatch + 10
+	ds := make([]store.Delivery, n)
+	for i := range ds {
+		ds[i] = store.Delivery{Endpoint: "a", EventID: fmt.Sprintf("e%05d", i), State: store.DeliveryDelivered, UpdatedAt: int64(i % 50)}
+	}
+	if err := s.Enqueue(ctx, ds); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.PruneDeliveries(ctx, 1000)
+	if err != nil || got != n {
+		t.Errorf("PruneDeliveries = %d, %v; want %d", got, err, n)
+	}
+	if left, err := s.ListDeliveries(ctx, "a", "", "", 10); err != nil || len(left) != 0 {
+		t.Errorf("ListDeliveries after the prune = %d rows, %v; want none", len(left), err)
 	}
 }

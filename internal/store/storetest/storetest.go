@@ -80,6 +80,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"CommitReport", testCommitReport},
 		{"AppendHooks", testAppendHooks},
 		{"DeleteGroupHooks", testDeleteGroupHooks},
+		{"PruneDeliveries", testPruneDeliveries},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

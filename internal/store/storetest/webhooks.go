@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 
@@ -372,4 +373,57 @@ func sortedIDs(ds []store.Delivery) []string {
 	ids := eventIDs(ds)
 	slices.Sort(ids)
 	return ids
+}
+
+// testPruneDeliveries prunes delivered rows last updated before a time:
+// the rest (newer delivered, dead, pending) stay, claims are unchanged,
+// and an endpoint's deletion after a prune still works.
+func testPruneDeliveries(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	w := hooksOf(t, s)
+	p, ok := any(s).(store.DeliveryPruner)
+	if !ok {
+		t.Fatalf("%T does not implement store.DeliveryPruner", s)
+	}
+	mustCreateWebhook(t, w, "a")
+	mustCreateWebhook(t, w, "b")
+	mustEnqueue(t, w, delivery("a", "old1", 1), delivery("b", "old2", 1), delivery("a", "new", 1),
+		delivery("a", "dead", 1), delivery("a", "pending", 1), delivery("a", "replayed", 1))
+	for _, f := range []struct {
+		id, state string
+		at        int64
+	}{
+		{"a/old1", store.DeliveryDelivered, 10}, {"b/old2", store.DeliveryDelivered, 24},
+		{"a/new", store.DeliveryDelivered, 25}, {"a/dead", store.DeliveryDead, 5},
+		{"a/replayed", store.DeliveryDelivered, 3},
+	} {
+		endpoint, eventID, _ := strings.Cut(f.id, "/")
+		d := delivery(endpoint, eventID, 1)
+		d.State, d.Attempts, d.UpdatedAt = f.state, 1, f.at
+		if err := w.FinishDelivery(ctx, d); err != nil {
+			t.Fatalf("FinishDelivery(%s): %v", f.id, err)
+		}
+	}
+	// Replayed after it was delivered: pending again, so not pruned.
+	if _, err := w.ReplayDelivery(ctx, "a", "replayed", 4); err != nil {
+		t.Fatal(err)
+	}
+	n, err := p.PruneDeliveries(ctx, 25)
+	if err != nil || n != 2 {
+		t.Errorf("PruneDeliveries(25) = %d, %v; want 2", n, err)
+	}
+	wantEvents(t, "a's deliveries after the prune", mustList(t, w, "a", "", "", 10), "a/dead", "a/new", "a/pending", "a/replayed")
+	wantEvents(t, "b's deliveries after the prune", mustList(t, w, "b", "", "", 10))
+	if n, err := p.PruneDeliveries(ctx, 25); err != nil || n != 0 {
+		t.Errorf("PruneDeliveries(25) again = %d, %v; want 0", n, err)
+	}
+	if got := sortedIDs(mustClaim(t, w, 100, 200, 10)); !slices.Equal(got, []string{"a/pending", "a/replayed"}) {
+		t.Errorf("ClaimDeliveries after the prune = %v; want a/pending and a/replayed", got)
+	}
+	if err := w.DeleteWebhook(ctx, "a"); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := p.PruneDeliveries(ctx, 1000); err != nil || n != 0 {
+		t.Errorf("PruneDeliveries(1000) after deleting a = %d, %v; want 0", n, err)
+	}
 }
