@@ -136,7 +136,9 @@ type Webhooks interface {
 	// there is none.
 	DeleteWebhook(ctx context.Context, id string) error
 
-	// Enqueue stores deliveries in one durable write. A delivery whose
+	// Enqueue stores deliveries in one durable write, each as given (its
+	// State, Attempts, LastError...: `seen migrate` copies rows this way;
+	// a State of "" is pending). A delivery whose
 	// (Endpoint, EventID) is stored already is skipped: an event is
 	// enqueued at most once per endpoint, whoever enqueues it again. A
 	// delivery whose endpoint does not exist (deleted while the event was

@@ -152,8 +152,22 @@ func testEnqueueIdempotent(t *testing.T, s store.Store) {
 		t.Errorf("deliveries of b = %+v; want e1 once, as first given", got)
 	}
 	wantEvents(t, "deliveries of an unknown endpoint", mustList(t, w, "gone", "", "", 10))
-	if got := sortedIDs(mustClaim(t, w, 100, 200, 10)); !slices.Equal(got, []string{"a/e1", "b/e1"}) {
-		t.Errorf("ClaimDeliveries = %v; want a/e1 and b/e1", got)
+	// Stored as given: a dead row (as migrate copies one) stays dead, and
+	// a row with no state is pending.
+	dead := delivery("b", "dead", 1)
+	dead.State, dead.Attempts, dead.LastError = store.DeliveryDead, 9, "HTTP 500"
+	noState := delivery("b", "nostate", 10)
+	noState.State = ""
+	mustEnqueue(t, w, dead, noState)
+	noState.State = store.DeliveryPending
+	if diff := cmp.Diff([]store.Delivery{dead}, mustList(t, w, "b", store.DeliveryDead, "", 10)); diff != "" {
+		t.Errorf("a dead delivery enqueued (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]store.Delivery{noState}, mustList(t, w, "b", "", "e1", 10)); diff != "" {
+		t.Errorf("a delivery enqueued with no state (-want +got):\n%s", diff)
+	}
+	if got := sortedIDs(mustClaim(t, w, 100, 200, 10)); !slices.Equal(got, []string{"a/e1", "b/e1", "b/nostate"}) {
+		t.Errorf("ClaimDeliveries = %v; want a/e1, b/e1 and b/nostate (not the dead one)", got)
 	}
 	// Enqueued again after it was claimed and delivered: still skipped.
 	d := first
