@@ -79,6 +79,10 @@ func runMigrate(ctx context.Context, out io.Writer, data, url string) error {
 	}
 	fmt.Fprintf(out, "copied %d users, %d groups, %d conversations, %d members, %d messages in %s\n",
 		c.Users, c.Groups, c.Conversations, c.Members, c.Messages, sum.Copy.Round(time.Millisecond))
+	if h := sum.Webhooks; h != (migrate.WebhookCounts{}) {
+		fmt.Fprintf(out, "copied %d webhooks with %d undelivered deliveries, %d timers, %d receipt tracks\n",
+			h.Endpoints, h.Deliveries, h.Timers, h.Tracks)
+	}
 	fmt.Fprintf(out, "verified: counts match, every user and group matches, %d conversation checksums match (%s)\n",
 		sum.Checksums, sum.Verify.Round(time.Millisecond))
 	fmt.Fprintf(out, "next: start the nodes with SEEN_POSTGRES_URL, and SEEN_TOKEN_SECRET and SEEN_ADMIN_KEY set to the contents of %s and %s so that issued tokens stay valid\n",

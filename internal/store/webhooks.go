@@ -108,8 +108,8 @@ type HookTrack struct {
 // it sets and the track it starts. Every part is optional.
 type HookOutbox struct {
 	Deliveries []Delivery
-	// Timers are set for the message: Append fills in their Conv and Seq
-	// from the stored message.
+	// Timers are the message's timers: Append fills in their Conv and Seq
+	// from the stored message (the caller cannot know the seq before).
 	Timers []Timer
 	// Track, if set, starts the message's HookTrack (its Conv, Seq and
 	// MsgID are filled in by Append from the stored message).
@@ -124,7 +124,9 @@ func (o *HookOutbox) Empty() bool {
 // Webhooks keeps webhook endpoints, the outbox of deliveries, durable
 // timers and receipt tracks. Every write is durable when it returns.
 // Several nodes share one backend: a claim hands a row to one caller
-// until its lease runs out.
+// until its lease runs out. Groups.DeleteGroup also deletes the timers and
+// tracks of the group's conversation (they name messages that are gone);
+// deliveries stay, they belong to their endpoint.
 type Webhooks interface {
 	// CreateWebhook stores w; ErrExists if its ID is taken.
 	CreateWebhook(ctx context.Context, w Webhook) error
@@ -134,9 +136,15 @@ type Webhooks interface {
 	// there is none.
 	DeleteWebhook(ctx context.Context, id string) error
 
-	// Enqueue stores deliveries in one durable write. A delivery whose
+	// Enqueue stores deliveries in one durable write, each as given (its
+	// State, Attempts, LastError...: `seen migrate` copies rows this way;
+	// a State of "" is pending). A delivery whose
 	// (Endpoint, EventID) is stored already is skipped: an event is
-	// enqueued at most once per endpoint, whoever enqueues it again.
+	// enqueued at most once per endpoint, whoever enqueues it again. A
+	// delivery whose endpoint does not exist (deleted while the event was
+	// made) is skipped too, so no row outlives its endpoint; the same
+	// holds wherever deliveries are enqueued (Append's Hooks, FireTimer,
+	// CommitReport).
 	Enqueue(ctx context.Context, ds []Delivery) error
 	// ClaimDeliveries takes up to limit pending deliveries with NextAt <=
 	// now whose lease is not held (LeaseUntil <= now), oldest NextAt first,
@@ -178,4 +186,16 @@ type Webhooks interface {
 	// the tracks named in done are deleted (nothing left to report); ds
 	// are enqueued as Enqueue does. Tracks that are gone are skipped.
 	CommitReport(ctx context.Context, update []HookTrack, done []MsgRef, ds []Delivery) error
+}
+
+// DeliveryPruner bounds the outbox, which would otherwise keep every
+// delivered row for ever. It is apart from Webhooks so that a backend
+// gains it without breaking the others; the lead may embed it in Webhooks
+// once every backend has it. Dead rows are kept: they wait for a replay.
+type DeliveryPruner interface {
+	// PruneDeliveries deletes the delivered deliveries last updated
+	// before before (Unix ms) and returns how many. An event whose row is
+	// pruned can be enqueued again as new, so before must be older than
+	// any enqueue of the same event can come (the caller uses 24 hours).
+	PruneDeliveries(ctx context.Context, before int64) (int, error)
 }

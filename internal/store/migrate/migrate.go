@@ -25,6 +25,8 @@ type Summary struct {
 	// Copied counts the source's records; the destination holds as many
 	// of each kind once Run succeeds.
 	Copied pgstore.Counts
+	// Webhooks is the webhook state copied (CopyWebhooks).
+	Webhooks WebhookCounts
 	// Checksums is how many conversations' checksums matched.
 	Checksums int
 	// Copy and Verify are how long each phase took.
@@ -39,6 +41,18 @@ type Summary struct {
 func Run(ctx context.Context, src *pebblestore.Store, dst *pgstore.Store) (Summary, error) {
 	var sum Summary
 	start := time.Now()
+	// Refused before anything is written: webhooks the destination
+	// cannot keep would be lost.
+	hooks, ok := any(dst).(store.Webhooks)
+	if !ok {
+		ws, err := src.ListWebhooks(ctx)
+		if err != nil {
+			return sum, fmt.Errorf("migrate: webhooks: %w", err)
+		}
+		if len(ws) > 0 {
+			return sum, fmt.Errorf("migrate: the data directory has %d webhooks but this database backend cannot keep them; nothing written", len(ws))
+		}
+	}
 	im, err := dst.BeginImport(ctx)
 	if err != nil {
 		return sum, err
@@ -49,9 +63,21 @@ func Run(ctx context.Context, src *pebblestore.Store, dst *pgstore.Store) (Summa
 	if err := im.Commit(); err != nil {
 		return sum, err
 	}
+	// The webhook state goes through the store interface after the
+	// import: it is small next to the messages, and its writes are those
+	// a node makes. A failure here leaves a partial copy, as a failed
+	// verification does: migrate again into an empty database.
+	if ok {
+		if sum.Webhooks, err = CopyWebhooks(ctx, src, hooks); err != nil {
+			return sum, err
+		}
+	}
 	sum.Copy = time.Since(start)
 	start = time.Now()
 	n, err := Verify(ctx, src, dst, sum.Copied)
+	if err == nil && ok {
+		err = VerifyWebhooks(ctx, src, hooks)
+	}
 	sum.Checksums = n
 	sum.Verify = time.Since(start)
 	if err != nil {

@@ -124,3 +124,20 @@ func (s *Store) export(ctx context.Context, what string, p byte, fn func(*pebble
 	}
 	return nil
 }
+
+// Timers calls fn for every webhook timer, in (Conv, Seq, Kind) key
+// order. store.Webhooks has no way to list them without claiming them;
+// `seen migrate` copies them as they are.
+func (s *Store) Timers(ctx context.Context, fn func(store.Timer) error) error {
+	return s.export(ctx, "timers", prefixTimer, func(_ *pebble.Snapshot, it *pebble.Iterator) error {
+		conv, seq, kind, err := splitTimerKey(it.Key())
+		if err != nil {
+			return err
+		}
+		t, err := decodeTimer(conv, seq, kind, it.Value())
+		if err != nil {
+			return err
+		}
+		return fn(t)
+	})
+}
