@@ -30,6 +30,7 @@ func RunShared(t *testing.T, open func(t *testing.T) (a, b store.Store)) {
 		{"JoinWhileOtherAppends", testSharedJoin},
 		{"ConcurrentWatermarks", testSharedWatermarks},
 		{"SettleFirstWins", testSharedSettleFirstWins},
+		{"ClaimsExclusive", testClaimsExclusive},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

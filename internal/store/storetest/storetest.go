@@ -66,6 +66,20 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"LastSeq", testLastSeq},
 		{"CanceledContext", testCanceledContext},
 		{"Closed", testClosed},
+		// store.Webhooks (webhooks.go, hooktimers.go)
+		{"WebhookEndpoints", testWebhookEndpoints},
+		{"EnqueueIdempotent", testEnqueueIdempotent},
+		{"ClaimDeliveries", testClaimDeliveries},
+		{"ClaimDeliveriesConcurrent", testClaimDeliveriesConcurrent},
+		{"FinishDelivery", testFinishDelivery},
+		{"ListDeliveries", testListDeliveries},
+		{"ReplayDelivery", testReplayDelivery},
+		{"Timers", testTimers},
+		{"ClaimTimersConcurrent", testClaimTimersConcurrent},
+		{"Tracks", testTracks},
+		{"CommitReport", testCommitReport},
+		{"AppendHooks", testAppendHooks},
+		{"DeleteGroupHooks", testDeleteGroupHooks},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
