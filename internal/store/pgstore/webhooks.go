@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 
@@ -179,9 +180,20 @@ func (s *Store) ListDeliveries(ctx context.Context, endpoint, state, after strin
 	if limit <= 0 {
 		return nil, nil
 	}
-	rows, err := s.pool.Query(ctx, `SELECT `+deliveryCols+` FROM webhook_deliveries
-		WHERE endpoint = $1 AND ($2 = '' OR state = $2) AND event_id > $3
-		ORDER BY event_id LIMIT $4`, endpoint, state, after, limit)
+	sql := `SELECT ` + deliveryCols + ` FROM webhook_deliveries
+		WHERE endpoint = $1 AND event_id > $2 ORDER BY event_id LIMIT $3`
+	args := []any{endpoint, after, limit}
+	switch state {
+	case "":
+	case store.DeliveryDelivered:
+		sql = strings.Replace(sql, "event_id > $2", "event_id > $2 AND state = 'delivered'", 1)
+	default:
+		// Spelled out so that the plan, generic or not, can use the
+		// partial index of undelivered rows.
+		sql = strings.Replace(sql, "event_id > $2", "event_id > $2 AND state <> 'delivered' AND state = $4", 1)
+		args = append(args, state)
+	}
+	rows, err := s.pool.Query(ctx, sql, args...)
 	if err != nil {
 		return nil, classify("list deliveries", err)
 	}

@@ -38,6 +38,10 @@ CREATE TABLE webhook_deliveries (
 -- rows, which pile up, stay out of it.
 CREATE INDEX webhook_deliveries_due ON webhook_deliveries (next_at) WHERE state = 'pending';
 
+-- What the admin API lists (failed and dead deliveries of an endpoint),
+-- without walking the delivered rows of the endpoint's whole history.
+CREATE INDEX webhook_deliveries_undelivered ON webhook_deliveries (endpoint, event_id) WHERE state <> 'delivered';
+
 CREATE TABLE webhook_timers (
 	conv        text COLLATE "C" NOT NULL,
 	seq         bigint NOT NULL,
