@@ -220,6 +220,9 @@ func (s *Store) applyAppends(conv store.ConvID, ops []*appendOp) error {
 			inserted []store.Message
 			lastAt   int64
 			added    int64
+			// The webhook outbox of the new messages, written in the
+			// same transaction: nothing for a message that existed.
+			hooks hookWrites
 		)
 		for i, op := range ops {
 			m := op.m
@@ -277,6 +280,8 @@ func (s *Store) applyAppends(conv store.ConvID, ops []*appendOp) error {
 			if !slices.Contains(dirty, m.Sender) {
 				dirty = append(dirty, m.Sender)
 			}
+			hooks.add(m)
+			m.Hooks = nil // never stored nor returned
 			results[i].stored = m
 			inserted = append(inserted, m)
 			lastAt = m.SentAt
@@ -306,6 +311,7 @@ func (s *Store) applyAppends(conv store.ConvID, ops []*appendOp) error {
 		for _, u := range dirty {
 			queuePutMember(w, conv, *members[u])
 		}
+		hooks.queue(w)
 		return commitBatch(ctx, conn, w)
 	})
 	if err != nil {

@@ -113,8 +113,9 @@ func (s *Store) GetGroup(ctx context.Context, id string) (store.Group, error) {
 
 // DeleteGroup implements store.Groups. Under the conversation's row lock
 // (which AddMembers takes too) it checks that no member is left, then
-// deletes the group, its conversation row and every message in one
-// transaction; the next CreateGroup of the id starts at seq 1.
+// deletes the group, its conversation row, every message and the webhook
+// tracks and timers of its messages in one transaction; the next
+// CreateGroup of the id starts at seq 1.
 func (s *Store) DeleteGroup(ctx context.Context, id string) error {
 	if err := s.acquire(ctx); err != nil {
 		return err
@@ -138,6 +139,11 @@ func (s *Store) DeleteGroup(ctx context.Context, id string) error {
 		}
 		for _, sql := range []string{
 			`DELETE FROM messages WHERE conv = $1`,
+			// Webhook state of the conversation's messages: a new group
+			// of the same id starts at seq 1 and must not inherit it.
+			// Deliveries stay: they are events that happened.
+			`DELETE FROM webhook_tracks WHERE conv = $1`,
+			`DELETE FROM webhook_timers WHERE conv = $1`,
 			`DELETE FROM members WHERE conv = $1`,
 			`DELETE FROM conversations WHERE conv = $1`,
 		} {
