@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"strconv"
 	"time"
@@ -95,7 +96,11 @@ func (s *Service) fireDueTimers(ctx context.Context) (int, error) {
 				if ctx.Err() != nil {
 					return fired, ctx.Err()
 				}
-				s.log.WarnContext(ctx, "webhook timer", "conv", t.Conv, "seq", t.Seq, "kind", t.Kind, "err", err)
+				level := slog.LevelWarn
+				if errors.Is(err, errNotYet) {
+					level = slog.LevelDebug // expected now and then; tried again after the lease
+				}
+				s.log.Log(ctx, level, "webhook timer", "conv", t.Conv, "seq", t.Seq, "kind", t.Kind, "err", err)
 				continue
 			}
 			fired++

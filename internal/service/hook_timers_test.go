@@ -459,3 +459,34 @@ func TestReceiptRequestSetsTimers(t *testing.T) {
 		}
 	}
 }
+
+// Two nodes on one store fire a due timer once between them: the claim's
+// lease hands it to one.
+func TestTimerFiresOnceAcrossNodes(t *testing.T) {
+	w := newHookWorld(t, 0)
+	w.endpoint("ep", HookUnreadAfter)
+	for i := range 50 {
+		w.send("m"+strconv.Itoa(i), true, 1000)
+	}
+	b := local.New()
+	other := New(Options{Store: w.st, Bus: b, Config: w.cfg, Now: func() time.Time { return time.UnixMilli(w.now.Load()) }})
+	t.Cleanup(func() { _ = other.Close(context.Background()); _ = b.Close() })
+
+	w.now.Store(w.t0 + 1000)
+	counts := make(chan int, 2)
+	for _, s := range []*Service{w.svc, other} {
+		go func() {
+			n, err := s.fireDueTimers(context.Background())
+			if err != nil {
+				t.Error(err)
+			}
+			counts <- n
+		}()
+	}
+	if total := <-counts + <-counts; total != 50 {
+		t.Errorf("the nodes fired %d timers between them, want 50", total)
+	}
+	if got := ofType(t, w.deliveries("ep"), HookUnreadAfter); len(got) != 50 {
+		t.Errorf("%d unread_after events, want 50", len(got))
+	}
+}
