@@ -12,6 +12,8 @@ import (
 	"github.com/seen-im/seen/internal/config"
 	"github.com/seen-im/seen/internal/store"
 	"github.com/seen-im/seen/internal/store/pebblestore"
+	"github.com/seen-im/seen/internal/store/pgstore"
+	"github.com/seen-im/seen/internal/testpg"
 	"github.com/seen-im/seen/protocol"
 )
 
@@ -20,21 +22,51 @@ import (
 // and readers r1, r2.
 type hookWorld struct {
 	t   *testing.T
-	dir string
 	now atomic.Int64
 	t0  int64
 	cfg config.Config
-	st  *pebblestore.Store
-	svc *Service
+	// openStore opens the world's store, the same data each time.
+	openStore func() (store.Store, error)
+	st        store.Store
+	svc       *Service
+	// ownStores: each node opens a store of its own (PostgreSQL); the
+	// embedded store is one process's, so nodes share it.
+	ownStores bool
 	// close closes svc and st before the test ends (open again after).
 	close func()
 }
 
 var hookGroup = protocol.Conversation{Type: protocol.ConvGroup, ID: "g"}
 
-func newHookWorld(t *testing.T, ttl time.Duration) *hookWorld {
+// backends runs test against each store that keeps webhooks: the embedded
+// one, and PostgreSQL when SEEN_TEST_POSTGRES_URL names one (skipped
+// otherwise, and while the PostgreSQL store keeps no webhooks).
+func backends(t *testing.T, test func(t *testing.T, newWorld func(ttl time.Duration) *hookWorld)) {
+	t.Run("pebble", func(t *testing.T) {
+		test(t, func(ttl time.Duration) *hookWorld { return newHookWorld(t, ttl, nil) })
+	})
+	t.Run("postgres", func(t *testing.T) {
+		url := testpg.Database(t)
+		open := func() (store.Store, error) { return pgstore.Open(context.Background(), url, pgstore.Options{}) }
+		test(t, func(ttl time.Duration) *hookWorld {
+			w := newHookWorld(t, ttl, open)
+			w.ownStores = true
+			return w
+		})
+	})
+}
+
+// newHookWorld makes a world on the store openStore opens, an embedded one
+// in a directory of the test's if nil.
+func newHookWorld(t *testing.T, ttl time.Duration, openStore func() (store.Store, error)) *hookWorld {
 	t.Helper()
-	w := &hookWorld{t: t, dir: t.TempDir(), cfg: config.Default()}
+	if openStore == nil {
+		dir := t.TempDir()
+		openStore = func() (store.Store, error) {
+			return pebblestore.Open(dir, pebblestore.Options{CacheBytes: 1 << 20, MemtableBytes: 1 << 20})
+		}
+	}
+	w := &hookWorld{t: t, cfg: config.Default(), openStore: openStore}
 	w.cfg.Receipts.TTL = ttl
 	w.t0 = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixMilli()
 	w.now.Store(w.t0)
@@ -51,19 +83,16 @@ func newHookWorld(t *testing.T, ttl time.Duration) *hookWorld {
 	return w
 }
 
-// open opens the store in w.dir and a service on it, closed when the test
-// ends unless closed before.
+// open opens the store and a service on it, closed when the test ends
+// unless closed before.
 func (w *hookWorld) open() {
 	w.t.Helper()
-	st, err := pebblestore.Open(w.dir, pebblestore.Options{CacheBytes: 1 << 20, MemtableBytes: 1 << 20})
+	st, err := w.openStore()
 	if err != nil {
 		w.t.Fatal(err)
 	}
 	b := local.New()
 	svc := New(Options{Store: st, Bus: b, Config: w.cfg, Now: func() time.Time { return time.UnixMilli(w.now.Load()) }})
-	if svc.hooks == nil {
-		w.t.Fatal("the embedded store keeps no webhooks")
-	}
 	closed := false
 	w.t.Cleanup(func() {
 		if !closed {
@@ -73,6 +102,9 @@ func (w *hookWorld) open() {
 		}
 	})
 	w.st, w.svc = st, svc
+	if svc.hooks == nil {
+		w.t.Skipf("%T keeps no webhooks yet", st)
+	}
 	w.close = func() {
 		closed = true
 		if err := svc.Close(context.Background()); err != nil {
@@ -173,49 +205,51 @@ func (w *hookWorld) fire() int {
 // time and fresh receipt; the timers and the track are stored with the
 // message's place. A clientMsgId retry adds nothing.
 func TestSendEnqueuesMessageSentWithTheMessage(t *testing.T) {
-	ctx := context.Background()
-	w := newHookWorld(t, time.Hour)
-	w.endpoint("ep", HookMessageSent, HookReceiptRead, HookUnreadAfter, HookExpired)
-	res := w.send("c1", true, 60_000)
+	backends(t, func(t *testing.T, newWorld func(time.Duration) *hookWorld) {
+		ctx := context.Background()
+		w := newWorld(time.Hour)
+		w.endpoint("ep", HookMessageSent, HookReceiptRead, HookUnreadAfter, HookExpired)
+		res := w.send("c1", true, 60_000)
 
-	ds, err := w.svc.hooks.ClaimDeliveries(ctx, w.now.Load(), w.now.Load()+1000, 10)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(ds) != 1 || ds[0].Type != HookMessageSent || ds[0].EventID != "sent_"+res.MsgID || ds[0].Endpoint != "ep" {
-		t.Fatalf("claimed %+v, want one message.sent for ep", ds)
-	}
-	env := ofType(t, ds, HookMessageSent)[0]
-	want := hookData{
-		Conversation: hookGroup, MsgID: res.MsgID, Sender: "s", Body: json.RawMessage(`{"text":"hi"}`), SentAt: res.SentAt,
-		Receipt: &protocol.Receipt{MsgID: res.MsgID, Status: protocol.StatusPending, UnreadCount: 2, ExpiresAt: res.SentAt + time.Hour.Milliseconds()},
-	}
-	if got, _ := json.Marshal(env.Data); string(got) != string(must(json.Marshal(want))) {
-		t.Errorf("data:\n got %s\nwant %s", got, must(json.Marshal(want)))
-	}
-
-	again, err := w.svc.Send(ctx, as("s"), protocol.SendParams{Conversation: hookGroup, ClientMsgID: "c1", Body: json.RawMessage(`{"text":"hi"}`), Receipt: true})
-	if err != nil || again.MsgID != res.MsgID {
-		t.Fatalf("retry: %+v, %v", again, err)
-	}
-	if ds := w.deliveries("ep"); len(ds) != 1 {
-		t.Errorf("after a clientMsgId retry: %d deliveries, want 1", len(ds))
-	}
-	conv := store.GroupConv("g")
-	tracks, err := w.svc.hooks.GetTracks(ctx, conv, []uint64{res.Seq})
-	if err != nil || len(tracks) != 1 || tracks[0].MsgID != res.MsgID || tracks[0].Reported != 0 {
-		t.Errorf("tracks: %+v, %v; want one for the message", tracks, err)
-	}
-	wantTimers := map[string]int64{store.TimerUnreadAfter: res.SentAt + 60_000, store.TimerExpired: res.SentAt + time.Hour.Milliseconds()}
-	ts := w.timers()
-	if len(ts) != 2 {
-		t.Fatalf("timers: %+v, want unread_after and expired", ts)
-	}
-	for _, tm := range ts {
-		if tm.Conv != conv || tm.Seq != res.Seq || tm.DueAt != wantTimers[tm.Kind] {
-			t.Errorf("timer %+v, want at %s/%d due %d", tm, conv, res.Seq, wantTimers[tm.Kind])
+		ds, err := w.svc.hooks.ClaimDeliveries(ctx, w.now.Load(), w.now.Load()+1000, 10)
+		if err != nil {
+			t.Fatal(err)
 		}
-	}
+		if len(ds) != 1 || ds[0].Type != HookMessageSent || ds[0].EventID != "sent_"+res.MsgID || ds[0].Endpoint != "ep" {
+			t.Fatalf("claimed %+v, want one message.sent for ep", ds)
+		}
+		env := ofType(t, ds, HookMessageSent)[0]
+		want := hookData{
+			Conversation: hookGroup, MsgID: res.MsgID, Sender: "s", Body: json.RawMessage(`{"text":"hi"}`), SentAt: res.SentAt,
+			Receipt: &protocol.Receipt{MsgID: res.MsgID, Status: protocol.StatusPending, UnreadCount: 2, ExpiresAt: res.SentAt + time.Hour.Milliseconds()},
+		}
+		if got, _ := json.Marshal(env.Data); string(got) != string(must(json.Marshal(want))) {
+			t.Errorf("data:\n got %s\nwant %s", got, must(json.Marshal(want)))
+		}
+
+		again, err := w.svc.Send(ctx, as("s"), protocol.SendParams{Conversation: hookGroup, ClientMsgID: "c1", Body: json.RawMessage(`{"text":"hi"}`), Receipt: true})
+		if err != nil || again.MsgID != res.MsgID {
+			t.Fatalf("retry: %+v, %v", again, err)
+		}
+		if ds := w.deliveries("ep"); len(ds) != 1 {
+			t.Errorf("after a clientMsgId retry: %d deliveries, want 1", len(ds))
+		}
+		conv := store.GroupConv("g")
+		tracks, err := w.svc.hooks.GetTracks(ctx, conv, []uint64{res.Seq})
+		if err != nil || len(tracks) != 1 || tracks[0].MsgID != res.MsgID || tracks[0].Reported != 0 {
+			t.Errorf("tracks: %+v, %v; want one for the message", tracks, err)
+		}
+		wantTimers := map[string]int64{store.TimerUnreadAfter: res.SentAt + 60_000, store.TimerExpired: res.SentAt + time.Hour.Milliseconds()}
+		ts := w.timers()
+		if len(ts) != 2 {
+			t.Fatalf("timers: %+v, want unread_after and expired", ts)
+		}
+		for _, tm := range ts {
+			if tm.Conv != conv || tm.Seq != res.Seq || tm.DueAt != wantTimers[tm.Kind] {
+				t.Errorf("timer %+v, want at %s/%d due %d", tm, conv, res.Seq, wantTimers[tm.Kind])
+			}
+		}
+	})
 }
 
 func must[T any](v T, err error) T {
@@ -228,41 +262,43 @@ func must[T any](v T, err error) T {
 // A message without receipts has no message.sent unless the endpoint asks
 // for every message; without any endpoint a send writes no webhook row.
 func TestSendHooksOnlyWhenWanted(t *testing.T) {
-	ctx := context.Background()
-	w := newHookWorld(t, time.Hour)
-	w.send("none", true, 1000)
-	w.send("none2", false, 0)
-	if ts := w.timers(); len(ts) != 0 {
-		t.Errorf("no endpoint: timers %+v", ts)
-	}
-	if tr, err := w.svc.hooks.ListTracks(ctx, "", 0, 10); err != nil || len(tr) != 0 {
-		t.Errorf("no endpoint: tracks %+v, %v", tr, err)
-	}
+	backends(t, func(t *testing.T, newWorld func(time.Duration) *hookWorld) {
+		ctx := context.Background()
+		w := newWorld(time.Hour)
+		w.send("none", true, 1000)
+		w.send("none2", false, 0)
+		if ts := w.timers(); len(ts) != 0 {
+			t.Errorf("no endpoint: timers %+v", ts)
+		}
+		if tr, err := w.svc.hooks.ListTracks(ctx, "", 0, 10); err != nil || len(tr) != 0 {
+			t.Errorf("no endpoint: tracks %+v, %v", tr, err)
+		}
 
-	w.endpoint("receipts", HookMessageSent)
-	if err := w.svc.hooks.CreateWebhook(ctx, store.Webhook{ID: "all", URL: "http://127.0.0.1:1/", Secret: "whsec_x", Events: []string{HookMessageSent}, AllMessages: true}); err != nil {
-		t.Fatal(err)
-	}
-	w.svc.webhooksChanged(ctx)
-	plain := w.send("plain", false, 0)
-	if ds := w.deliveries("receipts"); len(ds) != 0 {
-		t.Errorf("a message without receipts went to an endpoint that did not ask for all: %+v", ds)
-	}
-	got := ofType(t, w.deliveries("all"), HookMessageSent)
-	if len(got) != 1 || got[0].Data.MsgID != plain.MsgID || got[0].Data.Receipt != nil {
-		t.Errorf("all messages: %+v, want one message.sent without a receipt", got)
-	}
-	// Only message.sent is wanted: no track, no timer.
-	if ts := w.timers(); len(ts) != 0 {
-		t.Errorf("timers nobody wants: %+v", ts)
-	}
+		w.endpoint("receipts", HookMessageSent)
+		if err := w.svc.hooks.CreateWebhook(ctx, store.Webhook{ID: "all", URL: "http://127.0.0.1:1/", Secret: "whsec_x", Events: []string{HookMessageSent}, AllMessages: true}); err != nil {
+			t.Fatal(err)
+		}
+		w.svc.webhooksChanged(ctx)
+		plain := w.send("plain", false, 0)
+		if ds := w.deliveries("receipts"); len(ds) != 0 {
+			t.Errorf("a message without receipts went to an endpoint that did not ask for all: %+v", ds)
+		}
+		got := ofType(t, w.deliveries("all"), HookMessageSent)
+		if len(got) != 1 || got[0].Data.MsgID != plain.MsgID || got[0].Data.Receipt != nil {
+			t.Errorf("all messages: %+v, want one message.sent without a receipt", got)
+		}
+		// Only message.sent is wanted: no track, no timer.
+		if ts := w.timers(); len(ts) != 0 {
+			t.Errorf("timers nobody wants: %+v", ts)
+		}
+	})
 }
 
 // remindAfterMs is 1 ms to 30 days, an integer, with receipt: true on
 // message.send; anything else is -32602 naming the field, nothing stored.
 func TestRemindAfterValidation(t *testing.T) {
 	ctx := context.Background()
-	w := newHookWorld(t, 0)
+	w := newHookWorld(t, 0, nil)
 	w.endpoint("ep", HookUnreadAfter)
 	plain := w.send("plain", false, 0)
 	maxOK := strconv.Itoa(protocol.MaxRemindAfterMs)
@@ -326,167 +362,177 @@ func TestRemindAfterValidation(t *testing.T) {
 // as the sender would query them and the path that pages the unread; a
 // message every member has read by then fires nothing.
 func TestUnreadAfterFiresOnceWhenSomeoneIsUnread(t *testing.T) {
-	w := newHookWorld(t, 0)
-	w.endpoint("ep", HookUnreadAfter)
-	some := w.send("some", true, 1000)
-	all := w.send("all", true, 1000)
-	w.read("r1", some.MsgID)
-	w.read("r1", all.MsgID)
-	w.read("r2", all.MsgID)
+	backends(t, func(t *testing.T, newWorld func(time.Duration) *hookWorld) {
+		w := newWorld(0)
+		w.endpoint("ep", HookUnreadAfter)
+		some := w.send("some", true, 1000)
+		all := w.send("all", true, 1000)
+		w.read("r1", some.MsgID)
+		w.read("r1", all.MsgID)
+		w.read("r2", all.MsgID)
 
-	w.now.Store(w.t0 + 999)
-	if n := w.fire(); n != 0 {
-		t.Fatalf("fired %d timers before they were due", n)
-	}
-	w.now.Store(w.t0 + 1000)
-	if n := w.fire(); n != 2 {
-		t.Fatalf("fired %d timers, want 2", n)
-	}
-	got := ofType(t, w.deliveries("ep"), HookUnreadAfter)
-	if len(got) != 1 {
-		t.Fatalf("unread_after events: %+v, want one (for the message r2 has not read)", got)
-	}
-	d := got[0].Data
-	wantReceipt := protocol.Receipt{MsgID: some.MsgID, Status: protocol.StatusPending, ReadCount: 1, UnreadCount: 1, DeliveredCount: 1}
-	if d.MsgID != some.MsgID || d.Sender != "s" || d.Conversation != hookGroup || d.Receipt == nil || *d.Receipt != wantReceipt ||
-		d.RemindAfterMs != 1000 || d.UnreadMembers != "/v1/admin/messages/"+some.MsgID+"/members?filter=unread" {
-		t.Errorf("data %+v (receipt %+v)", d, d.Receipt)
-	}
-	if ds := w.deliveries("ep"); ds[0].EventID != "unread_"+some.MsgID+"_"+strconv.FormatInt(w.t0+1000, 10) {
-		t.Errorf("event id %q", ds[0].EventID)
-	}
-	w.now.Store(w.t0 + 100_000)
-	if n := w.fire(); n != 0 {
-		t.Errorf("fired %d more", n)
-	}
-	if ds := w.deliveries("ep"); len(ds) != 1 {
-		t.Errorf("%d deliveries after firing again, want 1", len(ds))
-	}
+		w.now.Store(w.t0 + 999)
+		if n := w.fire(); n != 0 {
+			t.Fatalf("fired %d timers before they were due", n)
+		}
+		w.now.Store(w.t0 + 1000)
+		if n := w.fire(); n != 2 {
+			t.Fatalf("fired %d timers, want 2", n)
+		}
+		got := ofType(t, w.deliveries("ep"), HookUnreadAfter)
+		if len(got) != 1 {
+			t.Fatalf("unread_after events: %+v, want one (for the message r2 has not read)", got)
+		}
+		d := got[0].Data
+		wantReceipt := protocol.Receipt{MsgID: some.MsgID, Status: protocol.StatusPending, ReadCount: 1, UnreadCount: 1, DeliveredCount: 1}
+		if d.MsgID != some.MsgID || d.Sender != "s" || d.Conversation != hookGroup || d.Receipt == nil || *d.Receipt != wantReceipt ||
+			d.RemindAfterMs != 1000 || d.UnreadMembers != "/v1/admin/messages/"+some.MsgID+"/members?filter=unread" {
+			t.Errorf("data %+v (receipt %+v)", d, d.Receipt)
+		}
+		if ds := w.deliveries("ep"); ds[0].EventID != "unread_"+some.MsgID+"_"+strconv.FormatInt(w.t0+1000, 10) {
+			t.Errorf("event id %q", ds[0].EventID)
+		}
+		w.now.Store(w.t0 + 100_000)
+		if n := w.fire(); n != 0 {
+			t.Errorf("fired %d more", n)
+		}
+		if ds := w.deliveries("ep"); len(ds) != 1 {
+			t.Errorf("%d deliveries after firing again, want 1", len(ds))
+		}
+	})
 }
 
 // A timer that fell due while no service ran fires, through the timer
 // loop, once a new service opens the same store.
 func TestUnreadAfterDueWhileClosedFiresAfterRestart(t *testing.T) {
-	w := newHookWorld(t, 0)
-	w.endpoint("ep", HookUnreadAfter)
-	m := w.send("m", true, 5000)
-	w.close()
+	backends(t, func(t *testing.T, newWorld func(time.Duration) *hookWorld) {
+		w := newWorld(0)
+		w.endpoint("ep", HookUnreadAfter)
+		m := w.send("m", true, 5000)
+		w.close()
 
-	w.now.Store(w.t0 + 60_000)
-	w.open()
-	w.svc.StartTimers()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		if got := ofType(t, w.deliveries("ep"), HookUnreadAfter); len(got) > 0 {
-			if len(got) != 1 || got[0].Data.MsgID != m.MsgID || got[0].Data.Receipt.UnreadCount != 2 {
-				t.Fatalf("after restart: %+v", got)
+		w.now.Store(w.t0 + 60_000)
+		w.open()
+		w.svc.StartTimers()
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			if got := ofType(t, w.deliveries("ep"), HookUnreadAfter); len(got) > 0 {
+				if len(got) != 1 || got[0].Data.MsgID != m.MsgID || got[0].Data.Receipt.UnreadCount != 2 {
+					t.Fatalf("after restart: %+v", got)
+				}
+				break
 			}
-			break
+			if time.Now().After(deadline) {
+				t.Fatal("the timer due while the service was closed did not fire")
+			}
+			time.Sleep(10 * time.Millisecond)
 		}
-		if time.Now().After(deadline) {
-			t.Fatal("the timer due while the service was closed did not fire")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	})
 }
 
 // receipt.expired fires once, when the window closes, with the counts
 // frozen then; a receipt done before it closed fires nothing.
 func TestExpiredFiresWithFrozenCounts(t *testing.T) {
-	w := newHookWorld(t, time.Second)
-	w.endpoint("ep", HookExpired)
-	open := w.send("open", true, 0)
-	done := w.send("done", true, 0)
-	w.read("r1", open.MsgID)
-	w.read("r1", done.MsgID)
-	w.read("r2", done.MsgID)
+	backends(t, func(t *testing.T, newWorld func(time.Duration) *hookWorld) {
+		w := newWorld(time.Second)
+		w.endpoint("ep", HookExpired)
+		open := w.send("open", true, 0)
+		done := w.send("done", true, 0)
+		w.read("r1", open.MsgID)
+		w.read("r1", done.MsgID)
+		w.read("r2", done.MsgID)
 
-	w.now.Store(w.t0 + 1000)
-	if n := w.fire(); n != 2 {
-		t.Fatalf("fired %d timers, want 2", n)
-	}
-	got := ofType(t, w.deliveries("ep"), HookExpired)
-	if len(got) != 1 {
-		t.Fatalf("expired events: %+v, want one", got)
-	}
-	want := protocol.Receipt{MsgID: open.MsgID, Status: protocol.StatusExpired, ReadCount: 1, UnreadCount: 1, DeliveredCount: 1, ExpiresAt: w.t0 + 1000}
-	if r := got[0].Data.Receipt; r == nil || *r != want || got[0].Data.MsgID != open.MsgID {
-		t.Errorf("receipt %+v, want %+v", r, want)
-	}
-	stored, err := w.st.GetMessage(context.Background(), open.MsgID)
-	if err != nil || stored.Frozen == nil || *stored.Frozen != (store.Frozen{Read: 1, Unread: 1, Delivered: 1}) {
-		t.Errorf("stored %+v, %v: want frozen counts", stored, err)
-	}
-	w.now.Store(w.t0 + 100_000)
-	if n := w.fire(); n != 0 {
-		t.Errorf("fired %d more", n)
-	}
-	if ds := w.deliveries("ep"); len(ds) != 1 || ds[0].EventID != "exp_"+open.MsgID {
-		t.Errorf("deliveries %+v, want exp_%s alone", ds, open.MsgID)
-	}
+		w.now.Store(w.t0 + 1000)
+		if n := w.fire(); n != 2 {
+			t.Fatalf("fired %d timers, want 2", n)
+		}
+		got := ofType(t, w.deliveries("ep"), HookExpired)
+		if len(got) != 1 {
+			t.Fatalf("expired events: %+v, want one", got)
+		}
+		want := protocol.Receipt{MsgID: open.MsgID, Status: protocol.StatusExpired, ReadCount: 1, UnreadCount: 1, DeliveredCount: 1, ExpiresAt: w.t0 + 1000}
+		if r := got[0].Data.Receipt; r == nil || *r != want || got[0].Data.MsgID != open.MsgID {
+			t.Errorf("receipt %+v, want %+v", r, want)
+		}
+		stored, err := w.st.GetMessage(context.Background(), open.MsgID)
+		if err != nil || stored.Frozen == nil || *stored.Frozen != (store.Frozen{Read: 1, Unread: 1, Delivered: 1}) {
+			t.Errorf("stored %+v, %v: want frozen counts", stored, err)
+		}
+		w.now.Store(w.t0 + 100_000)
+		if n := w.fire(); n != 0 {
+			t.Errorf("fired %d more", n)
+		}
+		if ds := w.deliveries("ep"); len(ds) != 1 || ds[0].EventID != "exp_"+open.MsgID {
+			t.Errorf("deliveries %+v, want exp_%s alone", ds, open.MsgID)
+		}
+	})
 }
 
 // receipt.request with remindAfterMs sets the reminder from the request's
 // time, also on a message that asks for receipts already (a retried
 // request); the first request also starts the track and the expired timer.
 func TestReceiptRequestSetsTimers(t *testing.T) {
-	ctx := context.Background()
-	w := newHookWorld(t, time.Hour)
-	w.endpoint("ep", HookThreshold, HookUnreadAfter, HookExpired)
-	m := w.send("m", false, 0)
-	w.now.Store(w.t0 + 10)
-	remind := int64(2000)
-	req := protocol.ReceiptRequestParams{Conversation: hookGroup, MsgID: m.MsgID, RemindAfterMs: &remind}
-	if _, err := w.svc.RequestReceipt(ctx, as("s"), req); err != nil {
-		t.Fatal(err)
-	}
-	w.now.Store(w.t0 + 20)
-	if _, err := w.svc.RequestReceipt(ctx, as("s"), req); err != nil {
-		t.Fatal(err)
-	}
-	tracks, err := w.svc.hooks.GetTracks(ctx, store.GroupConv("g"), []uint64{m.Seq})
-	if err != nil || len(tracks) != 1 {
-		t.Errorf("tracks %+v, %v: want one", tracks, err)
-	}
-	want := map[string]int64{store.TimerUnreadAfter: w.t0 + 10 + 2000, store.TimerExpired: w.t0 + 10 + time.Hour.Milliseconds()}
-	ts := w.timers()
-	if len(ts) != 2 {
-		t.Fatalf("timers %+v, want unread_after and expired", ts)
-	}
-	for _, tm := range ts {
-		if tm.Seq != m.Seq || tm.DueAt != want[tm.Kind] {
-			t.Errorf("timer %+v, want due %d", tm, want[tm.Kind])
+	backends(t, func(t *testing.T, newWorld func(time.Duration) *hookWorld) {
+		ctx := context.Background()
+		w := newWorld(time.Hour)
+		w.endpoint("ep", HookThreshold, HookUnreadAfter, HookExpired)
+		m := w.send("m", false, 0)
+		w.now.Store(w.t0 + 10)
+		remind := int64(2000)
+		req := protocol.ReceiptRequestParams{Conversation: hookGroup, MsgID: m.MsgID, RemindAfterMs: &remind}
+		if _, err := w.svc.RequestReceipt(ctx, as("s"), req); err != nil {
+			t.Fatal(err)
 		}
-	}
+		w.now.Store(w.t0 + 20)
+		if _, err := w.svc.RequestReceipt(ctx, as("s"), req); err != nil {
+			t.Fatal(err)
+		}
+		tracks, err := w.svc.hooks.GetTracks(ctx, store.GroupConv("g"), []uint64{m.Seq})
+		if err != nil || len(tracks) != 1 {
+			t.Errorf("tracks %+v, %v: want one", tracks, err)
+		}
+		want := map[string]int64{store.TimerUnreadAfter: w.t0 + 10 + 2000, store.TimerExpired: w.t0 + 10 + time.Hour.Milliseconds()}
+		ts := w.timers()
+		if len(ts) != 2 {
+			t.Fatalf("timers %+v, want unread_after and expired", ts)
+		}
+		for _, tm := range ts {
+			if tm.Seq != m.Seq || tm.DueAt != want[tm.Kind] {
+				t.Errorf("timer %+v, want due %d", tm, want[tm.Kind])
+			}
+		}
+	})
 }
 
 // Two nodes on one store fire a due timer once between them: the claim's
 // lease hands it to one.
 func TestTimerFiresOnceAcrossNodes(t *testing.T) {
-	w := newHookWorld(t, 0)
-	w.endpoint("ep", HookUnreadAfter)
-	for i := range 50 {
-		w.send("m"+strconv.Itoa(i), true, 1000)
-	}
-	b := local.New()
-	other := New(Options{Store: w.st, Bus: b, Config: w.cfg, Now: func() time.Time { return time.UnixMilli(w.now.Load()) }})
-	t.Cleanup(func() { _ = other.Close(context.Background()); _ = b.Close() })
+	backends(t, func(t *testing.T, newWorld func(time.Duration) *hookWorld) {
+		w := newWorld(0)
+		w.endpoint("ep", HookUnreadAfter)
+		for i := range 50 {
+			w.send("m"+strconv.Itoa(i), true, 1000)
+		}
+		b := local.New()
+		other := New(Options{Store: w.st, Bus: b, Config: w.cfg, Now: func() time.Time { return time.UnixMilli(w.now.Load()) }})
+		t.Cleanup(func() { _ = other.Close(context.Background()); _ = b.Close() })
 
-	w.now.Store(w.t0 + 1000)
-	counts := make(chan int, 2)
-	for _, s := range []*Service{w.svc, other} {
-		go func() {
-			n, err := s.fireDueTimers(context.Background())
-			if err != nil {
-				t.Error(err)
-			}
-			counts <- n
-		}()
-	}
-	if total := <-counts + <-counts; total != 50 {
-		t.Errorf("the nodes fired %d timers between them, want 50", total)
-	}
-	if got := ofType(t, w.deliveries("ep"), HookUnreadAfter); len(got) != 50 {
-		t.Errorf("%d unread_after events, want 50", len(got))
-	}
+		w.now.Store(w.t0 + 1000)
+		counts := make(chan int, 2)
+		for _, s := range []*Service{w.svc, other} {
+			go func() {
+				n, err := s.fireDueTimers(context.Background())
+				if err != nil {
+					t.Error(err)
+				}
+				counts <- n
+			}()
+		}
+		if total := <-counts + <-counts; total != 50 {
+			t.Errorf("the nodes fired %d timers between them, want 50", total)
+		}
+		if got := ofType(t, w.deliveries("ep"), HookUnreadAfter); len(got) != 50 {
+			t.Errorf("%d unread_after events, want 50", len(got))
+		}
+	})
 }
