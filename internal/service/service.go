@@ -71,6 +71,7 @@ type Service struct {
 	hooks      store.Webhooks
 	hookEps    hookEndpoints
 	hookNotify func() // never nil
+	timers     hookTimers
 
 	idMu    sync.Mutex // guards entropy
 	entropy io.Reader
@@ -119,7 +120,7 @@ func New(o Options) *Service {
 // goroutines, until ctx ends: then it cancels what is still running and
 // returns an error naming it. Call it before closing the store and the bus.
 func (s *Service) Close(ctx context.Context) error {
-	return s.changes.Close(ctx)
+	return errors.Join(s.stopTimers(ctx), s.changes.Close(ctx))
 }
 
 // nowMs is the current time in Unix milliseconds.
