@@ -128,6 +128,7 @@ func (o *HookOutbox) Empty() bool {
 // tracks of the group's conversation (they name messages that are gone);
 // deliveries stay, they belong to their endpoint.
 type Webhooks interface {
+	DeliveryPruner
 	// CreateWebhook stores w; ErrExists if its ID is taken.
 	CreateWebhook(ctx context.Context, w Webhook) error
 	// ListWebhooks returns every endpoint, in ID order, secrets included.
@@ -189,9 +190,7 @@ type Webhooks interface {
 }
 
 // DeliveryPruner bounds the outbox, which would otherwise keep every
-// delivered row for ever. It is apart from Webhooks so that a backend
-// gains it without breaking the others; the lead may embed it in Webhooks
-// once every backend has it. Dead rows are kept: they wait for a replay.
+// delivered row for ever. Dead rows are kept: they wait for a replay.
 type DeliveryPruner interface {
 	// PruneDeliveries deletes the delivered deliveries last updated
 	// before before (Unix ms) and returns how many. An event whose row is

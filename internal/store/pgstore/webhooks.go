@@ -396,3 +396,30 @@ func nilIfEmpty[T any](s []T) []T {
 	}
 	return s
 }
+
+// pruneBatch bounds the rows one prune statement deletes: a short
+// transaction each, so a large backlog never holds locks for long.
+const pruneBatch = 1000
+
+// PruneDeliveries implements store.DeliveryPruner, a batch of rows at a
+// time through the index of delivered rows by age.
+func (s *Store) PruneDeliveries(ctx context.Context, before int64) (int, error) {
+	if err := s.acquire(ctx); err != nil {
+		return 0, err
+	}
+	defer s.mu.RUnlock()
+	total := 0
+	for {
+		tag, err := s.pool.Exec(ctx, `DELETE FROM webhook_deliveries WHERE ctid IN (
+			SELECT ctid FROM webhook_deliveries WHERE state = 'delivered' AND updated_at < $1 LIMIT $2)`,
+			before, pruneBatch)
+		if err != nil {
+			return total, classify("prune deliveries", err)
+		}
+		n := int(tag.RowsAffected())
+		total += n
+		if n < pruneBatch {
+			return total, nil
+		}
+	}
+}

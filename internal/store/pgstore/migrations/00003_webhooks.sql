@@ -41,6 +41,8 @@ CREATE INDEX webhook_deliveries_due ON webhook_deliveries (next_at) WHERE state 
 -- What the admin API lists (failed and dead deliveries of an endpoint),
 -- without walking the delivered rows of the endpoint's whole history.
 CREATE INDEX webhook_deliveries_undelivered ON webhook_deliveries (endpoint, event_id) WHERE state <> 'delivered';
+-- PruneDeliveries: delivered rows by age, so a prune reads what it deletes.
+CREATE INDEX webhook_deliveries_delivered ON webhook_deliveries (updated_at) WHERE state = 'delivered';
 
 CREATE TABLE webhook_timers (
 	conv        text COLLATE "C" NOT NULL,
