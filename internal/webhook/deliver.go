@@ -15,16 +15,20 @@ import (
 	"github.com/seen-im/seen/internal/store"
 )
 
-// deliver makes one attempt of r to ep and records its outcome.
-func (d *Dispatcher) deliver(ep store.Webhook, r store.Delivery) {
+// deliver makes one attempt of r to ep and records its outcome. It
+// returns how long the call took; 0 if Close cancelled it.
+func (d *Dispatcher) deliver(ep store.Webhook, r store.Delivery) time.Duration {
 	start := d.now()
+	d.met.WebhookInflight.Inc()
 	err := d.call(ep, r, start)
+	d.met.WebhookInflight.Dec()
 	done := d.now()
+	took := max(done.Sub(start), time.Nanosecond)
 	if err != nil && d.ctx.Err() != nil {
 		// Cancelled by Close: not the endpoint's failure. Hand it back
 		// as it was, due as it was.
 		d.putBack(r, time.UnixMilli(r.NextAt))
-		return
+		return 0
 	}
 	d.met.WebhookAttempts.Inc()
 	result := "ok"
@@ -52,18 +56,19 @@ func (d *Dispatcher) deliver(ep store.Webhook, r store.Delivery) {
 		if errors.Is(ferr, store.ErrNotFound) {
 			// The endpoint was deleted during the call.
 			d.met.WebhookDeliveries.WithLabelValues("gone").Inc()
-			return
+			return took
 		}
 		// The lease runs out and the delivery is tried again: a
 		// duplicate, with the same webhook-id, at worst.
 		d.log.Warn("webhook: record attempt", "endpoint", ep.ID, "event", r.EventID, "err", ferr)
-		return
+		return took
 	}
 	d.met.WebhookDeliveries.WithLabelValues(outcome).Inc()
 	if outcome == "dead" {
 		d.met.WebhookDead.Inc()
 		d.log.Warn("webhook: delivery dead", "endpoint", ep.ID, "event", r.EventID, "attempts", r.Attempts, "err", r.LastError)
 	}
+	return took
 }
 
 // call POSTs r's payload to ep, signed for this attempt's time; nil means

@@ -34,9 +34,10 @@ type Settings struct {
 	// PollInterval is how often the outbox is claimed when Notify is not
 	// called.
 	PollInterval time.Duration
-	// MaxInflight bounds the calls in flight on this node, all endpoints
-	// together: with the payloads they hold, the dispatcher's memory.
-	MaxInflight int
+	// MaxHeld bounds the claimed deliveries this node holds, in flight or
+	// queued behind their endpoint's limit, all endpoints together: with
+	// their payloads, the dispatcher's memory.
+	MaxHeld int
 }
 
 // The defaults. With them a delivery that keeps failing is retried
@@ -51,21 +52,24 @@ const (
 	DefaultConcurrency  = 8
 	DefaultTimeout      = 10 * time.Second
 	DefaultPollInterval = 250 * time.Millisecond
-	DefaultMaxInflight  = 256
+	DefaultMaxHeld      = 1000
 )
 
 const (
-	// leaseMargin is added to Timeout to make a claim's lease: the
-	// call, then FinishDelivery, must end within it, or another node may
-	// take the delivery too (a duplicate with the same webhook-id, which
+	// leaseMargin is added to the calls a lease must cover: the call,
+	// then FinishDelivery, must end within it, or another node may take
+	// the delivery too (a duplicate with the same webhook-id, which
 	// receivers deduplicate).
 	leaseMargin = 5 * time.Second
 	// claimBatch bounds the rows of one claim.
 	claimBatch = 100
-	// deferDelay is how far a claimed delivery whose endpoint is busy is
-	// put back: later claims then reach other endpoints' deliveries
-	// first, so a slow endpoint's backlog cannot hold them up.
-	deferDelay = time.Second
+	// laneQueue is how many claimed deliveries wait behind one endpoint's
+	// calls in flight. Rows beyond it are put back (see lane.deferFor).
+	laneQueue = claimBatch
+	// minDefer is the least a claimed delivery whose endpoint has no
+	// room is put back by: later claims then reach other endpoints'
+	// deliveries first, so a slow endpoint's backlog cannot hold them up.
+	minDefer = time.Second
 	// endpointsTTL is how long the endpoint list is trusted; a delivery
 	// naming an endpoint not in it reloads it at once.
 	endpointsTTL = time.Second
@@ -77,6 +81,11 @@ const (
 	// maxLastError bounds LastError as stored.
 	maxLastError = 500
 )
+
+// lease is how long a claim holds its rows: a queued row waits for at
+// most one call per slot ahead of it before its own; one that waited
+// longer is put back before its call (lane.next), never called late.
+func (s Settings) lease() time.Duration { return 2*s.Timeout + leaseMargin }
 
 func (s Settings) withDefaults() Settings {
 	def := func(v *time.Duration, d time.Duration) {
@@ -97,8 +106,8 @@ func (s Settings) withDefaults() Settings {
 	if s.Concurrency <= 0 {
 		s.Concurrency = DefaultConcurrency
 	}
-	if s.MaxInflight <= 0 {
-		s.MaxInflight = DefaultMaxInflight
+	if s.MaxHeld <= 0 {
+		s.MaxHeld = DefaultMaxHeld
 	}
 	return s
 }
@@ -119,10 +128,12 @@ type Options struct {
 //
 // # Concurrency
 //
-// One claim goroutine (loop) claims and starts calls; each call runs on
-// a goroutine of its own, counted in inflight, at most Concurrency per
-// endpoint and MaxInflight in all. All are owned by routines and joined
-// by Close. The endpoint cache is the claim goroutine's alone.
+// One claim goroutine (loop) claims deliveries and hands each to its
+// endpoint's lane (lane.go): up to Concurrency worker goroutines per
+// endpoint make the calls, one after another, from a bounded queue. Rows
+// that find the queue full are put back in the store, due a little later.
+// All goroutines are owned by routines and joined by Close. The endpoint
+// cache is the claim goroutine's alone.
 type Dispatcher struct {
 	set    Settings
 	store  store.Webhooks
@@ -139,10 +150,11 @@ type Dispatcher struct {
 
 	routines routines.Group
 
-	mu       sync.Mutex
-	inflight map[string]int // guarded by mu: calls in flight per endpoint
-	total    int            // guarded by mu: sum of inflight
-	starved  bool           // guarded by mu: the last claim took all it could; a finished call claims again
+	mu      sync.Mutex
+	lanes   map[string]*lane // guarded by mu: endpoints with deliveries held
+	held    int              // guarded by mu: deliveries held, in flight or queued, all lanes
+	closing bool             // guarded by mu: workers stop taking queued rows
+	starved bool             // guarded by mu: a claim found MaxHeld held; a finishing worker wakes the loop
 
 	// The endpoint cache, the claim goroutine's alone.
 	eps   map[string]store.Webhook
@@ -157,7 +169,7 @@ func New(o Options) *Dispatcher {
 		client:   newClient(set.Timeout, set.DenyPrivate),
 		wake:     make(chan struct{}, 1),
 		stop:     make(chan struct{}),
-		inflight: make(map[string]int),
+		lanes:    make(map[string]*lane),
 	}
 	if d.log == nil {
 		d.log = slog.New(slog.DiscardHandler)
@@ -194,6 +206,9 @@ func (d *Dispatcher) Close(ctx context.Context) error {
 	d.once.Do(func() {
 		close(d.stop)
 		d.routines.Stop()
+		d.mu.Lock()
+		d.closing = true
+		d.mu.Unlock()
 		d.cancel()
 	})
 	if err := d.routines.Wait(ctx); err != nil {
@@ -223,20 +238,24 @@ func (d *Dispatcher) loop() {
 	}
 }
 
-// pass claims what can start now and starts it. It reports whether it
-// claimed a full batch with room to spare: more may be due at once.
+// pass claims what the lanes can take and hands it to them. It reports
+// whether it took a full batch: more may be due at once.
 func (d *Dispatcher) pass() (more bool) {
 	d.mu.Lock()
-	free := d.set.MaxInflight - d.total
+	free := d.set.MaxHeld - d.held
 	d.mu.Unlock()
 	if free <= 0 {
-		d.setStarved(true)
+		// A finishing worker wakes the loop (lane.go).
+		d.mu.Lock()
+		d.starved = true
+		d.mu.Unlock()
 		return false
 	}
 	limit := min(free, claimBatch)
 	now := d.now()
+	leaseUntil := now.Add(d.set.lease()).UnixMilli()
 	ctx, cancel := context.WithTimeout(d.ctx, storeTimeout)
-	rows, err := d.store.ClaimDeliveries(ctx, now.UnixMilli(), now.Add(d.set.Timeout+leaseMargin).UnixMilli(), limit)
+	rows, err := d.store.ClaimDeliveries(ctx, now.UnixMilli(), leaseUntil, limit)
 	cancel()
 	if err != nil {
 		if d.ctx.Err() == nil {
@@ -244,70 +263,26 @@ func (d *Dispatcher) pass() (more bool) {
 		}
 		return false
 	}
-	d.setStarved(len(rows) == limit)
 	if len(rows) == 0 {
 		return false
 	}
 	eps := d.endpoints(rows)
-	started := 0
+	taken := 0
 	for _, r := range rows {
 		ep, ok := eps[r.Endpoint]
 		if !ok {
 			d.gone(r, now)
 			continue
 		}
-		if !d.acquire(ep.ID) {
-			d.putBack(r, now.Add(deferDelay))
+		r.LeaseUntil = leaseUntil
+		if wait, ok := d.offer(ep, r); !ok {
+			d.putBack(r, now.Add(wait))
 			d.met.WebhookDeferred.Inc()
 			continue
 		}
-		if !d.routines.Go("webhook call", func() {
-			defer d.release(ep.ID)
-			d.deliver(ep, r)
-		}) {
-			// Closing: hand it back for whoever comes next.
-			d.release(ep.ID)
-			d.putBack(r, time.UnixMilli(r.NextAt))
-			continue
-		}
-		started++
+		taken++
 	}
-	return len(rows) == limit && started == len(rows)
-}
-
-func (d *Dispatcher) setStarved(v bool) {
-	d.mu.Lock()
-	d.starved = v
-	d.mu.Unlock()
-}
-
-// acquire takes a call slot of endpoint id, if one is free.
-func (d *Dispatcher) acquire(id string) bool {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.inflight[id] >= d.set.Concurrency || d.total >= d.set.MaxInflight {
-		return false
-	}
-	d.inflight[id]++
-	d.total++
-	d.met.WebhookInflight.Inc()
-	return true
-}
-
-// release frees a slot taken by acquire, and wakes the claim loop if it
-// last stopped for want of slots.
-func (d *Dispatcher) release(id string) {
-	d.mu.Lock()
-	if d.inflight[id]--; d.inflight[id] == 0 {
-		delete(d.inflight, id)
-	}
-	d.total--
-	wake := d.starved
-	d.mu.Unlock()
-	d.met.WebhookInflight.Dec()
-	if wake {
-		d.Notify()
-	}
+	return len(rows) == limit && taken == len(rows)
 }
 
 // endpoints returns the endpoints by ID, reloaded when older than
@@ -349,7 +324,7 @@ func (d *Dispatcher) endpoints(rows []store.Delivery) map[string]store.Webhook {
 // (the list failed to load), it is put back for later.
 func (d *Dispatcher) gone(r store.Delivery, now time.Time) {
 	if d.epsAt.IsZero() {
-		d.putBack(r, now.Add(deferDelay))
+		d.putBack(r, now.Add(minDefer))
 		return
 	}
 	r.State, r.LastError, r.UpdatedAt = store.DeliveryDead, "endpoint deleted", now.UnixMilli()
