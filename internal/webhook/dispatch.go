@@ -166,10 +166,10 @@ func New(o Options) *Dispatcher {
 	set := o.Settings.withDefaults()
 	d := &Dispatcher{
 		set: set, store: o.Store, log: o.Logger, met: o.Metrics, now: o.Now,
-		client:   newClient(set.Timeout, set.DenyPrivate),
-		wake:     make(chan struct{}, 1),
-		stop:     make(chan struct{}),
-		lanes:    make(map[string]*lane),
+		client: newClient(set.Timeout, set.DenyPrivate),
+		wake:   make(chan struct{}, 1),
+		stop:   make(chan struct{}),
+		lanes:  make(map[string]*lane),
 	}
 	if d.log == nil {
 		d.log = slog.New(slog.DiscardHandler)
