@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -326,5 +327,81 @@ func TestCloseHandsBack(t *testing.T) {
 	}
 	if n := len(states(t, st, "ep")); n != len(ids) {
 		t.Errorf("%d deliveries after Close, want %d", n, len(ids))
+	}
+}
+
+// TestTimeoutRetried: a call the endpoint does not answer within Timeout
+// is a failed attempt, retried.
+func TestTimeoutRetried(t *testing.T) {
+	st := openStore(t)
+	release := make(chan struct{})
+	rcv := newReceiver(t, func(n int, _ string) int {
+		if n == 2 {
+			return http.StatusBadGateway
+		}
+		return http.StatusOK
+	})
+	t.Cleanup(func() { close(release) })
+	var calls atomic.Int32
+	rcv.hold = func() {
+		if calls.Add(1) == 1 {
+			<-release // the first call hangs
+		}
+	}
+	rcv.register(t, st, "ep")
+	ids := enqueue(t, st, "ep", "evt", 1)
+	set := testSettings
+	set.Timeout = 300 * time.Millisecond
+	startDispatcher(t, st, set)
+
+	d := allIn(t, st, "ep", store.DeliveryDelivered, ids)[ids[0]]
+	if d.Attempts != 3 {
+		t.Errorf("attempts %d, want 3 (timeout, 502, 200)", d.Attempts)
+	}
+}
+
+func TestPrivateAddr(t *testing.T) {
+	for _, c := range []struct {
+		addr string
+		want bool
+	}{
+		{"127.0.0.1", true}, {"::1", true}, {"10.1.2.3", true}, {"172.16.0.1", true},
+		{"192.168.1.1", true}, {"169.254.169.254", true}, {"fe80::1", true}, {"fc00::1", true},
+		{"0.0.0.0", true}, {"::", true}, {"::ffff:127.0.0.1", true}, {"::ffff:10.0.0.1", true},
+		{"100.64.0.1", true}, {"224.0.0.1", true},
+		{"93.184.216.34", false}, {"2606:2800:220:1::1", false}, {"100.128.0.1", false}, {"8.8.8.8", false},
+	} {
+		if got := privateAddr(netip.MustParseAddr(c.addr)); got != c.want {
+			t.Errorf("privateAddr(%s) = %v, want %v", c.addr, got, c.want)
+		}
+	}
+}
+
+// TestEndlessErrorBody: an error answer whose body never ends is read no
+// further than 64 KiB; the attempt fails on its status, not on a timeout.
+func TestEndlessErrorBody(t *testing.T) {
+	st := openStore(t)
+	endless := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusInternalServerError)
+		chunk := []byte(strings.Repeat("x", 4096))
+		for r.Context().Err() == nil {
+			if _, err := w.Write(chunk); err != nil {
+				return
+			}
+		}
+	}))
+	t.Cleanup(endless.Close)
+	secret, _ := NewSecret()
+	if err := st.CreateWebhook(context.Background(), store.Webhook{ID: "ep", URL: endless.URL, Secret: secret, Events: []string{"receipt.read"}}); err != nil {
+		t.Fatal(err)
+	}
+	ids := enqueue(t, st, "ep", "evt", 1)
+	set := testSettings
+	set.MaxAttempts, set.Timeout = 1, time.Minute
+	startDispatcher(t, st, set)
+
+	d := allIn(t, st, "ep", store.DeliveryDead, ids)[ids[0]]
+	if !strings.HasPrefix(d.LastError, "webhook: status 500: xxx") || len(d.LastError) > maxLastError+len("…") {
+		t.Errorf("last error %.80q… (%d bytes), want the status and a clipped body", d.LastError, len(d.LastError))
 	}
 }
