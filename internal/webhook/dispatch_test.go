@@ -405,3 +405,26 @@ func TestEndlessErrorBody(t *testing.T) {
 		t.Errorf("last error %.80q… (%d bytes), want the status and a clipped body", d.LastError, len(d.LastError))
 	}
 }
+
+// TestDispatchersShareOutbox: two dispatchers on one store (two nodes)
+// deliver every event once between them.
+func TestDispatchersShareOutbox(t *testing.T) {
+	st := openStore(t)
+	rcv := newReceiver(t, nil)
+	rcv.register(t, st, "ep")
+	ids := enqueue(t, st, "ep", "evt", 200)
+	startDispatcher(t, st, testSettings)
+	startDispatcher(t, st, testSettings)
+
+	allIn(t, st, "ep", store.DeliveryDelivered, ids)
+	calls, _, _ := rcv.snapshot()
+	seen := map[string]int{}
+	for _, c := range calls {
+		seen[c.id]++
+	}
+	for _, id := range ids {
+		if seen[id] != 1 {
+			t.Errorf("event %s delivered %d times, want 1", id, seen[id])
+		}
+	}
+}
