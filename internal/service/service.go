@@ -98,9 +98,7 @@ func New(o Options) *Service {
 		entropy: ulid.Monotonic(rand.Reader, 0),
 	}
 	s.handlers = s.methods()
-	if h, ok := o.Store.(store.Webhooks); ok {
-		s.hooks = h
-	}
+	s.hooks = o.Store
 	s.hookNotify = o.WebhookNotify
 	if s.hookNotify == nil {
 		s.hookNotify = func() {}

@@ -396,6 +396,7 @@ type Store interface {
 	Messages
 	Watermarks
 	Receipts
+	Webhooks
 	// Close flushes and releases the backend; later calls return
 	// ErrUnavailable.
 	Close() error
