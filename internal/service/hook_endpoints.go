@@ -55,6 +55,9 @@ func (s *Service) webhooks(ctx context.Context) ([]store.Webhook, error) {
 		c.list, c.at, c.loaded = list, now, true
 	}
 	c.mu.Unlock()
+	// The coalescer keeps the new readers a receipt.read names only while
+	// some endpoint wants them (hook_reports.go).
+	s.changes.hookReaders.Store(wantsReads(list))
 	return list, nil
 }
 

@@ -71,6 +71,7 @@ type Service struct {
 	hooks      store.Webhooks
 	hookEps    hookEndpoints
 	hookNotify func() // never nil
+	sweep      hookSweep
 
 	idMu    sync.Mutex // guards entropy
 	entropy io.Reader
@@ -112,6 +113,7 @@ func New(o Options) *Service {
 	s.changes = newCoalescer(s.cfg.Receipts.Coalesce, s.flushChanges, s.met.CoalescerPending)
 	s.engines.initLRU(s.cfg.EngineMemory, s.met.EngineEvictions, s.met.EnginesLoaded)
 	s.met.SetEngineMemory(func() float64 { return float64(s.engines.memoryBytes()) })
+	s.startHookSweep()
 	return s
 }
 
@@ -119,7 +121,8 @@ func New(o Options) *Service {
 // goroutines, until ctx ends: then it cancels what is still running and
 // returns an error naming it. Call it before closing the store and the bus.
 func (s *Service) Close(ctx context.Context) error {
-	return s.changes.Close(ctx)
+	// The sweep first: the flushes Close makes report what it would.
+	return errors.Join(s.stopHookSweep(ctx), s.changes.Close(ctx))
 }
 
 // nowMs is the current time in Unix milliseconds.
