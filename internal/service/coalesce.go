@@ -34,6 +34,10 @@ type pendingChange struct {
 	// maxNewReaders, or maxHookNewReader+1 while webhooks want them
 	// (hookReaders), so a report knows when there were more.
 	newReaders []string
+	// dropped is set when a reader was left out of newReaders while
+	// webhooks did not want them (the first window after an endpoint
+	// was added): a report then asks the engine who they were.
+	dropped bool
 }
 
 // coalescer gathers receipt changes per (conversation, sender) and flushes
@@ -125,6 +129,8 @@ func (c *coalescer) add(k coalesceKey, seq uint64, reader string) {
 			}
 		case n <= maxHookNewReader && c.hookReaders.Load():
 			pc.newReaders = append(pc.newReaders, reader)
+		case n <= maxHookNewReader:
+			pc.dropped = true
 		}
 	}
 	if _, scheduled := c.timers[k]; !scheduled {

@@ -25,9 +25,12 @@ type hookItem struct {
 	msg   store.Message
 	rec   protocol.Receipt
 	// listed are the new readers the coalescer heard of since the last
-	// flush (nil from the sweep); more: it heard of more than it kept.
+	// flush; more: it heard of more than it kept. ask: the list may lack
+	// some (the sweep has none; a window may have dropped some), so the
+	// engine is asked for the readers since the last report.
 	listed []string
 	more   bool
+	ask    bool
 }
 
 // hookRoute is what the endpoints want of one conversation's reads.
@@ -115,6 +118,10 @@ func (s *Service) reportFlushed(ctx context.Context, conv store.ConvID, msgs []s
 		if pc := changes[m.Seq]; pc != nil {
 			it.listed = pc.newReaders
 			it.more = len(pc.newReaders) > maxHookNewReader
+			// Only then: a reader the engine counts but the window has
+			// not listed yet (the engine hears of a read first) is the
+			// next window's, and asking the engine would name it twice.
+			it.ask = pc.dropped
 		}
 		items = append(items, it)
 	}
@@ -183,9 +190,10 @@ type newReaders struct {
 }
 
 // hookNewReaders returns the new readers of each item whose read count
-// rose: the coalescer's list, deduplicated, and when it holds fewer than
-// the rise, the engine's readers since the last report
-// (receipts.Conv.ReadersSince) besides. One engine call for all.
+// rose: the coalescer's list, deduplicated, and when that may lack some
+// (hookItem.ask) and holds fewer than the rise, the engine's readers since
+// the last report (receipts.Conv.ReadersSince) besides. One engine call
+// for all.
 func (s *Service) hookNewReaders(ctx context.Context, conv store.ConvID, rt hookRoute, items []hookItem) ([]newReaders, error) {
 	out := make([]newReaders, len(items))
 	if !rt.read {
@@ -205,7 +213,7 @@ func (s *Service) hookNewReaders(ctx context.Context, conv store.ConvID, rt hook
 				out[i].ids = append(out[i].ids, id)
 			}
 		}
-		if len(out[i].ids) < rise && !it.more {
+		if it.ask && len(out[i].ids) < rise && !it.more {
 			ask = append(ask, i)
 		}
 	}

@@ -170,7 +170,7 @@ func (s *Service) sweepConv(ctx context.Context, conv store.ConvID, tracks []sto
 			m = store.Message{Conv: conv, Seq: t.Seq, ID: t.MsgID}
 		}
 		msgs = append(msgs, m)
-		items = append(items, hookItem{track: t, msg: m})
+		items = append(items, hookItem{track: t, msg: m, ask: true})
 	}
 	rs, err := s.receiptsOf(ctx, conv, msgs)
 	if err != nil {
