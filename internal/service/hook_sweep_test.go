@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"sync"
 	"testing"
@@ -178,4 +179,71 @@ func TestWebhookReadsCostNothingWithoutEndpoints(t *testing.T) {
 	if ops["get_group"] != len(readers) {
 		t.Errorf("%d group lookups for %d group reads", ops["get_group"], len(readers))
 	}
+}
+
+// Two nodes on one store and one NATS server, reads through both: each
+// threshold is enqueued once, each reader named once (one node reports a
+// conversation), and the last receipt.read has the exact counts.
+func TestWebhookReadsTwoNodes(t *testing.T) {
+	n := newTwoNodes(t)
+	waitUntil(t, "the nodes to see each other", func() bool {
+		_, a := n.busA.Nodes()
+		_, b := n.busB.Nodes()
+		return len(a) == 2 && len(b) == 2
+	})
+	clusterReadReports(t, []*Service{n.a, n.b})
+}
+
+// As TestWebhookReadsTwoNodes, on PostgreSQL: two store handles on one
+// database, as two cluster nodes have.
+func TestWebhookReadsTwoNodesPG(t *testing.T) {
+	c := newPGCluster(t, 2, config.Default())
+	if c.nodes[0].hooks == nil {
+		t.Skip("pgstore keeps no webhooks on this branch yet (h/wpg)")
+	}
+	clusterReadReports(t, c.nodes)
+}
+
+func clusterReadReports(t *testing.T, nodes []*Service) {
+	t.Helper()
+	ctx := context.Background()
+	h := nodes[0].hooks
+	if h == nil {
+		t.Fatal("the store keeps no webhooks")
+	}
+	if err := h.CreateWebhook(ctx, readHooksEndpoint); err != nil {
+		t.Fatal(err)
+	}
+	for _, node := range nodes {
+		node.hookEps.forget() // as the admin API's webhooksChanged does
+	}
+	var readers []string
+	for i := range 200 {
+		readers = append(readers, fmt.Sprintf("u%03d", i))
+	}
+	makeGroup(t, nodes[0], "cg", "owner", readers)
+	res, _ := sendTracked(t, nodes[0], "owner", groupConv("cg"), "notice")
+	var wg sync.WaitGroup
+	for w := range 8 {
+		wg.Go(func() {
+			for i := w; i < len(readers); i += 8 {
+				node := nodes[i%len(nodes)]
+				if _, err := node.Read(ctx, caller(readers[i]), protocol.ReadParams{Conversation: groupConv("cg"), MsgIDs: []string{res.MsgID}}); err != nil {
+					t.Error(err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	var reads []hookEv
+	var thr map[string]hookEv
+	waitUntil(t, "the last receipt.read", func() bool {
+		reads, thr = byType(t, deliveries(t, h, "ep"))
+		return len(reads) > 0 && reads[len(reads)-1].rec.ReadCount == len(readers)
+	})
+	if last := reads[len(reads)-1].rec; last.UnreadCount != 0 || last.Status != protocol.StatusDone {
+		t.Fatalf("last receipt.read: %+v", last)
+	}
+	checkThresholds(t, thr, ThresholdFirst, "50", "90", ThresholdAll)
+	checkNewReaders(t, reads, readers)
 }
