@@ -17,6 +17,11 @@ const (
 	hookSweepEvery = 10 * time.Second
 	// hookSweepPage is how many tracks one ListTracks call returns.
 	hookSweepPage = 500
+	// hookSweepAll: every this many passes, a pass looks at every track,
+	// not only those of engines loaded here, so that the conversations of
+	// a node that died are reported by the one that now coalesces them
+	// even if nothing is read there (a read would report them at once).
+	hookSweepAll  = 30
 	hookSweepName = "webhook sweep"
 )
 
@@ -40,7 +45,8 @@ type hookSweep struct {
 // startHookSweep starts the sweep if the store keeps webhooks: a first
 // pass over every track at once (what a crash left), then a pass every
 // hookSweepEvery over the conversations whose engines are loaded here
-// (those whose reads go through this node).
+// (those whose reads go through this node), and every hookSweepAll
+// passes over every track again.
 func (s *Service) startHookSweep() {
 	if s.hooks == nil {
 		return
@@ -51,19 +57,17 @@ func (s *Service) startHookSweep() {
 		s.sweep.every = hookSweepEvery
 	}
 	s.sweep.routines.Go(hookSweepName, func() {
-		all := true
 		t := time.NewTimer(0)
 		defer t.Stop()
-		for {
+		for pass := 0; ; pass++ {
 			select {
 			case <-ctx.Done():
 				return
 			case <-t.C:
 			}
-			if err := s.sweepOnce(ctx, all); err != nil && ctx.Err() == nil {
+			if err := s.sweepOnce(ctx, pass%hookSweepAll == 0); err != nil && ctx.Err() == nil {
 				s.log.Warn("webhooks: sweep", "err", err)
-			} else if err == nil {
-				all = false // else the next pass tries everything again
+				pass = -1 // the next pass looks at everything again
 			}
 			t.Reset(s.sweep.every)
 		}
