@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -273,5 +275,58 @@ func TestNonJSONErrorKeepsStatus(t *testing.T) {
 	pe := wantCode(t, err, http.StatusBadGateway)
 	if pe.Message != "upstream down" {
 		t.Errorf("message = %q, want the body", pe.Message)
+	}
+}
+
+// The admin send checks remindAfterMs as message.send does: 400 with
+// data.field "remindAfterMs" for 0, a negative, too large or non-integer
+// value, or without receipt: true; nothing is stored.
+func TestSendRemindAfterValidation(t *testing.T) {
+	s, a := start(t)
+	ctx := ctxT(t)
+	for _, u := range []string{"alice", "bob"} {
+		if _, err := a.CreateUser(ctx, u, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, tc := range []string{
+		`"receipt":true,"remindAfterMs":0`,
+		`"receipt":true,"remindAfterMs":-1`,
+		`"receipt":true,"remindAfterMs":2592000001`,
+		`"receipt":true,"remindAfterMs":1.5`,
+		`"receipt":true,"remindAfterMs":"1000"`,
+		`"remindAfterMs":1000`,
+	} {
+		body := `{"from":"alice","conversation":{"type":"peer","id":"bob"},"clientMsgId":"c` + strconv.Itoa(i) + `","body":1,` + tc + `}`
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+s.AdminAddr()+"/v1/admin/messages", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Authorization", "Bearer "+seentest.AdminKey)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out struct {
+			Error protocol.Error `json:"error"`
+		}
+		err = json.NewDecoder(resp.Body).Decode(&out)
+		resp.Body.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp.StatusCode != http.StatusBadRequest || out.Error.Code != protocol.CodeInvalidParams || out.Error.Data["field"] != "remindAfterMs" {
+			t.Errorf("%s: %d %+v, want 400 with field remindAfterMs", tc, resp.StatusCode, out.Error)
+		}
+	}
+	ms := int64(protocol.MaxRemindAfterMs)
+	res, err := a.Send(ctx, "alice", protocol.SendParams{
+		Conversation: protocol.Conversation{Type: protocol.ConvPeer, ID: "bob"}, Body: json.RawMessage(`1`), Receipt: true, RemindAfterMs: &ms,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Seq != 1 {
+		t.Errorf("first accepted message has seq %d: a refused one was stored", res.Seq)
 	}
 }

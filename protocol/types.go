@@ -203,6 +203,10 @@ type SendParams struct {
 	ClientMsgID  string          `json:"clientMsgId"`
 	Body         json.RawMessage `json:"body"`
 	Receipt      bool            `json:"receipt,omitempty"`
+	// RemindAfterMs (1 ms to 30 days; needs receipt) fires the
+	// receipt.unread_after webhook that long after the send if some member
+	// has not read the message by then. Absent: no reminder (0 is refused).
+	RemindAfterMs *int64 `json:"remindAfterMs,omitempty"`
 }
 
 type SendResult struct {
@@ -280,6 +284,8 @@ type ConversationListResult struct {
 type ReceiptRequestParams struct {
 	Conversation Conversation `json:"conversation"`
 	MsgID        string       `json:"msgId"`
+	// RemindAfterMs is message.send's, counted from this request.
+	RemindAfterMs *int64 `json:"remindAfterMs,omitempty"`
 }
 
 type ReceiptQueryParams struct {
@@ -426,6 +432,18 @@ func CheckMsgIDs(ids []string) *Error {
 		if id == "" || len(id) > 128 {
 			return BadParam(fmt.Sprintf("msgIds[%d]", i), "bad message id")
 		}
+	}
+	return nil
+}
+
+// MaxRemindAfterMs bounds remindAfterMs: 30 days.
+const MaxRemindAfterMs = 30 * 24 * 60 * 60 * 1000
+
+// CheckRemindAfter checks a remindAfterMs the caller gave (nil: none):
+// 1 ms to 30 days, else -32602 with data.field "remindAfterMs".
+func CheckRemindAfter(ms *int64) *Error {
+	if ms != nil && (*ms < 1 || *ms > MaxRemindAfterMs) {
+		return BadParam("remindAfterMs", "remindAfterMs must be between 1 and %d (30 days)", MaxRemindAfterMs)
 	}
 	return nil
 }

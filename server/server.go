@@ -219,6 +219,9 @@ func (s *Server) Start() error {
 		s.routines.Go("admin listener", func() { s.serveErr <- s.adminSrv.Serve(aln) })
 	}
 	s.ln = ln
+	// Webhook timers fire once the node serves (those due while it was
+	// down at once); the service's Close stops them.
+	s.svc.StartTimers()
 	// Connections from this listener can batch WebSocket frames into one
 	// system call (see ws.Listener).
 	s.routines.Go("client listener", func() { s.serveErr <- s.httpSrv.Serve(ws.Listener(ln, s.cfg.WriteTimeout)) })

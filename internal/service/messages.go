@@ -23,6 +23,9 @@ func (s *Service) Send(ctx context.Context, c Caller, p protocol.SendParams) (pr
 	if pe != nil {
 		return protocol.SendResult{}, pe
 	}
+	if pe := checkRemindAfter(p); pe != nil {
+		return protocol.SendResult{}, pe
+	}
 	ref, err := s.resolve(ctx, c.UserID, p.Conversation)
 	if err != nil {
 		return protocol.SendResult{}, err
@@ -44,6 +47,11 @@ func (s *Service) Send(ctx context.Context, c Caller, p protocol.SendParams) (pr
 		SentAt:      s.nowMs(),
 		Receipt:     p.Receipt,
 	}
+	if s.hooks != nil {
+		if m.Hooks, err = s.sendHooks(ctx, ref, m, p.RemindAfterMs); err != nil {
+			return protocol.SendResult{}, s.internal(ctx, "webhook events", err)
+		}
+	}
 	// Sending reads the messages of others up to it: a receipt whose
 	// window closed by now is frozen before that.
 	end := s.beginWrite(ctx, ref.id, m.SentAt)
@@ -60,6 +68,9 @@ func (s *Service) Send(ctx context.Context, c Caller, p protocol.SendParams) (pr
 			return protocol.SendResult{}, pe
 		}
 		return res, nil
+	}
+	if m.Hooks != nil && len(m.Hooks.Deliveries) > 0 {
+		s.hookNotify()
 	}
 	s.recordSent(ctx, stored)
 	s.announce(ctx, ref, stored, c.ConnID)

@@ -129,6 +129,9 @@ func (s *Service) RequestReceipt(ctx context.Context, c Caller, p protocol.Recei
 	if p.Conversation.Type != protocol.ConvGroup {
 		return protocol.Empty{}, protocol.BadParam("conversation.type", "receipt requests are for group messages")
 	}
+	if pe := protocol.CheckRemindAfter(p.RemindAfterMs); pe != nil {
+		return protocol.Empty{}, pe
+	}
 	ref, err := s.resolve(ctx, c.UserID, p.Conversation)
 	if err != nil {
 		return protocol.Empty{}, err
@@ -149,8 +152,13 @@ func (s *Service) RequestReceipt(ctx context.Context, c Caller, p protocol.Recei
 	if m.Receipt && s.expired(m, s.nowMs()) {
 		return protocol.Empty{}, protocol.Errorf(protocol.CodeGone, "the receipt window of message %q has closed", m.ID)
 	}
-	m, first, err := s.store.RequestReceipt(ctx, ref.id, m.Seq, s.nowMs())
+	now := s.nowMs()
+	m, first, err := s.store.RequestReceipt(ctx, ref.id, m.Seq, now)
 	if err != nil {
+		return protocol.Empty{}, s.internal(ctx, "request receipt", err)
+	}
+	// Durable before the answer: a client that got {} has its reminder.
+	if err := s.requestHooks(ctx, ref, m, first, p.RemindAfterMs, now); err != nil {
 		return protocol.Empty{}, s.internal(ctx, "request receipt", err)
 	}
 	var ask []string

@@ -72,6 +72,7 @@ type Service struct {
 	hookEps    hookEndpoints
 	hookNotify func() // never nil
 	sweep      hookSweep
+	timers     hookTimers
 
 	idMu    sync.Mutex // guards entropy
 	entropy io.Reader
@@ -122,7 +123,7 @@ func New(o Options) *Service {
 // returns an error naming it. Call it before closing the store and the bus.
 func (s *Service) Close(ctx context.Context) error {
 	// The sweep first: the flushes Close makes report what it would.
-	return errors.Join(s.stopHookSweep(ctx), s.changes.Close(ctx))
+	return errors.Join(s.stopHookSweep(ctx), s.stopTimers(ctx), s.changes.Close(ctx))
 }
 
 // nowMs is the current time in Unix milliseconds.

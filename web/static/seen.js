@@ -256,7 +256,8 @@ var SeenClient = class {
       conversation,
       clientMsgId,
       body,
-      receipt: options.receipt ?? false
+      receipt: options.receipt ?? false,
+      ...options.remindAfterMs === void 0 ? {} : { remindAfterMs: options.remindAfterMs }
     });
     return { ...res, clientMsgId };
   }
@@ -370,8 +371,8 @@ var SeenClient = class {
     return this.rpc("conversation.list", { limit: 100, ...options });
   }
   /** receipt.request: ask a group for read receipts of the caller's own message; a repeat reminds those who have not read it. */
-  requestReceipt(conversation, msgId) {
-    return this.rpc("receipt.request", { conversation, msgId });
+  requestReceipt(conversation, msgId, options = {}) {
+    return this.rpc("receipt.request", { conversation, msgId, ...options });
   }
   /** receipt.query: one Receipt per msgId (1-100). */
   async queryReceipts(conversation, msgIds) {

@@ -93,6 +93,8 @@ export interface ClientOptions {
 export interface SendOptions {
   /** Ask for per-message receipts (default false). */
   receipt?: boolean;
+  /** Fire the receipt.unread_after webhook after this many ms (1 to 30 days) if some member has not read it; needs receipt. */
+  remindAfterMs?: number;
   /** Idempotency key; a resend with the same one returns the original message. Generated when omitted. */
   clientMsgId?: string;
 }
@@ -364,6 +366,7 @@ export class SeenClient {
       clientMsgId,
       body,
       receipt: options.receipt ?? false,
+      ...(options.remindAfterMs === undefined ? {} : { remindAfterMs: options.remindAfterMs }),
     });
     return { ...res, clientMsgId };
   }
@@ -497,8 +500,8 @@ export class SeenClient {
   }
 
   /** receipt.request: ask a group for read receipts of the caller's own message; a repeat reminds those who have not read it. */
-  requestReceipt(conversation: Conversation, msgId: string): Promise<EmptyResult> {
-    return this.rpc("receipt.request", { conversation, msgId });
+  requestReceipt(conversation: Conversation, msgId: string, options: { remindAfterMs?: number } = {}): Promise<EmptyResult> {
+    return this.rpc("receipt.request", { conversation, msgId, ...options });
   }
 
   /** receipt.query: one Receipt per msgId (1-100). */

@@ -174,6 +174,8 @@ export interface SendParams<B = unknown> {
   clientMsgId: string;
   body: B;
   receipt?: boolean;
+  /** 1 to 2592000000 (30 days); needs receipt. Fires the receipt.unread_after webhook if some member has not read the message by then. */
+  remindAfterMs?: number;
 }
 
 export interface HistoryParams {
@@ -234,6 +236,8 @@ export interface ConversationListParams {
 export interface ReceiptRequestParams {
   conversation: Conversation;
   msgId: string;
+  /** As SendParams.remindAfterMs, counted from the request. */
+  remindAfterMs?: number;
 }
 
 export interface ReceiptQueryParams {

@@ -132,13 +132,13 @@ function goldenSocket(sent, failWith = new Set()) {
 /** Calls each method through the SDK's typed API with the golden request's values. */
 const typedCall = {
   "connect.refresh": (c, p) => c.refreshToken(p.token),
-  "message.send": (c, p) => c.send(p.conversation, p.body, { receipt: p.receipt, clientMsgId: p.clientMsgId }),
+  "message.send": (c, p) => c.send(p.conversation, p.body, { receipt: p.receipt, clientMsgId: p.clientMsgId, remindAfterMs: p.remindAfterMs }),
   "message.history": (c, p) => c.history(p.conversation, { beforeSeq: p.beforeSeq, limit: p.limit }),
   "message.delivered": (c, p) => c.delivered(p.conversation, p.seq),
   "message.read": (c, p) => c.read(p.conversation, p.msgIds),
   "conversation.read": (c, p) => c.readConversation(p.conversation, p.seq),
   "conversation.list": (c, p) => c.conversations({ limit: p.limit, cursor: p.cursor }),
-  "receipt.request": (c, p) => c.requestReceipt(p.conversation, p.msgId),
+  "receipt.request": (c, p) => c.requestReceipt(p.conversation, p.msgId, { remindAfterMs: p.remindAfterMs }),
   "receipt.query": (c, p) => c.queryReceipts(p.conversation, p.msgIds),
   "receipt.members": (c, p) => c.receiptMembers(p.conversation, p.msgId, p.filter, { cursor: p.cursor, limit: p.limit }),
   "group.create": (c, p) => c.createGroup(p.groupId, p.members, { type: p.type }),
