@@ -82,8 +82,8 @@ func bigGroup(t *testing.T, st store.Store, g, sender string, n int) []string {
 	return readers
 }
 
-// sendTracked sends a receipt message through svc and starts its track,
-// as a send does when endpoints want its reads (h/wtimers' Append).
+// sendTracked sends a receipt message through svc, which starts its track
+// in the same write as the message since endpoints want its reads.
 func sendTracked(t *testing.T, svc *Service, sender string, conv protocol.Conversation, text string) (protocol.SendResult, store.ConvID) {
 	t.Helper()
 	ctx := context.Background()
@@ -97,8 +97,8 @@ func sendTracked(t *testing.T, svc *Service, sender string, conv protocol.Conver
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := svc.hooks.AddTrack(ctx, store.HookTrack{Conv: m.Conv, Seq: m.Seq, MsgID: m.ID}); err != nil {
-		t.Fatal(err)
+	if ts, err := svc.hooks.GetTracks(ctx, m.Conv, []uint64{m.Seq}); err != nil || len(ts) != 1 || ts[0].MsgID != m.ID {
+		t.Fatalf("the send started no track: %+v, %v", ts, err)
 	}
 	return res, m.Conv
 }
