@@ -66,8 +66,8 @@ type coalescer struct {
 
 	// hookReaders is set while some webhook endpoint wants receipt.read:
 	// then a window keeps up to maxHookNewReader+1 new readers per
-	// message instead of maxNewReaders (service.webhooks sets it).
-	hookReaders atomic.Bool
+	// message instead of maxNewReaders (hookEndpoints.wantReaders).
+	hookReaders *atomic.Bool
 
 	mu      sync.Mutex
 	pending map[coalesceKey]map[uint64]*pendingChange // guarded by mu
@@ -94,6 +94,7 @@ func newCoalescer(window time.Duration, flush func(context.Context, coalesceKey,
 		ctx:          ctx,
 		cancel:       cancel,
 		pendingGauge: pending,
+		hookReaders:  new(atomic.Bool),
 		pending:      make(map[coalesceKey]map[uint64]*pendingChange),
 		timers:       make(map[coalesceKey]armed),
 	}

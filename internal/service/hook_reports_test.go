@@ -327,3 +327,30 @@ func TestWebhookPeerRead(t *testing.T) {
 	}
 	checkThresholds(t, thr, ThresholdFirst, "50", "90", ThresholdAll)
 }
+
+// A node that hears of a new endpoint (a change notice) keeps the new
+// readers of the very next window for webhooks, not only from its next
+// load of the endpoints: otherwise that window's readers would be looked
+// up in the engine, where a read recorded but not yet handed to the
+// coalescer is named twice (seen with two nodes on PostgreSQL).
+func TestWebhookChangeKeepsReadersAtOnce(t *testing.T) {
+	ctx := context.Background()
+	st := openPebble(t, t.TempDir())
+	svc, _ := hookService(t, st)
+	if _, err := svc.webhooks(ctx); err != nil { // loaded: none
+		t.Fatal(err)
+	}
+	if svc.changes.hookReaders.Load() {
+		t.Fatal("readers kept for webhooks with no endpoint")
+	}
+	if err := st.CreateWebhook(ctx, readHooksEndpoint); err != nil {
+		t.Fatal(err)
+	}
+	svc.ApplySync([]byte(`{"k":8,"c":"*hooks"}`)) // another node's opHooks
+	if !svc.changes.hookReaders.Load() {
+		t.Fatal("after a change notice, the next window would drop readers")
+	}
+	if _, err := svc.webhooks(ctx); err != nil || !svc.changes.hookReaders.Load() {
+		t.Fatalf("after loading an endpoint that wants receipt.read: kept %v, %v", svc.changes.hookReaders.Load(), err)
+	}
+}

@@ -112,6 +112,12 @@ func New(o Options) *Service {
 	// Other nodes' engine changes reach this node's engines.
 	s.bus.SetSync(s)
 	s.changes = newCoalescer(s.cfg.Receipts.Coalesce, s.flushChanges, s.met.CoalescerPending)
+	if s.hooks != nil {
+		// Keep readers for webhooks until the first load of the endpoints
+		// (the sweep's, at once) says whether any wants them.
+		s.hookEps.wantReaders.Store(true)
+		s.changes.hookReaders = &s.hookEps.wantReaders
+	}
 	s.engines.initLRU(s.cfg.EngineMemory, s.met.EngineEvictions, s.met.EnginesLoaded)
 	s.met.SetEngineMemory(func() float64 { return float64(s.engines.memoryBytes()) })
 	s.startHookSweep()
