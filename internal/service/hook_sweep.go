@@ -9,6 +9,7 @@ import (
 
 	"github.com/seen-im/seen/internal/routines"
 	"github.com/seen-im/seen/internal/store"
+	"github.com/seen-im/seen/protocol"
 )
 
 const (
@@ -164,24 +165,31 @@ func (s *Service) sweepConv(ctx context.Context, conv store.ConvID, tracks []sto
 	}
 	var (
 		msgs  []store.Message
+		at    []int // items[at[j]] is msgs[j]
 		items []hookItem
 	)
 	for i, t := range tracks {
 		m := found[i]
 		if m.ID == "" || m.Conv != conv || m.Seq != t.Seq {
 			// The message is gone (its group deleted): nothing more to
-			// report. final() sees a message without a receipt.
+			// report, and no engine to ask. final() sees a message
+			// without a receipt.
 			m = store.Message{Conv: conv, Seq: t.Seq, ID: t.MsgID}
+			items = append(items, hookItem{track: t, msg: m, rec: protocol.Receipt{MsgID: m.ID, Status: protocol.StatusNone}})
+			continue
 		}
+		at = append(at, len(items))
 		msgs = append(msgs, m)
 		items = append(items, hookItem{track: t, msg: m, ask: true})
 	}
-	rs, err := s.receiptsOf(ctx, conv, msgs)
-	if err != nil {
-		return fmt.Errorf("sweep %s: %w", conv, err)
-	}
-	for i := range items {
-		items[i].rec = rs[i]
+	if len(msgs) > 0 {
+		rs, err := s.receiptsOf(ctx, conv, msgs)
+		if err != nil {
+			return fmt.Errorf("sweep %s: %w", conv, err)
+		}
+		for j, r := range rs {
+			items[at[j]].rec = r
+		}
 	}
 	// Skip what is reported already: most tracks, most of the time.
 	keep := items[:0]

@@ -256,3 +256,24 @@ func clusterReadReports(t *testing.T, nodes []*Service) {
 	checkThresholds(t, thr, ThresholdFirst, "50", "90", ThresholdAll)
 	checkNewReaders(t, reads, readers)
 }
+
+// A track whose message is gone is deleted by the sweep at start, with
+// nothing enqueued: nothing more can be reported of it.
+func TestWebhookSweepDropsTracksOfGoneMessages(t *testing.T) {
+	ctx := context.Background()
+	st := openPebble(t, t.TempDir())
+	if err := st.CreateWebhook(ctx, readHooksEndpoint); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.AddTrack(ctx, store.HookTrack{Conv: store.GroupConv("gone"), Seq: 5, MsgID: "01GONE"}); err != nil {
+		t.Fatal(err)
+	}
+	svc, _ := hookService(t, st)
+	waitUntil(t, "the track deleted", func() bool {
+		ts, err := svc.hooks.ListTracks(ctx, "", 0, 10)
+		return err == nil && len(ts) == 0
+	})
+	if evs := deliveries(t, st, "ep"); len(evs) != 0 {
+		t.Fatalf("enqueued for a gone message: %+v", evs)
+	}
+}
