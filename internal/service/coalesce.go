@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -21,11 +22,22 @@ const maxNewReaders = 20
 type coalesceKey struct {
 	conv   store.ConvID
 	sender string
+	// hookOnly marks reads of a peer's receipt messages: their flush
+	// reports them to webhooks only (the peer heard of them at once, by
+	// receipt.read), batched over the same window as a group's.
+	hookOnly bool
 }
 
 // pendingChange is what changed for one message since the last event.
 type pendingChange struct {
-	newReaders []string // at most maxNewReaders
+	// newReaders are the new readers in the order heard: at most
+	// maxNewReaders, or maxHookNewReader+1 while webhooks want them
+	// (hookReaders), so a report knows when there were more.
+	newReaders []string
+	// dropped is set when a reader was left out of newReaders while
+	// webhooks did not want them (the first window after an endpoint
+	// was added): a report then asks the engine who they were.
+	dropped bool
 }
 
 // coalescer gathers receipt changes per (conversation, sender) and flushes
@@ -52,6 +64,11 @@ type coalescer struct {
 	// pendingGauge is set to len(pending) whenever it changes, under mu.
 	pendingGauge prometheus.Gauge
 
+	// hookReaders is set while some webhook endpoint wants receipt.read:
+	// then a window keeps up to maxHookNewReader+1 new readers per
+	// message instead of maxNewReaders (hookEndpoints.wantReaders).
+	hookReaders *atomic.Bool
+
 	mu      sync.Mutex
 	pending map[coalesceKey]map[uint64]*pendingChange // guarded by mu
 	timers  map[coalesceKey]armed                     // guarded by mu
@@ -77,6 +94,7 @@ func newCoalescer(window time.Duration, flush func(context.Context, coalesceKey,
 		ctx:          ctx,
 		cancel:       cancel,
 		pendingGauge: pending,
+		hookReaders:  new(atomic.Bool),
 		pending:      make(map[coalesceKey]map[uint64]*pendingChange),
 		timers:       make(map[coalesceKey]armed),
 	}
@@ -102,13 +120,42 @@ func (c *coalescer) add(k coalesceKey, seq uint64, reader string) {
 		changes[seq] = pc
 	}
 	// A single read that also moves the reader's watermark reports the
-	// same message twice; a reader is listed once.
-	if reader != "" && len(pc.newReaders) < maxNewReaders && !slices.Contains(pc.newReaders, reader) {
-		pc.newReaders = append(pc.newReaders, reader)
+	// same message twice; a reader is listed once. Past maxNewReaders the
+	// check is left to the webhook report (once per flush, not per ack).
+	if reader != "" {
+		switch n := len(pc.newReaders); {
+		case n < maxNewReaders:
+			if !slices.Contains(pc.newReaders, reader) {
+				pc.newReaders = append(pc.newReaders, reader)
+			}
+		case n <= maxHookNewReader && c.hookReaders.Load():
+			pc.newReaders = append(pc.newReaders, reader)
+		case n <= maxHookNewReader:
+			pc.dropped = true
+		}
 	}
 	if _, scheduled := c.timers[k]; !scheduled {
 		c.armLocked(k)
 	}
+}
+
+// busy reports whether conv has changes waiting for a flush, or a flush
+// scheduled or running: the webhook sweep leaves such a conversation to
+// the flush, which knows its new readers.
+func (c *coalescer) busy(conv store.ConvID) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for k := range c.timers {
+		if k.conv == conv {
+			return true
+		}
+	}
+	for k := range c.pending {
+		if k.conv == conv {
+			return true
+		}
+	}
+	return false
 }
 
 // armLocked schedules k's flush after one window. c.mu is held and c is

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/seen-im/seen/internal/store"
@@ -23,6 +24,15 @@ const hookEndpointsTTL = 30 * time.Second
 // A load records the generation before it reads the store and keeps what
 // it read only if no change came meanwhile, as settingsCache does.
 type hookEndpoints struct {
+	// wantReaders is whether some endpoint wants receipt.read, as of the
+	// last load, and true from a change until the next load: the
+	// coalescer keeps the new readers a receipt.read names while it is
+	// set, and a node that hears of a new endpoint must keep them at
+	// once, not from its next load (its first flush), or that window's
+	// readers would be looked up in the engine, where a read recorded
+	// but not yet handed to the coalescer would be named twice.
+	wantReaders atomic.Bool
+
 	mu     sync.Mutex
 	gen    uint64          // guarded by mu; bumped by every change
 	loaded bool            // guarded by mu
@@ -53,6 +63,7 @@ func (s *Service) webhooks(ctx context.Context) ([]store.Webhook, error) {
 	c.mu.Lock()
 	if gen == c.gen {
 		c.list, c.at, c.loaded = list, now, true
+		c.wantReaders.Store(wantsReads(list))
 	}
 	c.mu.Unlock()
 	return list, nil
@@ -63,6 +74,7 @@ func (c *hookEndpoints) forget() {
 	c.mu.Lock()
 	c.gen++
 	c.loaded, c.list = false, nil
+	c.wantReaders.Store(true) // until the next load says
 	c.mu.Unlock()
 }
 

@@ -388,6 +388,7 @@ func (s *Service) readsChanged(ctx context.Context, ref convRef, c Caller, newly
 			}
 		}
 		s.settleDone(ctx, ref.id, seqs)
+		s.peerReadsForHooks(ctx, ref, c.UserID, seqs)
 	}
 	if moved && ref.id.IsPeer() {
 		s.watermarkMoved(ctx, ref, c, ref.member.ReadSeq, after.ReadSeq, true)
@@ -420,6 +421,7 @@ func (s *Service) watermarkMoved(ctx context.Context, ref convRef, c Caller, fro
 			return nil
 		})
 		s.settleDone(ctx, ref.id, seqs)
+		s.peerReadsForHooks(ctx, ref, c.UserID, seqs)
 	}
 	if ref.id.IsGroup() {
 		reader := ""
@@ -470,6 +472,8 @@ func (s *Service) settleDone(ctx context.Context, conv store.ConvID, seqs []uint
 // flushChanges sends one receipt.changed with the current counts of the
 // changed messages to their sender, and settles those that are done.
 func (s *Service) flushChanges(ctx context.Context, k coalesceKey, changes map[uint64]*pendingChange) {
+	// Readers after this moment are left to the next report (hookReport).
+	now := s.nowMs()
 	seqs := slices.Sorted(maps.Keys(changes))
 	// One store read per changed message per window, outside the engine lock.
 	msgs := make([]store.Message, 0, len(seqs))
@@ -487,12 +491,18 @@ func (s *Service) flushChanges(ctx context.Context, k coalesceKey, changes map[u
 		s.log.Warn("receipt.changed: engine", "conv", k.conv, "err", err)
 		return
 	}
+	s.reportFlushed(ctx, k.conv, msgs, rs, changes, now)
+	if k.hookOnly {
+		return // a peer's reads: the peer heard at once, and they are settled
+	}
 	var done []uint64
 	for i, m := range msgs {
 		readers := changes[m.Seq].newReaders
 		if readers == nil {
 			readers = []string{}
 		}
+		// The list may hold more for webhooks (coalescer.hookReaders).
+		readers = readers[:min(len(readers), maxNewReaders)]
 		ev.Receipts = append(ev.Receipts, protocol.ChangedReceipt{Receipt: rs[i], NewReaders: readers})
 		if rs[i].Status == protocol.StatusDone && !msgs[i].Settled {
 			done = append(done, m.Seq)

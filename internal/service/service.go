@@ -71,6 +71,7 @@ type Service struct {
 	hooks      store.Webhooks
 	hookEps    hookEndpoints
 	hookNotify func() // never nil
+	sweep      hookSweep
 	timers     hookTimers
 
 	idMu    sync.Mutex // guards entropy
@@ -109,8 +110,15 @@ func New(o Options) *Service {
 	// Other nodes' engine changes reach this node's engines.
 	s.bus.SetSync(s)
 	s.changes = newCoalescer(s.cfg.Receipts.Coalesce, s.flushChanges, s.met.CoalescerPending)
+	if s.hooks != nil {
+		// Keep readers for webhooks until the first load of the endpoints
+		// (the sweep's, at once) says whether any wants them.
+		s.hookEps.wantReaders.Store(true)
+		s.changes.hookReaders = &s.hookEps.wantReaders
+	}
 	s.engines.initLRU(s.cfg.EngineMemory, s.met.EngineEvictions, s.met.EnginesLoaded)
 	s.met.SetEngineMemory(func() float64 { return float64(s.engines.memoryBytes()) })
+	s.startHookSweep()
 	return s
 }
 
@@ -118,7 +126,8 @@ func New(o Options) *Service {
 // goroutines, until ctx ends: then it cancels what is still running and
 // returns an error naming it. Call it before closing the store and the bus.
 func (s *Service) Close(ctx context.Context) error {
-	return errors.Join(s.stopTimers(ctx), s.changes.Close(ctx))
+	// The sweep first: the flushes Close makes report what it would.
+	return errors.Join(s.stopHookSweep(ctx), s.stopTimers(ctx), s.changes.Close(ctx))
 }
 
 // nowMs is the current time in Unix milliseconds.
