@@ -255,7 +255,7 @@ type Groups interface {
 	GetGroup(ctx context.Context, id string) (Group, error)
 	// DeleteGroup deletes a group that has no members left: its record and
 	// everything of its conversation (messages and their ids, receipts,
-	// clientMsgIds), in one durable write, so that CreateGroup can use the
+	// clientMsgIds, webhook timers and tracks), in one durable write, so that CreateGroup can use the
 	// id again and the new conversation starts at seq 1. ErrNotFound for an
 	// unknown group; ErrNotEmpty, changing nothing, while it has members
 	// (the check is atomic with AddMembers, so a member added concurrently

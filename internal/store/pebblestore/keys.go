@@ -24,6 +24,7 @@ import (
 //	memberCnt  0x09 conv                          -> uvarint count of members
 //	live       0x0A lp(conv) seq                  -> empty: a live receipt message
 //	settings   0x0B userID                        -> one byte of flags (settings.go)
+//	0x0C-0x11: the webhook tables (hookkeys.go)
 //
 // The last seq of a conversation is not stored: it is the seq of its last
 // message key, so an append writes no extra key.

@@ -45,6 +45,7 @@ func (s *Store) Append(ctx context.Context, m store.Message) (store.Message, boo
 		return store.Message{}, false, err
 	}
 	defer s.unpinConv(cs)
+	hooks := !m.Hooks.Empty()
 	stored, existed, b, err := s.appendLocked(cs, m)
 	cs.mu.Unlock()
 	if err != nil {
@@ -56,7 +57,11 @@ func (s *Store) Append(ctx context.Context, m store.Message) (store.Message, boo
 		}
 		return stored, true, nil
 	}
-	if err := s.wait(cs, b); err != nil {
+	err = s.wait(cs, b)
+	if hooks {
+		s.hooks.unsynced.Add(-1) // raised by appendLocked
+	}
+	if err != nil {
 		return store.Message{}, false, err
 	}
 	return stored, false, nil
@@ -168,9 +173,25 @@ func (s *Store) appendLocked(cs *convState, m store.Message) (store.Message, boo
 		set(memberCountKey(conv), binary.AppendUvarint(nil, cs.members+uint64(len(newMembers))))
 	}
 	set(memberKey(conv, m.Sender), encodeMember(sender))
-	if err := s.applyLocked(cs, b); err != nil {
+	if !m.Hooks.Empty() {
+		// The webhook rows go in the message's batch: one durable write,
+		// so a crash keeps both or neither.
+		s.hooks.mu.Lock()
+		err := s.appendHooksLocked(b, m)
+		if err == nil {
+			err = s.applyLocked(cs, b)
+		}
+		if err == nil {
+			s.hooks.unsynced.Add(1) // lowered by Append after the sync
+		}
+		s.hooks.mu.Unlock()
+		if err != nil {
+			return store.Message{}, false, nil, err
+		}
+	} else if err := s.applyLocked(cs, b); err != nil {
 		return store.Message{}, false, nil, err
 	}
+	m.Hooks = nil // never stored nor returned
 	cs.lastSeq = m.Seq
 	cs.members += uint64(len(newMembers))
 	for _, nm := range newMembers {

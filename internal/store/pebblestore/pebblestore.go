@@ -153,6 +153,9 @@ type Store struct {
 	fatalOne sync.Once
 
 	obs store.Observer // the watermark combiner's queue and batches
+
+	// hooks serializes the webhook tables' read-modify-writes (webhooks.go).
+	hooks hookState
 }
 
 var _ store.Store = (*Store)(nil)

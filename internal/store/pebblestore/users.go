@@ -199,9 +199,18 @@ func (s *Store) DeleteGroup(ctx context.Context, id string) error {
 	} {
 		_ = b.DeleteRange(prefix, prefixEnd(prefix), nil)
 	}
-	if err := s.applyLocked(cs, b); err != nil {
+	// The conversation's webhook timers and tracks go too: they name
+	// messages that no longer exist, and the next group of this id starts
+	// again at seq 1.
+	s.hooks.mu.Lock()
+	err = s.deleteConvHooksLocked(b, conv)
+	if err == nil {
+		err = s.applyLocked(cs, b)
+	}
+	s.hooks.mu.Unlock()
+	if err != nil {
 		cs.mu.Unlock()
-		return err
+		return fmt.Errorf("pebblestore: delete group %q: %w", id, err)
 	}
 	cs.groupExists, cs.lastSeq, cs.members = false, 0, 0
 	cs.memoMu.Lock()
