@@ -13,8 +13,14 @@ import (
 )
 
 // deliveryScanBatch is how many deliveries one store read takes while a
-// "failed" page is filtered out of the pending ones.
-const deliveryScanBatch = 100
+// "failed" page is filtered out of the pending ones, and deliveryScanMax
+// how many one request reads at most: behind a backlog of deliveries never
+// tried, a page of failed ones stops short, with a cursor to go on, rather
+// than read the whole outbox in one call.
+const (
+	deliveryScanBatch = 100
+	deliveryScanMax   = 1000
+)
 
 // CreateWebhook registers an endpoint (POST /v1/admin/webhooks) and
 // returns its id and signing secret, which is shown only here. Every
@@ -161,7 +167,8 @@ func (s *Service) DeleteWebhook(ctx context.Context, id string) error {
 // order (GET /v1/admin/webhooks/{id}/deliveries). state is "" (all),
 // pending, failed (pending after at least one failed attempt), dead or
 // delivered; cursor is "" or the previous page's NextCursor; limit 0 takes
-// the default page size.
+// the default page size. A "failed" page may hold fewer than limit (even
+// none) and still have a NextCursor: see deliveryScanMax.
 func (s *Service) WebhookDeliveries(ctx context.Context, id, state, cursor string, limit int) (protocol.WebhookDeliveriesResult, error) {
 	var res protocol.WebhookDeliveriesResult
 	if err := s.needHooks(); err != nil {
@@ -185,8 +192,8 @@ func (s *Service) WebhookDeliveries(ctx context.Context, id, state, cursor strin
 	// One more than the page is read, so a page that ends the list says
 	// so (no cursor) instead of leading to an empty one.
 	var page []store.Delivery
-	after := cursor
-	for len(page) <= limit {
+	after, scanned := cursor, 0
+	for {
 		batch := limit + 1
 		if state == protocol.DeliveryFailed {
 			batch = deliveryScanBatch
@@ -199,15 +206,24 @@ func (s *Service) WebhookDeliveries(ctx context.Context, id, state, cursor strin
 			if state != protocol.DeliveryFailed || d.Attempts > 0 {
 				page = append(page, d)
 			}
+			if len(page) > limit {
+				break
+			}
+			after = d.EventID
 		}
-		if len(ds) < batch {
+		scanned += len(ds)
+		if len(page) > limit {
+			page = page[:limit]
+			res.NextCursor = page[limit-1].EventID
 			break
 		}
-		after = ds[len(ds)-1].EventID
-	}
-	if len(page) > limit {
-		page = page[:limit]
-		res.NextCursor = page[limit-1].EventID
+		if len(ds) < batch {
+			break // the end of the list
+		}
+		if scanned >= deliveryScanMax {
+			res.NextCursor = after // a short page: go on from here
+			break
+		}
 	}
 	res.Deliveries = make([]protocol.WebhookDelivery, len(page))
 	for i, d := range page {

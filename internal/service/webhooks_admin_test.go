@@ -176,3 +176,51 @@ func TestWebhookDeliveriesListAndReplay(t *testing.T) {
 		t.Fatalf("replay after delete: %v, want 404", err)
 	}
 }
+
+// Failed deliveries behind a backlog never tried are reached page by
+// page, each request reading a bounded part of the outbox: a short (even
+// empty) page still has a cursor, and the last has none.
+func TestWebhookFailedDeliveriesBehindABacklog(t *testing.T) {
+	ctx := context.Background()
+	now, notified := int64(1_700_000_000_000), 0
+	s := adminHooksService(t, &now, &notified)
+	hook, err := s.CreateWebhook(ctx, protocol.WebhookCreateParams{URL: "http://127.0.0.1:9/", Events: []string{HookMessageSent}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	backlog := deliveryScanMax + deliveryScanMax/2
+	var ds []store.Delivery
+	for i := range backlog + 2 {
+		ds = append(ds, store.Delivery{Endpoint: hook.ID, EventID: fmt.Sprintf("e%05d", i), Type: HookMessageSent,
+			Payload: json.RawMessage(`{}`), State: store.DeliveryPending, NextAt: now, CreatedAt: now, UpdatedAt: now})
+	}
+	if err := s.hooks.Enqueue(ctx, ds); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range ds[backlog:] {
+		d.Attempts, d.LastError = 1, "500"
+		if err := s.hooks.FinishDelivery(ctx, d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var pages []int
+	var got []string
+	cursor := ""
+	for range 10 {
+		res, err := s.WebhookDeliveries(ctx, hook.ID, protocol.DeliveryFailed, cursor, 20)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pages = append(pages, len(res.Deliveries))
+		for _, d := range res.Deliveries {
+			got = append(got, d.EventID)
+		}
+		if cursor = res.NextCursor; cursor == "" {
+			break
+		}
+	}
+	want := []string{fmt.Sprintf("e%05d", backlog), fmt.Sprintf("e%05d", backlog+1)}
+	if fmt.Sprint(got) != fmt.Sprint(want) || fmt.Sprint(pages) != "[0 2]" {
+		t.Fatalf("failed pages of sizes %v holding %v; want [0 2] holding %v", pages, got, want)
+	}
+}
