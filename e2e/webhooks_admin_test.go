@@ -157,3 +157,21 @@ func TestWebhookAdminBadInput(t *testing.T) {
 		})
 	}
 }
+
+// A store that cannot write answers 503 to a registration and to a delete,
+// and changes nothing: webhook writes go through the same store hook as
+// every other write.
+func TestWebhookAdminStoreFailure(t *testing.T) {
+	s, faults := startFaulty(t)
+	kept := decode[protocol.WebhookCreateResult](t, s.MustAdmin(http.MethodPost, "/v1/admin/webhooks",
+		`{"url":"http://127.0.0.1:9/","events":["receipt.read"]}`))
+	faults.FailWrites()
+	code, body := s.Admin(http.MethodPost, "/v1/admin/webhooks", `{"url":"http://127.0.0.1:9/x","events":["receipt.read"]}`)
+	wantAdminError(t, code, body, http.StatusServiceUnavailable, protocol.CodeUnavailable, "")
+	code, body = s.Admin(http.MethodDelete, "/v1/admin/webhooks/"+kept.ID, nil)
+	wantAdminError(t, code, body, http.StatusServiceUnavailable, protocol.CodeUnavailable, "")
+	faults.Heal()
+	if got := listWebhooks(t, s); len(got) != 1 || got[0].ID != kept.ID {
+		t.Fatalf("after failed writes: %+v, want only %s", got, kept.ID)
+	}
+}
