@@ -33,6 +33,7 @@ import (
 	"github.com/seen-im/seen/internal/store/storewrap"
 	"github.com/seen-im/seen/internal/transport/admin"
 	"github.com/seen-im/seen/internal/transport/ws"
+	"github.com/seen-im/seen/internal/webhook"
 	"github.com/seen-im/seen/web"
 )
 
@@ -46,6 +47,9 @@ type Server struct {
 	tokens  *auth.Tokens
 	svc     *service.Service
 	ws      *ws.Handler
+	// hooks delivers the webhook outbox; nil when the store keeps no
+	// webhooks.
+	hooks *webhook.Dispatcher
 
 	// pg and nats are the PostgreSQL store and the NATS bus when the
 	// configuration chose them, else nil; pgHealth pings pg for /healthz.
@@ -149,6 +153,18 @@ func New(cfg Config, opts ...Option) (*Server, error) {
 	if s.bus, err = s.openBus(); err != nil {
 		return nil, errors.Join(err, st.Close())
 	}
+	if kw, ok := s.store.(interface{ KeepsWebhooks() bool }); ok && kw.KeepsWebhooks() {
+		hooks := s.store.(store.Webhooks)
+		ctx, cancel := context.WithTimeout(s.base, s.cfg.RequestTimeout)
+		err := syncStaticWebhook(ctx, hooks, s.cfg.Webhooks, time.Now())
+		cancel()
+		if err != nil {
+			return nil, errors.Join(err, s.bus.Close(), st.Close())
+		}
+		s.hooks = webhook.New(webhook.Options{
+			Store: hooks, Settings: webhookSettings(s.cfg.Webhooks), Logger: s.log, Metrics: &s.metrics.Webhooks,
+		})
+	}
 	s.tokens = auth.New(s.cfg.TokenSecret, nil)
 	svc := service.New(service.Options{Store: s.store, Bus: s.bus, Config: s.cfg, Logger: s.log, Metrics: s.metrics})
 	s.svc = svc
@@ -219,6 +235,9 @@ func (s *Server) Start() error {
 		s.routines.Go("admin listener", func() { s.serveErr <- s.adminSrv.Serve(aln) })
 	}
 	s.ln = ln
+	if s.hooks != nil {
+		s.hooks.Start()
+	}
 	// Connections from this listener can batch WebSocket frames into one
 	// system call (see ws.Listener).
 	s.routines.Go("client listener", func() { s.serveErr <- s.httpSrv.Serve(ws.Listener(ln, s.cfg.WriteTimeout)) })
@@ -343,8 +362,14 @@ func (s *Server) Shutdown(ctx context.Context) error {
 // closeBackends closes the service, the bus and the store, in that order,
 // until ctx ends.
 func (s *Server) closeBackends(ctx context.Context) error {
+	var errs []error
+	// Webhook calls in flight are cancelled and handed back to the store
+	// before it closes.
+	if s.hooks != nil {
+		errs = append(errs, s.hooks.Close(ctx))
+	}
 	// Pending receipt.changed events go out before the bus closes.
-	errs := []error{s.svc.Close(ctx), s.bus.Close()}
+	errs = append(errs, s.svc.Close(ctx), s.bus.Close())
 	// The store's Close waits for its calls in flight, which a stalled
 	// disk can hold for ever: it runs on a goroutine of its own, waited
 	// for until ctx ends.

@@ -56,6 +56,8 @@ func settingFlag(fs *pflag.FlagSet, s config.Setting) {
 		fs.String(s.Flag, v, usage)
 	case []string:
 		fs.String(s.Flag, strings.Join(v, ","), usage)
+	case []int:
+		fs.String(s.Flag, s.Format(&d), usage)
 	case int:
 		fs.Int(s.Flag, v, usage)
 	case int64:

@@ -35,6 +35,11 @@ func samples(t *testing.T, s config.Setting) [3]string {
 		"receipts.group_types":     {"work", "team,family", "school"},
 		"receipts.require_sharing": {"work", "work,school", "*"},
 		"receipts.reciprocal":      {"true", "false", "true"},
+		"webhooks.deny_private":    {"true", "false", "true"},
+		"webhooks.url":             {"http://127.0.0.1:9001/hooks", "https://app.example/hooks", "http://[::1]:9003/"},
+		"webhooks.secret":          {"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "whsec_AAECAwQFBgcICQoLDA0ODxAREhMUFRYX", "whsec_p5jXN8AQM9LWM0D4loKWxJekp5jXN8AQ"},
+		"webhooks.events":          {"receipt.read", "receipt.threshold,receipt.expired", "message.sent"},
+		"webhooks.thresholds":      {"50", "25,75", "100"},
 		"postgres_url":             {"postgres://seen@db-a/seen", "postgres://seen:pw@db-b/seen", "postgres://db-c/seen?sslmode=require"},
 		"nats_url":                 {"nats://n-a:4222", "nats://n-b:4222,nats://n-c:4222", "nats://user:pw@n-d:4222"},
 	}
@@ -78,8 +83,10 @@ func loadWith(t *testing.T, env []string, args ...string) (config.Config, source
 
 // needs holds, for a setting that is valid only with others, those others.
 var needs = map[string][]string{
-	"postgres_url": {"SEEN_TOKEN_SECRET=0123456789abcdef", "SEEN_ADMIN_KEY=admin-key"},
-	"nats_url":     {"SEEN_POSTGRES_URL=postgres://db/seen", "SEEN_TOKEN_SECRET=0123456789abcdef", "SEEN_ADMIN_KEY=admin-key"},
+	"postgres_url":    {"SEEN_TOKEN_SECRET=0123456789abcdef", "SEEN_ADMIN_KEY=admin-key"},
+	"nats_url":        {"SEEN_POSTGRES_URL=postgres://db/seen", "SEEN_TOKEN_SECRET=0123456789abcdef", "SEEN_ADMIN_KEY=admin-key"},
+	"webhooks.url":    {"SEEN_WEBHOOKS_SECRET=whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"},
+	"webhooks.secret": {"SEEN_WEBHOOKS_URL=http://127.0.0.1:9000/"},
 }
 
 // TestEverySettingEveryLayer sets each setting in the config file, the

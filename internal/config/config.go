@@ -124,6 +124,7 @@ type Config struct {
 	EngineMemory int64 `koanf:"engine_memory" help:"bytes of receipt engines kept in memory; the least recently used beyond it are reloaded from the store when needed; 0: no bound"`
 
 	Receipts Receipts `koanf:"receipts"`
+	Webhooks Webhooks `koanf:"webhooks"`
 }
 
 // Receipts is the receipt policy.
@@ -191,6 +192,7 @@ func Default() Config {
 			GroupTypes:    []string{"*"},
 			Coalesce:      200 * time.Millisecond,
 		},
+		Webhooks: defaultWebhooks(),
 	}
 }
 
@@ -320,6 +322,7 @@ func (c *Config) ValidateNamed(name func(key string) string) error {
 	if r.Coalesce <= 0 {
 		bad("receipts.coalesce", "must be positive, got %v", r.Coalesce)
 	}
+	c.Webhooks.validate(bad, name)
 
 	return errors.Join(errs...)
 }

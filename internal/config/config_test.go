@@ -60,6 +60,12 @@ func TestValidateAccepts(t *testing.T) {
 			c.PostgresURL, c.NATSURL = "postgres://db/seen", "nats://a:4222,nats://b:4222"
 			c.TokenSecret, c.AdminKey = "0123456789abcdef", "admin-key"
 		}},
+		{"static webhook", func(c *Config) {
+			c.Webhooks.URL, c.Webhooks.Secret = "https://app.example/hooks", testWebhookSecret
+			c.Webhooks.Events, c.Webhooks.Thresholds = []string{"receipt.threshold"}, []int{1, 90, 100}
+		}},
+		{"webhook retries fixed", func(c *Config) { c.Webhooks.RetryMin, c.Webhooks.RetryMax = time.Minute, time.Minute }},
+		{"webhooks without age limit", func(c *Config) { c.Webhooks.MaxAge = 0 }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -121,6 +127,21 @@ func TestValidateRejects(t *testing.T) {
 			c.Receipts.TTL = -1
 			c.Receipts.Visibility = "all"
 		}, []string{"listen", "token_secret", "receipts.ttl", "receipts.visibility"}},
+		{"webhook retry min zero", func(c *Config) { c.Webhooks.RetryMin = 0 }, []string{"webhooks.retry_min"}},
+		{"webhook retry max below min", func(c *Config) { c.Webhooks.RetryMax = time.Second }, []string{"webhooks.retry_max"}},
+		{"webhook attempts zero", func(c *Config) { c.Webhooks.MaxAttempts = 0 }, []string{"webhooks.max_attempts"}},
+		{"webhook age negative", func(c *Config) { c.Webhooks.MaxAge = -time.Second }, []string{"webhooks.max_age"}},
+		{"webhook concurrency zero", func(c *Config) { c.Webhooks.Concurrency = 0 }, []string{"webhooks.concurrency"}},
+		{"webhook timeout zero", func(c *Config) { c.Webhooks.Timeout = 0 }, []string{"webhooks.timeout"}},
+		{"webhook url not http", func(c *Config) { c.Webhooks.URL, c.Webhooks.Secret = "ftp://app.example/x", testWebhookSecret }, []string{"webhooks.url"}},
+		{"webhook url without secret", func(c *Config) { c.Webhooks.URL = "http://127.0.0.1:9000/" }, []string{"webhooks.secret"}},
+		{"webhook secret not base64", func(c *Config) { c.Webhooks.URL, c.Webhooks.Secret = "http://127.0.0.1:9000/", "whsec_not base64!" }, []string{"webhooks.secret"}},
+		{"webhook secret without url", func(c *Config) { c.Webhooks.Secret = testWebhookSecret }, []string{"webhooks.secret"}},
+		{"webhook unknown event", func(c *Config) { c.Webhooks.Events = []string{"receipt.read", "receipt.lost"} }, []string{"receipt.lost"}},
+		{"webhook threshold 0 and 101", func(c *Config) { c.Webhooks.Thresholds = []int{0, 50, 101} }, []string{"webhooks.thresholds", "webhooks.thresholds"}},
+		{"static webhook hearing nothing", func(c *Config) {
+			c.Webhooks.URL, c.Webhooks.Secret, c.Webhooks.Events = "http://127.0.0.1:9000/", testWebhookSecret, nil
+		}, []string{"webhooks.events"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -172,3 +193,6 @@ func TestReceiptsForType(t *testing.T) {
 		}
 	}
 }
+
+// testWebhookSecret is a valid signing secret (24 bytes).
+const testWebhookSecret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSwMfKQ9r8G"

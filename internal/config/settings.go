@@ -38,6 +38,12 @@ func (s Setting) Format(c *Config) string {
 		return v.String()
 	case []string:
 		return strings.Join(v, ",")
+	case []int:
+		parts := make([]string, len(v))
+		for i, n := range v {
+			parts[i] = strconv.Itoa(n)
+		}
+		return strings.Join(parts, ",")
 	case float64:
 		return strconv.FormatFloat(v, 'g', -1, 64)
 	default:
@@ -143,24 +149,26 @@ func levenshtein(a, b string) int {
 // caller knows as the user wrote it.
 func (s Setting) Parse(c *Config, raw any) error {
 	field := reflect.ValueOf(c).Elem().FieldByIndex(s.index)
-	if s.Type == reflect.TypeFor[[]string]() {
-		var list []string
-		switch v := raw.(type) {
-		case string:
-			for _, e := range strings.Split(v, ",") {
-				if e = strings.TrimSpace(e); e != "" {
-					list = append(list, e)
-				}
+	switch s.Type {
+	case reflect.TypeFor[[]string]():
+		list, err := parseList(raw)
+		if err != nil {
+			return err
+		}
+		field.Set(reflect.ValueOf(list))
+		return nil
+	case reflect.TypeFor[[]int]():
+		strs, err := parseList(raw)
+		if err != nil {
+			return err
+		}
+		list := make([]int, 0, len(strs))
+		for _, e := range strs {
+			n, err := strconv.Atoi(e)
+			if err != nil {
+				return fmt.Errorf("want a comma-separated list of whole numbers, got %q in %v", e, raw)
 			}
-		case []any:
-			for _, e := range v {
-				if _, isMap := e.(map[string]any); isMap || e == nil {
-					return fmt.Errorf("want a list of strings, got %v", raw)
-				}
-				list = append(list, fmt.Sprint(e))
-			}
-		default:
-			return fmt.Errorf("want a comma-separated list, got %v", raw)
+			list = append(list, n)
 		}
 		field.Set(reflect.ValueOf(list))
 		return nil
@@ -209,4 +217,28 @@ func (s Setting) Parse(c *Config, raw any) error {
 		return fmt.Errorf("config: setting %s has type %v, which cannot be parsed", s.Key, s.Type)
 	}
 	return nil
+}
+
+// parseList reads a list setting: a comma-separated string (environment,
+// flag) or a YAML sequence of scalars.
+func parseList(raw any) ([]string, error) {
+	var list []string
+	switch v := raw.(type) {
+	case string:
+		for _, e := range strings.Split(v, ",") {
+			if e = strings.TrimSpace(e); e != "" {
+				list = append(list, e)
+			}
+		}
+	case []any:
+		for _, e := range v {
+			if _, isMap := e.(map[string]any); isMap || e == nil {
+				return nil, fmt.Errorf("want a list of strings, got %v", raw)
+			}
+			list = append(list, fmt.Sprint(e))
+		}
+	default:
+		return nil, fmt.Errorf("want a comma-separated list, got %v", raw)
+	}
+	return list, nil
 }

@@ -36,6 +36,8 @@ type Metrics struct {
 
 	// Pipeline: the receipt pipeline's metrics (pipeline.go).
 	Pipeline
+	// Webhooks: the webhook dispatcher's metrics (webhooks.go).
+	Webhooks
 
 	// storeOps caches StoreHook's series per operation: op string ->
 	// *storeOpInstruments.
@@ -93,6 +95,7 @@ func New() *Metrics {
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
 	m.Pipeline.init(r)
+	m.Webhooks.init(r)
 	return m
 }
 

@@ -23,15 +23,9 @@ type Store struct {
 
 var _ store.Store = (*Store)(nil)
 
-// Wrap returns next with every call run through around. When next keeps
-// webhooks (store.Webhooks), so does the wrapper: the service finds that
-// side by a type assertion, which a plain *Store would hide.
-func Wrap(next store.Store, around Around) store.Store {
-	s := &Store{next: next, around: around}
-	if h, ok := next.(store.Webhooks); ok {
-		return &HookStore{Store: s, hooks: h}
-	}
-	return s
+// Wrap returns next with every call run through around.
+func Wrap(next store.Store, around Around) *Store {
+	return &Store{next: next, around: around}
 }
 
 // PutUser implements store.Store.

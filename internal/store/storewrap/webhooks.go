@@ -2,150 +2,141 @@ package storewrap
 
 import (
 	"context"
+	"errors"
 
 	"github.com/seen-im/seen/internal/store"
 )
 
-// HookStore is a Store over a store that keeps webhooks: its webhook
-// calls go through the hook too (timed, and open to injected faults).
-type HookStore struct {
-	*Store
-	hooks store.Webhooks
+var _ store.Webhooks = (*Store)(nil)
+
+// errNoWebhooks answers the Webhooks calls when the wrapped store keeps
+// no webhooks. (Once store.Store embeds store.Webhooks, every backend
+// does and this goes.)
+var errNoWebhooks = errors.New("storewrap: the store keeps no webhooks")
+
+// hooks returns the wrapped store's Webhooks.
+func (s *Store) hooks() (store.Webhooks, error) {
+	if h, ok := s.next.(store.Webhooks); ok {
+		return h, nil
+	}
+	return nil, errNoWebhooks
 }
 
-var _ store.Webhooks = (*HookStore)(nil)
+// KeepsWebhooks reports whether the wrapped store implements
+// store.Webhooks.
+func (s *Store) KeepsWebhooks() bool {
+	_, ok := s.next.(store.Webhooks)
+	return ok
+}
+
+// hookCall runs one Webhooks call through the hook.
+func (s *Store) hookCall(ctx context.Context, op string, call func(h store.Webhooks) error) error {
+	h, err := s.hooks()
+	if err != nil {
+		return err
+	}
+	return s.around(ctx, op, func() error { return call(h) })
+}
 
 // CreateWebhook implements store.Webhooks.
-func (s *HookStore) CreateWebhook(ctx context.Context, w store.Webhook) (err error) {
-	err = s.around(ctx, "create_webhook", func() error {
-		err = s.hooks.CreateWebhook(ctx, w)
-		return err
-	})
-	return
+func (s *Store) CreateWebhook(ctx context.Context, w store.Webhook) error {
+	return s.hookCall(ctx, "create_webhook", func(h store.Webhooks) error { return h.CreateWebhook(ctx, w) })
 }
 
 // ListWebhooks implements store.Webhooks.
-func (s *HookStore) ListWebhooks(ctx context.Context) (ws []store.Webhook, err error) {
-	err = s.around(ctx, "list_webhooks", func() error {
-		ws, err = s.hooks.ListWebhooks(ctx)
+func (s *Store) ListWebhooks(ctx context.Context) (ws []store.Webhook, err error) {
+	err = s.hookCall(ctx, "list_webhooks", func(h store.Webhooks) error {
+		ws, err = h.ListWebhooks(ctx)
 		return err
 	})
 	return
 }
 
 // DeleteWebhook implements store.Webhooks.
-func (s *HookStore) DeleteWebhook(ctx context.Context, id string) (err error) {
-	err = s.around(ctx, "delete_webhook", func() error {
-		err = s.hooks.DeleteWebhook(ctx, id)
-		return err
-	})
-	return
+func (s *Store) DeleteWebhook(ctx context.Context, id string) error {
+	return s.hookCall(ctx, "delete_webhook", func(h store.Webhooks) error { return h.DeleteWebhook(ctx, id) })
 }
 
 // Enqueue implements store.Webhooks.
-func (s *HookStore) Enqueue(ctx context.Context, ds []store.Delivery) (err error) {
-	err = s.around(ctx, "enqueue", func() error {
-		err = s.hooks.Enqueue(ctx, ds)
-		return err
-	})
-	return
+func (s *Store) Enqueue(ctx context.Context, ds []store.Delivery) error {
+	return s.hookCall(ctx, "enqueue", func(h store.Webhooks) error { return h.Enqueue(ctx, ds) })
 }
 
 // ClaimDeliveries implements store.Webhooks.
-func (s *HookStore) ClaimDeliveries(ctx context.Context, now, leaseUntil int64, limit int) (ds []store.Delivery, err error) {
-	err = s.around(ctx, "claim_deliveries", func() error {
-		ds, err = s.hooks.ClaimDeliveries(ctx, now, leaseUntil, limit)
+func (s *Store) ClaimDeliveries(ctx context.Context, now, leaseUntil int64, limit int) (ds []store.Delivery, err error) {
+	err = s.hookCall(ctx, "claim_deliveries", func(h store.Webhooks) error {
+		ds, err = h.ClaimDeliveries(ctx, now, leaseUntil, limit)
 		return err
 	})
 	return
 }
 
 // FinishDelivery implements store.Webhooks.
-func (s *HookStore) FinishDelivery(ctx context.Context, d store.Delivery) (err error) {
-	err = s.around(ctx, "finish_delivery", func() error {
-		err = s.hooks.FinishDelivery(ctx, d)
-		return err
-	})
-	return
+func (s *Store) FinishDelivery(ctx context.Context, d store.Delivery) error {
+	return s.hookCall(ctx, "finish_delivery", func(h store.Webhooks) error { return h.FinishDelivery(ctx, d) })
 }
 
 // ListDeliveries implements store.Webhooks.
-func (s *HookStore) ListDeliveries(ctx context.Context, endpoint, state, after string, limit int) (ds []store.Delivery, err error) {
-	err = s.around(ctx, "list_deliveries", func() error {
-		ds, err = s.hooks.ListDeliveries(ctx, endpoint, state, after, limit)
+func (s *Store) ListDeliveries(ctx context.Context, endpoint, state, after string, limit int) (ds []store.Delivery, err error) {
+	err = s.hookCall(ctx, "list_deliveries", func(h store.Webhooks) error {
+		ds, err = h.ListDeliveries(ctx, endpoint, state, after, limit)
 		return err
 	})
 	return
 }
 
 // ReplayDelivery implements store.Webhooks.
-func (s *HookStore) ReplayDelivery(ctx context.Context, endpoint, eventID string, now int64) (d store.Delivery, err error) {
-	err = s.around(ctx, "replay_delivery", func() error {
-		d, err = s.hooks.ReplayDelivery(ctx, endpoint, eventID, now)
+func (s *Store) ReplayDelivery(ctx context.Context, endpoint, eventID string, now int64) (d store.Delivery, err error) {
+	err = s.hookCall(ctx, "replay_delivery", func(h store.Webhooks) error {
+		d, err = h.ReplayDelivery(ctx, endpoint, eventID, now)
 		return err
 	})
 	return
 }
 
 // AddTimers implements store.Webhooks.
-func (s *HookStore) AddTimers(ctx context.Context, ts []store.Timer) (err error) {
-	err = s.around(ctx, "add_timers", func() error {
-		err = s.hooks.AddTimers(ctx, ts)
-		return err
-	})
-	return
+func (s *Store) AddTimers(ctx context.Context, ts []store.Timer) error {
+	return s.hookCall(ctx, "add_timers", func(h store.Webhooks) error { return h.AddTimers(ctx, ts) })
 }
 
 // ClaimTimers implements store.Webhooks.
-func (s *HookStore) ClaimTimers(ctx context.Context, now, leaseUntil int64, limit int) (ts []store.Timer, err error) {
-	err = s.around(ctx, "claim_timers", func() error {
-		ts, err = s.hooks.ClaimTimers(ctx, now, leaseUntil, limit)
+func (s *Store) ClaimTimers(ctx context.Context, now, leaseUntil int64, limit int) (ts []store.Timer, err error) {
+	err = s.hookCall(ctx, "claim_timers", func(h store.Webhooks) error {
+		ts, err = h.ClaimTimers(ctx, now, leaseUntil, limit)
 		return err
 	})
 	return
 }
 
 // FireTimer implements store.Webhooks.
-func (s *HookStore) FireTimer(ctx context.Context, t store.Timer, ds []store.Delivery) (err error) {
-	err = s.around(ctx, "fire_timer", func() error {
-		err = s.hooks.FireTimer(ctx, t, ds)
-		return err
-	})
-	return
+func (s *Store) FireTimer(ctx context.Context, t store.Timer, ds []store.Delivery) error {
+	return s.hookCall(ctx, "fire_timer", func(h store.Webhooks) error { return h.FireTimer(ctx, t, ds) })
 }
 
 // AddTrack implements store.Webhooks.
-func (s *HookStore) AddTrack(ctx context.Context, t store.HookTrack) (err error) {
-	err = s.around(ctx, "add_track", func() error {
-		err = s.hooks.AddTrack(ctx, t)
-		return err
-	})
-	return
+func (s *Store) AddTrack(ctx context.Context, t store.HookTrack) error {
+	return s.hookCall(ctx, "add_track", func(h store.Webhooks) error { return h.AddTrack(ctx, t) })
 }
 
 // ListTracks implements store.Webhooks.
-func (s *HookStore) ListTracks(ctx context.Context, afterConv store.ConvID, afterSeq uint64, limit int) (ts []store.HookTrack, err error) {
-	err = s.around(ctx, "list_tracks", func() error {
-		ts, err = s.hooks.ListTracks(ctx, afterConv, afterSeq, limit)
+func (s *Store) ListTracks(ctx context.Context, afterConv store.ConvID, afterSeq uint64, limit int) (ts []store.HookTrack, err error) {
+	err = s.hookCall(ctx, "list_tracks", func(h store.Webhooks) error {
+		ts, err = h.ListTracks(ctx, afterConv, afterSeq, limit)
 		return err
 	})
 	return
 }
 
 // GetTracks implements store.Webhooks.
-func (s *HookStore) GetTracks(ctx context.Context, conv store.ConvID, seqs []uint64) (ts []store.HookTrack, err error) {
-	err = s.around(ctx, "get_tracks", func() error {
-		ts, err = s.hooks.GetTracks(ctx, conv, seqs)
+func (s *Store) GetTracks(ctx context.Context, conv store.ConvID, seqs []uint64) (ts []store.HookTrack, err error) {
+	err = s.hookCall(ctx, "get_tracks", func(h store.Webhooks) error {
+		ts, err = h.GetTracks(ctx, conv, seqs)
 		return err
 	})
 	return
 }
 
 // CommitReport implements store.Webhooks.
-func (s *HookStore) CommitReport(ctx context.Context, update []store.HookTrack, done []store.MsgRef, ds []store.Delivery) (err error) {
-	err = s.around(ctx, "commit_report", func() error {
-		err = s.hooks.CommitReport(ctx, update, done, ds)
-		return err
-	})
-	return
+func (s *Store) CommitReport(ctx context.Context, update []store.HookTrack, done []store.MsgRef, ds []store.Delivery) error {
+	return s.hookCall(ctx, "commit_report", func(h store.Webhooks) error { return h.CommitReport(ctx, update, done, ds) })
 }

@@ -11,8 +11,9 @@ import (
 )
 
 // A wrapped store that keeps webhooks still does, and its webhook calls
-// run through the hook: without it the service, which finds webhooks by a
-// type assertion, would see none behind the server's metrics wrapper.
+// run through the hook (timed, open to injected faults): the service
+// finds webhooks by a type assertion, and behind the server's metrics
+// wrapper would otherwise see none.
 func TestWrapKeepsWebhooks(t *testing.T) {
 	ctx := context.Background()
 	st, err := pebblestore.Open(t.TempDir(), pebblestore.Options{CacheBytes: 1 << 20, MemtableBytes: 1 << 20})
@@ -21,7 +22,7 @@ func TestWrapKeepsWebhooks(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = st.Close() })
 	var ops []string
-	w := storewrap.Wrap(st, func(ctx context.Context, op string, call func() error) error {
+	var w store.Store = storewrap.Wrap(st, func(ctx context.Context, op string, call func() error) error {
 		ops = append(ops, op)
 		return call()
 	})
