@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/seen-im/seen/internal/config"
 	"github.com/seen-im/seen/internal/seentest"
 	"github.com/seen-im/seen/protocol"
 )
@@ -174,4 +175,25 @@ func TestWebhookAdminStoreFailure(t *testing.T) {
 	if got := listWebhooks(t, s); len(got) != 1 || got[0].ID != kept.ID {
 		t.Fatalf("after failed writes: %+v, want only %s", got, kept.ID)
 	}
+}
+
+// The static endpoint of the settings is listed like any other, and its
+// deliveries can be read, but the admin API cannot delete it: every node
+// would create it again at its next start.
+func TestWebhookAdminStaticEndpoint(t *testing.T) {
+	s := seentest.Start(t, func(c *config.Config) {
+		c.Webhooks.URL = "http://127.0.0.1:9/static"
+		c.Webhooks.Secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+		c.Webhooks.Events = []string{"receipt.threshold"}
+	})
+	list := listWebhooks(t, s)
+	if len(list) != 1 || list[0].ID != config.StaticWebhookID || list[0].URL != "http://127.0.0.1:9/static" {
+		t.Fatalf("list = %+v, want the static endpoint", list)
+	}
+	code, body := s.Admin(http.MethodDelete, "/v1/admin/webhooks/"+config.StaticWebhookID, nil)
+	wantAdminError(t, code, body, http.StatusUnprocessableEntity, protocol.CodeUnprocessable, "")
+	if list := listWebhooks(t, s); len(list) != 1 {
+		t.Fatalf("after a refused delete: %+v", list)
+	}
+	s.MustAdmin(http.MethodGet, "/v1/admin/webhooks/"+config.StaticWebhookID+"/deliveries", nil)
 }

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/seen-im/seen/internal/config"
 	"github.com/seen-im/seen/internal/store"
 	"github.com/seen-im/seen/internal/webhook"
 	"github.com/seen-im/seen/protocol"
@@ -148,10 +149,16 @@ func (s *Service) Webhooks(ctx context.Context) (protocol.WebhookListResult, err
 }
 
 // DeleteWebhook removes an endpoint and its deliveries
-// (DELETE /v1/admin/webhooks/{id}).
+// (DELETE /v1/admin/webhooks/{id}); not the static one of the settings.
 func (s *Service) DeleteWebhook(ctx context.Context, id string) error {
 	if err := s.needHooks(); err != nil {
 		return err
+	}
+	if id == config.StaticWebhookID {
+		// Every node would create it again at its next start: deleting it
+		// here would only stop it for a while, by surprise.
+		return protocol.Errorf(protocol.CodeUnprocessable,
+			"webhook %q comes from the server's settings (webhooks.url): unset them to remove it", id)
 	}
 	err := s.hooks.DeleteWebhook(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
