@@ -26,7 +26,7 @@ func newRootCmd() *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.AddCommand(newServeCmd(), newTokenCmd(), newVersionCmd())
-	root.AddCommand(newBenchCmd(), newMigrateCmd())
+	root.AddCommand(newBenchCmd(), newMigrateCmd(), newWebhookCmd())
 	return root
 }
 

@@ -1,6 +1,7 @@
 // Command seen is the Seen messaging server: `seen serve` runs a node,
 // `seen token` mints a user token, `seen migrate` copies an embedded data
-// directory into PostgreSQL, `seen version` prints the version.
+// directory into PostgreSQL, `seen webhook listen` receives and prints
+// webhook calls on a developer's machine, `seen version` prints the version.
 package main
 
 import (

@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/pprof"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -67,6 +68,11 @@ func New(o Options) *API {
 	a.mux.HandleFunc("GET /v1/admin/messages/{msgId}/members", a.receiptMembers)
 	a.mux.HandleFunc("GET /v1/admin/users/{userId}/settings", a.settings)
 	a.mux.HandleFunc("PUT /v1/admin/users/{userId}/settings", a.updateSettings)
+	a.mux.HandleFunc("POST /v1/admin/webhooks", a.createWebhook)
+	a.mux.HandleFunc("GET /v1/admin/webhooks", a.webhooks)
+	a.mux.HandleFunc("DELETE /v1/admin/webhooks/{id}", a.deleteWebhook)
+	a.mux.HandleFunc("GET /v1/admin/webhooks/{id}/deliveries", a.deliveries)
+	a.mux.HandleFunc("POST /v1/admin/webhooks/{id}/deliveries/{eventId}/replay", a.replayDelivery)
 	// Profiles of the running server, behind the admin key like the rest.
 	a.mux.HandleFunc("GET /v1/admin/debug/pprof/", func(w http.ResponseWriter, r *http.Request) {
 		r.URL.Path = strings.TrimPrefix(r.URL.Path, "/v1/admin")
@@ -109,22 +115,9 @@ func (a *API) authorized(r *http.Request) bool {
 
 // decode reads a JSON object body into each of ps.
 func decode(w http.ResponseWriter, r *http.Request, ps ...any) *protocol.Error {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBodyBytes))
-	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return protocol.Errorf(protocol.CodeTooLarge, "body larger than %d bytes", maxBodyBytes)
-		}
-		return protocol.Errorf(protocol.CodeInvalidRequest, "cannot read body")
-	}
-	if len(strings.TrimSpace(string(body))) > 0 && !json.Valid(body) {
-		return protocol.Errorf(protocol.CodeParseError, "invalid JSON")
-	}
-	// JSON text is UTF-8 (RFC 8259 §8.1); encoding/json would turn bad
-	// bytes into U+FFFD in one place and keep them raw in another
-	// (json.RawMessage bodies), so they are refused here, whole.
-	if !utf8.Valid(body) {
-		return protocol.Errorf(protocol.CodeParseError, "body is not valid UTF-8")
+	body, pe := readBody(w, r)
+	if pe != nil {
+		return pe
 	}
 	for _, p := range ps {
 		if pe := service.DecodeParams(body, p); pe != nil {
@@ -132,6 +125,28 @@ func decode(w http.ResponseWriter, r *http.Request, ps ...any) *protocol.Error {
 		}
 	}
 	return nil
+}
+
+// readBody reads a request body that must be JSON (or empty) in UTF-8.
+func readBody(w http.ResponseWriter, r *http.Request) ([]byte, *protocol.Error) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBodyBytes))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return nil, protocol.Errorf(protocol.CodeTooLarge, "body larger than %d bytes", maxBodyBytes)
+		}
+		return nil, protocol.Errorf(protocol.CodeInvalidRequest, "cannot read body")
+	}
+	if len(strings.TrimSpace(string(body))) > 0 && !json.Valid(body) {
+		return nil, protocol.Errorf(protocol.CodeParseError, "invalid JSON")
+	}
+	// JSON text is UTF-8 (RFC 8259 §8.1); encoding/json would turn bad
+	// bytes into U+FFFD in one place and keep them raw in another
+	// (json.RawMessage bodies), so they are refused here, whole.
+	if !utf8.Valid(body) {
+		return nil, protocol.Errorf(protocol.CodeParseError, "body is not valid UTF-8")
+	}
+	return body, nil
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -337,20 +352,10 @@ func (a *API) receipt(w http.ResponseWriter, r *http.Request) {
 
 func (a *API) receiptMembers(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	// Only an absent limit takes the default; one given, even empty or
-	// 0, must be 1-100, as on the client protocol.
-	limit := 0
-	if q.Has("limit") {
-		n, err := strconv.Atoi(q.Get("limit"))
-		if err != nil {
-			WriteError(w, protocol.BadParam("limit", "limit must be a number"))
-			return
-		}
-		if pe := protocol.CheckExplicitLimit(n); pe != nil {
-			WriteError(w, pe)
-			return
-		}
-		limit = n
+	limit, pe := queryLimit(q)
+	if pe != nil {
+		WriteError(w, pe)
+		return
 	}
 	res, err := a.o.Service.AdminReceiptMembers(r.Context(), r.PathValue("msgId"), q.Get("filter"), q.Get("cursor"), limit)
 	if err != nil {
@@ -358,4 +363,21 @@ func (a *API) receiptMembers(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, res)
+}
+
+// queryLimit reads a page's limit parameter. Only an absent limit takes
+// the default (0 here); one given, even empty or 0, must be 1-100, as on
+// the client protocol.
+func queryLimit(q url.Values) (int, *protocol.Error) {
+	if !q.Has("limit") {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(q.Get("limit"))
+	if err != nil {
+		return 0, protocol.BadParam("limit", "limit must be a number")
+	}
+	if pe := protocol.CheckExplicitLimit(n); pe != nil {
+		return 0, pe
+	}
+	return n, nil
 }

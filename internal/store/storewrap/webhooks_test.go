@@ -1,0 +1,43 @@
+package storewrap_test
+
+import (
+	"context"
+	"slices"
+	"testing"
+
+	"github.com/seen-im/seen/internal/store"
+	"github.com/seen-im/seen/internal/store/pebblestore"
+	"github.com/seen-im/seen/internal/store/storewrap"
+)
+
+// A wrapped store that keeps webhooks still does, and its webhook calls
+// run through the hook (timed, open to injected faults): the service
+// finds webhooks by a type assertion, and behind the server's metrics
+// wrapper would otherwise see none.
+func TestWrapKeepsWebhooks(t *testing.T) {
+	ctx := context.Background()
+	st, err := pebblestore.Open(t.TempDir(), pebblestore.Options{CacheBytes: 1 << 20, MemtableBytes: 1 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	var ops []string
+	var w store.Store = storewrap.Wrap(st, func(ctx context.Context, op string, call func() error) error {
+		ops = append(ops, op)
+		return call()
+	})
+	h, ok := w.(store.Webhooks)
+	if !ok {
+		t.Fatalf("Wrap(pebblestore) is a %T, not a store.Webhooks", w)
+	}
+	if err := h.CreateWebhook(ctx, store.Webhook{ID: "a", URL: "http://127.0.0.1:1/", Secret: "whsec_eA==", Events: []string{"message.sent"}}); err != nil {
+		t.Fatal(err)
+	}
+	list, err := h.ListWebhooks(ctx)
+	if err != nil || len(list) != 1 || list[0].ID != "a" {
+		t.Fatalf("ListWebhooks = %v, %v; want endpoint a", list, err)
+	}
+	if want := []string{"create_webhook", "list_webhooks"}; !slices.Equal(ops, want) {
+		t.Fatalf("hook saw %v, want %v", ops, want)
+	}
+}
