@@ -73,6 +73,14 @@ const (
 	// endpointsTTL is how long the endpoint list is trusted; a delivery
 	// naming an endpoint not in it reloads it at once.
 	endpointsTTL = time.Second
+	// DeliveredRetention is how long a delivered row stays in the outbox
+	// (and in the admin API's lists) before a prune deletes it: longer
+	// than any retry of its enqueue can come, so a pruned event is never
+	// enqueued again as new.
+	DeliveredRetention = 24 * time.Hour
+	// pruneInterval is how often a node prunes; every node does, which is
+	// harmless: a prune deletes what is there.
+	pruneInterval = 10 * time.Minute
 	// storeTimeout bounds one store call of the dispatcher.
 	storeTimeout = 10 * time.Second
 	// maxResponseBytes is the most of a response body read (for
@@ -220,7 +228,12 @@ func (d *Dispatcher) Close(ctx context.Context) error {
 func (d *Dispatcher) loop() {
 	t := time.NewTicker(d.set.PollInterval)
 	defer t.Stop()
+	var pruned time.Time
 	for {
+		if now := d.now(); now.Sub(pruned) >= pruneInterval {
+			d.prune(now)
+			pruned = now
+		}
 		full := d.pass()
 		if !full {
 			select {
@@ -235,6 +248,23 @@ func (d *Dispatcher) loop() {
 			return
 		default:
 		}
+	}
+}
+
+// prune deletes the delivered rows older than DeliveredRetention, so the
+// outbox holds what is pending, dead, or recent.
+func (d *Dispatcher) prune(now time.Time) {
+	ctx, cancel := context.WithTimeout(d.ctx, storeTimeout)
+	defer cancel()
+	n, err := d.store.PruneDeliveries(ctx, now.Add(-DeliveredRetention).UnixMilli())
+	if err != nil {
+		if d.ctx.Err() == nil {
+			d.log.Warn("webhook: prune delivered rows", "err", err)
+		}
+		return
+	}
+	if n > 0 {
+		d.log.Info("webhook: pruned delivered rows", "rows", n)
 	}
 }
 
