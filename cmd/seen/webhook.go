@@ -36,7 +36,11 @@ func newWebhookCmd() *cobra.Command {
 }
 
 func newWebhookListenCmd() *cobra.Command {
-	var addr, secret string
+	var (
+		addr, secret string
+		delay        time.Duration
+		quiet        bool
+	)
 	cmd := &cobra.Command{
 		Use:   "listen",
 		Short: "Receive webhook calls locally: verify each signature and print the event",
@@ -54,24 +58,33 @@ answered 401 and a body that is not JSON 400, both reported on stderr.`,
 			if _, err := webhook.Sign(secret, "x", time.Now(), nil); err != nil {
 				return fmt.Errorf("--secret: %w", err)
 			}
-			return listenWebhooks(cmd.Context(), addr, secret, cmd.OutOrStdout(), cmd.ErrOrStderr())
+			if delay < 0 {
+				return fmt.Errorf("--delay must not be negative")
+			}
+			out := cmd.OutOrStdout()
+			if quiet {
+				out = io.Discard
+			}
+			return listenWebhooks(cmd.Context(), addr, secret, delay, out, cmd.ErrOrStderr())
 		},
 	}
 	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:8787", "address to listen on")
 	cmd.Flags().StringVar(&secret, "secret", "", "the endpoint's signing secret, whsec_... (required)")
+	cmd.Flags().DurationVar(&delay, "delay", 0, "wait this long before answering each call: a slow app server, to try timeouts and retries")
+	cmd.Flags().BoolVar(&quiet, "quiet", false, "print nothing for calls that verify (refusals still go to stderr)")
 	_ = cmd.MarkFlagRequired("secret")
 	return cmd
 }
 
 // listenWebhooks serves the receiver on addr until ctx ends, then shuts
 // it down, letting calls in progress finish.
-func listenWebhooks(ctx context.Context, addr, secret string, out, errOut io.Writer) error {
+func listenWebhooks(ctx context.Context, addr, secret string, delay time.Duration, out, errOut io.Writer) error {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
 	srv := &http.Server{
-		Handler:           &webhookReceiver{secret: secret, out: out, errOut: errOut, now: time.Now},
+		Handler:           &webhookReceiver{secret: secret, delay: delay, out: out, errOut: errOut, now: time.Now},
 		ReadHeaderTimeout: 10 * time.Second,
 	}
 	fmt.Fprintf(errOut, "listening on http://%s/ (Ctrl-C to stop)\n", ln.Addr())
@@ -97,6 +110,7 @@ func listenWebhooks(ctx context.Context, addr, secret string, out, errOut io.Wri
 // webhookReceiver verifies and prints webhook calls.
 type webhookReceiver struct {
 	secret      string
+	delay       time.Duration // before answering a call that verifies
 	now         func() time.Time
 	mu          sync.Mutex // guards out and errOut: one event prints whole
 	out, errOut io.Writer
@@ -135,6 +149,13 @@ func (h *webhookReceiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.mu.Lock()
 	fmt.Fprintf(h.out, "%s  %s  %s\n%s\n\n", h.now().Format(time.RFC3339), r.Header.Get(webhook.HeaderID), env.Type, pretty.Bytes())
 	h.mu.Unlock()
+	if h.delay > 0 {
+		select {
+		case <-time.After(h.delay):
+		case <-r.Context().Done(): // the caller gave up, or the server stops
+			return
+		}
+	}
 	w.WriteHeader(http.StatusNoContent)
 }
 

@@ -15,12 +15,12 @@ import (
 // startListen runs `seen webhook listen` in process on a free port and
 // returns its base URL and output; it is stopped, and its error checked,
 // when the test ends.
-func startListen(t *testing.T, secret string) (string, *lockedBuffer, *lockedBuffer) {
+func startListen(t *testing.T, secret string, extra ...string) (string, *lockedBuffer, *lockedBuffer) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	out, errOut := &lockedBuffer{}, &lockedBuffer{}
 	cmd := newRootCmd()
-	cmd.SetArgs([]string{"webhook", "listen", "--addr", "127.0.0.1:0", "--secret", secret})
+	cmd.SetArgs(append([]string{"webhook", "listen", "--addr", "127.0.0.1:0", "--secret", secret}, extra...))
 	cmd.SetOut(out)
 	cmd.SetErr(errOut)
 	done := make(chan error, 1)
@@ -128,6 +128,31 @@ func TestWebhookListen(t *testing.T) {
 	}
 	if n := strings.Count(errOut.String(), "refused"); n != 7 {
 		t.Errorf("stderr reports %d refusals, want 7:\n%s", n, errOut)
+	}
+}
+
+// --delay answers each call that verifies only after the delay (a slow
+// app server), and --quiet prints nothing for it.
+func TestWebhookListenDelayAndQuiet(t *testing.T) {
+	secret, err := webhook.NewSecret()
+	if err != nil {
+		t.Fatal(err)
+	}
+	base, out, errOut := startListen(t, secret, "--delay", "300ms", "--quiet")
+	const body = `{"type":"message.sent","timestamp":"2026-11-30T09:00:00Z","data":{}}`
+	h, err := webhook.Headers(secret, "sent_m1", time.Now(), []byte(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	if got := post(t, base+"/", h, body); got != http.StatusNoContent {
+		t.Fatalf("signed call: %d, want 204 (%s)", got, errOut)
+	}
+	if took := time.Since(start); took < 300*time.Millisecond {
+		t.Errorf("answered after %v, before the 300ms delay", took)
+	}
+	if out.String() != "" {
+		t.Errorf("--quiet printed %q", out.String())
 	}
 }
 
