@@ -202,7 +202,7 @@ func (s *Service) hookNewReaders(ctx context.Context, conv store.ConvID, rt hook
 	var ask []int
 	for i, it := range items {
 		rise := it.rec.ReadCount - it.track.Reported
-		if rise <= 0 {
+		if rise <= 0 && len(it.listed) == 0 {
 			continue
 		}
 		out[i].more = it.more
@@ -263,10 +263,20 @@ func reportOf(it hookItem, rt hookRoute, readers newReaders, now int64) (store.H
 	}
 	base := hookEvent{conv: it.msg.Conv, groupType: rt.groupType, receiptMsg: true, at: now}
 	var evs []hookEvent
-	if r.ReadCount > t.Reported {
+	// A reader the engine counted before the window listed it (the engine
+	// hears of a read first) was in the count of an earlier report but
+	// not in its names: it is named now, by a receipt.read whose count did
+	// not rise. Its id then also carries the time: only this node's
+	// coalescer lists it, so no other report makes the same event.
+	late := r.ReadCount <= t.Reported && len(readers.ids) > 0
+	if r.ReadCount > t.Reported || late {
 		if rt.read {
+			what := strconv.Itoa(r.ReadCount)
+			if late {
+				what += "." + strconv.FormatInt(now, 10)
+			}
 			ev := base
-			ev.typ, ev.id = HookReceiptRead, hookEventID(HookReceiptRead, it.msg.ID, strconv.Itoa(r.ReadCount))
+			ev.typ, ev.id = HookReceiptRead, hookEventID(HookReceiptRead, it.msg.ID, what)
 			ev.data = data()
 			ev.data.NewReaders, ev.data.NewReadersMore = readers.ids, readers.more
 			if ev.data.NewReaders == nil {
@@ -274,7 +284,7 @@ func reportOf(it hookItem, rt hookRoute, readers newReaders, now int64) (store.H
 			}
 			evs = append(evs, ev)
 		}
-		t.Reported, t.ReportedAt = r.ReadCount, now
+		t.Reported, t.ReportedAt = max(t.Reported, r.ReadCount), now
 	}
 	if rt.threshold {
 		for _, key := range crossed(r, rt.thresholds) {

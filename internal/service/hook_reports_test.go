@@ -354,3 +354,23 @@ func TestWebhookChangeKeepsReadersAtOnce(t *testing.T) {
 		t.Fatalf("after loading an endpoint that wants receipt.read: kept %v, %v", svc.changes.hookReaders.Load(), err)
 	}
 }
+
+// A reader counted by an earlier report before its window listed it is
+// named by a receipt.read of its own, whose count did not rise and whose
+// id is not that earlier report's.
+func TestReportNamesALateReader(t *testing.T) {
+	it := hookItem{
+		track: store.HookTrack{Conv: store.GroupConv("g"), Seq: 3, MsgID: "m", Reported: 5, ReportedAt: 100},
+		msg:   store.Message{ID: "m", Conv: store.GroupConv("g"), Seq: 3, Sender: "s", Receipt: true},
+		rec:   protocol.Receipt{MsgID: "m", Status: protocol.StatusPending, ReadCount: 5, UnreadCount: 5},
+	}
+	rt := hookRoute{read: true}
+	tr, evs := reportOf(it, rt, newReaders{ids: []string{"late"}}, 200)
+	if len(evs) != 1 || evs[0].typ != HookReceiptRead || evs[0].id == hookEventID(HookReceiptRead, "m", "5") ||
+		!slices.Equal(evs[0].data.NewReaders, []string{"late"}) || tr.Reported != 5 {
+		t.Fatalf("report of a late reader: %+v, track %+v", evs, tr)
+	}
+	if _, evs := reportOf(it, rt, newReaders{}, 200); len(evs) != 0 {
+		t.Fatalf("a report with nothing new fired %+v", evs)
+	}
+}
