@@ -2,7 +2,6 @@ package storetest
 
 import (
 	"fmt"
-	"sync"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -116,42 +115,10 @@ func testTimers(t *testing.T, s store.Store) {
 // claimTimersConcurrently is claimConcurrently for timers.
 func claimTimersConcurrently(t *testing.T, n int, handle func(g int) store.Webhooks) {
 	t.Helper()
-	var (
-		mu   sync.Mutex
-		seen = make(map[string]int)
-		errs []error
-		wg   sync.WaitGroup
-	)
-	for g := range 8 {
-		wg.Go(func() {
-			for {
-				got, err := handle(g).ClaimTimers(t.Context(), 1000, 1_000_000, 7)
-				mu.Lock()
-				if err != nil {
-					errs = append(errs, err)
-				}
-				for _, id := range timerIDs(got) {
-					seen[id]++
-				}
-				mu.Unlock()
-				if err != nil || len(got) == 0 {
-					return
-				}
-			}
-		})
-	}
-	wg.Wait()
-	for _, err := range errs {
-		t.Errorf("ClaimTimers: %v", err)
-	}
-	if len(seen) != n {
-		t.Errorf("%d distinct timers claimed, want %d", len(seen), n)
-	}
-	for id, c := range seen {
-		if c != 1 {
-			t.Errorf("timer %s claimed %d times", id, c)
-		}
-	}
+	claimRace(t, "timers", n, func(g int) ([]string, error) {
+		got, err := handle(g).ClaimTimers(t.Context(), 1000, 1_000_000, 7)
+		return timerIDs(got), err
+	})
 }
 
 func testClaimTimersConcurrent(t *testing.T, s store.Store) {

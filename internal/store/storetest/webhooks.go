@@ -220,10 +220,21 @@ func testClaimDeliveriesConcurrent(t *testing.T, s store.Store) {
 	claimConcurrently(t, n, func(int) store.Webhooks { return w })
 }
 
-// claimConcurrently claims from 8 goroutines, through handle(g), until
-// nothing is left, and checks that the n deliveries stored were each
-// handed out exactly once.
+// claimConcurrently claims deliveries from 8 goroutines, through
+// handle(g), until nothing is left, and checks that the n deliveries
+// stored were each handed out exactly once.
 func claimConcurrently(t *testing.T, n int, handle func(g int) store.Webhooks) {
+	t.Helper()
+	claimRace(t, "deliveries", n, func(g int) ([]string, error) {
+		got, err := handle(g).ClaimDeliveries(t.Context(), 1000, 1_000_000, 7)
+		return sortedIDs(got), err
+	})
+}
+
+// claimRace runs claim from 8 goroutines until it returns nothing (or an
+// error), and checks that the n rows (of kind what) were each claimed
+// exactly once, by the ids claim returns.
+func claimRace(t *testing.T, what string, n int, claim func(g int) ([]string, error)) {
 	t.Helper()
 	var (
 		mu   sync.Mutex
@@ -234,13 +245,13 @@ func claimConcurrently(t *testing.T, n int, handle func(g int) store.Webhooks) {
 	for g := range 8 {
 		wg.Go(func() {
 			for {
-				got, err := handle(g).ClaimDeliveries(t.Context(), 1000, 1_000_000, 7)
+				got, err := claim(g)
 				mu.Lock()
 				if err != nil {
 					errs = append(errs, err)
 				}
-				for _, d := range got {
-					seen[d.Endpoint+"/"+d.EventID]++
+				for _, id := range got {
+					seen[id]++
 				}
 				mu.Unlock()
 				if err != nil || len(got) == 0 {
@@ -251,10 +262,10 @@ func claimConcurrently(t *testing.T, n int, handle func(g int) store.Webhooks) {
 	}
 	wg.Wait()
 	for _, err := range errs {
-		t.Errorf("ClaimDeliveries: %v", err)
+		t.Errorf("claim %s: %v", what, err)
 	}
 	if len(seen) != n {
-		t.Errorf("%d distinct deliveries claimed, want %d", len(seen), n)
+		t.Errorf("%d distinct %s claimed, want %d", len(seen), what, n)
 	}
 	for id, c := range seen {
 		if c != 1 {
