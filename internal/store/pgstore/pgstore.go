@@ -14,7 +14,8 @@
 // wait for appends.
 //
 // Nothing is cached between calls: every read asks the database, so what
-// one node commits is what every node reads next.
+// one node commits is what every node reads next. Point lookups are
+// combined (lookups.go): each waits for a query sent after it was asked.
 //
 // # Combining
 //
@@ -113,7 +114,11 @@ type Store struct {
 	lockMu   sync.Mutex
 	lockConn *pgx.Conn // guarded by lockMu
 
-	// routines owns the watermark and append combiners; Close joins them.
+	// look combines the point lookups (lookups.go).
+	look lookups
+
+	// routines owns the watermark, append and lookup combiners; Close
+	// joins them.
 	routines routines.Group
 }
 
@@ -161,6 +166,7 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 		cancel: cancel,
 		wm:     make(map[store.ConvID]*wmQueue),
 		ap:     make(map[store.ConvID]*appendQueue),
+		look:   newLookups(pool),
 	}
 	s.WatermarkFront.Run = s.watermarks
 	return s, nil
