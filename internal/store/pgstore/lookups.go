@@ -129,8 +129,7 @@ func newLookups(pool *pgxpool.Pool) lookups {
 			for i, r := range refs {
 				convs[i], users[i] = string(r.Conv), r.UserID
 			}
-			rows, err := pool.Query(ctx, `SELECT conv, `+memberCols+` FROM members
-				WHERE (conv, user_id) IN (SELECT * FROM unnest($1::text[], $2::text[]))`, convs, users)
+			rows, err := pool.Query(ctx, membersByKey(false), convs, users)
 			if err != nil {
 				return nil, err
 			}

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/seen-im/seen/internal/store"
 )
@@ -137,6 +138,17 @@ func (s *Store) watermarkRounds() {
 	}
 }
 
+// leadRow reads a leading column into lead, then the rest as the row's
+// reader expects.
+type leadRow struct {
+	lead any
+	row  pgx.Row
+}
+
+func (r leadRow) Scan(dest ...any) error {
+	return r.row.Scan(append([]any{r.lead}, dest...)...)
+}
+
 // memberKey names a member across conversations.
 type memberKey struct {
 	conv store.ConvID
@@ -186,9 +198,7 @@ func (s *Store) applyWatermarks(round []convOps) error {
 	err := s.withConn(s.ctx, "watermarks", func(conn *pgx.Conn) error {
 		b := &pgx.Batch{}
 		b.Queue("BEGIN")
-		b.Queue(`SELECT conv, `+memberCols+` FROM members
-			WHERE (conv, user_id) IN (SELECT * FROM unnest($1::text[], $2::text[]))
-			ORDER BY conv, user_id FOR UPDATE`, convs, users)
+		b.Queue(membersByKey(true), convs, users) // locked in keys' order
 		br := conn.SendBatch(s.ctx, b)
 		if _, err := br.Exec(); err != nil {
 			_ = br.Close()
@@ -200,15 +210,18 @@ func (s *Store) applyWatermarks(round []convOps) error {
 			return err
 		}
 		members := make(map[memberKey]*store.Member, len(keys))
+		rowIDs := make(map[memberKey]pgtype.TID, len(keys))
 		for rows.Next() {
 			var conv string
-			m, err := scanMember(convRow{&conv, rows})
+			var id pgtype.TID
+			m, err := scanMember(convRow{&conv, leadRow{&id, rows}})
 			if err != nil {
 				rows.Close()
 				_ = br.Close()
 				return err
 			}
-			members[memberKey{store.ConvID(conv), m.UserID}] = &m
+			k := memberKey{store.ConvID(conv), m.UserID}
+			members[k], rowIDs[k] = &m, id
 		}
 		err = rows.Err()
 		if cerr := br.Close(); err == nil {
@@ -238,7 +251,7 @@ func (s *Store) applyWatermarks(round []convOps) error {
 		}
 		w := &pgx.Batch{}
 		if len(dirty) > 0 {
-			queueWatermarks(w, dirty, members)
+			queueWatermarks(w, dirty, members, rowIDs)
 		}
 		// Committed even when nothing changed, to release the locks.
 		return commitBatch(s.ctx, conn, w)
@@ -261,9 +274,12 @@ func (s *Store) applyWatermarks(round []convOps) error {
 // members, of any number of conversations, in one statement. GREATEST keeps
 // a watermark from ever falling, whatever wrote the row since it was read
 // (nothing can, while the round holds the row locks; the guard costs
-// nothing).
-func queueWatermarks(b *pgx.Batch, dirty []memberKey, members map[memberKey]*store.Member) {
+// nothing). The rows are found by the ctid the locking read returned
+// (stable while the lock is held): a TID scan per row, where a join on the
+// key could be planned as a sequential scan (membersByKey).
+func queueWatermarks(b *pgx.Batch, dirty []memberKey, members map[memberKey]*store.Member, rowIDs map[memberKey]pgtype.TID) {
 	n := len(dirty)
+	ids := make([]pgtype.TID, n)
 	convs, users := make([]string, n), make([]string, n)
 	reads, delivs := make([]int64, n), make([]int64, n)
 	readAts, delivAts := make([]int64, n), make([]int64, n)
@@ -271,21 +287,25 @@ func queueWatermarks(b *pgx.Batch, dirty []memberKey, members map[memberKey]*sto
 	ownReads, ownAts, ownAcks := make([]int64, n), make([]int64, n), make([][]byte, n)
 	for i, k := range dirty {
 		m := members[k]
-		convs[i], users[i] = string(k.conv), k.user
+		ids[i], convs[i], users[i] = rowIDs[k], string(k.conv), k.user
 		reads[i], delivs[i] = int64(m.ReadSeq), int64(m.DeliveredSeq)
 		readAts[i], delivAts[i] = m.ReadAt, m.DeliveredAt
 		acks[i] = encodeAcks(m.Acks)
 		own := m.OwnState()
 		ownReads[i], ownAts[i], ownAcks[i] = int64(own.ReadSeq), own.ReadAt, encodeAcks(own.Acks)
 	}
-	b.Queue(`UPDATE members AS m SET
+	// The count check turns a row not found (which the lock rules out) into
+	// an error that rolls the round back, never an ack silently lost.
+	b.Queue(`WITH written AS (UPDATE members AS m SET
 			read_seq = GREATEST(m.read_seq, u.read_seq),
 			delivered_seq = GREATEST(m.delivered_seq, u.delivered_seq),
 			read_at = u.read_at, delivered_at = u.delivered_at, acks = u.acks,
 			own_read_seq = GREATEST(m.own_read_seq, u.own_read_seq), own_read_at = u.own_read_at, own_acks = u.own_acks
-		FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[], $7::bytea[],
-				$8::bigint[], $9::bigint[], $10::bytea[])
-			AS u(conv, user_id, read_seq, delivered_seq, read_at, delivered_at, acks, own_read_seq, own_read_at, own_acks)
-		WHERE m.conv = u.conv AND m.user_id = u.user_id`,
-		convs, users, reads, delivs, readAts, delivAts, acks, ownReads, ownAts, ownAcks)
+		FROM unnest($1::tid[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[], $8::bytea[],
+				$9::bigint[], $10::bigint[], $11::bytea[])
+			AS u(row_id, conv, user_id, read_seq, delivered_seq, read_at, delivered_at, acks, own_read_seq, own_read_at, own_acks)
+		WHERE m.ctid = u.row_id AND m.conv = u.conv AND m.user_id = u.user_id RETURNING 1)
+		SELECT CASE WHEN count(*) = $12 THEN 0
+			ELSE ('watermark rows found under their lock: ' || count(*) || ' of ' || $12)::int END FROM written`,
+		ids, convs, users, reads, delivs, readAts, delivAts, acks, ownReads, ownAts, ownAcks, int64(n))
 }

@@ -2,6 +2,7 @@ package pgstore
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"sync"
 	"testing"
@@ -119,5 +120,67 @@ func TestWatermarkRoundSpansConversations(t *testing.T) {
 		if m.ReadSeq != 1 {
 			t.Errorf("member %d: read_seq %d, want 1", i, m.ReadSeq)
 		}
+	}
+}
+
+// TestWatermarkRoundAfterConcurrentUpdate: a round that waits for a member
+// row another transaction updates and commits writes the row as it stands
+// after that update (the ctid it writes by is the new version's), and
+// loses neither write.
+func TestWatermarkRoundAfterConcurrentUpdate(t *testing.T) {
+	u := freshSchema(t)
+	s := openAt(t, u)
+	ctx := context.Background()
+	if err := s.CreateGroup(ctx, store.Group{ID: "g", CreatedBy: "w"},
+		[]store.Member{{UserID: "w", Role: "member"}, {UserID: "r", Role: "member"}}); err != nil {
+		t.Fatal(err)
+	}
+	conv := store.GroupConv("g")
+	for _, id := range []string{"m1", "m2"} {
+		if _, _, err := s.Append(ctx, store.Message{ID: id, Conv: conv, Sender: "w", SentAt: 1}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	holder, err := pgx.Connect(ctx, u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer holder.Close(ctx)
+	tx, err := holder.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The other writer delivers up to 2: a new version of r's row.
+	if _, err := tx.Exec(ctx, `UPDATE members SET delivered_seq = 2, delivered_at = 5 WHERE conv = $1 AND user_id = 'r'`, string(conv)); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, changed, err := s.AdvanceRead(ctx, conv, "r", 1, 2)
+		if err == nil && !changed {
+			err = errors.New("not changed")
+		}
+		done <- err
+	}()
+	waitFor(t, "the round to wait for the row lock", func() bool {
+		var n int
+		if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity
+			WHERE wait_event_type = 'Lock' AND datname = current_database()`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n == 1
+	})
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("AdvanceRead: %v", err)
+	}
+	m, err := s.GetMember(ctx, conv, "r")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.ReadSeq != 1 || m.DeliveredSeq != 2 {
+		t.Fatalf("read %d delivered %d, want 1 and 2: a write was lost", m.ReadSeq, m.DeliveredSeq)
 	}
 }
