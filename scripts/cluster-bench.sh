@@ -33,7 +33,9 @@
 #
 # Usage: scripts/cluster-bench.sh            (from the repository root)
 # Settings (environment):
-#   TARGETS="embedded pg cluster"    which targets, in this order
+#   TARGETS="embedded pg cluster"    which targets, in this order; a target
+#                                    may repeat ("embedded pg embedded pg"),
+#                                    to interleave them on a noisy machine
 #   SCENARIOS="group storm mixed"    which scenarios
 #   GROUP_MEMBERS=1000 GROUP_MESSAGES=20
 #   STORM_MEMBERS=10000 STORM_CONNECTED=2000
@@ -189,23 +191,26 @@ stop_servers() {
 urls=
 db=
 fsynclog=
+starts=0
 start_target() {
 	local t=$1 p1 p2
 	p1=$(freeport)
 	urls=http://127.0.0.1:$p1
 	db= fsynclog=
+	# A fresh database each time a target starts, so a target may repeat.
+	starts=$((starts + 1))
 	case $t in
 	embedded)
 		fsynclog=$work/fsync.$t.log
 		WRAP="strace -f -qq --seccomp-bpf -e trace=fsync,fdatasync -e signal=none -o $fsynclog" start_server "$t" "$p1"
 		;;
 	pg)
-		db=cbench_pg
+		db=cbench_pg_$starts
 		psqlc postgres "CREATE DATABASE $db" >/dev/null
 		start_server "$t" "$p1" SEEN_POSTGRES_URL="${pgurl/\/postgres\?//$db?}"
 		;;
 	cluster)
-		db=cbench_cluster
+		db=cbench_cluster_$starts
 		psqlc postgres "CREATE DATABASE $db" >/dev/null
 		local np
 		np=$(freeport)

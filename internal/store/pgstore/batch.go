@@ -11,7 +11,8 @@ import (
 
 // The batched lookups are one query each, whatever the number of refs:
 // the pairs go in as two arrays, unnested into a set the primary key
-// is probed with, and the rows are put back in the order of the refs.
+// is probed with (GetMembers once per pair, membersByKey), and the rows
+// are put back in the order of the refs.
 
 // GetMembers implements store.Members.
 func (s *Store) GetMembers(ctx context.Context, refs []store.MemberRef) ([]store.Member, error) {
@@ -27,8 +28,7 @@ func (s *Store) GetMembers(ctx context.Context, refs []store.MemberRef) ([]store
 	for i, r := range refs {
 		convs[i], users[i] = string(r.Conv), r.UserID
 	}
-	rows, err := s.pool.Query(ctx, `SELECT conv, `+memberCols+` FROM members
-		WHERE (conv, user_id) IN (SELECT * FROM unnest($1::text[], $2::text[]))`, convs, users)
+	rows, err := s.pool.Query(ctx, membersByKey(false), convs, users)
 	if err != nil {
 		return nil, classify("get members", err)
 	}

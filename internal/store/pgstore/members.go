@@ -3,6 +3,7 @@ package pgstore
 import (
 	"context"
 	"errors"
+	"slices"
 
 	"github.com/jackc/pgx/v5"
 
@@ -160,12 +161,21 @@ func (s *Store) GetMember(ctx context.Context, conv store.ConvID, userID string)
 		return store.Member{}, err
 	}
 	defer s.mu.RUnlock()
-	m, found, err := getMember(ctx, s.pool, conv, userID, false)
+	ref := store.MemberRef{Conv: conv, UserID: userID}
+	rows, err := lookup(ctx, s, s.look.members, ref)
 	if err != nil {
-		return store.Member{}, classify("get member", err)
+		return store.Member{}, err
 	}
+	m, found := rows[ref]
 	if !found {
 		return store.Member{}, notFound("member %q of %s", userID, conv)
+	}
+	// The round's rows are shared: the caller gets acks of its own.
+	m.Acks = slices.Clone(m.Acks)
+	if m.Own != nil {
+		own := *m.Own
+		own.Acks = slices.Clone(own.Acks)
+		m.Own = &own
 	}
 	return m, nil
 }

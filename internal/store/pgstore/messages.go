@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/jackc/pgx/v5"
 
@@ -24,7 +25,8 @@ func byClientID(ctx context.Context, q querier, m store.Message) (store.Message,
 	return got, true, nil
 }
 
-// GetMessages implements store.Messages: one query for all the ids, its
+// GetMessages implements store.Messages: one query for all the ids (and
+// those of the calls combined with it, lookups.go), its
 // rows put back in the order of ids (a missing id keeps a zero entry).
 func (s *Store) GetMessages(ctx context.Context, ids []string) ([]store.Message, error) {
 	if err := s.acquire(ctx); err != nil {
@@ -35,32 +37,25 @@ func (s *Store) GetMessages(ctx context.Context, ids []string) ([]store.Message,
 	if len(ids) == 0 {
 		return out, nil
 	}
-	rows, err := s.pool.Query(ctx, `SELECT `+messageCols+` FROM messages WHERE id = ANY($1)`, ids)
+	byID, err := lookup(ctx, s, s.look.messages, ids...)
 	if err != nil {
-		return nil, classify("get messages", err)
-	}
-	byID := make(map[string]store.Message, len(ids))
-	for rows.Next() {
-		m, err := scanMessage(rows)
-		if err != nil {
-			rows.Close()
-			return nil, classify("get messages", err)
-		}
-		byID[m.ID] = m
-	}
-	if err := rows.Err(); err != nil {
-		return nil, classify("get messages", err)
+		return nil, err
 	}
 	for i, id := range ids {
-		m := byID[id]
-		if m.Frozen != nil {
-			// A duplicate id must not share the frozen counts with its twin.
-			f := *m.Frozen
-			m.Frozen = &f
-		}
-		out[i] = m
+		out[i] = ownMessage(byID[id])
 	}
 	return out, nil
+}
+
+// ownMessage copies what m shares with the other callers of its lookup
+// round (and with a duplicate id's twin): the frozen counts and the body.
+func ownMessage(m store.Message) store.Message {
+	if m.Frozen != nil {
+		f := *m.Frozen
+		m.Frozen = &f
+	}
+	m.Body = slices.Clone(m.Body)
+	return m
 }
 
 // GetMessage implements store.Messages.
@@ -69,14 +64,15 @@ func (s *Store) GetMessage(ctx context.Context, msgID string) (store.Message, er
 		return store.Message{}, err
 	}
 	defer s.mu.RUnlock()
-	m, err := scanMessage(s.pool.QueryRow(ctx, `SELECT `+messageCols+` FROM messages WHERE id = $1`, msgID))
-	if errors.Is(err, pgx.ErrNoRows) {
+	rows, err := lookup(ctx, s, s.look.messages, msgID)
+	if err != nil {
+		return store.Message{}, err
+	}
+	m, found := rows[msgID]
+	if !found {
 		return store.Message{}, notFound("message %q", msgID)
 	}
-	if err != nil {
-		return store.Message{}, classify("get message", err)
-	}
-	return m, nil
+	return ownMessage(m), nil
 }
 
 // History implements store.Messages. A limit below 1 returns nothing.
@@ -107,15 +103,11 @@ func (s *Store) LastSeq(ctx context.Context, conv store.ConvID) (uint64, error) 
 		return 0, err
 	}
 	defer s.mu.RUnlock()
-	var last int64
-	err := s.pool.QueryRow(ctx, `SELECT last_seq FROM conversations WHERE conv = $1`, string(conv)).Scan(&last)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return 0, nil
-	}
+	rows, err := lookup(ctx, s, s.look.lastSeqs, conv)
 	if err != nil {
-		return 0, classify("last seq", err)
+		return 0, err
 	}
-	return uint64(last), nil
+	return rows[conv], nil // no row: no message yet
 }
 
 // MessageAt implements store.Messages.

@@ -14,15 +14,18 @@
 // wait for appends.
 //
 // Nothing is cached between calls: every read asks the database, so what
-// one node commits is what every node reads next.
+// one node commits is what every node reads next. Point lookups are
+// combined (lookups.go): each waits for a query sent after it was asked.
 //
 // # Combining
 //
-// Appends (appends.go) and reads, deliveries and acks (watermarks.go) are
-// combined per conversation: one combiner goroutine per busy conversation
-// takes what is queued and writes it in one transaction, committed once,
-// sent as two pipelined batches (pipeline.go), whatever the number of
-// operations it carries.
+// Appends (appends.go) are combined per conversation: one combiner
+// goroutine per busy conversation takes what is queued and writes it in one
+// transaction, committed once, sent as two pipelined batches (pipeline.go),
+// whatever the number of operations it carries. Reads, deliveries and acks
+// (watermarks.go) are combined the same way, a round carrying every
+// conversation queued, and point lookups (lookups.go) one statement per
+// round.
 //
 // # Concurrency
 //
@@ -98,10 +101,15 @@ type Store struct {
 	closed bool
 
 	// wmMu guards wm, the watermark queues of conversations that have
-	// operations queued or a combiner running; a queue is dropped when its
-	// combiner finds it empty, so the map holds only busy conversations.
-	wmMu sync.Mutex
-	wm   map[store.ConvID]*wmQueue
+	// operations queued or in a round (a queue is dropped when its round
+	// ends with nothing queued, so the map holds only busy conversations),
+	// wmReady, the conversations with operations queued and none in a
+	// round, in arrival order, and wmRounds, the round goroutines running
+	// (watermarks.go).
+	wmMu     sync.Mutex
+	wm       map[store.ConvID]*wmQueue
+	wmReady  []store.ConvID
+	wmRounds int
 
 	// apMu guards ap, the append queues of busy conversations, as wmMu
 	// guards wm.
@@ -113,7 +121,11 @@ type Store struct {
 	lockMu   sync.Mutex
 	lockConn *pgx.Conn // guarded by lockMu
 
-	// routines owns the watermark and append combiners; Close joins them.
+	// look combines the point lookups (lookups.go).
+	look lookups
+
+	// routines owns the watermark, append and lookup combiners; Close
+	// joins them.
 	routines routines.Group
 }
 
@@ -161,6 +173,7 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 		cancel: cancel,
 		wm:     make(map[store.ConvID]*wmQueue),
 		ap:     make(map[store.ConvID]*appendQueue),
+		look:   newLookups(pool),
 	}
 	s.WatermarkFront.Run = s.watermarks
 	return s, nil

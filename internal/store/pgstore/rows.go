@@ -35,6 +35,24 @@ func memberColsOf(alias string) string {
 	return strings.Join(cols, ", ")
 }
 
+// membersByKey selects "conv, memberCols" of the members named by two
+// arrays ($1 conversations, $2 user ids), in the arrays' order; lock adds
+// FOR UPDATE, taking the row locks in that order, and a leading column,
+// the row's ctid. It is one primary-key probe per pair: the LATERAL
+// subquery's LIMIT keeps the planner from turning the probes into a hash
+// join over a sequential scan of members, which it picks for a table of a
+// few pages (a benchmark's) and which costs far more CPU than the probes.
+func membersByKey(lock bool) string {
+	sub, lead := "LIMIT 1", ""
+	if lock {
+		sub, lead = "LIMIT 1 FOR UPDATE", "m.row_id, "
+	}
+	return `SELECT ` + lead + `k.conv, ` + memberColsOf("m") + `
+		FROM unnest($1::text[], $2::text[]) AS k(conv, user_id)
+		CROSS JOIN LATERAL (SELECT ctid AS row_id, * FROM members
+			WHERE conv = k.conv AND user_id = k.user_id ` + sub + `) AS m`
+}
+
 // scanMember reads a row of memberCols.
 func scanMember(row pgx.Row) (store.Member, error) {
 	var m store.Member

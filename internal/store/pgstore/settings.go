@@ -16,18 +16,13 @@ func (s *Store) GetSettings(ctx context.Context, userID string) (store.Settings,
 		return store.Settings{}, err
 	}
 	defer s.mu.RUnlock()
-	st := store.DefaultSettings()
-	var reads, delivery *bool
-	err := s.pool.QueryRow(ctx, `SELECT st.share_reads, st.share_delivery
-		FROM users u LEFT JOIN user_settings st ON st.user_id = u.id WHERE u.id = $1`, userID).Scan(&reads, &delivery)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return store.Settings{}, notFound("user %q", userID)
-	}
+	rows, err := lookup(ctx, s, s.look.settings, userID)
 	if err != nil {
-		return store.Settings{}, classify("get settings", err)
+		return store.Settings{}, err
 	}
-	if reads != nil && delivery != nil {
-		st.ShareReads, st.ShareDelivery = *reads, *delivery
+	st, found := rows[userID]
+	if !found {
+		return store.Settings{}, notFound("user %q", userID)
 	}
 	return st, nil
 }

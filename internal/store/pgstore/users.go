@@ -34,13 +34,13 @@ func (s *Store) GetUser(ctx context.Context, id string) (store.User, error) {
 		return store.User{}, err
 	}
 	defer s.mu.RUnlock()
-	u := store.User{ID: id}
-	err := s.pool.QueryRow(ctx, `SELECT name, created_at, demo FROM users WHERE id = $1`, id).Scan(&u.Name, &u.CreatedAt, &u.Demo)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return store.User{}, notFound("user %q", id)
-	}
+	rows, err := lookup(ctx, s, s.look.users, id)
 	if err != nil {
-		return store.User{}, classify("get user", err)
+		return store.User{}, err
+	}
+	u, found := rows[id]
+	if !found {
+		return store.User{}, notFound("user %q", id)
 	}
 	return u, nil
 }
@@ -100,13 +100,13 @@ func (s *Store) GetGroup(ctx context.Context, id string) (store.Group, error) {
 		return store.Group{}, err
 	}
 	defer s.mu.RUnlock()
-	g := store.Group{ID: id}
-	err := s.pool.QueryRow(ctx, `SELECT type, created_by, created_at FROM groups WHERE id = $1`, id).Scan(&g.Type, &g.CreatedBy, &g.CreatedAt)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return store.Group{}, notFound("group %q", id)
-	}
+	rows, err := lookup(ctx, s, s.look.groups, id)
 	if err != nil {
-		return store.Group{}, classify("get group", err)
+		return store.Group{}, err
+	}
+	g, found := rows[id]
+	if !found {
+		return store.Group{}, notFound("group %q", id)
 	}
 	return g, nil
 }

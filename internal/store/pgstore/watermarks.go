@@ -5,33 +5,48 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/seen-im/seen/internal/store"
 )
 
-// Watermark writes are combined per conversation, as the embedded store
-// combines them: callers queue their operation and one combiner goroutine
-// per busy conversation takes everything queued, locks the members it
-// names (in user id order, so two nodes' combiners cannot deadlock), applies
-// the operations in queue order with the store package's rule
-// (store.WatermarkOp.ApplyTo), writes every changed member in one
-// unnest-driven UPDATE and commits once. Under a read storm (a thousand
-// members acking the same message) that is one transaction and one commit
-// per round instead of one per ack.
+// Watermark writes are combined, as the embedded store combines them per
+// conversation, and here across conversations too: callers queue their
+// operations on their conversation, and a round takes every conversation
+// that has operations queued and none in flight, locks the members they
+// name (in (conversation, user id) order, so two rounds, on one node or
+// two, cannot deadlock), applies each conversation's operations in queue
+// order with the store package's rule (store.WatermarkOp.ApplyTo), writes
+// every changed member in one unnest-driven UPDATE and commits once. Under
+// a read storm (a thousand members acking the same message) that is one
+// transaction per round instead of one per ack; with acks spread over many
+// conversations, one per round instead of one per conversation.
+//
+// A conversation is in at most one round at a time, so its operations
+// apply in queue order. Up to maxWatermarkRounds rounds run at once: a
+// conversation queued while they all run waits for the next round of
+// whichever ends first.
+
+// maxWatermarkRounds bounds the watermark rounds in flight. Each holds a
+// connection for a round trip and a commit; more rounds carry fewer
+// operations each, and more transactions and WAL flushes per ack.
+const maxWatermarkRounds = 4
 
 // wmQueue is a conversation's queue of watermark operations; Store.wmMu
 // guards it.
 type wmQueue struct {
 	ops     []*store.WatermarkOp
-	running bool // a combiner is draining ops
+	running bool // the conversation is in a round
+	ready   bool // the conversation is in Store.wmReady
 }
 
 // watermarks is store.WatermarkFront's Run: it queues ops on conv, all in
 // one go and in order, and waits for their results (set on each op). The
-// caller holds s.mu for reading until then, so Close waits for it; a
-// combiner is started only while s.mu is held for reading, so never after
+// caller holds s.mu for reading until then, so Close waits for it; a round
+// goroutine is started only while s.mu is held for reading, so never after
 // Close, which joins them.
 func (s *Store) watermarks(ctx context.Context, conv store.ConvID, ops []*store.WatermarkOp) error {
 	if err := s.acquire(ctx); err != nil {
@@ -48,14 +63,20 @@ func (s *Store) watermarks(ctx context.Context, conv store.ConvID, ops []*store.
 		s.wm[conv] = q
 	}
 	q.ops = append(q.ops, ops...)
-	start := !q.running
-	q.running = true
+	if !q.running && !q.ready {
+		q.ready = true
+		s.wmReady = append(s.wmReady, conv)
+	}
+	start := s.wmRounds < maxWatermarkRounds
+	if start {
+		s.wmRounds++
+	}
 	s.wmMu.Unlock()
 	s.obs.WatermarkQueued(len(ops))
 	if start {
-		s.routines.Go("pgstore watermark combiner", func() { s.combine(conv, q) })
+		s.routines.Go("pgstore watermark rounds", s.watermarkRounds)
 	}
-	// The combiner works under the store's context, not the caller's: an
+	// The round works under the store's context, not the caller's: an
 	// operation it took is applied or failed whether or not the caller
 	// still waits, so the caller waits for it.
 	for _, op := range ops {
@@ -64,43 +85,103 @@ func (s *Store) watermarks(ctx context.Context, conv store.ConvID, ops []*store.
 	return nil
 }
 
-// combine drains conv's queue, a round at a time, until it is empty, then
-// drops the queue.
-func (s *Store) combine(conv store.ConvID, q *wmQueue) {
+// convOps is one conversation's share of a round.
+type convOps struct {
+	conv store.ConvID
+	q    *wmQueue
+	ops  []*store.WatermarkOp
+}
+
+// watermarkRounds runs rounds until no conversation is ready.
+func (s *Store) watermarkRounds() {
 	for {
 		s.wmMu.Lock()
-		ops := q.ops
-		q.ops = nil
-		if len(ops) == 0 {
-			q.running = false
-			delete(s.wm, conv)
+		ready := s.wmReady
+		s.wmReady = nil
+		if len(ready) == 0 {
+			s.wmRounds--
 			s.wmMu.Unlock()
 			return
 		}
+		round := make([]convOps, len(ready))
+		n := 0
+		for i, conv := range ready {
+			q := s.wm[conv]
+			round[i] = convOps{conv: conv, q: q, ops: q.ops}
+			q.ops, q.ready, q.running = nil, false, true
+			n += len(round[i].ops)
+		}
 		s.wmMu.Unlock()
-		s.obs.WatermarkQueued(-len(ops))
-		s.obs.WatermarkBatch(len(ops))
-		err := s.applyWatermarks(conv, ops)
-		for _, op := range ops {
-			if err != nil {
-				op.Err = err
+		s.obs.WatermarkQueued(-n)
+		s.obs.WatermarkBatch(n)
+		err := s.applyWatermarks(round)
+		s.wmMu.Lock()
+		for _, c := range round {
+			c.q.running = false
+			switch {
+			case len(c.q.ops) > 0:
+				c.q.ready = true
+				s.wmReady = append(s.wmReady, c.conv)
+			default:
+				delete(s.wm, c.conv)
 			}
-			close(op.Done)
+		}
+		s.wmMu.Unlock()
+		for _, c := range round {
+			for _, op := range c.ops {
+				if err != nil {
+					op.Err = err
+				}
+				close(op.Done)
+			}
 		}
 	}
 }
 
-// applyWatermarks applies one round of operations in queue order in one
-// transaction. Results are set on the ops; a returned error applies to all
-// of them (nothing was committed, or it is not known whether it was).
-func (s *Store) applyWatermarks(conv store.ConvID, ops []*store.WatermarkOp) error {
-	var users []string
-	for _, op := range ops {
-		if !slices.Contains(users, op.User) {
-			users = append(users, op.User)
+// leadRow reads a leading column into lead, then the rest as the row's
+// reader expects.
+type leadRow struct {
+	lead any
+	row  pgx.Row
+}
+
+func (r leadRow) Scan(dest ...any) error {
+	return r.row.Scan(append([]any{r.lead}, dest...)...)
+}
+
+// memberKey names a member across conversations.
+type memberKey struct {
+	conv store.ConvID
+	user string
+}
+
+// applyWatermarks applies one round's operations, each conversation's in
+// queue order, in one transaction. Results are set on the ops; a returned
+// error applies to all of them (nothing was committed, or it is not known
+// whether it was).
+func (s *Store) applyWatermarks(round []convOps) error {
+	var keys []memberKey
+	seen := make(map[memberKey]bool)
+	for _, c := range round {
+		for _, op := range c.ops {
+			k := memberKey{c.conv, op.User}
+			if !seen[k] {
+				seen[k] = true
+				keys = append(keys, k)
+			}
 		}
 	}
-	slices.Sort(users)
+	// The lock order; byte order, as the columns' collation "C" sorts.
+	slices.SortFunc(keys, func(a, b memberKey) int {
+		if c := strings.Compare(string(a.conv), string(b.conv)); c != 0 {
+			return c
+		}
+		return strings.Compare(a.user, b.user)
+	})
+	convs, users := make([]string, len(keys)), make([]string, len(keys))
+	for i, k := range keys {
+		convs[i], users[i] = string(k.conv), k.user
+	}
 	// Results are set only once the round commits: a retried round starts
 	// from what the database holds.
 	type result struct {
@@ -108,14 +189,16 @@ func (s *Store) applyWatermarks(conv store.ConvID, ops []*store.WatermarkOp) err
 		changed bool
 		err     error
 	}
-	results := make([]result, len(ops))
+	results := make([][]result, len(round))
+	for i, c := range round {
+		results[i] = make([]result, len(c.ops))
+	}
 	// Two pipelined batches (see pipeline.go): begin and lock the members
 	// named, then write the changed ones and commit.
-	err := s.withConn(s.ctx, "watermarks of "+string(conv), func(conn *pgx.Conn) error {
+	err := s.withConn(s.ctx, "watermarks", func(conn *pgx.Conn) error {
 		b := &pgx.Batch{}
 		b.Queue("BEGIN")
-		b.Queue(`SELECT `+memberCols+` FROM members
-			WHERE conv = $1 AND user_id = ANY($2) ORDER BY user_id FOR UPDATE`, string(conv), users)
+		b.Queue(membersByKey(true), convs, users) // locked in keys' order
 		br := conn.SendBatch(s.ctx, b)
 		if _, err := br.Exec(); err != nil {
 			_ = br.Close()
@@ -126,36 +209,49 @@ func (s *Store) applyWatermarks(conv store.ConvID, ops []*store.WatermarkOp) err
 			_ = br.Close()
 			return err
 		}
-		locked, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (store.Member, error) { return scanMember(r) })
+		members := make(map[memberKey]*store.Member, len(keys))
+		rowIDs := make(map[memberKey]pgtype.TID, len(keys))
+		for rows.Next() {
+			var conv string
+			var id pgtype.TID
+			m, err := scanMember(convRow{&conv, leadRow{&id, rows}})
+			if err != nil {
+				rows.Close()
+				_ = br.Close()
+				return err
+			}
+			k := memberKey{store.ConvID(conv), m.UserID}
+			members[k], rowIDs[k] = &m, id
+		}
+		err = rows.Err()
 		if cerr := br.Close(); err == nil {
 			err = cerr
 		}
 		if err != nil {
 			return err
 		}
-		members := make(map[string]*store.Member, len(locked))
-		for i := range locked {
-			members[locked[i].UserID] = &locked[i]
-		}
-		var dirty []string
-		for i, op := range ops {
-			m := members[op.User]
-			if m == nil {
-				results[i].err = notFound("member %q of %s", op.User, conv)
-				continue
-			}
-			res, changed, err := op.ApplyTo(m)
-			if err != nil {
-				results[i].err = fmt.Errorf("pgstore: ack %d by %q in %s: %w", op.Seq, op.User, conv, err)
-			}
-			results[i].res, results[i].changed = res, changed
-			if changed && !slices.Contains(dirty, op.User) {
-				dirty = append(dirty, op.User)
+		var dirty []memberKey
+		for i, c := range round {
+			for j, op := range c.ops {
+				k := memberKey{c.conv, op.User}
+				m := members[k]
+				if m == nil {
+					results[i][j].err = notFound("member %q of %s", op.User, c.conv)
+					continue
+				}
+				res, changed, err := op.ApplyTo(m)
+				if err != nil {
+					results[i][j].err = fmt.Errorf("pgstore: ack %d by %q in %s: %w", op.Seq, op.User, c.conv, err)
+				}
+				results[i][j].res, results[i][j].changed = res, changed
+				if changed && !slices.Contains(dirty, k) {
+					dirty = append(dirty, k)
+				}
 			}
 		}
 		w := &pgx.Batch{}
 		if len(dirty) > 0 {
-			queueWatermarks(w, conv, dirty, members)
+			queueWatermarks(w, dirty, members, rowIDs)
 		}
 		// Committed even when nothing changed, to release the locks.
 		return commitBatch(s.ctx, conn, w)
@@ -166,38 +262,50 @@ func (s *Store) applyWatermarks(conv store.ConvID, ops []*store.WatermarkOp) err
 		}
 		return err
 	}
-	for i, op := range ops {
-		op.Res, op.Changed, op.Err = results[i].res, results[i].changed, results[i].err
+	for i, c := range round {
+		for j, op := range c.ops {
+			op.Res, op.Changed, op.Err = results[i][j].res, results[i][j].changed, results[i][j].err
+		}
 	}
 	return nil
 }
 
-// queueWatermarks queues the write of the watermarks and acks of the dirty members in
-// one statement. GREATEST keeps a watermark from ever falling, whatever
-// wrote the row since it was read (nothing can, while the round holds the
-// row locks; the guard costs nothing).
-func queueWatermarks(b *pgx.Batch, conv store.ConvID, dirty []string, members map[string]*store.Member) {
+// queueWatermarks queues the write of the watermarks and acks of the dirty
+// members, of any number of conversations, in one statement. GREATEST keeps
+// a watermark from ever falling, whatever wrote the row since it was read
+// (nothing can, while the round holds the row locks; the guard costs
+// nothing). The rows are found by the ctid the locking read returned
+// (stable while the lock is held): a TID scan per row, where a join on the
+// key could be planned as a sequential scan (membersByKey).
+func queueWatermarks(b *pgx.Batch, dirty []memberKey, members map[memberKey]*store.Member, rowIDs map[memberKey]pgtype.TID) {
 	n := len(dirty)
+	ids := make([]pgtype.TID, n)
+	convs, users := make([]string, n), make([]string, n)
 	reads, delivs := make([]int64, n), make([]int64, n)
 	readAts, delivAts := make([]int64, n), make([]int64, n)
 	acks := make([][]byte, n)
 	ownReads, ownAts, ownAcks := make([]int64, n), make([]int64, n), make([][]byte, n)
-	for i, u := range dirty {
-		m := members[u]
+	for i, k := range dirty {
+		m := members[k]
+		ids[i], convs[i], users[i] = rowIDs[k], string(k.conv), k.user
 		reads[i], delivs[i] = int64(m.ReadSeq), int64(m.DeliveredSeq)
 		readAts[i], delivAts[i] = m.ReadAt, m.DeliveredAt
 		acks[i] = encodeAcks(m.Acks)
 		own := m.OwnState()
 		ownReads[i], ownAts[i], ownAcks[i] = int64(own.ReadSeq), own.ReadAt, encodeAcks(own.Acks)
 	}
-	b.Queue(`UPDATE members AS m SET
+	// The count check turns a row not found (which the lock rules out) into
+	// an error that rolls the round back, never an ack silently lost.
+	b.Queue(`WITH written AS (UPDATE members AS m SET
 			read_seq = GREATEST(m.read_seq, u.read_seq),
 			delivered_seq = GREATEST(m.delivered_seq, u.delivered_seq),
 			read_at = u.read_at, delivered_at = u.delivered_at, acks = u.acks,
 			own_read_seq = GREATEST(m.own_read_seq, u.own_read_seq), own_read_at = u.own_read_at, own_acks = u.own_acks
-		FROM unnest($2::text[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[], $7::bytea[],
-				$8::bigint[], $9::bigint[], $10::bytea[])
-			AS u(user_id, read_seq, delivered_seq, read_at, delivered_at, acks, own_read_seq, own_read_at, own_acks)
-		WHERE m.conv = $1 AND m.user_id = u.user_id`,
-		string(conv), dirty, reads, delivs, readAts, delivAts, acks, ownReads, ownAts, ownAcks)
+		FROM unnest($1::tid[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[], $8::bytea[],
+				$9::bigint[], $10::bigint[], $11::bytea[])
+			AS u(row_id, conv, user_id, read_seq, delivered_seq, read_at, delivered_at, acks, own_read_seq, own_read_at, own_acks)
+		WHERE m.ctid = u.row_id AND m.conv = u.conv AND m.user_id = u.user_id RETURNING 1)
+		SELECT CASE WHEN count(*) = $12 THEN 0
+			ELSE ('watermark rows found under their lock: ' || count(*) || ' of ' || $12)::int END FROM written`,
+		ids, convs, users, reads, delivs, readAts, delivAts, acks, ownReads, ownAts, ownAcks, int64(n))
 }

@@ -1,0 +1,225 @@
+package pgstore
+
+import (
+	"context"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/seen-im/seen/internal/store"
+)
+
+// gateRounds wraps the member lookups' query: every round is counted, and
+// the first one waits on before (ahead of its query) and on after (once its
+// query has answered), each signalled by closing the channel; reached is
+// closed once the first round has its rows.
+type gateRounds struct {
+	rounds        atomic.Int64
+	before, after chan struct{}
+	reached       chan struct{}
+	reachedOnce   sync.Once
+}
+
+func gate(s *Store) *gateRounds {
+	g := &gateRounds{before: make(chan struct{}), after: make(chan struct{}), reached: make(chan struct{})}
+	c := s.look.members
+	query := c.query
+	c.query = func(ctx context.Context, refs []store.MemberRef) (map[store.MemberRef]store.Member, error) {
+		first := g.rounds.Add(1) == 1
+		if first {
+			<-g.before
+		}
+		rows, err := query(ctx, refs)
+		if first {
+			g.reachedOnce.Do(func() { close(g.reached) })
+			<-g.after
+		}
+		return rows, err
+	}
+	return g
+}
+
+// queued reports how many calls wait in c's queue for the next round.
+func queued[K comparable, V any](c *combiner[K, V]) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.queue)
+}
+
+// waitFor polls cond until it holds or the test has waited too long.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("waited 30 s for %s", what)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// TestLookupsCombineQueuedCalls: while one member lookup is in flight, the
+// calls made meanwhile queue and are answered together by one more
+// statement, each with its own row.
+func TestLookupsCombineQueuedCalls(t *testing.T) {
+	s := openAt(t, freshSchema(t))
+	ctx := context.Background()
+	const n = 50
+	var members []store.Member
+	for i := range n {
+		members = append(members, store.Member{UserID: "u" + strconv.Itoa(i), Role: "member"})
+	}
+	if err := s.CreateGroup(ctx, store.Group{ID: "g", CreatedBy: "u0"}, members); err != nil {
+		t.Fatal(err)
+	}
+	conv := store.GroupConv("g")
+	g := gate(s)
+	close(g.after)
+
+	first := make(chan error, 1)
+	go func() {
+		_, err := s.GetMember(ctx, conv, "u0")
+		first <- err
+	}()
+	waitFor(t, "the first round to start", func() bool { return g.rounds.Load() == 1 })
+	type answer struct {
+		m   store.Member
+		err error
+	}
+	answers := make([]chan answer, n)
+	for i := range n {
+		answers[i] = make(chan answer, 1)
+		go func() {
+			m, err := s.GetMember(ctx, conv, "u"+strconv.Itoa(i))
+			answers[i] <- answer{m, err}
+		}()
+	}
+	waitFor(t, "the calls to queue", func() bool { return queued(s.look.members) == n })
+	close(g.before)
+	if err := <-first; err != nil {
+		t.Fatalf("first GetMember: %v", err)
+	}
+	for i := range n {
+		a := <-answers[i]
+		if a.err != nil || a.m.UserID != "u"+strconv.Itoa(i) {
+			t.Fatalf("GetMember u%d = %q, %v", i, a.m.UserID, a.err)
+		}
+	}
+	if _, err := s.GetMember(ctx, conv, "nobody"); err == nil {
+		t.Fatal("GetMember of a non-member: no error")
+	}
+	// The first round, one for the 50 queued calls, one for "nobody".
+	if got := g.rounds.Load(); got != 3 {
+		t.Fatalf("%d statements for %d calls, want 3", got, n+2)
+	}
+}
+
+// TestLookupSeesWriteCommittedBeforeTheCall: a call made while a round is
+// in flight, whose rows were read before a write committed, is not
+// answered from that round: it sees the write, as a query of its own would.
+func TestLookupSeesWriteCommittedBeforeTheCall(t *testing.T) {
+	s := openAt(t, freshSchema(t))
+	ctx := context.Background()
+	if err := s.CreateGroup(ctx, store.Group{ID: "g", CreatedBy: "a"},
+		[]store.Member{{UserID: "a", Role: "member"}, {UserID: "b", Role: "member"}}); err != nil {
+		t.Fatal(err)
+	}
+	conv := store.GroupConv("g")
+	if _, _, err := s.Append(ctx, store.Message{ID: "m1", Conv: conv, Sender: "a", SentAt: 1}); err != nil {
+		t.Fatal(err)
+	}
+	g := gate(s)
+	close(g.before)
+
+	early := make(chan store.Member, 1)
+	go func() {
+		m, err := s.GetMember(ctx, conv, "b")
+		if err != nil {
+			t.Errorf("early GetMember: %v", err)
+		}
+		early <- m
+	}()
+	<-g.reached // the first round has read b's row: read_seq 0
+	if _, changed, err := s.AdvanceRead(ctx, conv, "b", 1, 2); err != nil || !changed {
+		t.Fatalf("AdvanceRead = %v, %v", changed, err)
+	}
+	late := make(chan store.Member, 1)
+	go func() {
+		m, err := s.GetMember(ctx, conv, "b")
+		if err != nil {
+			t.Errorf("late GetMember: %v", err)
+		}
+		late <- m
+	}()
+	waitFor(t, "the late call to queue", func() bool { return queued(s.look.members) == 1 })
+	close(g.after)
+	if m := <-early; m.ReadSeq != 0 {
+		t.Fatalf("the early call, made before the write, read read_seq %d", m.ReadSeq)
+	}
+	if m := <-late; m.ReadSeq != 1 {
+		t.Fatalf("the call made after the write committed read read_seq %d, want 1", m.ReadSeq)
+	}
+}
+
+// TestLookupRowsAreTheCallers: calls answered by one round get rows of
+// their own: one caller changing its member's acks or its message's frozen
+// counts changes nobody else's.
+func TestLookupRowsAreTheCallers(t *testing.T) {
+	s := openAt(t, freshSchema(t))
+	ctx := context.Background()
+	if err := s.CreateGroup(ctx, store.Group{ID: "g", CreatedBy: "a"},
+		[]store.Member{{UserID: "a", Role: "member"}, {UserID: "b", Role: "member"}}); err != nil {
+		t.Fatal(err)
+	}
+	conv := store.GroupConv("g")
+	for i := 1; i <= 3; i++ {
+		if _, _, err := s.Append(ctx, store.Message{ID: "m" + strconv.Itoa(i), Conv: conv, Sender: "a", SentAt: 1, Body: []byte(`"x"`), Receipt: true}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, _, err := s.AckOne(ctx, conv, "b", 3, 2); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SettleReceipt(ctx, conv, 1, &store.Frozen{Read: 1}); err != nil {
+		t.Fatal(err)
+	}
+	g := gate(s)
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		if _, err := s.GetMember(ctx, conv, "a"); err != nil {
+			t.Errorf("GetMember: %v", err)
+		}
+	})
+	waitFor(t, "the first round to start", func() bool { return g.rounds.Load() == 1 })
+	members := make([]store.Member, 2)
+	for i := range members {
+		wg.Go(func() {
+			m, err := s.GetMember(ctx, conv, "b")
+			if err != nil {
+				t.Errorf("GetMember: %v", err)
+			}
+			members[i] = m
+		})
+	}
+	waitFor(t, "both calls to queue behind the first", func() bool { return queued(s.look.members) == 2 })
+	close(g.before)
+	close(g.after)
+	wg.Wait()
+	if len(members[0].Acks) != 1 || len(members[1].Acks) != 1 {
+		t.Fatalf("acks %v and %v, want one each", members[0].Acks, members[1].Acks)
+	}
+	members[0].Acks[0].Seq = 99
+	if members[1].Acks[0].Seq == 99 {
+		t.Fatal("two callers share one acks slice")
+	}
+	ms, err := s.GetMessages(ctx, []string{"m1", "m1"})
+	if err != nil || ms[0].Frozen == nil || ms[1].Frozen == nil {
+		t.Fatalf("GetMessages = %+v, %v", ms, err)
+	}
+	ms[0].Frozen.Read, ms[0].Body[0] = 42, 'y'
+	if ms[1].Frozen.Read == 42 || ms[1].Body[0] == 'y' {
+		t.Fatal("two results share frozen counts or a body")
+	}
+}

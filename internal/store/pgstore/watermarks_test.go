@@ -1,0 +1,186 @@
+package pgstore
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"sync"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/seen-im/seen/internal/store"
+)
+
+// batchSizes records the size of every watermark round.
+type batchSizes struct {
+	mu    sync.Mutex
+	sizes []int
+}
+
+func (b *batchSizes) WatermarkQueued(int) {}
+func (b *batchSizes) WatermarkBatch(n int) {
+	b.mu.Lock()
+	b.sizes = append(b.sizes, n)
+	b.mu.Unlock()
+}
+
+// TestWatermarkRoundSpansConversations: with every round in flight (each
+// waiting for a member row another transaction holds), acks queued on two
+// more conversations are applied by one round: one transaction, one commit,
+// for both; and every ack is applied.
+func TestWatermarkRoundSpansConversations(t *testing.T) {
+	u := freshSchema(t)
+	obs := &batchSizes{}
+	s, err := Open(context.Background(), u, Options{Observer: obs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	ctx := context.Background()
+	var convs []store.ConvID
+	for i := range maxWatermarkRounds + 2 {
+		id := string(rune('a' + i))
+		if err := s.CreateGroup(ctx, store.Group{ID: id, CreatedBy: "w"},
+			[]store.Member{{UserID: "w", Role: "member"}, {UserID: "r", Role: "member"}}); err != nil {
+			t.Fatal(err)
+		}
+		conv := store.GroupConv(id)
+		if _, _, err := s.Append(ctx, store.Message{ID: "m" + id, Conv: conv, Sender: "w", SentAt: 1}); err != nil {
+			t.Fatal(err)
+		}
+		convs = append(convs, conv)
+	}
+	blocked, free := convs[:maxWatermarkRounds], convs[maxWatermarkRounds:]
+
+	// Hold r's rows of the blocked conversations.
+	holder, err := pgx.Connect(ctx, u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer holder.Close(ctx)
+	tx, err := holder.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := make([]string, len(blocked))
+	for i, c := range blocked {
+		ids[i] = string(c)
+	}
+	if _, err := tx.Exec(ctx, `SELECT 1 FROM members WHERE conv = ANY($1) AND user_id = 'r' FOR UPDATE`, ids); err != nil {
+		t.Fatal(err)
+	}
+
+	var wg sync.WaitGroup
+	read := func(conv store.ConvID) {
+		wg.Go(func() {
+			if _, changed, err := s.AdvanceRead(ctx, conv, "r", 1, 2); err != nil || !changed {
+				t.Errorf("AdvanceRead in %s = %v, %v", conv, changed, err)
+			}
+		})
+	}
+	state := func() (rounds, ready int) {
+		s.wmMu.Lock()
+		defer s.wmMu.Unlock()
+		return s.wmRounds, len(s.wmReady)
+	}
+	// One blocked conversation at a time, so each is a round of its own.
+	for i, c := range blocked {
+		read(c)
+		waitFor(t, "the round to take the conversation", func() bool {
+			rounds, ready := state()
+			return rounds == i+1 && ready == 0
+		})
+	}
+	for _, c := range free {
+		read(c)
+	}
+	waitFor(t, "both free conversations to wait for a round", func() bool {
+		rounds, ready := state()
+		return rounds == maxWatermarkRounds && ready == len(free)
+	})
+	if err := tx.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+
+	obs.mu.Lock()
+	sizes := slices.Clone(obs.sizes)
+	obs.mu.Unlock()
+	slices.Sort(sizes)
+	if want := []int{1, 1, 1, 1, 2}; !slices.Equal(sizes, want) {
+		t.Fatalf("round sizes %v, want %v (the two free conversations in one round)", sizes, want)
+	}
+	ms, err := s.GetMembers(ctx, []store.MemberRef{
+		{Conv: convs[0], UserID: "r"}, {Conv: free[0], UserID: "r"}, {Conv: free[1], UserID: "r"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, m := range ms {
+		if m.ReadSeq != 1 {
+			t.Errorf("member %d: read_seq %d, want 1", i, m.ReadSeq)
+		}
+	}
+}
+
+// TestWatermarkRoundAfterConcurrentUpdate: a round that waits for a member
+// row another transaction updates and commits writes the row as it stands
+// after that update (the ctid it writes by is the new version's), and
+// loses neither write.
+func TestWatermarkRoundAfterConcurrentUpdate(t *testing.T) {
+	u := freshSchema(t)
+	s := openAt(t, u)
+	ctx := context.Background()
+	if err := s.CreateGroup(ctx, store.Group{ID: "g", CreatedBy: "w"},
+		[]store.Member{{UserID: "w", Role: "member"}, {UserID: "r", Role: "member"}}); err != nil {
+		t.Fatal(err)
+	}
+	conv := store.GroupConv("g")
+	for _, id := range []string{"m1", "m2"} {
+		if _, _, err := s.Append(ctx, store.Message{ID: id, Conv: conv, Sender: "w", SentAt: 1}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	holder, err := pgx.Connect(ctx, u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer holder.Close(ctx)
+	tx, err := holder.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The other writer delivers up to 2: a new version of r's row.
+	if _, err := tx.Exec(ctx, `UPDATE members SET delivered_seq = 2, delivered_at = 5 WHERE conv = $1 AND user_id = 'r'`, string(conv)); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, changed, err := s.AdvanceRead(ctx, conv, "r", 1, 2)
+		if err == nil && !changed {
+			err = errors.New("not changed")
+		}
+		done <- err
+	}()
+	waitFor(t, "the round to wait for the row lock", func() bool {
+		var n int
+		if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity
+			WHERE wait_event_type = 'Lock' AND datname = current_database()`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n == 1
+	})
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("AdvanceRead: %v", err)
+	}
+	m, err := s.GetMember(ctx, conv, "r")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.ReadSeq != 1 || m.DeliveredSeq != 2 {
+		t.Fatalf("read %d delivered %d, want 1 and 2: a write was lost", m.ReadSeq, m.DeliveredSeq)
+	}
+}
