@@ -119,11 +119,14 @@ func emptyToNil(o *store.HookOutbox) *store.HookOutbox {
 // requestHooks writes, durably, what a receipt.request of message m
 // (receipts on now) sets for webhooks: the unread_after timer at
 // now+remindAfterMs, also when receipts were on already (a retried request
-// must still set it; the store keeps one per message), and, if this request
-// turned receipts on (first), the track and the expired timer a message
-// sent with receipts gets. Nothing when no endpoint is registered.
+// must still set it; the store keeps one per message); if this request
+// turned receipts on (first), the expired timer a message sent with
+// receipts gets; and the track, also on a later request while the receipt
+// is live, so that a request whose answer was an error (the track not
+// written) is made whole by its retry (AddTrack keeps a track that
+// exists). Nothing when no endpoint is registered.
 func (s *Service) requestHooks(ctx context.Context, ref convRef, m store.Message, first bool, remindAfterMs *int64, now int64) error {
-	if s.hooks == nil || (remindAfterMs == nil && !first) {
+	if s.hooks == nil || (remindAfterMs == nil && !first && m.Settled) {
 		return nil
 	}
 	eps, err := s.webhooks(ctx)
@@ -133,7 +136,7 @@ func (s *Service) requestHooks(ctx context.Context, ref convRef, m store.Message
 	var ts []store.Timer
 	if first {
 		ts = s.receiptTimers(eps, m, ref.group.Type, remindAfterMs, now)
-	} else {
+	} else if remindAfterMs != nil {
 		ts = []store.Timer{{Conv: m.Conv, Seq: m.Seq, Kind: store.TimerUnreadAfter, DueAt: now + *remindAfterMs}}
 	}
 	if len(ts) > 0 {
@@ -141,7 +144,7 @@ func (s *Service) requestHooks(ctx context.Context, ref convRef, m store.Message
 			return fmt.Errorf("add webhook timers: %w", err)
 		}
 	}
-	if first && wantsTrack(eps, m.Conv, ref.group.Type) {
+	if (first || !m.Settled) && wantsTrack(eps, m.Conv, ref.group.Type) {
 		if err := s.hooks.AddTrack(ctx, store.HookTrack{Conv: m.Conv, Seq: m.Seq, MsgID: m.ID}); err != nil {
 			return fmt.Errorf("add webhook track: %w", err)
 		}

@@ -536,3 +536,32 @@ func TestTimerFiresOnceAcrossNodes(t *testing.T) {
 		}
 	})
 }
+
+// A receipt.request answered with an error may have turned receipts on
+// without writing the track; its retry (receipts already on) writes it.
+func TestReceiptRequestRetryAddsAMissingTrack(t *testing.T) {
+	backends(t, func(t *testing.T, newWorld func(time.Duration) *hookWorld) {
+		ctx := context.Background()
+		w := newWorld(0)
+		w.endpoint("ep", HookThreshold)
+		m := w.send("m", false, 0)
+		req := protocol.ReceiptRequestParams{Conversation: hookGroup, MsgID: m.MsgID}
+		if _, err := w.svc.RequestReceipt(ctx, as("s"), req); err != nil {
+			t.Fatal(err)
+		}
+		// The track lost, as if the first request's write of it had failed.
+		if err := w.svc.hooks.CommitReport(ctx, nil, []store.MsgRef{{Conv: store.GroupConv("g"), Seq: m.Seq}}, nil); err != nil {
+			t.Fatal(err)
+		}
+		if tracks, _ := w.svc.hooks.GetTracks(ctx, store.GroupConv("g"), []uint64{m.Seq}); len(tracks) != 0 {
+			t.Fatalf("track still there: %+v", tracks)
+		}
+		if _, err := w.svc.RequestReceipt(ctx, as("s"), req); err != nil {
+			t.Fatal(err)
+		}
+		tracks, err := w.svc.hooks.GetTracks(ctx, store.GroupConv("g"), []uint64{m.Seq})
+		if err != nil || len(tracks) != 1 || tracks[0].MsgID != m.MsgID {
+			t.Errorf("after the retry: tracks %+v, %v; want m's", tracks, err)
+		}
+	})
+}
