@@ -47,8 +47,7 @@ type Server struct {
 	tokens  *auth.Tokens
 	svc     *service.Service
 	ws      *ws.Handler
-	// hooks delivers the webhook outbox; nil when the store keeps no
-	// webhooks.
+	// hooks delivers the webhook outbox.
 	hooks *webhook.Dispatcher
 
 	// pg and nats are the PostgreSQL store and the NATS bus when the
@@ -153,24 +152,18 @@ func New(cfg Config, opts ...Option) (*Server, error) {
 	if s.bus, err = s.openBus(); err != nil {
 		return nil, errors.Join(err, st.Close())
 	}
-	{
-		hooks := s.store
-		ctx, cancel := context.WithTimeout(s.base, s.cfg.RequestTimeout)
-		err := syncStaticWebhook(ctx, hooks, s.cfg.Webhooks, time.Now())
-		cancel()
-		if err != nil {
-			return nil, errors.Join(err, s.bus.Close(), st.Close())
-		}
-		s.hooks = webhook.New(webhook.Options{
-			Store: hooks, Settings: webhookSettings(s.cfg.Webhooks), Logger: s.log, Metrics: &s.metrics.Webhooks,
-		})
+	ctx, cancel := context.WithTimeout(s.base, s.cfg.RequestTimeout)
+	err = syncStaticWebhook(ctx, s.store, s.cfg.Webhooks, time.Now())
+	cancel()
+	if err != nil {
+		return nil, errors.Join(err, s.bus.Close(), st.Close())
 	}
+	s.hooks = webhook.New(webhook.Options{
+		Store: s.store, Settings: webhookSettings(s.cfg.Webhooks), Logger: s.log, Metrics: &s.metrics.Webhooks,
+	})
 	s.tokens = auth.New(s.cfg.TokenSecret, nil)
-	var notify func()
-	if s.hooks != nil {
-		notify = s.hooks.Notify // deliveries enqueued go out at once, not at the next poll
-	}
-	svc := service.New(service.Options{Store: s.store, Bus: s.bus, Config: s.cfg, Logger: s.log, Metrics: s.metrics, WebhookNotify: notify})
+	// Deliveries enqueued go out at once, not at the dispatcher's next poll.
+	svc := service.New(service.Options{Store: s.store, Bus: s.bus, Config: s.cfg, Logger: s.log, Metrics: s.metrics, WebhookNotify: s.hooks.Notify})
 	s.svc = svc
 	if s.nats != nil {
 		// The service exists after its bus: other nodes' events to a
@@ -242,9 +235,7 @@ func (s *Server) Start() error {
 	// Webhook timers fire once the node serves (those due while it was
 	// down at once); the service's Close stops them.
 	s.svc.StartTimers()
-	if s.hooks != nil {
-		s.hooks.Start()
-	}
+	s.hooks.Start()
 	// Connections from this listener can batch WebSocket frames into one
 	// system call (see ws.Listener).
 	s.routines.Go("client listener", func() { s.serveErr <- s.httpSrv.Serve(ws.Listener(ln, s.cfg.WriteTimeout)) })

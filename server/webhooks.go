@@ -22,8 +22,8 @@ func webhookSettings(w config.Webhooks) webhook.Settings {
 	}
 }
 
-// Webhooks returns the webhook dispatcher, nil when the store keeps no
-// webhooks. Its Notify wakes it after an enqueue.
+// Webhooks returns the webhook dispatcher. Its Notify wakes it after an
+// enqueue.
 func (s *Server) Webhooks() *webhook.Dispatcher { return s.hooks }
 
 // syncStaticWebhook makes the store's endpoint "config" what the

@@ -102,9 +102,6 @@ func run(t *testing.T, cfg Config, until func() error) {
 	if err := s.Start(); err != nil {
 		t.Fatal(err)
 	}
-	if s.Webhooks() == nil {
-		t.Error("the node has no webhook dispatcher on the embedded store")
-	}
 	if until != nil {
 		deadline := time.Now().Add(20 * time.Second)
 		for err := until(); err != nil; err = until() {

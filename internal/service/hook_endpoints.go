@@ -43,9 +43,6 @@ type hookEndpoints struct {
 // webhooks returns the registered endpoints, nil when the store keeps
 // none (webhooks off). The slice is shared: callers must not modify it.
 func (s *Service) webhooks(ctx context.Context) ([]store.Webhook, error) {
-	if s.hooks == nil {
-		return nil, nil
-	}
 	c := &s.hookEps
 	now := s.now()
 	c.mu.Lock()
@@ -56,7 +53,7 @@ func (s *Service) webhooks(ctx context.Context) ([]store.Webhook, error) {
 	}
 	gen := c.gen
 	c.mu.Unlock()
-	list, err := s.hooks.ListWebhooks(ctx)
+	list, err := s.store.ListWebhooks(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("list webhooks: %w", err)
 	}

@@ -21,13 +21,10 @@ func TestWebhookEndpointsCache(t *testing.T) {
 	b := local.New()
 	s := New(Options{Store: st, Bus: b, Config: config.Default()})
 	t.Cleanup(func() { _ = s.Close(ctx); _ = b.Close(); _ = st.Close() })
-	if s.hooks == nil {
-		t.Skip("the embedded store does not keep webhooks yet")
-	}
 	if list, err := s.webhooks(ctx); err != nil || len(list) != 0 {
 		t.Fatalf("webhooks() = %v, %v; want none", list, err)
 	}
-	if err := s.hooks.CreateWebhook(ctx, store.Webhook{ID: "a", URL: "http://127.0.0.1:1/", Secret: "whsec_x", Events: []string{"message.sent"}}); err != nil {
+	if err := s.store.CreateWebhook(ctx, store.Webhook{ID: "a", URL: "http://127.0.0.1:1/", Secret: "whsec_x", Events: []string{"message.sent"}}); err != nil {
 		t.Fatal(err)
 	}
 	if list, _ := s.webhooks(ctx); len(list) != 0 {
@@ -37,7 +34,7 @@ func TestWebhookEndpointsCache(t *testing.T) {
 	if list, _ := s.webhooks(ctx); len(list) != 1 || list[0].ID != "a" {
 		t.Fatalf("after webhooksChanged: %v, want endpoint a", list)
 	}
-	if err := s.hooks.DeleteWebhook(ctx, "a"); err != nil {
+	if err := s.store.DeleteWebhook(ctx, "a"); err != nil {
 		t.Fatal(err)
 	}
 	s.ApplySync([]byte(`{"k":8,"c":"*hooks"}`)) // another node's opHooks

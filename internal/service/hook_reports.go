@@ -45,9 +45,6 @@ type hookRoute struct {
 // hookRouteFor returns the route of conv's reads; ok is false when no
 // endpoint wants them (webhooks off: no store call is made at all).
 func (s *Service) hookRouteFor(ctx context.Context, conv store.ConvID) (hookRoute, bool, error) {
-	if s.hooks == nil {
-		return hookRoute{}, false, nil
-	}
 	eps, err := s.webhooks(ctx)
 	if err != nil || len(eps) == 0 {
 		return hookRoute{}, false, err
@@ -98,7 +95,7 @@ func (s *Service) reportFlushed(ctx context.Context, conv store.ConvID, msgs []s
 	if len(seqs) == 0 {
 		return
 	}
-	tracks, err := s.hooks.GetTracks(ctx, conv, seqs)
+	tracks, err := s.store.GetTracks(ctx, conv, seqs)
 	if err != nil {
 		// Not lost: the sweep compares the track with the counts later.
 		s.log.Warn("webhooks: read tracks", "conv", conv, "err", err)
@@ -164,7 +161,7 @@ func (s *Service) report(ctx context.Context, conv store.ConvID, rt hookRoute, i
 	if len(update) == 0 && len(done) == 0 && len(ds) == 0 {
 		return nil
 	}
-	if err := s.hooks.CommitReport(context.WithoutCancel(ctx), update, done, ds); err != nil {
+	if err := s.store.CommitReport(context.WithoutCancel(ctx), update, done, ds); err != nil {
 		return fmt.Errorf("commit webhook report of %s: %w", conv, err)
 	}
 	if len(ds) > 0 {
@@ -328,7 +325,7 @@ func crossed(r protocol.Receipt, percents []int) []string {
 // message goes through the reader's node. Nothing is done when no
 // endpoint wants them.
 func (s *Service) peerReadsForHooks(ctx context.Context, ref convRef, reader string, seqs []uint64) {
-	if s.hooks == nil || len(seqs) == 0 {
+	if len(seqs) == 0 {
 		return
 	}
 	if _, ok, _ := s.hookRouteFor(ctx, ref.id); !ok {

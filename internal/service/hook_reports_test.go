@@ -52,9 +52,6 @@ func hookService(t *testing.T, st store.Store) (svc *Service, closeSvc func()) {
 		})
 	}
 	t.Cleanup(closeSvc)
-	if svc.hooks == nil {
-		t.Fatal("the store keeps no webhooks")
-	}
 	return svc, closeSvc
 }
 
@@ -97,7 +94,7 @@ func sendTracked(t *testing.T, svc *Service, sender string, conv protocol.Conver
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ts, err := svc.hooks.GetTracks(ctx, m.Conv, []uint64{m.Seq}); err != nil || len(ts) != 1 || ts[0].MsgID != m.ID {
+	if ts, err := svc.store.GetTracks(ctx, m.Conv, []uint64{m.Seq}); err != nil || len(ts) != 1 || ts[0].MsgID != m.ID {
 		t.Fatalf("the send started no track: %+v, %v", ts, err)
 	}
 	return res, m.Conv
@@ -267,7 +264,7 @@ func TestWebhookReadStorm(t *testing.T) {
 	var reads []hookEv
 	var thr map[string]hookEv
 	waitUntil(t, "the last receipt.read", func() bool {
-		reads, thr = byType(t, deliveries(t, svc.hooks, "ep"))
+		reads, thr = byType(t, deliveries(t, svc.store, "ep"))
 		return len(reads) > 0 && reads[len(reads)-1].rec.ReadCount == n
 	})
 	if len(reads) >= n/100 {
@@ -290,7 +287,7 @@ func TestWebhookReadStorm(t *testing.T) {
 	checkNewReaders(t, reads, readers)
 	// Done: its track is deleted, so nothing more is ever reported.
 	waitUntil(t, "the track deleted", func() bool {
-		ts, err := svc.hooks.GetTracks(ctx, store.GroupConv("big"), []uint64{res.Seq})
+		ts, err := svc.store.GetTracks(ctx, store.GroupConv("big"), []uint64{res.Seq})
 		return err == nil && len(ts) == 0
 	})
 }
@@ -317,7 +314,7 @@ func TestWebhookPeerRead(t *testing.T) {
 	var reads []hookEv
 	var thr map[string]hookEv
 	waitUntil(t, "the peer read reported", func() bool {
-		reads, thr = byType(t, deliveries(t, svc.hooks, "ep"))
+		reads, thr = byType(t, deliveries(t, svc.store, "ep"))
 		return len(reads) == 1 && len(thr) == 4
 	})
 	r := reads[0]

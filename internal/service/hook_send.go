@@ -3,6 +3,7 @@ package service
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"github.com/seen-im/seen/internal/store"
 	"github.com/seen-im/seen/protocol"
@@ -52,7 +53,7 @@ func (s *Service) sendHooks(ctx context.Context, ref convRef, m store.Message, r
 			SentAt:       m.SentAt,
 		},
 	}
-	if anyWantsEvent(eps, &ev) {
+	if slices.ContainsFunc(eps, ev.wantedBy) {
 		if m.Receipt {
 			eligible := 1
 			if m.Conv.IsGroup() {
@@ -99,16 +100,6 @@ func wantsTrack(eps []store.Webhook, conv store.ConvID, groupType string) bool {
 	return anyWants(eps, HookReceiptRead, conv, groupType) || anyWants(eps, HookThreshold, conv, groupType)
 }
 
-// anyWantsEvent reports whether some endpoint receives ev.
-func anyWantsEvent(eps []store.Webhook, ev *hookEvent) bool {
-	for _, ep := range eps {
-		if ev.wantedBy(ep) {
-			return true
-		}
-	}
-	return false
-}
-
 func emptyToNil(o *store.HookOutbox) *store.HookOutbox {
 	if o.Empty() {
 		return nil
@@ -126,7 +117,7 @@ func emptyToNil(o *store.HookOutbox) *store.HookOutbox {
 // written) is made whole by its retry (AddTrack keeps a track that
 // exists). Nothing when no endpoint is registered.
 func (s *Service) requestHooks(ctx context.Context, ref convRef, m store.Message, first bool, remindAfterMs *int64, now int64) error {
-	if s.hooks == nil || (remindAfterMs == nil && !first && m.Settled) {
+	if remindAfterMs == nil && !first && m.Settled {
 		return nil
 	}
 	eps, err := s.webhooks(ctx)
@@ -140,12 +131,12 @@ func (s *Service) requestHooks(ctx context.Context, ref convRef, m store.Message
 		ts = []store.Timer{{Conv: m.Conv, Seq: m.Seq, Kind: store.TimerUnreadAfter, DueAt: now + *remindAfterMs}}
 	}
 	if len(ts) > 0 {
-		if err := s.hooks.AddTimers(ctx, ts); err != nil {
+		if err := s.store.AddTimers(ctx, ts); err != nil {
 			return fmt.Errorf("add webhook timers: %w", err)
 		}
 	}
 	if (first || !m.Settled) && wantsTrack(eps, m.Conv, ref.group.Type) {
-		if err := s.hooks.AddTrack(ctx, store.HookTrack{Conv: m.Conv, Seq: m.Seq, MsgID: m.ID}); err != nil {
+		if err := s.store.AddTrack(ctx, store.HookTrack{Conv: m.Conv, Seq: m.Seq, MsgID: m.ID}); err != nil {
 			return fmt.Errorf("add webhook track: %w", err)
 		}
 	}

@@ -49,9 +49,6 @@ type hookSweep struct {
 // (those whose reads go through this node), and every hookSweepAll
 // passes over every track again.
 func (s *Service) startHookSweep() {
-	if s.hooks == nil {
-		return
-	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s.sweep.cancel = cancel
 	if s.sweep.every == 0 {
@@ -105,7 +102,7 @@ func (s *Service) sweepOnce(ctx context.Context, all bool) error {
 		errs      []error
 	)
 	for {
-		page, err := s.hooks.ListTracks(ctx, afterConv, afterSeq, hookSweepPage)
+		page, err := s.store.ListTracks(ctx, afterConv, afterSeq, hookSweepPage)
 		if err != nil {
 			return fmt.Errorf("list webhook tracks: %w", err)
 		}

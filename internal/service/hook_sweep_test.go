@@ -56,7 +56,7 @@ func TestWebhookSweepReportsReadsMadeWhileDown(t *testing.T) {
 	var reads []hookEv
 	var thr map[string]hookEv
 	waitUntil(t, "the sweep's report", func() bool {
-		reads, thr = byType(t, deliveries(t, svc2.hooks, "ep"))
+		reads, thr = byType(t, deliveries(t, svc2.store, "ep"))
 		return reads[len(reads)-1].rec.ReadCount == 11
 	})
 	last := reads[len(reads)-1]
@@ -151,19 +151,13 @@ func TestWebhookReadsTwoNodes(t *testing.T) {
 // database, as two cluster nodes have.
 func TestWebhookReadsTwoNodesPG(t *testing.T) {
 	c := newPGCluster(t, 2, config.Default())
-	if c.nodes[0].hooks == nil {
-		t.Skip("pgstore keeps no webhooks on this branch yet (h/wpg)")
-	}
 	clusterReadReports(t, c.nodes)
 }
 
 func clusterReadReports(t *testing.T, nodes []*Service) {
 	t.Helper()
 	ctx := context.Background()
-	h := nodes[0].hooks
-	if h == nil {
-		t.Fatal("the store keeps no webhooks")
-	}
+	h := nodes[0].store
 	if err := h.CreateWebhook(ctx, readHooksEndpoint); err != nil {
 		t.Fatal(err)
 	}
@@ -223,7 +217,7 @@ func TestWebhookSweepDropsTracksOfGoneMessages(t *testing.T) {
 	}
 	svc, _ := hookService(t, st)
 	waitUntil(t, "the track deleted", func() bool {
-		ts, err := svc.hooks.ListTracks(ctx, "", 0, 10)
+		ts, err := svc.store.ListTracks(ctx, "", 0, 10)
 		return err == nil && len(ts) == 0
 	})
 	if evs := deliveries(t, st, "ep"); len(evs) != 0 {

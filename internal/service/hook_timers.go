@@ -45,7 +45,7 @@ type hookTimers struct {
 // due while no server ran included. It does nothing if the store keeps no
 // webhooks. Call it once; Close stops it.
 func (s *Service) StartTimers() {
-	if s.hooks == nil || s.timers.cancel != nil {
+	if s.timers.cancel != nil {
 		return
 	}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -85,7 +85,7 @@ func (s *Service) fireDueTimers(ctx context.Context) (int, error) {
 	fired := 0
 	for {
 		now := s.nowMs()
-		ts, err := s.hooks.ClaimTimers(ctx, now, now+hookTimerLease.Milliseconds(), hookTimerBatch)
+		ts, err := s.store.ClaimTimers(ctx, now, now+hookTimerLease.Milliseconds(), hookTimerBatch)
 		if err != nil {
 			return fired, fmt.Errorf("claim webhook timers: %w", err)
 		}
@@ -165,7 +165,7 @@ func (s *Service) fireTimer(ctx context.Context, t store.Timer) (int, error) {
 
 // fire deletes t and enqueues ds in one durable write.
 func (s *Service) fire(ctx context.Context, t store.Timer, ds []store.Delivery) error {
-	if err := s.hooks.FireTimer(ctx, t, ds); err != nil {
+	if err := s.store.FireTimer(ctx, t, ds); err != nil {
 		return fmt.Errorf("fire: %w", err)
 	}
 	return nil

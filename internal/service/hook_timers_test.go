@@ -38,9 +38,8 @@ type hookWorld struct {
 
 var hookGroup = protocol.Conversation{Type: protocol.ConvGroup, ID: "g"}
 
-// backends runs test against each store that keeps webhooks: the embedded
-// one, and PostgreSQL when SEEN_TEST_POSTGRES_URL names one (skipped
-// otherwise, and while the PostgreSQL store keeps no webhooks).
+// backends runs test against each store: the embedded one, and
+// PostgreSQL when SEEN_TEST_POSTGRES_URL names one (skipped otherwise).
 func backends(t *testing.T, test func(t *testing.T, newWorld func(ttl time.Duration) *hookWorld)) {
 	t.Run("pebble", func(t *testing.T) {
 		test(t, func(ttl time.Duration) *hookWorld { return newHookWorld(t, ttl, nil) })
@@ -102,9 +101,6 @@ func (w *hookWorld) open() {
 		}
 	})
 	w.st, w.svc = st, svc
-	if svc.hooks == nil {
-		w.t.Skipf("%T keeps no webhooks yet", st)
-	}
 	w.close = func() {
 		closed = true
 		if err := svc.Close(context.Background()); err != nil {
@@ -121,7 +117,7 @@ func (w *hookWorld) open() {
 func (w *hookWorld) endpoint(id string, events ...string) {
 	w.t.Helper()
 	ctx := context.Background()
-	if err := w.svc.hooks.CreateWebhook(ctx, store.Webhook{ID: id, URL: "http://127.0.0.1:1/", Secret: "whsec_x", Events: events}); err != nil {
+	if err := w.svc.store.CreateWebhook(ctx, store.Webhook{ID: id, URL: "http://127.0.0.1:1/", Secret: "whsec_x", Events: events}); err != nil {
 		w.t.Fatal(err)
 	}
 	w.svc.webhooksChanged(ctx)
@@ -152,7 +148,7 @@ func (w *hookWorld) read(u, msgID string) {
 // deliveries lists endpoint ep's deliveries without claiming them.
 func (w *hookWorld) deliveries(ep string) []store.Delivery {
 	w.t.Helper()
-	ds, err := w.svc.hooks.ListDeliveries(context.Background(), ep, "", "", 1000)
+	ds, err := w.svc.store.ListDeliveries(context.Background(), ep, "", "", 1000)
 	if err != nil {
 		w.t.Fatal(err)
 	}
@@ -184,7 +180,7 @@ func ofType(t *testing.T, ds []store.Delivery, typ string) []hookEnvelope {
 func (w *hookWorld) timers() []store.Timer {
 	w.t.Helper()
 	far := w.now.Load() + 365*24*3600*1000
-	ts, err := w.svc.hooks.ClaimTimers(context.Background(), far, far+1, 1000)
+	ts, err := w.svc.store.ClaimTimers(context.Background(), far, far+1, 1000)
 	if err != nil {
 		w.t.Fatal(err)
 	}
@@ -211,7 +207,7 @@ func TestSendEnqueuesMessageSentWithTheMessage(t *testing.T) {
 		w.endpoint("ep", HookMessageSent, HookReceiptRead, HookUnreadAfter, HookExpired)
 		res := w.send("c1", true, 60_000)
 
-		ds, err := w.svc.hooks.ClaimDeliveries(ctx, w.now.Load(), w.now.Load()+1000, 10)
+		ds, err := w.svc.store.ClaimDeliveries(ctx, w.now.Load(), w.now.Load()+1000, 10)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -235,7 +231,7 @@ func TestSendEnqueuesMessageSentWithTheMessage(t *testing.T) {
 			t.Errorf("after a clientMsgId retry: %d deliveries, want 1", len(ds))
 		}
 		conv := store.GroupConv("g")
-		tracks, err := w.svc.hooks.GetTracks(ctx, conv, []uint64{res.Seq})
+		tracks, err := w.svc.store.GetTracks(ctx, conv, []uint64{res.Seq})
 		if err != nil || len(tracks) != 1 || tracks[0].MsgID != res.MsgID || tracks[0].Reported != 0 {
 			t.Errorf("tracks: %+v, %v; want one for the message", tracks, err)
 		}
@@ -270,12 +266,12 @@ func TestSendHooksOnlyWhenWanted(t *testing.T) {
 		if ts := w.timers(); len(ts) != 0 {
 			t.Errorf("no endpoint: timers %+v", ts)
 		}
-		if tr, err := w.svc.hooks.ListTracks(ctx, "", 0, 10); err != nil || len(tr) != 0 {
+		if tr, err := w.svc.store.ListTracks(ctx, "", 0, 10); err != nil || len(tr) != 0 {
 			t.Errorf("no endpoint: tracks %+v, %v", tr, err)
 		}
 
 		w.endpoint("receipts", HookMessageSent)
-		if err := w.svc.hooks.CreateWebhook(ctx, store.Webhook{ID: "all", URL: "http://127.0.0.1:1/", Secret: "whsec_x", Events: []string{HookMessageSent}, AllMessages: true}); err != nil {
+		if err := w.svc.store.CreateWebhook(ctx, store.Webhook{ID: "all", URL: "http://127.0.0.1:1/", Secret: "whsec_x", Events: []string{HookMessageSent}, AllMessages: true}); err != nil {
 			t.Fatal(err)
 		}
 		w.svc.webhooksChanged(ctx)
@@ -487,7 +483,7 @@ func TestReceiptRequestSetsTimers(t *testing.T) {
 		if _, err := w.svc.RequestReceipt(ctx, as("s"), req); err != nil {
 			t.Fatal(err)
 		}
-		tracks, err := w.svc.hooks.GetTracks(ctx, store.GroupConv("g"), []uint64{m.Seq})
+		tracks, err := w.svc.store.GetTracks(ctx, store.GroupConv("g"), []uint64{m.Seq})
 		if err != nil || len(tracks) != 1 {
 			t.Errorf("tracks %+v, %v: want one", tracks, err)
 		}
@@ -550,16 +546,16 @@ func TestReceiptRequestRetryAddsAMissingTrack(t *testing.T) {
 			t.Fatal(err)
 		}
 		// The track lost, as if the first request's write of it had failed.
-		if err := w.svc.hooks.CommitReport(ctx, nil, []store.MsgRef{{Conv: store.GroupConv("g"), Seq: m.Seq}}, nil); err != nil {
+		if err := w.svc.store.CommitReport(ctx, nil, []store.MsgRef{{Conv: store.GroupConv("g"), Seq: m.Seq}}, nil); err != nil {
 			t.Fatal(err)
 		}
-		if tracks, _ := w.svc.hooks.GetTracks(ctx, store.GroupConv("g"), []uint64{m.Seq}); len(tracks) != 0 {
+		if tracks, _ := w.svc.store.GetTracks(ctx, store.GroupConv("g"), []uint64{m.Seq}); len(tracks) != 0 {
 			t.Fatalf("track still there: %+v", tracks)
 		}
 		if _, err := w.svc.RequestReceipt(ctx, as("s"), req); err != nil {
 			t.Fatal(err)
 		}
-		tracks, err := w.svc.hooks.GetTracks(ctx, store.GroupConv("g"), []uint64{m.Seq})
+		tracks, err := w.svc.store.GetTracks(ctx, store.GroupConv("g"), []uint64{m.Seq})
 		if err != nil || len(tracks) != 1 || tracks[0].MsgID != m.MsgID {
 			t.Errorf("after the retry: tracks %+v, %v; want m's", tracks, err)
 		}

@@ -47,10 +47,8 @@ func (s *Service) Send(ctx context.Context, c Caller, p protocol.SendParams) (pr
 		SentAt:      s.nowMs(),
 		Receipt:     p.Receipt,
 	}
-	if s.hooks != nil {
-		if m.Hooks, err = s.sendHooks(ctx, ref, m, p.RemindAfterMs); err != nil {
-			return protocol.SendResult{}, s.internal(ctx, "webhook events", err)
-		}
+	if m.Hooks, err = s.sendHooks(ctx, ref, m, p.RemindAfterMs); err != nil {
+		return protocol.SendResult{}, s.internal(ctx, "webhook events", err)
 	}
 	// Sending reads the messages of others up to it: a receipt whose
 	// window closed by now is frozen before that.

@@ -66,9 +66,7 @@ type Service struct {
 	engines  engines            // receipt engines by conversation
 	changes  *coalescer         // receipt.changed to group senders
 	settings settingsCache      // users' settings, on a single node
-	// hooks is the store's webhook side, nil if it keeps none; hookEps
-	// caches its endpoints.
-	hooks      store.Webhooks
+	// hookEps caches the store's webhook endpoints.
 	hookEps    hookEndpoints
 	hookNotify func() // never nil
 	sweep      hookSweep
@@ -99,7 +97,6 @@ func New(o Options) *Service {
 		entropy: ulid.Monotonic(rand.Reader, 0),
 	}
 	s.handlers = s.methods()
-	s.hooks = o.Store
 	s.hookNotify = o.WebhookNotify
 	if s.hookNotify == nil {
 		s.hookNotify = func() {}
@@ -110,12 +107,10 @@ func New(o Options) *Service {
 	// Other nodes' engine changes reach this node's engines.
 	s.bus.SetSync(s)
 	s.changes = newCoalescer(s.cfg.Receipts.Coalesce, s.flushChanges, s.met.CoalescerPending)
-	if s.hooks != nil {
-		// Keep readers for webhooks until the first load of the endpoints
-		// (the sweep's, at once) says whether any wants them.
-		s.hookEps.wantReaders.Store(true)
-		s.changes.hookReaders = &s.hookEps.wantReaders
-	}
+	// Keep readers for webhooks until the first load of the endpoints
+	// (the sweep's, at once) says whether any wants them.
+	s.hookEps.wantReaders.Store(true)
+	s.changes.hookReaders = &s.hookEps.wantReaders
 	s.engines.initLRU(s.cfg.EngineMemory, s.met.EngineEvictions, s.met.EnginesLoaded)
 	s.met.SetEngineMemory(func() float64 { return float64(s.engines.memoryBytes()) })
 	s.startHookSweep()

@@ -27,9 +27,6 @@ const (
 // returns its id and signing secret, which is shown only here. Every
 // check runs before the write: bad input stores nothing.
 func (s *Service) CreateWebhook(ctx context.Context, p protocol.WebhookCreateParams) (protocol.WebhookCreateResult, error) {
-	if err := s.needHooks(); err != nil {
-		return protocol.WebhookCreateResult{}, err
-	}
 	if pe := checkWebhookParams(&p); pe != nil {
 		return protocol.WebhookCreateResult{}, pe
 	}
@@ -44,7 +41,7 @@ func (s *Service) CreateWebhook(ctx context.Context, p protocol.WebhookCreatePar
 		URL: p.URL, Secret: secret, Events: p.Events, Thresholds: p.Thresholds,
 		GroupTypes: p.GroupTypes, AllMessages: p.AllMessages, CreatedAt: s.nowMs(),
 	}
-	if err := s.hooks.CreateWebhook(ctx, w); err != nil {
+	if err := s.store.CreateWebhook(ctx, w); err != nil {
 		return protocol.WebhookCreateResult{}, s.internal(ctx, "create webhook", err)
 	}
 	s.webhooksChanged(ctx)
@@ -128,10 +125,7 @@ func checkWebhookURL(raw string) *protocol.Error {
 // (GET /v1/admin/webhooks), read from the store rather than the cache: an
 // admin who just created one on another node must see it.
 func (s *Service) Webhooks(ctx context.Context) (protocol.WebhookListResult, error) {
-	if err := s.needHooks(); err != nil {
-		return protocol.WebhookListResult{}, err
-	}
-	list, err := s.hooks.ListWebhooks(ctx)
+	list, err := s.store.ListWebhooks(ctx)
 	if err != nil {
 		return protocol.WebhookListResult{}, s.internal(ctx, "list webhooks", err)
 	}
@@ -151,16 +145,13 @@ func (s *Service) Webhooks(ctx context.Context) (protocol.WebhookListResult, err
 // DeleteWebhook removes an endpoint and its deliveries
 // (DELETE /v1/admin/webhooks/{id}); not the static one of the settings.
 func (s *Service) DeleteWebhook(ctx context.Context, id string) error {
-	if err := s.needHooks(); err != nil {
-		return err
-	}
 	if id == config.StaticWebhookID {
 		// Every node would create it again at its next start: deleting it
 		// here would only stop it for a while, by surprise.
 		return protocol.Errorf(protocol.CodeUnprocessable,
 			"webhook %q comes from the server's settings (webhooks.url): unset them to remove it", id)
 	}
-	err := s.hooks.DeleteWebhook(ctx, id)
+	err := s.store.DeleteWebhook(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
 		return noWebhook(id)
 	} else if err != nil {
@@ -178,9 +169,6 @@ func (s *Service) DeleteWebhook(ctx context.Context, id string) error {
 // none) and still have a NextCursor: see deliveryScanMax.
 func (s *Service) WebhookDeliveries(ctx context.Context, id, state, cursor string, limit int) (protocol.WebhookDeliveriesResult, error) {
 	var res protocol.WebhookDeliveriesResult
-	if err := s.needHooks(); err != nil {
-		return res, err
-	}
 	storeState := state
 	switch state {
 	case "", protocol.DeliveryPending, protocol.DeliveryDead, protocol.DeliveryDelivered:
@@ -205,7 +193,7 @@ func (s *Service) WebhookDeliveries(ctx context.Context, id, state, cursor strin
 		if state == protocol.DeliveryFailed {
 			batch = deliveryScanBatch
 		}
-		ds, err := s.hooks.ListDeliveries(ctx, id, storeState, after, batch)
+		ds, err := s.store.ListDeliveries(ctx, id, storeState, after, batch)
 		if err != nil {
 			return res, s.internal(ctx, "list deliveries", err)
 		}
@@ -244,10 +232,7 @@ func (s *Service) WebhookDeliveries(ctx context.Context, id, state, cursor strin
 // how a dead one is delivered once its receiver is fixed. It keeps its
 // event id, so a receiver that saw it deduplicates it.
 func (s *Service) ReplayWebhookDelivery(ctx context.Context, id, eventID string) (protocol.WebhookDelivery, error) {
-	if err := s.needHooks(); err != nil {
-		return protocol.WebhookDelivery{}, err
-	}
-	d, err := s.hooks.ReplayDelivery(ctx, id, eventID, s.nowMs())
+	d, err := s.store.ReplayDelivery(ctx, id, eventID, s.nowMs())
 	if errors.Is(err, store.ErrNotFound) {
 		return protocol.WebhookDelivery{}, protocol.Errorf(protocol.CodeNotFound, "no delivery %q of webhook %q", eventID, id)
 	} else if err != nil {
@@ -260,7 +245,7 @@ func (s *Service) ReplayWebhookDelivery(ctx context.Context, id, eventID string)
 // requireWebhook answers 404 for an endpoint that is not registered, so
 // an unknown id is told apart from one without deliveries.
 func (s *Service) requireWebhook(ctx context.Context, id string) error {
-	list, err := s.hooks.ListWebhooks(ctx)
+	list, err := s.store.ListWebhooks(ctx)
 	if err != nil {
 		return s.internal(ctx, "list webhooks", err)
 	}
@@ -272,14 +257,6 @@ func (s *Service) requireWebhook(ctx context.Context, id string) error {
 
 func noWebhook(id string) *protocol.Error {
 	return protocol.Errorf(protocol.CodeNotFound, "no webhook %q", id)
-}
-
-// needHooks refuses the webhook API on a store that keeps no webhooks.
-func (s *Service) needHooks() error {
-	if s.hooks == nil {
-		return protocol.Errorf(protocol.CodeUnprocessable, "this server's store keeps no webhooks")
-	}
-	return nil
 }
 
 func deliveryOf(d store.Delivery) protocol.WebhookDelivery {

@@ -28,9 +28,6 @@ func adminHooksService(t *testing.T, now *int64, notified *int) *Service {
 		Now:           func() time.Time { return time.UnixMilli(*now) },
 		WebhookNotify: func() { *notified++ }})
 	t.Cleanup(func() { _ = s.Close(context.Background()); _ = b.Close(); _ = st.Close() })
-	if s.hooks == nil {
-		t.Fatal("the embedded store keeps no webhooks")
-	}
 	return s
 }
 
@@ -69,12 +66,12 @@ func TestWebhookDeliveriesListAndReplay(t *testing.T) {
 	ds = append(ds, store.Delivery{Endpoint: other.ID, EventID: "e07", Type: HookMessageSent, Payload: json.RawMessage(`{}`), State: store.DeliveryPending, Attempts: 3, NextAt: now})
 	// Enqueue stores new deliveries pending; the states above are set as a
 	// delivery loop would, by finishing each attempt.
-	if err := s.hooks.Enqueue(ctx, ds); err != nil {
+	if err := s.store.Enqueue(ctx, ds); err != nil {
 		t.Fatal(err)
 	}
 	for _, d := range ds {
 		if d.State != store.DeliveryPending || d.Attempts > 0 {
-			if err := s.hooks.FinishDelivery(ctx, d); err != nil {
+			if err := s.store.FinishDelivery(ctx, d); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -142,7 +139,7 @@ func TestWebhookDeliveriesListAndReplay(t *testing.T) {
 	if got := fmt.Sprint(ids(protocol.DeliveryDead, 0)); got != "[[e16 e17 e18 e19]]" {
 		t.Errorf("dead after replay: %s", got)
 	}
-	claimed, err := s.hooks.ClaimDeliveries(ctx, now, now+1000, 100)
+	claimed, err := s.store.ClaimDeliveries(ctx, now, now+1000, 100)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -194,12 +191,12 @@ func TestWebhookFailedDeliveriesBehindABacklog(t *testing.T) {
 		ds = append(ds, store.Delivery{Endpoint: hook.ID, EventID: fmt.Sprintf("e%05d", i), Type: HookMessageSent,
 			Payload: json.RawMessage(`{}`), State: store.DeliveryPending, NextAt: now, CreatedAt: now, UpdatedAt: now})
 	}
-	if err := s.hooks.Enqueue(ctx, ds); err != nil {
+	if err := s.store.Enqueue(ctx, ds); err != nil {
 		t.Fatal(err)
 	}
 	for _, d := range ds[backlog:] {
 		d.Attempts, d.LastError = 1, "500"
-		if err := s.hooks.FinishDelivery(ctx, d); err != nil {
+		if err := s.store.FinishDelivery(ctx, d); err != nil {
 			t.Fatal(err)
 		}
 	}
