@@ -10,7 +10,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/seen-im/seen/protocol"
 )
@@ -121,16 +120,18 @@ func TestHandledQueuedWaitsForHandlers(t *testing.T) {
 	defer c.Close()
 	c.handleFrame(msgFrame("bob", peer("bob"), 1), "alice")
 	c.handleFrame(msgFrame("bob", peer("bob"), 2), "alice")
-	done := make(chan error, 1)
-	go func() { done <- c.handledQueued(context.Background()) }()
-	select {
-	case err := <-done:
-		t.Fatalf("handledQueued returned (%v) while a handler was still running", err)
-	case <-time.After(20 * time.Millisecond):
+	type result struct {
+		err     error
+		handled int32 // events handled when handledQueued returned
 	}
-	close(release)
-	if err := recv(t, done, "handledQueued"); err != nil || handled.Load() != 2 {
-		t.Fatalf("handledQueued = %v after %d handled events, want nil after 2", err, handled.Load())
+	done := make(chan result, 1)
+	go func() {
+		err := c.handledQueued(context.Background())
+		done <- result{err, handled.Load()}
+	}()
+	close(release) // the handlers finish while handledQueued waits for them
+	if r := recv(t, done, "handledQueued"); r.err != nil || r.handled != 2 {
+		t.Fatalf("handledQueued = %v with %d events handled when it returned, want nil after 2", r.err, r.handled)
 	}
 }
 
