@@ -18,26 +18,8 @@ import (
 // (which applies 00002): every member's own read state is its shared one,
 // and private reads work on the migrated rows.
 func TestMigrationFillsOwnReadState(t *testing.T) {
-	u := freshSchema(t)
+	u, pool, _ := schemaAt(t, 1)
 	ctx := context.Background()
-	pool, err := pgxpool.New(ctx, u)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pool.Close()
-	sub, err := fs.Sub(migrations, "migrations")
-	if err != nil {
-		t.Fatal(err)
-	}
-	db := stdlib.OpenDBFromPool(pool)
-	defer db.Close()
-	p, err := goose.NewProvider(goose.DialectPostgres, db, sub)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := p.UpTo(ctx, 1); err != nil {
-		t.Fatalf("migrate to the first schema: %v", err)
-	}
 	acks := encodeAcks([]store.Ack{{Seq: 5, At: 50}, {Seq: 7, At: 70}})
 	for _, sql := range []string{
 		`INSERT INTO users (id, created_at) VALUES ('alice', 1), ('bob', 1)`,
@@ -82,4 +64,32 @@ func TestMigrationFillsOwnReadState(t *testing.T) {
 	if m.ReadSeq != 3 || m.OwnReadSeq() != 5 || len(m.OwnAcks()) != 1 || len(m.Acks) != 2 {
 		t.Errorf("after a private ack of 4: %+v", m)
 	}
+}
+
+// schemaAt is a fresh schema migrated up to version only, as a database
+// from before the later migrations holds it: its URL, a pool on it and
+// the migration provider, released when t ends.
+func schemaAt(t *testing.T, version int64) (string, *pgxpool.Pool, *goose.Provider) {
+	t.Helper()
+	u := freshSchema(t)
+	ctx := context.Background()
+	pool, err := pgxpool.New(ctx, u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	sub, err := fs.Sub(migrations, "migrations")
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := stdlib.OpenDBFromPool(pool)
+	t.Cleanup(func() { _ = db.Close() })
+	p, err := goose.NewProvider(goose.DialectPostgres, db, sub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.UpTo(ctx, version); err != nil {
+		t.Fatalf("migrate to schema %d: %v", version, err)
+	}
+	return u, pool, p
 }

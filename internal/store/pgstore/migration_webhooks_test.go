@@ -2,12 +2,7 @@ package pgstore
 
 import (
 	"context"
-	"io/fs"
 	"testing"
-
-	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/jackc/pgx/v5/stdlib"
-	"github.com/pressly/goose/v3"
 
 	"github.com/seen-im/seen/internal/store"
 )
@@ -17,26 +12,8 @@ import (
 // data stays and the webhook tables work, messages' Hooks included.
 // 00003 only creates tables, so there is nothing to carry over.
 func TestMigrationWebhooksOnSchema2(t *testing.T) {
-	u := freshSchema(t)
+	u, pool, p := schemaAt(t, 2)
 	ctx := context.Background()
-	pool, err := pgxpool.New(ctx, u)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pool.Close()
-	sub, err := fs.Sub(migrations, "migrations")
-	if err != nil {
-		t.Fatal(err)
-	}
-	db := stdlib.OpenDBFromPool(pool)
-	defer db.Close()
-	p, err := goose.NewProvider(goose.DialectPostgres, db, sub)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := p.UpTo(ctx, 2); err != nil {
-		t.Fatalf("migrate to schema 2: %v", err)
-	}
 	for _, sql := range []string{
 		`INSERT INTO users (id, created_at) VALUES ('alice', 1)`,
 		`INSERT INTO groups (id, created_by, created_at) VALUES ('g', 'alice', 1)`,
