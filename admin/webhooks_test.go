@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/seen-im/seen/admin"
 	"github.com/seen-im/seen/internal/seentest"
@@ -75,11 +76,14 @@ func TestWebhookDeliveriesAndReplay(t *testing.T) {
 		t.Fatal(err)
 	}
 	const later = int64(1) << 50 // Unix ms far ahead: never due
+	// Created now: a replayed delivery whose attempt fails is dead at once
+	// if it is older than the age limit (24 h).
+	created := time.Now().UnixMilli()
 	var planted []store.Delivery
 	for i := range 5 {
 		d := store.Delivery{Endpoint: h.ID, EventID: fmt.Sprintf("sent_m%d", i), Type: "message.sent",
 			Payload: json.RawMessage(fmt.Sprintf(`{"type":"message.sent","timestamp":"2026-11-30T09:00:00Z","data":{"msgId":"m%d"}}`, i)),
-			State:   store.DeliveryPending, NextAt: later, CreatedAt: 1000, UpdatedAt: 1000}
+			State:   store.DeliveryPending, NextAt: later, CreatedAt: created, UpdatedAt: created}
 		if i >= 2 {
 			d.State, d.Attempts, d.LastError = store.DeliveryDead, 8, "503 Service Unavailable"
 		} else if i == 1 {
