@@ -6,6 +6,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/seen-im/seen/internal/metrics"
 	"github.com/seen-im/seen/internal/receipts"
@@ -281,6 +282,12 @@ func (s *Service) expireLocked(ctx context.Context, conv store.ConvID, ce *convE
 	}
 }
 
+// writesGuarded reports whether beginWrite guards the writes to conv,
+// which receipts of ttl (0: none) may expire in.
+func writesGuarded(conv store.ConvID, ttl time.Duration) bool {
+	return conv.IsGroup() && ttl > 0
+}
+
 // beginWrite is called before a store write that may move the receipt
 // counts of conv (a watermark, an ack, a member leaving), with the time
 // the write is stamped with; the write calls end once the engine has it
@@ -298,7 +305,7 @@ func (s *Service) expireLocked(ctx context.Context, conv store.ConvID, ce *convE
 // The wait is bounded by the store writes in flight. Only group
 // conversations with a receipt TTL need any of this.
 func (s *Service) beginWrite(ctx context.Context, conv store.ConvID, now int64) (end func()) {
-	if !conv.IsGroup() || s.cfg.Receipts.TTL <= 0 {
+	if !writesGuarded(conv, s.cfg.Receipts.TTL) {
 		return func() {}
 	}
 	// Pinned until end: the entry holds the write in flight.

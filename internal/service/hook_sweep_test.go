@@ -127,10 +127,11 @@ func TestWebhookReadsCostNothingWithoutEndpoints(t *testing.T) {
 	if n := ops["list_webhooks"]; n > 1 {
 		t.Errorf("%d endpoint listings for one cache", n)
 	}
-	// And no more store calls than the reads themselves make: one group
-	// lookup and one ack each, a message lookup per flush.
-	if ops["get_group"] != len(readers) {
-		t.Errorf("%d group lookups for %d group reads", ops["get_group"], len(readers))
+	// And no more store calls than the reads themselves make: one lookup
+	// (group or peer, member, messages: store.Finder) and one ack each,
+	// a message lookup per flush.
+	if ops["find"] != len(readers)+1 {
+		t.Errorf("%d lookups for %d reads", ops["find"], len(readers)+1)
 	}
 }
 

@@ -191,17 +191,15 @@ func (s *Service) History(ctx context.Context, c Caller, p protocol.HistoryParam
 	return res, nil
 }
 
-// clampSeq checks an ack's seq (>= 1) and caps it at the conversation's
-// last seq: a client cannot ack what does not exist yet.
-func (s *Service) clampSeq(ctx context.Context, conv store.ConvID, seq uint64) (uint64, error) {
-	last, err := s.store.LastSeq(ctx, conv)
-	if err != nil {
-		return 0, s.internal(ctx, "last seq", err)
-	}
+// clampSeq caps an ack's seq (0: the latest) at the conversation's last
+// seq, as read with the conversation (resolveWith): a client cannot ack
+// what does not exist yet.
+func clampSeq(f store.Found, conv store.ConvID, seq uint64) uint64 {
+	last := f.LastSeqs[conv]
 	if seq == 0 {
-		return last, nil
+		return last
 	}
-	return min(seq, last), nil
+	return min(seq, last)
 }
 
 // Delivered records that the caller's device has everything up to seq.
@@ -209,13 +207,13 @@ func (s *Service) Delivered(ctx context.Context, c Caller, p protocol.DeliveredP
 	if p.Seq == 0 {
 		return protocol.Empty{}, protocol.BadParam("seq", "seq must be at least 1")
 	}
-	ref, err := s.resolve(ctx, c.UserID, p.Conversation)
+	ref, f, err := s.resolveWith(ctx, c.UserID, p.Conversation, nil, true)
 	if err != nil {
 		return protocol.Empty{}, err
 	}
-	seq, err := s.clampSeq(ctx, ref.id, p.Seq)
-	if err != nil || seq <= ref.member.DeliveredSeq {
-		return protocol.Empty{}, err
+	seq := clampSeq(f, ref.id, p.Seq)
+	if seq <= ref.member.DeliveredSeq {
+		return protocol.Empty{}, nil
 	}
 	// With shareDelivery off a delivery ack is accepted and changes
 	// nothing: the delivery watermark is what senders see, and nothing
@@ -239,7 +237,7 @@ func (s *Service) Delivered(ctx context.Context, c Caller, p protocol.DeliveredP
 
 // ReadConversation marks everything up to seq (default: the latest) read.
 func (s *Service) ReadConversation(ctx context.Context, c Caller, p protocol.ConversationReadParams) (protocol.ConversationReadResult, error) {
-	ref, err := s.resolve(ctx, c.UserID, p.Conversation)
+	ref, f, err := s.resolveWith(ctx, c.UserID, p.Conversation, nil, true)
 	if err != nil {
 		return protocol.ConversationReadResult{}, err
 	}
@@ -247,10 +245,7 @@ func (s *Service) ReadConversation(ctx context.Context, c Caller, p protocol.Con
 	if err != nil {
 		return protocol.ConversationReadResult{}, err
 	}
-	seq, err := s.clampSeq(ctx, ref.id, p.Seq)
-	if err != nil {
-		return protocol.ConversationReadResult{}, err
-	}
+	seq := clampSeq(f, ref.id, p.Seq)
 	// The result is the reader's own watermark: what its unread count
 	// follows, whether this read was shared or not.
 	if private {

@@ -23,16 +23,16 @@ func (s *Service) QueryReceipts(ctx context.Context, c Caller, p protocol.Receip
 	if pe := protocol.CheckMsgIDs(p.MsgIDs); pe != nil {
 		return protocol.ReceiptQueryResult{}, pe
 	}
-	ref, err := s.resolve(ctx, c.UserID, p.Conversation)
+	ref, f, err := s.resolveWith(ctx, c.UserID, p.Conversation, p.MsgIDs, false)
 	if err != nil {
 		return protocol.ReceiptQueryResult{}, err
 	}
 	if err := s.mayQueryReceipts(ctx, c.UserID); err != nil {
 		return protocol.ReceiptQueryResult{}, err
 	}
-	msgs, err := s.messages(ctx, p.MsgIDs)
-	if err != nil {
-		return protocol.ReceiptQueryResult{}, err
+	msgs := make([]store.Message, len(p.MsgIDs))
+	for i, id := range p.MsgIDs {
+		msgs[i] = f.Messages[id]
 	}
 	for i, id := range p.MsgIDs {
 		if !isInConv(ref, msgs[i]) {

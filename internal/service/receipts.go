@@ -162,6 +162,22 @@ func (s *Service) message(ctx context.Context, ref convRef, msgID, field string)
 	return m, nil
 }
 
+// messagesAfterBegin returns the messages of ids, aligned with them, for a
+// write that beginWrite has let through: those f read with the
+// conversation, unless beginWrite may have frozen receipts of conv since
+// (a group with a receipt TTL), when they are read again so a frozen one
+// is seen as frozen.
+func (s *Service) messagesAfterBegin(ctx context.Context, conv store.ConvID, f store.Found, ids []string) ([]store.Message, error) {
+	if writesGuarded(conv, s.cfg.Receipts.TTL) {
+		return s.messages(ctx, ids)
+	}
+	out := make([]store.Message, len(ids))
+	for i, id := range ids {
+		out[i] = f.Messages[id]
+	}
+	return out, nil
+}
+
 // messages looks ids up in one store call (one round trip, not one per
 // id), the result aligned with ids. The caller checks each entry with
 // inConv in the order of ids, so the error names the first bad one, as a
@@ -210,7 +226,7 @@ func (s *Service) Read(ctx context.Context, c Caller, p protocol.ReadParams) (pr
 	if pe := protocol.CheckMsgIDs(p.MsgIDs); pe != nil {
 		return protocol.ReadResult{}, pe
 	}
-	ref, err := s.resolve(ctx, c.UserID, p.Conversation)
+	ref, f, err := s.resolveWith(ctx, c.UserID, p.Conversation, p.MsgIDs, false)
 	if err != nil {
 		return protocol.ReadResult{}, err
 	}
@@ -227,7 +243,7 @@ func (s *Service) Read(ctx context.Context, c Caller, p protocol.ReadParams) (pr
 	// Check every id before recording any, so a bad one changes nothing.
 	msgs := make([]store.Message, 0, len(p.MsgIDs))
 	seen := make(map[string]bool, len(p.MsgIDs))
-	found, err := s.messages(ctx, p.MsgIDs)
+	found, err := s.messagesAfterBegin(ctx, ref.id, f, p.MsgIDs)
 	if err != nil {
 		return protocol.ReadResult{}, err
 	}

@@ -272,13 +272,18 @@ func (s *Service) RequireUser(ctx context.Context, field, userID string) error {
 func (s *Service) requireUser(ctx context.Context, field, userID string) error {
 	if _, err := s.store.GetUser(ctx, userID); err != nil {
 		if errors.Is(err, store.ErrNotFound) {
-			pe := protocol.Errorf(protocol.CodeNotFound, "no such user %q", userID)
-			pe.Data = map[string]any{"field": field}
-			return pe
+			return noSuchUser(field, userID)
 		}
 		return s.internal(ctx, "get user", err)
 	}
 	return nil
+}
+
+// noSuchUser is the 404 for an unknown user, field naming the parameter.
+func noSuchUser(field, userID string) error {
+	pe := protocol.Errorf(protocol.CodeNotFound, "no such user %q", userID)
+	pe.Data = map[string]any{"field": field}
+	return pe
 }
 
 // forEachMember calls fn with every member of conv, a page at a time.

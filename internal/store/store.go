@@ -397,6 +397,7 @@ type Store interface {
 	Watermarks
 	Receipts
 	Webhooks
+	Finder
 	// Close flushes and releases the backend; later calls return
 	// ErrUnavailable.
 	Close() error

@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/seen-im/seen/internal/store"
@@ -13,12 +15,17 @@ import (
 
 // Point lookups are combined as the watermark writes are. Every
 // message.read and message.delivered resolves its conversation first (the
-// group, the caller's member row, the acked messages or the last seq):
-// asked one statement at a time, those lookups were most of the
-// statements PostgreSQL executed per ack, each a round trip, a pool
-// acquire and a transaction of its own. Here a caller queues its keys and
-// one goroutine per kind of lookup runs one query for every key queued,
-// across conversations, a round at a time.
+// group or the peer, the caller's member row, the acked messages or the
+// last seq): asked one statement at a time, those lookups were most of
+// the statements PostgreSQL executed per ack, each a round trip, a pool
+// acquire and a transaction of its own. Here a caller queues its keys,
+// of every kind at once (Find), and one goroutine runs a round at a time:
+// one statement per kind of key queued, across callers and
+// conversations, all sent in one batch, so one round trip and one
+// implicit transaction, whatever the number of callers and kinds. A
+// round trip, not a statement, is what costs PostgreSQL most here: three
+// primary-key reads sent apart cost it about three times the CPU of the
+// same three pipelined (pgbench, docs/benchmarks.md).
 //
 // Exactness: a lookup queued while a round is in flight waits for the next
 // round, which is sent after the one in flight has answered, so after the
@@ -26,41 +33,51 @@ import (
 // query of its own would. Nothing is kept after a round: "nothing is
 // cached between calls" (pgstore.go) still holds, on one node or many.
 
-// lookupReq is one caller's keys and, once done is closed, the round's
-// answer: rows holds the rows of every key of the round (absent: no row),
-// shared by the round's callers and never written after done is closed.
-type lookupReq[K comparable, V any] struct {
-	keys []K
+// keys are the records one caller, or one round, reads.
+type keys struct {
+	store.Lookup
+	Settings []string
+}
+
+// rows are a round's answer: the rows of every key of the round (absent:
+// no row), shared by its callers and never written after it.
+type rows struct {
+	store.Found
+	Settings map[string]store.Settings
+}
+
+// findReq is one caller's keys and, once done is closed, the round's rows.
+type findReq struct {
+	keys keys
 	done chan struct{}
-	rows map[K]V
+	rows rows
 	err  error
 }
 
-// combiner is the queue of one kind of lookup.
-type combiner[K comparable, V any] struct {
-	// name says what is looked up, in errors and the goroutine's name.
-	name string
-	// query fetches the rows of keys (distinct) in one statement.
-	query func(ctx context.Context, keys []K) (map[K]V, error)
+// finder is the queue of point lookups.
+type finder struct {
+	// round reads the rows of k (distinct keys) in one round trip.
+	round func(ctx context.Context, k keys) (rows, error)
 
 	mu      sync.Mutex
-	queue   []*lookupReq[K, V] // guarded by mu
-	running bool               // guarded by mu: a goroutine is draining queue
+	queue   []*findReq // guarded by mu
+	running bool       // guarded by mu: a goroutine is draining queue
 }
 
-// lookup queues keys on c and returns the rows of its round. The caller
-// holds s.mu for reading (acquire), so the goroutine is never started
-// after Close, which joins it. The rows are shared: a value that holds a
-// slice or pointer must be copied before the caller may change it.
-func lookup[K comparable, V any](ctx context.Context, s *Store, c *combiner[K, V], keys ...K) (map[K]V, error) {
-	r := &lookupReq[K, V]{keys: keys, done: make(chan struct{})}
-	c.mu.Lock()
-	c.queue = append(c.queue, r)
-	start := !c.running
-	c.running = true
-	c.mu.Unlock()
+// find queues k and returns the rows of its round. The caller holds s.mu
+// for reading (acquire), so the goroutine is never started after Close,
+// which joins it. The rows are shared: what holds a slice or pointer must
+// be copied before the caller may change it (own.go's helpers below).
+func (s *Store) find(ctx context.Context, k keys) (rows, error) {
+	f := s.look
+	r := &findReq{keys: k, done: make(chan struct{})}
+	f.mu.Lock()
+	f.queue = append(f.queue, r)
+	start := !f.running
+	f.running = true
+	f.mu.Unlock()
 	if start {
-		s.routines.Go("pgstore "+c.name+" lookups", func() { c.drain(s) })
+		s.routines.Go("pgstore lookups", func() { f.drain(s) })
 	}
 	// A caller that gives up leaves its keys in the round; the round runs
 	// under the store's context, for the callers that still wait.
@@ -68,170 +85,228 @@ func lookup[K comparable, V any](ctx context.Context, s *Store, c *combiner[K, V
 	case <-r.done:
 		return r.rows, r.err
 	case <-ctx.Done():
-		return nil, fmt.Errorf("pgstore: %s: %w", c.name, ctx.Err())
+		return rows{}, fmt.Errorf("pgstore: lookup: %w", ctx.Err())
 	}
 }
 
 // drain runs rounds until the queue is empty.
-func (c *combiner[K, V]) drain(s *Store) {
+func (f *finder) drain(s *Store) {
 	for {
-		c.mu.Lock()
-		reqs := c.queue
-		c.queue = nil
+		f.mu.Lock()
+		reqs := f.queue
+		f.queue = nil
 		if len(reqs) == 0 {
-			c.running = false
-			c.mu.Unlock()
+			f.running = false
+			f.mu.Unlock()
 			return
 		}
-		c.mu.Unlock()
-		var keys []K
-		seen := make(map[K]bool)
+		f.mu.Unlock()
+		var k keys
 		for _, r := range reqs {
-			for _, k := range r.keys {
-				if !seen[k] {
-					seen[k] = true
-					keys = append(keys, k)
-				}
-			}
+			k.Users = appendNew(k.Users, r.keys.Users)
+			k.Groups = appendNew(k.Groups, r.keys.Groups)
+			k.Members = appendNew(k.Members, r.keys.Members)
+			k.Messages = appendNew(k.Messages, r.keys.Messages)
+			k.LastSeqs = appendNew(k.LastSeqs, r.keys.LastSeqs)
+			k.Settings = appendNew(k.Settings, r.keys.Settings)
 		}
-		rows, err := c.query(s.ctx, keys)
+		rs, err := f.round(s.ctx, k)
 		if err != nil {
 			if errors.Is(err, context.Canceled) && s.ctx.Err() != nil {
 				err = errClosed
 			} else {
-				err = classify(c.name, err)
+				err = classify("lookup", err)
 			}
 		}
 		for _, r := range reqs {
-			r.rows, r.err = rows, err
+			r.rows, r.err = rs, err
 			close(r.done)
 		}
 	}
 }
 
-// lookups are the store's combined point lookups.
-type lookups struct {
-	members  *combiner[store.MemberRef, store.Member]
-	groups   *combiner[string, store.Group]
-	users    *combiner[string, store.User]
-	settings *combiner[string, store.Settings]
-	lastSeqs *combiner[store.ConvID, uint64]
-	messages *combiner[string, store.Message]
+// appendNew appends to dst the keys of add it does not hold yet. A round
+// holds a few dozen keys of a kind, so a scan beats a map.
+func appendNew[K comparable](dst, add []K) []K {
+	for _, k := range add {
+		if !slices.Contains(dst, k) {
+			dst = append(dst, k)
+		}
+	}
+	return dst
 }
 
-// newLookups returns the combiners of pool's point lookups, one statement
-// per round each: the keys go in as arrays, probed through the primary
-// key.
-func newLookups(pool *pgxpool.Pool) lookups {
-	return lookups{
-		members: &combiner[store.MemberRef, store.Member]{name: "get member", query: func(ctx context.Context, refs []store.MemberRef) (map[store.MemberRef]store.Member, error) {
-			convs, users := make([]string, len(refs)), make([]string, len(refs))
-			for i, r := range refs {
-				convs[i], users[i] = string(r.Conv), r.UserID
-			}
-			rows, err := pool.Query(ctx, membersByKey(false), convs, users)
-			if err != nil {
-				return nil, err
-			}
-			defer rows.Close()
-			out := make(map[store.MemberRef]store.Member, len(refs))
-			for rows.Next() {
+// Find implements store.Finder: one round trip for every key of q, and of
+// the calls combined with it.
+func (s *Store) Find(ctx context.Context, q store.Lookup) (store.Found, error) {
+	if err := s.acquire(ctx); err != nil {
+		return store.Found{}, err
+	}
+	defer s.mu.RUnlock()
+	rs, err := s.find(ctx, keys{Lookup: q})
+	if err != nil {
+		return store.Found{}, err
+	}
+	var f store.Found
+	f.Users = pick(q.Users, rs.Users, func(u store.User) store.User { return u })
+	f.Groups = pick(q.Groups, rs.Groups, func(g store.Group) store.Group { return g })
+	f.Members = pick(q.Members, rs.Members, ownMember)
+	f.Messages = pick(q.Messages, rs.Messages, ownMessage)
+	f.LastSeqs = pick(q.LastSeqs, rs.LastSeqs, func(n uint64) uint64 { return n })
+	return f, nil
+}
+
+// pick copies, through own, the rows of a round that the caller asked for.
+func pick[K comparable, V any](ks []K, all map[K]V, own func(V) V) map[K]V {
+	if len(ks) == 0 {
+		return nil
+	}
+	out := make(map[K]V, len(ks))
+	for _, k := range ks {
+		if v, ok := all[k]; ok {
+			out[k] = own(v)
+		}
+	}
+	return out
+}
+
+// ownMember copies what m shares with the other callers of its round: the
+// acks.
+func ownMember(m store.Member) store.Member {
+	m.Acks = slices.Clone(m.Acks)
+	if m.Own != nil {
+		own := *m.Own
+		own.Acks = slices.Clone(own.Acks)
+		m.Own = &own
+	}
+	return m
+}
+
+// newFinder returns the finder of pool's point lookups: the keys of each
+// kind go in as arrays, probed through the primary key, one statement per
+// kind, in one batch.
+func newFinder(pool *pgxpool.Pool) *finder {
+	return &finder{round: func(ctx context.Context, k keys) (rows, error) {
+		return readRound(ctx, pool, k)
+	}}
+}
+
+// readRound reads the rows of k in one batch.
+func readRound(ctx context.Context, pool *pgxpool.Pool, k keys) (rows, error) {
+	var out rows
+	b := &pgx.Batch{}
+	if len(k.Members) > 0 {
+		convs, users := make([]string, len(k.Members)), make([]string, len(k.Members))
+		for i, r := range k.Members {
+			convs[i], users[i] = string(r.Conv), r.UserID
+		}
+		out.Members = make(map[store.MemberRef]store.Member, len(k.Members))
+		b.Queue(membersByKey(false), convs, users).Query(func(rs pgx.Rows) error {
+			return forEachRow(rs, func() error {
 				var conv string
-				m, err := scanMember(convRow{&conv, rows})
+				m, err := scanMember(convRow{&conv, rs})
 				if err != nil {
-					return nil, err
+					return err
 				}
-				out[store.MemberRef{Conv: store.ConvID(conv), UserID: m.UserID}] = m
-			}
-			return out, rows.Err()
-		}},
-		groups: &combiner[string, store.Group]{name: "get group", query: func(ctx context.Context, ids []string) (map[string]store.Group, error) {
-			rows, err := pool.Query(ctx, `SELECT id, type, created_by, created_at FROM groups WHERE id = ANY($1)`, ids)
-			if err != nil {
-				return nil, err
-			}
-			defer rows.Close()
-			out := make(map[string]store.Group, len(ids))
-			for rows.Next() {
+				out.Members[store.MemberRef{Conv: store.ConvID(conv), UserID: m.UserID}] = m
+				return nil
+			})
+		})
+	}
+	if len(k.Groups) > 0 {
+		out.Groups = make(map[string]store.Group, len(k.Groups))
+		b.Queue(`SELECT id, type, created_by, created_at FROM groups WHERE id = ANY($1)`, k.Groups).Query(func(rs pgx.Rows) error {
+			return forEachRow(rs, func() error {
 				var g store.Group
-				if err := rows.Scan(&g.ID, &g.Type, &g.CreatedBy, &g.CreatedAt); err != nil {
-					return nil, err
+				if err := rs.Scan(&g.ID, &g.Type, &g.CreatedBy, &g.CreatedAt); err != nil {
+					return err
 				}
-				out[g.ID] = g
-			}
-			return out, rows.Err()
-		}},
-		users: &combiner[string, store.User]{name: "get user", query: func(ctx context.Context, ids []string) (map[string]store.User, error) {
-			rows, err := pool.Query(ctx, `SELECT id, name, created_at, demo FROM users WHERE id = ANY($1)`, ids)
-			if err != nil {
-				return nil, err
-			}
-			defer rows.Close()
-			out := make(map[string]store.User, len(ids))
-			for rows.Next() {
+				out.Groups[g.ID] = g
+				return nil
+			})
+		})
+	}
+	if len(k.Users) > 0 {
+		out.Users = make(map[string]store.User, len(k.Users))
+		b.Queue(`SELECT id, name, created_at, demo FROM users WHERE id = ANY($1)`, k.Users).Query(func(rs pgx.Rows) error {
+			return forEachRow(rs, func() error {
 				var u store.User
-				if err := rows.Scan(&u.ID, &u.Name, &u.CreatedAt, &u.Demo); err != nil {
-					return nil, err
+				if err := rs.Scan(&u.ID, &u.Name, &u.CreatedAt, &u.Demo); err != nil {
+					return err
 				}
-				out[u.ID] = u
-			}
-			return out, rows.Err()
-		}},
-		settings: &combiner[string, store.Settings]{name: "get settings", query: func(ctx context.Context, ids []string) (map[string]store.Settings, error) {
-			// The user's row, the defaults if it has none; no row at all:
-			// no such user.
-			rows, err := pool.Query(ctx, `SELECT u.id, st.share_reads, st.share_delivery
-				FROM users u LEFT JOIN user_settings st ON st.user_id = u.id WHERE u.id = ANY($1)`, ids)
-			if err != nil {
-				return nil, err
-			}
-			defer rows.Close()
-			out := make(map[string]store.Settings, len(ids))
-			for rows.Next() {
+				out.Users[u.ID] = u
+				return nil
+			})
+		})
+	}
+	if len(k.Settings) > 0 {
+		// The user's row, the defaults if it has none; no row at all:
+		// no such user.
+		out.Settings = make(map[string]store.Settings, len(k.Settings))
+		b.Queue(`SELECT u.id, st.share_reads, st.share_delivery
+			FROM users u LEFT JOIN user_settings st ON st.user_id = u.id WHERE u.id = ANY($1)`, k.Settings).Query(func(rs pgx.Rows) error {
+			return forEachRow(rs, func() error {
 				var id string
 				var reads, delivery *bool
-				if err := rows.Scan(&id, &reads, &delivery); err != nil {
-					return nil, err
+				if err := rs.Scan(&id, &reads, &delivery); err != nil {
+					return err
 				}
 				st := store.DefaultSettings()
 				if reads != nil && delivery != nil {
 					st.ShareReads, st.ShareDelivery = *reads, *delivery
 				}
-				out[id] = st
-			}
-			return out, rows.Err()
-		}},
-		lastSeqs: &combiner[store.ConvID, uint64]{name: "last seq", query: func(ctx context.Context, convs []store.ConvID) (map[store.ConvID]uint64, error) {
-			ids := make([]string, len(convs))
-			for i, c := range convs {
-				ids[i] = string(c)
-			}
-			rows, err := pool.Query(ctx, `SELECT conv, last_seq FROM conversations WHERE conv = ANY($1)`, ids)
-			if err != nil {
-				return nil, err
-			}
-			defer rows.Close()
-			out := make(map[store.ConvID]uint64, len(convs))
-			for rows.Next() {
+				out.Settings[id] = st
+				return nil
+			})
+		})
+	}
+	if len(k.LastSeqs) > 0 {
+		ids := make([]string, len(k.LastSeqs))
+		for i, c := range k.LastSeqs {
+			ids[i] = string(c)
+		}
+		out.LastSeqs = make(map[store.ConvID]uint64, len(k.LastSeqs))
+		b.Queue(`SELECT conv, last_seq FROM conversations WHERE conv = ANY($1)`, ids).Query(func(rs pgx.Rows) error {
+			return forEachRow(rs, func() error {
 				var conv string
 				var last int64
-				if err := rows.Scan(&conv, &last); err != nil {
-					return nil, err
+				if err := rs.Scan(&conv, &last); err != nil {
+					return err
 				}
-				out[store.ConvID(conv)] = uint64(last)
-			}
-			return out, rows.Err()
-		}},
-		messages: &combiner[string, store.Message]{name: "get messages", query: func(ctx context.Context, ids []string) (map[string]store.Message, error) {
-			ms, err := queryMessages(ctx, pool, `SELECT `+messageCols+` FROM messages WHERE id = ANY($1)`, ids)
-			if err != nil {
-				return nil, err
-			}
-			out := make(map[string]store.Message, len(ms))
-			for _, m := range ms {
-				out[m.ID] = m
-			}
-			return out, nil
-		}},
+				out.LastSeqs[store.ConvID(conv)] = uint64(last)
+				return nil
+			})
+		})
 	}
+	if len(k.Messages) > 0 {
+		out.Messages = make(map[string]store.Message, len(k.Messages))
+		b.Queue(`SELECT `+messageCols+` FROM messages WHERE id = ANY($1)`, k.Messages).Query(func(rs pgx.Rows) error {
+			return forEachRow(rs, func() error {
+				m, err := scanMessage(rs)
+				if err != nil {
+					return err
+				}
+				out.Messages[m.ID] = m
+				return nil
+			})
+		})
+	}
+	if b.Len() == 0 {
+		return out, nil
+	}
+	if err := pool.SendBatch(ctx, b).Close(); err != nil {
+		return rows{}, err
+	}
+	return out, nil
+}
+
+// forEachRow calls fn on each row of rs, then closes it.
+func forEachRow(rs pgx.Rows, fn func() error) error {
+	defer rs.Close()
+	for rs.Next() {
+		if err := fn(); err != nil {
+			return err
+		}
+	}
+	return rs.Err()
 }

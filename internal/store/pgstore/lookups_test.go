@@ -11,7 +11,7 @@ import (
 	"github.com/seen-im/seen/internal/store"
 )
 
-// gateRounds wraps the member lookups' query: every round is counted, and
+// gateRounds wraps the lookup rounds: every round is counted, and
 // the first one waits on before (ahead of its query) and on after (once its
 // query has answered), each signalled by closing the channel; reached is
 // closed once the first round has its rows.
@@ -24,14 +24,14 @@ type gateRounds struct {
 
 func gate(s *Store) *gateRounds {
 	g := &gateRounds{before: make(chan struct{}), after: make(chan struct{}), reached: make(chan struct{})}
-	c := s.look.members
-	query := c.query
-	c.query = func(ctx context.Context, refs []store.MemberRef) (map[store.MemberRef]store.Member, error) {
+	f := s.look
+	round := f.round
+	f.round = func(ctx context.Context, k keys) (rows, error) {
 		first := g.rounds.Add(1) == 1
 		if first {
 			<-g.before
 		}
-		rows, err := query(ctx, refs)
+		rows, err := round(ctx, k)
 		if first {
 			g.reachedOnce.Do(func() { close(g.reached) })
 			<-g.after
@@ -41,11 +41,11 @@ func gate(s *Store) *gateRounds {
 	return g
 }
 
-// queued reports how many calls wait in c's queue for the next round.
-func queued[K comparable, V any](c *combiner[K, V]) int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return len(c.queue)
+// queued reports how many calls wait in f's queue for the next round.
+func queued(f *finder) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.queue)
 }
 
 // waitFor polls cond until it holds or the test has waited too long.
@@ -96,7 +96,7 @@ func TestLookupsCombineQueuedCalls(t *testing.T) {
 			answers[i] <- answer{m, err}
 		}()
 	}
-	waitFor(t, "the calls to queue", func() bool { return queued(s.look.members) == n })
+	waitFor(t, "the calls to queue", func() bool { return queued(s.look) == n })
 	close(g.before)
 	if err := <-first; err != nil {
 		t.Fatalf("first GetMember: %v", err)
@@ -153,7 +153,7 @@ func TestLookupSeesWriteCommittedBeforeTheCall(t *testing.T) {
 		}
 		late <- m
 	}()
-	waitFor(t, "the late call to queue", func() bool { return queued(s.look.members) == 1 })
+	waitFor(t, "the late call to queue", func() bool { return queued(s.look) == 1 })
 	close(g.after)
 	if m := <-early; m.ReadSeq != 0 {
 		t.Fatalf("the early call, made before the write, read read_seq %d", m.ReadSeq)
@@ -203,7 +203,7 @@ func TestLookupRowsAreTheCallers(t *testing.T) {
 			members[i] = m
 		})
 	}
-	waitFor(t, "both calls to queue behind the first", func() bool { return queued(s.look.members) == 2 })
+	waitFor(t, "both calls to queue behind the first", func() bool { return queued(s.look) == 2 })
 	close(g.before)
 	close(g.after)
 	wg.Wait()
@@ -221,5 +221,63 @@ func TestLookupRowsAreTheCallers(t *testing.T) {
 	ms[0].Frozen.Read, ms[0].Body[0] = 42, 'y'
 	if ms[1].Frozen.Read == 42 || ms[1].Body[0] == 'y' {
 		t.Fatal("two results share frozen counts or a body")
+	}
+}
+
+// TestLookupsOfEveryKindShareARound: lookups of different kinds queued
+// while a round is in flight are answered together by one more round
+// (one batch: one round trip), each with its own rows.
+func TestLookupsOfEveryKindShareARound(t *testing.T) {
+	s := openAt(t, freshSchema(t))
+	ctx := context.Background()
+	for _, id := range []string{"a", "b"} {
+		if _, err := s.PutUser(ctx, store.User{ID: id, Name: id, CreatedAt: 1}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.CreateGroup(ctx, store.Group{ID: "g", CreatedBy: "a"},
+		[]store.Member{{UserID: "a", Role: "member"}, {UserID: "b", Role: "member"}}); err != nil {
+		t.Fatal(err)
+	}
+	conv := store.GroupConv("g")
+	if _, _, err := s.Append(ctx, store.Message{ID: "m1", Conv: conv, Sender: "a", SentAt: 1}); err != nil {
+		t.Fatal(err)
+	}
+	g := gate(s)
+	close(g.after)
+	first := make(chan error, 1)
+	go func() {
+		_, err := s.GetUser(ctx, "a")
+		first <- err
+	}()
+	waitFor(t, "the first round to start", func() bool { return g.rounds.Load() == 1 })
+
+	var wg sync.WaitGroup
+	check := func(what string, err error, ok bool) {
+		if err != nil || !ok {
+			t.Errorf("%s: ok %v, err %v", what, ok, err)
+		}
+	}
+	wg.Go(func() { grp, err := s.GetGroup(ctx, "g"); check("GetGroup", err, grp.ID == "g") })
+	wg.Go(func() { m, err := s.GetMember(ctx, conv, "b"); check("GetMember", err, m.UserID == "b") })
+	wg.Go(func() {
+		ms, err := s.GetMessages(ctx, []string{"m1"})
+		check("GetMessages", err, len(ms) == 1 && ms[0].Seq == 1)
+	})
+	wg.Go(func() { n, err := s.LastSeq(ctx, conv); check("LastSeq", err, n == 1) })
+	wg.Go(func() { st, err := s.GetSettings(ctx, "b"); check("GetSettings", err, st == store.DefaultSettings()) })
+	wg.Go(func() {
+		f, err := s.Find(ctx, store.Lookup{Users: []string{"b"}, Groups: []string{"g"}, Members: []store.MemberRef{{Conv: conv, UserID: "a"}},
+			Messages: []string{"m1"}, LastSeqs: []store.ConvID{conv}})
+		check("Find", err, len(f.Users) == 1 && len(f.Groups) == 1 && len(f.Members) == 1 && len(f.Messages) == 1 && f.LastSeqs[conv] == 1)
+	})
+	waitFor(t, "the calls to queue", func() bool { return queued(s.look) == 6 })
+	close(g.before)
+	if err := <-first; err != nil {
+		t.Fatalf("first GetUser: %v", err)
+	}
+	wg.Wait()
+	if got := g.rounds.Load(); got != 2 {
+		t.Fatalf("%d rounds, want 2: the first and one for every kind queued behind it", got)
 	}
 }

@@ -3,7 +3,6 @@ package pgstore
 import (
 	"context"
 	"errors"
-	"slices"
 
 	"github.com/jackc/pgx/v5"
 
@@ -162,22 +161,16 @@ func (s *Store) GetMember(ctx context.Context, conv store.ConvID, userID string)
 	}
 	defer s.mu.RUnlock()
 	ref := store.MemberRef{Conv: conv, UserID: userID}
-	rows, err := lookup(ctx, s, s.look.members, ref)
+	rs, err := s.find(ctx, keys{Lookup: store.Lookup{Members: []store.MemberRef{ref}}})
 	if err != nil {
 		return store.Member{}, err
 	}
-	m, found := rows[ref]
+	m, found := rs.Members[ref]
 	if !found {
 		return store.Member{}, notFound("member %q of %s", userID, conv)
 	}
 	// The round's rows are shared: the caller gets acks of its own.
-	m.Acks = slices.Clone(m.Acks)
-	if m.Own != nil {
-		own := *m.Own
-		own.Acks = slices.Clone(own.Acks)
-		m.Own = &own
-	}
-	return m, nil
+	return ownMember(m), nil
 }
 
 // ListMembers implements store.Members. A limit below 1 returns nothing.

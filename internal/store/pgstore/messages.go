@@ -37,12 +37,12 @@ func (s *Store) GetMessages(ctx context.Context, ids []string) ([]store.Message,
 	if len(ids) == 0 {
 		return out, nil
 	}
-	byID, err := lookup(ctx, s, s.look.messages, ids...)
+	rs, err := s.find(ctx, keys{Lookup: store.Lookup{Messages: ids}})
 	if err != nil {
 		return nil, err
 	}
 	for i, id := range ids {
-		out[i] = ownMessage(byID[id])
+		out[i] = ownMessage(rs.Messages[id])
 	}
 	return out, nil
 }
@@ -64,11 +64,11 @@ func (s *Store) GetMessage(ctx context.Context, msgID string) (store.Message, er
 		return store.Message{}, err
 	}
 	defer s.mu.RUnlock()
-	rows, err := lookup(ctx, s, s.look.messages, msgID)
+	rs, err := s.find(ctx, keys{Lookup: store.Lookup{Messages: []string{msgID}}})
 	if err != nil {
 		return store.Message{}, err
 	}
-	m, found := rows[msgID]
+	m, found := rs.Messages[msgID]
 	if !found {
 		return store.Message{}, notFound("message %q", msgID)
 	}
@@ -103,11 +103,11 @@ func (s *Store) LastSeq(ctx context.Context, conv store.ConvID) (uint64, error) 
 		return 0, err
 	}
 	defer s.mu.RUnlock()
-	rows, err := lookup(ctx, s, s.look.lastSeqs, conv)
+	rs, err := s.find(ctx, keys{Lookup: store.Lookup{LastSeqs: []store.ConvID{conv}}})
 	if err != nil {
 		return 0, err
 	}
-	return rows[conv], nil // no row: no message yet
+	return rs.LastSeqs[conv], nil // no row: no message yet
 }
 
 // MessageAt implements store.Messages.

@@ -122,7 +122,7 @@ type Store struct {
 	lockConn *pgx.Conn // guarded by lockMu
 
 	// look combines the point lookups (lookups.go).
-	look lookups
+	look *finder
 
 	// routines owns the watermark, append and lookup combiners; Close
 	// joins them.
@@ -173,7 +173,7 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 		cancel: cancel,
 		wm:     make(map[store.ConvID]*wmQueue),
 		ap:     make(map[store.ConvID]*appendQueue),
-		look:   newLookups(pool),
+		look:   newFinder(pool),
 	}
 	s.WatermarkFront.Run = s.watermarks
 	return s, nil

@@ -16,11 +16,11 @@ func (s *Store) GetSettings(ctx context.Context, userID string) (store.Settings,
 		return store.Settings{}, err
 	}
 	defer s.mu.RUnlock()
-	rows, err := lookup(ctx, s, s.look.settings, userID)
+	rs, err := s.find(ctx, keys{Settings: []string{userID}})
 	if err != nil {
 		return store.Settings{}, err
 	}
-	st, found := rows[userID]
+	st, found := rs.Settings[userID]
 	if !found {
 		return store.Settings{}, notFound("user %q", userID)
 	}

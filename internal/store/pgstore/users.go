@@ -34,11 +34,11 @@ func (s *Store) GetUser(ctx context.Context, id string) (store.User, error) {
 		return store.User{}, err
 	}
 	defer s.mu.RUnlock()
-	rows, err := lookup(ctx, s, s.look.users, id)
+	rs, err := s.find(ctx, keys{Lookup: store.Lookup{Users: []string{id}}})
 	if err != nil {
 		return store.User{}, err
 	}
-	u, found := rows[id]
+	u, found := rs.Users[id]
 	if !found {
 		return store.User{}, notFound("user %q", id)
 	}
@@ -100,11 +100,11 @@ func (s *Store) GetGroup(ctx context.Context, id string) (store.Group, error) {
 		return store.Group{}, err
 	}
 	defer s.mu.RUnlock()
-	rows, err := lookup(ctx, s, s.look.groups, id)
+	rs, err := s.find(ctx, keys{Lookup: store.Lookup{Groups: []string{id}}})
 	if err != nil {
 		return store.Group{}, err
 	}
-	g, found := rows[id]
+	g, found := rs.Groups[id]
 	if !found {
 		return store.Group{}, notFound("group %q", id)
 	}

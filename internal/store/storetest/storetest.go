@@ -64,6 +64,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"GetMembers", testGetMembers},
 		{"MessagesAt", testMessagesAt},
 		{"LastSeq", testLastSeq},
+		{"Find", testFind},
 		{"CanceledContext", testCanceledContext},
 		{"Closed", testClosed},
 		// store.Webhooks (webhooks.go, hooktimers.go)

@@ -181,6 +181,15 @@ func (s *Store) GetMessages(ctx context.Context, ids []string) (ms []store.Messa
 	return
 }
 
+// Find implements store.Store.
+func (s *Store) Find(ctx context.Context, q store.Lookup) (f store.Found, err error) {
+	err = s.around(ctx, "find", func() error {
+		f, err = s.next.Find(ctx, q)
+		return err
+	})
+	return
+}
+
 // History implements store.Store.
 func (s *Store) History(ctx context.Context, conv store.ConvID, beforeSeq, minSeq uint64, limit int) (ms []store.Message, err error) {
 	err = s.around(ctx, "history", func() error {
