@@ -147,57 +147,71 @@ func (s *Store) applyAppends(conv store.ConvID, ops []*appendOp) error {
 		results[i].fresh = -1
 	}
 	err := s.withConn(ctx, "append to "+string(conv), func(conn *pgx.Conn) error {
-		b := &pgx.Batch{}
-		b.Queue("BEGIN")
-		if conv.IsPeer() {
-			b.Queue(`INSERT INTO conversations (conv) VALUES ($1) ON CONFLICT (conv) DO NOTHING`, string(conv))
-		}
-		b.Queue(`SELECT last_seq, members FROM conversations WHERE conv = $1 FOR UPDATE`, string(conv))
-		// Under the lock: every message committed before it is seen.
-		b.Queue(`SELECT `+messageCols+` FROM messages WHERE conv = $1
-			AND (sender, client_msg_id) IN (SELECT * FROM unnest($2::text[], $3::text[]))`, string(conv), senders, clientIDs)
-		b.Queue(`SELECT `+memberCols+` FROM members WHERE conv = $1 AND user_id = ANY($2) ORDER BY user_id FOR UPDATE`,
-			string(conv), parties)
 		var (
 			last, count int64
 			convFound   bool
 			existing    []store.Message
 			locked      []store.Member
 		)
-		err := func() error {
-			br := conn.SendBatch(ctx, b)
-			defer br.Close()
-			if _, err := br.Exec(); err != nil {
-				return err
+		// A peer conversation's row is created by its first append. The
+		// insert is sent only once the row was found missing (one more
+		// round trip, once per conversation), not with every append: a
+		// statement, however cheap, is a statement PostgreSQL parses,
+		// plans and runs on every message.
+		for create := false; ; create = true {
+			b := &pgx.Batch{}
+			b.Queue("BEGIN")
+			if create {
+				b.Queue(`INSERT INTO conversations (conv) VALUES ($1) ON CONFLICT (conv) DO NOTHING`, string(conv))
 			}
-			if conv.IsPeer() {
+			b.Queue(`SELECT last_seq, members FROM conversations WHERE conv = $1 FOR UPDATE`, string(conv))
+			// Under the lock: every message committed before it is seen.
+			b.Queue(`SELECT `+messageCols+` FROM messages WHERE conv = $1
+				AND (sender, client_msg_id) IN (SELECT * FROM unnest($2::text[], $3::text[]))`, string(conv), senders, clientIDs)
+			b.Queue(`SELECT `+memberCols+` FROM members WHERE conv = $1 AND user_id = ANY($2) ORDER BY user_id FOR UPDATE`,
+				string(conv), parties)
+			err := func() error {
+				br := conn.SendBatch(ctx, b)
+				defer br.Close()
 				if _, err := br.Exec(); err != nil {
 					return err
 				}
-			}
-			switch err := br.QueryRow().Scan(&last, &count); {
-			case err == nil:
-				convFound = true
-			case !errors.Is(err, pgx.ErrNoRows):
-				return err
-			}
-			rows, err := br.Query()
+				if create {
+					if _, err := br.Exec(); err != nil {
+						return err
+					}
+				}
+				switch err := br.QueryRow().Scan(&last, &count); {
+				case err == nil:
+					convFound = true
+				case !errors.Is(err, pgx.ErrNoRows):
+					return err
+				}
+				rows, err := br.Query()
+				if err != nil {
+					return err
+				}
+				if existing, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (store.Message, error) { return scanMessage(r) }); err != nil {
+					return err
+				}
+				if rows, err = br.Query(); err != nil {
+					return err
+				}
+				if locked, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (store.Member, error) { return scanMember(r) }); err != nil {
+					return err
+				}
+				return br.Close()
+			}()
 			if err != nil {
 				return err
 			}
-			if existing, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (store.Message, error) { return scanMessage(r) }); err != nil {
+			if convFound || create || !conv.IsPeer() {
+				break
+			}
+			// Nothing was locked or written: start again, creating the row.
+			if _, err := conn.Exec(ctx, "ROLLBACK"); err != nil {
 				return err
 			}
-			if rows, err = br.Query(); err != nil {
-				return err
-			}
-			if locked, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (store.Member, error) { return scanMember(r) }); err != nil {
-				return err
-			}
-			return br.Close()
-		}()
-		if err != nil {
-			return err
 		}
 		if !convFound {
 			for i := range results {
@@ -294,23 +308,12 @@ func (s *Store) applyAppends(conv store.ConvID, ops []*appendOp) error {
 			return err
 		}
 		w := &pgx.Batch{}
-		w.Queue(`UPDATE conversations SET last_seq = $2, last_at = $3, members = members + $4 WHERE conv = $1`,
-			string(conv), last, lastAt, added)
-		for _, m := range inserted {
-			var fr, fu, fd *int64
-			if f := m.Frozen; f != nil {
-				r, u, d := int64(f.Read), int64(f.Unread), int64(f.Delivered)
-				fr, fu, fd = &r, &u, &d
-			}
-			w.Queue(`INSERT INTO messages (`+messageCols+`)
-				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
-				m.ID, string(conv), int64(m.Seq), m.Sender, m.ClientMsgID, []byte(m.Body), m.SentAt,
-				m.Receipt, m.ReceiptAt, m.Settled, fr, fu, fd)
-		}
 		slices.Sort(dirty)
-		for _, u := range dirty {
-			queuePutMember(w, conv, *members[u])
+		dirtyMembers := make([]store.Member, len(dirty))
+		for i, u := range dirty {
+			dirtyMembers[i] = *members[u]
 		}
+		w.Queue(appendWriteSQL, appendWriteArgs(conv, last, lastAt, added, dirtyMembers, inserted)...)
 		hooks.queue(w)
 		return commitBatch(ctx, conn, w)
 	})
@@ -325,4 +328,63 @@ func (s *Store) applyAppends(conv store.ConvID, ops []*appendOp) error {
 		op.stored, op.existed, op.err = r.stored, r.existed, r.err
 	}
 	return nil
+}
+
+// appendWriteSQL writes a round of appends in one statement: the
+// conversation's last seq and member count, the member records the round
+// changed (the senders' watermarks, a new peer conversation's two
+// members), and the messages. One statement, not one per row and table:
+// the appends are most of the statements a mixed load sends PostgreSQL,
+// and each costs it a parse, a plan and an executor start.
+const appendWriteSQL = `WITH conv AS (
+		UPDATE conversations SET last_seq = $2, last_at = $3, members = members + $4 WHERE conv = $1),
+	member AS (
+		INSERT INTO members (conv, ` + memberCols + `)
+		SELECT $1, * FROM unnest($5::text[], $6::text[], $7::bigint[], $8::bigint[], $9::bigint[], $10::bigint[],
+			$11::bigint[], $12::bigint[], $13::bytea[], $14::bigint[], $15::bigint[], $16::bytea[])
+		ON CONFLICT (conv, user_id) DO UPDATE SET role = EXCLUDED.role, join_seq = EXCLUDED.join_seq,
+			read_seq = EXCLUDED.read_seq, delivered_seq = EXCLUDED.delivered_seq, read_at = EXCLUDED.read_at,
+			delivered_at = EXCLUDED.delivered_at, joined_at = EXCLUDED.joined_at, acks = EXCLUDED.acks,
+			own_read_seq = EXCLUDED.own_read_seq, own_read_at = EXCLUDED.own_read_at, own_acks = EXCLUDED.own_acks)
+	INSERT INTO messages (` + messageCols + `)
+	SELECT * FROM unnest($17::text[], $18::text[], $19::bigint[], $20::text[], $21::text[], $22::bytea[], $23::bigint[],
+		$24::boolean[], $25::bigint[], $26::boolean[], $27::bigint[], $28::bigint[], $29::bigint[])`
+
+// appendWriteArgs are appendWriteSQL's arguments: the columns of ms and
+// msgs as arrays, in memberCols and messageCols order.
+func appendWriteArgs(conv store.ConvID, last, lastAt, added int64, ms []store.Member, msgs []store.Message) []any {
+	n := len(ms)
+	var (
+		users, roles                            = make([]string, n), make([]string, n)
+		joins, reads, delivs, readAts, delivAts = make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n)
+		joinedAts, ownReads, ownAts             = make([]int64, n), make([]int64, n), make([]int64, n)
+		acks, ownAcks                           = make([][]byte, n), make([][]byte, n)
+	)
+	for i, m := range ms {
+		own := m.OwnState()
+		users[i], roles[i] = m.UserID, m.Role
+		joins[i], reads[i], delivs[i] = int64(m.JoinSeq), int64(m.ReadSeq), int64(m.DeliveredSeq)
+		readAts[i], delivAts[i], joinedAts[i], acks[i] = m.ReadAt, m.DeliveredAt, m.JoinedAt, encodeAcks(m.Acks)
+		ownReads[i], ownAts[i], ownAcks[i] = int64(own.ReadSeq), own.ReadAt, encodeAcks(own.Acks)
+	}
+	k := len(msgs)
+	var (
+		ids, convs, senders, clientIDs = make([]string, k), make([]string, k), make([]string, k), make([]string, k)
+		seqs, sentAts, receiptAts      = make([]int64, k), make([]int64, k), make([]int64, k)
+		bodies                         = make([][]byte, k)
+		receipts, settled              = make([]bool, k), make([]bool, k)
+		frRead, frUnread, frDeliv      = make([]*int64, k), make([]*int64, k), make([]*int64, k)
+	)
+	for i, m := range msgs {
+		ids[i], convs[i], senders[i], clientIDs[i] = m.ID, string(conv), m.Sender, m.ClientMsgID
+		seqs[i], sentAts[i], receiptAts[i], bodies[i] = int64(m.Seq), m.SentAt, m.ReceiptAt, []byte(m.Body)
+		receipts[i], settled[i] = m.Receipt, m.Settled
+		if f := m.Frozen; f != nil {
+			r, u, d := int64(f.Read), int64(f.Unread), int64(f.Delivered)
+			frRead[i], frUnread[i], frDeliv[i] = &r, &u, &d
+		}
+	}
+	return []any{string(conv), last, lastAt, added,
+		users, roles, joins, reads, delivs, readAts, delivAts, joinedAts, acks, ownReads, ownAts, ownAcks,
+		ids, convs, seqs, senders, clientIDs, bodies, sentAts, receipts, receiptAts, settled, frRead, frUnread, frDeliv}
 }

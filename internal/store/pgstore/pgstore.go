@@ -24,8 +24,8 @@
 // transaction, committed once, sent as two pipelined batches (pipeline.go),
 // whatever the number of operations it carries. Reads, deliveries and acks
 // (watermarks.go) are combined the same way, a round carrying every
-// conversation queued, and point lookups (lookups.go) one statement per
-// round.
+// conversation queued, and point lookups (lookups.go) one round trip per
+// round, whatever the kinds of keys queued.
 //
 // # Concurrency
 //

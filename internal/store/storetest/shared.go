@@ -25,6 +25,7 @@ func RunShared(t *testing.T, open func(t *testing.T) (a, b store.Store)) {
 	}{
 		{"SeesOtherWrites", testSharedSees},
 		{"ConcurrentSenders", testSharedConcurrentSenders},
+		{"PeerFirstMessages", testSharedPeerFirst},
 		{"ResendThroughOther", testSharedResend},
 		{"ResendConcurrent", testSharedResendConcurrent},
 		{"JoinWhileOtherAppends", testSharedJoin},
@@ -181,6 +182,31 @@ func testSharedConcurrentSenders(t *testing.T, a, b store.Store) {
 			t.Errorf("sender %s: client id %d at seq %d after client id %d", m.Sender, i, m.Seq, prev)
 		}
 		last[m.Sender] = i
+	}
+}
+
+// testSharedPeerFirst: a peer conversation's first messages, sent by both
+// parties at once through both handles, create it once: gap-free seqs,
+// both members, each message once.
+func testSharedPeerFirst(t *testing.T, a, b store.Store) {
+	for round := range 5 {
+		x, y := fmt.Sprintf("x%d", round), fmt.Sprintf("y%d", round)
+		conv := store.PeerConv(x, y)
+		appendConcurrently(t, func(w int) store.Store {
+			if w == 1 {
+				return b
+			}
+			return a
+		}, conv, []string{x, y}, 3, "first seqs of a new peer conversation")
+		for _, s := range []store.Store{a, b} {
+			if got := mustLastSeq(t, s, conv); got != 6 {
+				t.Errorf("%s: LastSeq = %d, want 6", conv, got)
+			}
+			ms, err := s.ListMembers(t.Context(), conv, "", 10)
+			if err != nil || len(ms) != 2 || ms[0].ReadSeq == 0 || ms[1].ReadSeq == 0 {
+				t.Errorf("%s: members %+v, %v; want both, each having read what it sent", conv, ms, err)
+			}
+		}
 	}
 }
 
