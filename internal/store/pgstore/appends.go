@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -136,187 +137,26 @@ func (s *Store) applyAppends(conv store.ConvID, ops []*appendOp) error {
 	}
 	slices.Sort(parties)
 
-	type result struct {
-		stored  store.Message
-		existed bool
-		err     error
-		fresh   int // index of the op whose new message this one returns, or -1
+	var results []appendResult
+	// A round is first sent without looking its client ids up: a resend is
+	// rare, and the lookup was one statement in every append. The write
+	// then inserts each message only if its client id is new, and fails
+	// the round if one was not: the round is sent again, looking them up
+	// under the conversation's lock, and answers the resends with what is
+	// stored.
+	var err error
+	for _, lookUpClientIDs := range []bool{false, true} {
+		if lookUpClientIDs && !errors.Is(err, errClientIDStored) {
+			break
+		}
+		results = make([]appendResult, len(ops))
+		for i := range results {
+			results[i].fresh = -1
+		}
+		err = s.withConn(ctx, "append to "+string(conv), func(conn *pgx.Conn) error {
+			return s.appendRound(ctx, conn, conv, ops, results, parties, senders, clientIDs, lookUpClientIDs)
+		})
 	}
-	results := make([]result, len(ops))
-	for i := range results {
-		results[i].fresh = -1
-	}
-	err := s.withConn(ctx, "append to "+string(conv), func(conn *pgx.Conn) error {
-		var (
-			last, count int64
-			convFound   bool
-			existing    []store.Message
-			locked      []store.Member
-		)
-		// A peer conversation's row is created by its first append. The
-		// insert is sent only once the row was found missing (one more
-		// round trip, once per conversation), not with every append: a
-		// statement, however cheap, is a statement PostgreSQL parses,
-		// plans and runs on every message.
-		for create := false; ; create = true {
-			b := &pgx.Batch{}
-			b.Queue("BEGIN")
-			if create {
-				b.Queue(`INSERT INTO conversations (conv) VALUES ($1) ON CONFLICT (conv) DO NOTHING`, string(conv))
-			}
-			b.Queue(`SELECT last_seq, members FROM conversations WHERE conv = $1 FOR UPDATE`, string(conv))
-			// Under the lock: every message committed before it is seen.
-			b.Queue(`SELECT `+messageCols+` FROM messages WHERE conv = $1
-				AND (sender, client_msg_id) IN (SELECT * FROM unnest($2::text[], $3::text[]))`, string(conv), senders, clientIDs)
-			b.Queue(`SELECT `+memberCols+` FROM members WHERE conv = $1 AND user_id = ANY($2) ORDER BY user_id FOR UPDATE`,
-				string(conv), parties)
-			err := func() error {
-				br := conn.SendBatch(ctx, b)
-				defer br.Close()
-				if _, err := br.Exec(); err != nil {
-					return err
-				}
-				if create {
-					if _, err := br.Exec(); err != nil {
-						return err
-					}
-				}
-				switch err := br.QueryRow().Scan(&last, &count); {
-				case err == nil:
-					convFound = true
-				case !errors.Is(err, pgx.ErrNoRows):
-					return err
-				}
-				rows, err := br.Query()
-				if err != nil {
-					return err
-				}
-				if existing, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (store.Message, error) { return scanMessage(r) }); err != nil {
-					return err
-				}
-				if rows, err = br.Query(); err != nil {
-					return err
-				}
-				if locked, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (store.Member, error) { return scanMember(r) }); err != nil {
-					return err
-				}
-				return br.Close()
-			}()
-			if err != nil {
-				return err
-			}
-			if convFound || create || !conv.IsPeer() {
-				break
-			}
-			// Nothing was locked or written: start again, creating the row.
-			if _, err := conn.Exec(ctx, "ROLLBACK"); err != nil {
-				return err
-			}
-		}
-		if !convFound {
-			for i := range results {
-				results[i].err = notFound("append to %s: group", conv)
-			}
-			_, err := conn.Exec(ctx, "ROLLBACK")
-			return err
-		}
-		byClient := make(map[clientKey]store.Message, len(existing))
-		for _, m := range existing {
-			byClient[clientKey{m.Sender, m.ClientMsgID}] = m
-		}
-		members := make(map[string]*store.Member, len(locked))
-		for i := range locked {
-			members[locked[i].UserID] = &locked[i]
-		}
-		newInRound := map[clientKey]int{} // client id -> index of the op that stores it
-		var (
-			dirty    []string
-			inserted []store.Message
-			lastAt   int64
-			added    int64
-			// The webhook outbox of the new messages, written in the
-			// same transaction: nothing for a message that existed.
-			hooks hookWrites
-		)
-		for i, op := range ops {
-			m := op.m
-			key := clientKey{m.Sender, m.ClientMsgID}
-			if m.ClientMsgID != "" {
-				if orig, ok := byClient[key]; ok {
-					results[i].stored, results[i].existed = orig, true
-					continue
-				}
-				if j, ok := newInRound[key]; ok {
-					results[i].existed, results[i].fresh = true, j
-					continue
-				}
-			}
-			sender := members[m.Sender]
-			switch {
-			case conv.IsGroup():
-				if sender == nil {
-					results[i].err = notFound("append to %s: sender %q is not a member", conv, m.Sender)
-					continue
-				}
-			default:
-				if a, b := conv.Peers(); m.Sender != a && m.Sender != b {
-					results[i].err = notFound("append to %s: sender %q is not a member", conv, m.Sender)
-					continue
-				}
-				if sender == nil && last > 0 {
-					// The conversation exists and the sender was removed.
-					results[i].err = notFound("append to %s: sender %q is not a member", conv, m.Sender)
-					continue
-				}
-				if last == 0 {
-					// First append: the conversation comes into being with
-					// both parties, whichever of them already has a record.
-					a, b := conv.Peers()
-					for _, p := range []string{a, b} {
-						if members[p] == nil {
-							members[p] = &store.Member{UserID: p, Role: "member", JoinSeq: 1, JoinedAt: m.SentAt}
-							dirty = append(dirty, p)
-							added++
-						}
-					}
-					sender = members[m.Sender]
-				}
-			}
-			last++
-			m.Seq = uint64(last)
-			if m.Receipt && m.ReceiptAt == 0 {
-				m.ReceiptAt = m.SentAt
-			}
-			// The sender has read what it sent. Max, not assignment: a
-			// watermark may already be above last_seq.
-			// A send is a shared read on both levels (store.Member.ReadShared).
-			sender.ReadShared(m.Seq, m.SentAt)
-			if !slices.Contains(dirty, m.Sender) {
-				dirty = append(dirty, m.Sender)
-			}
-			hooks.add(m)
-			m.Hooks = nil // never stored nor returned
-			results[i].stored = m
-			inserted = append(inserted, m)
-			lastAt = m.SentAt
-			if m.ClientMsgID != "" {
-				newInRound[key] = i
-			}
-		}
-		if len(inserted) == 0 {
-			_, err := conn.Exec(ctx, "ROLLBACK")
-			return err
-		}
-		w := &pgx.Batch{}
-		slices.Sort(dirty)
-		dirtyMembers := make([]store.Member, len(dirty))
-		for i, u := range dirty {
-			dirtyMembers[i] = *members[u]
-		}
-		w.Queue(appendWriteSQL, appendWriteArgs(conv, last, lastAt, added, dirtyMembers, inserted)...)
-		hooks.queue(w)
-		return commitBatch(ctx, conn, w)
-	})
 	if err != nil {
 		return err
 	}
@@ -328,6 +168,207 @@ func (s *Store) applyAppends(conv store.ConvID, ops []*appendOp) error {
 		op.stored, op.existed, op.err = r.stored, r.existed, r.err
 	}
 	return nil
+}
+
+// errClientIDStored is a round that found a client id already stored
+// when it wrote its messages: nothing of it was written.
+var errClientIDStored = errors.New("pgstore: append: a client id is stored already")
+
+// clientIDStoredMark names errClientIDStored in the statement's error.
+const clientIDStoredMark = "seen: client id stored"
+
+// appendResult is what one append of a round comes to.
+type appendResult struct {
+	stored  store.Message
+	existed bool
+	err     error
+	fresh   int // index of the op whose new message this one returns, or -1
+}
+
+// appendRound runs one attempt of a round on conn, in one transaction,
+// setting results. Unless lookUpClientIDs, the stored messages of the
+// round's client ids are not read: a message whose client id turns out
+// stored fails the attempt with errClientIDStored, having written nothing.
+func (s *Store) appendRound(ctx context.Context, conn *pgx.Conn, conv store.ConvID, ops []*appendOp, results []appendResult,
+	parties, senders, clientIDs []string, lookUpClientIDs bool) error {
+	var (
+		last, count int64
+		convFound   bool
+		existing    []store.Message
+		locked      []store.Member
+	)
+	// A peer conversation's row is created by its first append. The
+	// insert is sent only once the row was found missing (one more
+	// round trip, once per conversation), not with every append: a
+	// statement, however cheap, is a statement PostgreSQL parses,
+	// plans and runs on every message.
+	for create := false; ; create = true {
+		b := &pgx.Batch{}
+		b.Queue("BEGIN")
+		if create {
+			b.Queue(`INSERT INTO conversations (conv) VALUES ($1) ON CONFLICT (conv) DO NOTHING`, string(conv))
+		}
+		b.Queue(`SELECT last_seq, members FROM conversations WHERE conv = $1 FOR UPDATE`, string(conv))
+		if lookUpClientIDs {
+			// Under the lock: every message committed before it is seen.
+			b.Queue(`SELECT `+messageCols+` FROM messages WHERE conv = $1
+				AND (sender, client_msg_id) IN (SELECT * FROM unnest($2::text[], $3::text[]))`, string(conv), senders, clientIDs)
+		}
+		b.Queue(`SELECT `+memberCols+` FROM members WHERE conv = $1 AND user_id = ANY($2) ORDER BY user_id FOR UPDATE`,
+			string(conv), parties)
+		err := func() error {
+			br := conn.SendBatch(ctx, b)
+			defer br.Close()
+			if _, err := br.Exec(); err != nil {
+				return err
+			}
+			if create {
+				if _, err := br.Exec(); err != nil {
+					return err
+				}
+			}
+			switch err := br.QueryRow().Scan(&last, &count); {
+			case err == nil:
+				convFound = true
+			case !errors.Is(err, pgx.ErrNoRows):
+				return err
+			}
+			if lookUpClientIDs {
+				rows, err := br.Query()
+				if err != nil {
+					return err
+				}
+				if existing, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (store.Message, error) { return scanMessage(r) }); err != nil {
+					return err
+				}
+			}
+			rows, err := br.Query()
+			if err != nil {
+				return err
+			}
+			if locked, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (store.Member, error) { return scanMember(r) }); err != nil {
+				return err
+			}
+			return br.Close()
+		}()
+		if err != nil {
+			return err
+		}
+		if convFound || create || !conv.IsPeer() {
+			break
+		}
+		// Nothing was locked or written: start again, creating the row.
+		if _, err := conn.Exec(ctx, "ROLLBACK"); err != nil {
+			return err
+		}
+	}
+	if !convFound {
+		for i := range results {
+			results[i].err = notFound("append to %s: group", conv)
+		}
+		_, err := conn.Exec(ctx, "ROLLBACK")
+		return err
+	}
+	byClient := make(map[clientKey]store.Message, len(existing))
+	for _, m := range existing {
+		byClient[clientKey{m.Sender, m.ClientMsgID}] = m
+	}
+	members := make(map[string]*store.Member, len(locked))
+	for i := range locked {
+		members[locked[i].UserID] = &locked[i]
+	}
+	newInRound := map[clientKey]int{} // client id -> index of the op that stores it
+	var (
+		dirty    []string
+		inserted []store.Message
+		lastAt   int64
+		added    int64
+		// The webhook outbox of the new messages, written in the
+		// same transaction: nothing for a message that existed.
+		hooks hookWrites
+	)
+	for i, op := range ops {
+		m := op.m
+		key := clientKey{m.Sender, m.ClientMsgID}
+		if m.ClientMsgID != "" {
+			if orig, ok := byClient[key]; ok {
+				results[i].stored, results[i].existed = orig, true
+				continue
+			}
+			if j, ok := newInRound[key]; ok {
+				results[i].existed, results[i].fresh = true, j
+				continue
+			}
+		}
+		sender := members[m.Sender]
+		switch {
+		case conv.IsGroup():
+			if sender == nil {
+				results[i].err = notFound("append to %s: sender %q is not a member", conv, m.Sender)
+				continue
+			}
+		default:
+			if a, b := conv.Peers(); m.Sender != a && m.Sender != b {
+				results[i].err = notFound("append to %s: sender %q is not a member", conv, m.Sender)
+				continue
+			}
+			if sender == nil && last > 0 {
+				// The conversation exists and the sender was removed.
+				results[i].err = notFound("append to %s: sender %q is not a member", conv, m.Sender)
+				continue
+			}
+			if last == 0 {
+				// First append: the conversation comes into being with
+				// both parties, whichever of them already has a record.
+				a, b := conv.Peers()
+				for _, p := range []string{a, b} {
+					if members[p] == nil {
+						members[p] = &store.Member{UserID: p, Role: "member", JoinSeq: 1, JoinedAt: m.SentAt}
+						dirty = append(dirty, p)
+						added++
+					}
+				}
+				sender = members[m.Sender]
+			}
+		}
+		last++
+		m.Seq = uint64(last)
+		if m.Receipt && m.ReceiptAt == 0 {
+			m.ReceiptAt = m.SentAt
+		}
+		// The sender has read what it sent. Max, not assignment: a
+		// watermark may already be above last_seq.
+		// A send is a shared read on both levels (store.Member.ReadShared).
+		sender.ReadShared(m.Seq, m.SentAt)
+		if !slices.Contains(dirty, m.Sender) {
+			dirty = append(dirty, m.Sender)
+		}
+		hooks.add(m)
+		m.Hooks = nil // never stored nor returned
+		results[i].stored = m
+		inserted = append(inserted, m)
+		lastAt = m.SentAt
+		if m.ClientMsgID != "" {
+			newInRound[key] = i
+		}
+	}
+	if len(inserted) == 0 {
+		_, err := conn.Exec(ctx, "ROLLBACK")
+		return err
+	}
+	w := &pgx.Batch{}
+	slices.Sort(dirty)
+	dirtyMembers := make([]store.Member, len(dirty))
+	for i, u := range dirty {
+		dirtyMembers[i] = *members[u]
+	}
+	w.Queue(appendWriteSQL, appendWriteArgs(conv, last, lastAt, added, dirtyMembers, inserted)...)
+	hooks.queue(w)
+	err := commitBatch(ctx, conn, w)
+	if pgErr := (*pgconn.PgError)(nil); errors.As(err, &pgErr) && strings.Contains(pgErr.Message, clientIDStoredMark) {
+		return errClientIDStored
+	}
+	return err
 }
 
 // appendWriteSQL writes a round of appends in one statement: the
@@ -345,10 +386,16 @@ const appendWriteSQL = `WITH conv AS (
 		ON CONFLICT (conv, user_id) DO UPDATE SET role = EXCLUDED.role, join_seq = EXCLUDED.join_seq,
 			read_seq = EXCLUDED.read_seq, delivered_seq = EXCLUDED.delivered_seq, read_at = EXCLUDED.read_at,
 			delivered_at = EXCLUDED.delivered_at, joined_at = EXCLUDED.joined_at, acks = EXCLUDED.acks,
-			own_read_seq = EXCLUDED.own_read_seq, own_read_at = EXCLUDED.own_read_at, own_acks = EXCLUDED.own_acks)
-	INSERT INTO messages (` + messageCols + `)
-	SELECT * FROM unnest($17::text[], $18::text[], $19::bigint[], $20::text[], $21::text[], $22::bytea[], $23::bigint[],
-		$24::boolean[], $25::bigint[], $26::boolean[], $27::bigint[], $28::bigint[], $29::bigint[])`
+			own_read_seq = EXCLUDED.own_read_seq, own_read_at = EXCLUDED.own_read_at, own_acks = EXCLUDED.own_acks),
+	written AS (
+		INSERT INTO messages (` + messageCols + `)
+		SELECT * FROM unnest($17::text[], $18::text[], $19::bigint[], $20::text[], $21::text[], $22::bytea[], $23::bigint[],
+			$24::boolean[], $25::bigint[], $26::boolean[], $27::bigint[], $28::bigint[], $29::bigint[])
+		ON CONFLICT (conv, sender, client_msg_id) WHERE client_msg_id <> '' DO NOTHING
+		RETURNING 1)
+	SELECT CASE WHEN count(*) = cardinality($17::text[]) THEN 0
+		ELSE ('` + clientIDStoredMark + `: ' || count(*) || ' of ' || cardinality($17::text[]) || ' written')::int END
+	FROM written`
 
 // appendWriteArgs are appendWriteSQL's arguments: the columns of ms and
 // msgs as arrays, in memberCols and messageCols order.

@@ -40,6 +40,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"AppendConcurrentManyConvs", testAppendConcurrentManyConvs},
 		{"AppendIdempotent", testAppendIdempotent},
 		{"AppendIdempotentConcurrent", testAppendIdempotentConcurrent},
+		{"AppendResendBesideNew", testAppendResendBesideNew},
 		{"AppendPeerCreatesConversation", testAppendPeer},
 		{"AppendGroupNotMember", testAppendGroupNotMember},
 		{"AddMembers", testAddMembers},
@@ -405,6 +406,55 @@ func testAppendIdempotent(t *testing.T, s store.Store) {
 	conv2 := mustCreateGroup(t, s, "g2", "alice")
 	if got := mustAppend(t, s, msg(conv2, "alice", "c1", 4000)); got.Seq != 1 {
 		t.Errorf("c1 in another conversation: got seq %d, want 1", got.Seq)
+	}
+}
+
+// testAppendResendBesideNew: resends sent at once with new messages (so,
+// on a store that combines appends, in the same rounds) get the stored
+// message, and the new ones get gap-free seqs: a round that found a
+// client id stored wrote nothing twice and lost nothing.
+func testAppendResendBesideNew(t *testing.T, s store.Store) {
+	conv := mustCreateGroup(t, s, "g", "alice", "bob")
+	first := mustAppend(t, s, msg(conv, "alice", "c0", 1))
+	const n = 12
+	var (
+		wg   sync.WaitGroup
+		mu   sync.Mutex
+		seqs []uint64
+	)
+	for i := range n {
+		wg.Go(func() {
+			m := msg(conv, "bob", fmt.Sprint("b", i), int64(10+i))
+			resend := i%3 == 0
+			if resend {
+				m = msg(conv, "alice", "c0", int64(10+i))
+			}
+			got, existed, err := s.Append(t.Context(), m)
+			switch {
+			case err != nil:
+				t.Errorf("Append %d: %v", i, err)
+			case resend && (!existed || got.ID != first.ID || got.Seq != first.Seq):
+				t.Errorf("resend %d = %s at %d, existed %v; want %s at %d, existed", i, got.ID, got.Seq, existed, first.ID, first.Seq)
+			case !resend && existed:
+				t.Errorf("new message %d: existed", i)
+			case !resend:
+				mu.Lock()
+				seqs = append(seqs, got.Seq)
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	slices.Sort(seqs)
+	var want []uint64
+	for seq := first.Seq + 1; len(want) < len(seqs); seq++ {
+		want = append(want, seq)
+	}
+	if diff := cmp.Diff(want, seqs); diff != "" {
+		t.Errorf("seqs of the new messages (-want +got):\n%s", diff)
+	}
+	if got := mustLastSeq(t, s, conv); got != first.Seq+uint64(len(seqs)) {
+		t.Errorf("LastSeq = %d, want %d", got, first.Seq+uint64(len(seqs)))
 	}
 }
 
