@@ -86,8 +86,11 @@ type Store struct {
 	store.WatermarkFront
 
 	pool *pgxpool.Pool
-	log  *slog.Logger
-	obs  store.Observer
+	// lookPool is the combined lookups' connection (lookups.go), with
+	// generic plans forced.
+	lookPool *pgxpool.Pool
+	log      *slog.Logger
+	obs      store.Observer
 
 	// ctx is canceled when Close starts: the combiners' transactions run
 	// under it (no caller's context is theirs alone), so a combiner stuck
@@ -164,16 +167,33 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 		pool.Close()
 		return nil, err
 	}
+	// The combined lookups (lookups.go) run on a connection of their own,
+	// one round at a time, with generic plans forced. Their statements
+	// probe primary keys by arrays of keys: PostgreSQL's default chose a
+	// custom plan for most executions (each array makes a new one), and
+	// planning cost it about as much as running them. A generic plan is
+	// the same index probe for any array. The writes keep the default:
+	// generically planned, the watermark UPDATE's join on its array
+	// becomes a scan of the members table.
+	lcfg := cfg.Copy()
+	lcfg.ConnConfig.RuntimeParams["plan_cache_mode"] = "force_generic_plan"
+	lcfg.MaxConns, lcfg.MinConns = 1, 0
+	lookPool, err := pgxpool.NewWithConfig(ctx, lcfg)
+	if err != nil {
+		pool.Close()
+		return nil, classify("open", err)
+	}
 	sctx, cancel := context.WithCancel(context.Background())
 	s := &Store{
-		pool:   pool,
-		log:    opts.Logger,
-		obs:    opts.Observer,
-		ctx:    sctx,
-		cancel: cancel,
-		wm:     make(map[store.ConvID]*wmQueue),
-		ap:     make(map[store.ConvID]*appendQueue),
-		look:   newFinder(pool),
+		pool:     pool,
+		log:      opts.Logger,
+		obs:      opts.Observer,
+		ctx:      sctx,
+		cancel:   cancel,
+		wm:       make(map[store.ConvID]*wmQueue),
+		ap:       make(map[store.ConvID]*appendQueue),
+		look:     newFinder(lookPool),
+		lookPool: lookPool,
 	}
 	s.WatermarkFront.Run = s.watermarks
 	return s, nil
@@ -195,6 +215,7 @@ func (s *Store) Close() error {
 	// empty round.
 	_ = s.routines.Wait(context.Background())
 	s.closeLockConn()
+	s.lookPool.Close()
 	s.pool.Close()
 	return nil
 }
