@@ -323,6 +323,12 @@ func (s *Service) ownReadMoved(ctx context.Context, ref convRef, c Caller, after
 	if after.UserID == "" || after.OwnReadSeq() <= ref.member.OwnReadSeq() {
 		return
 	}
+	// Asked before the event is built: most readers have no other device,
+	// and building it (the list of one, the event put in an interface)
+	// cost every ack two allocations.
+	if !s.reachesUser(c.UserID, c.ConnID) {
+		return
+	}
 	s.publish(ctx, []string{c.UserID}, c.ConnID, protocol.EventConversationRead, protocol.ConversationReadEvent{
 		Conversation: ref.wire, UserID: c.UserID, Seq: after.OwnReadSeq(),
 	})

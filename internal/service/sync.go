@@ -102,6 +102,11 @@ func (s *Service) recordSent(ctx context.Context, m store.Message) {
 // missed the op learns of the loss (a reconnect, a silent node) and
 // reloads.
 func (s *Service) publishSync(ctx context.Context, op syncOp) {
+	if s.single {
+		// No other node: encoding op (a reflective json.Marshal and its
+		// allocations on every ack) would be for nobody.
+		return
+	}
 	data, err := json.Marshal(op)
 	if err != nil {
 		s.log.ErrorContext(ctx, "encode sync op", "err", err)
@@ -182,6 +187,9 @@ func (s *Service) SyncLost(reason string) {
 // engine locked (the changes it waits for need the lock) nor from the
 // bus's delivery goroutine.
 func (s *Service) syncBarrier(ctx context.Context) error {
+	if s.single {
+		return nil // no other node publishes changes to wait for
+	}
 	once, _ := ctx.Value(barrierKey{}).(*barrierOnce)
 	if once == nil {
 		return s.barrier(ctx)
@@ -262,6 +270,9 @@ func (s *Service) addChanges(conv store.ConvID, reader string, chs []receiptChan
 // node coming or going moves only its own share), so that a sender gets
 // one stream of events whichever nodes its readers use.
 func (s *Service) coalesces(conv store.ConvID) bool {
+	if s.single {
+		return true // and no list of nodes allocated per ack to say so
+	}
 	self, live := s.bus.Nodes()
 	if len(live) <= 1 {
 		return true
