@@ -150,3 +150,23 @@ func FuzzDeliveredParamsFastMatchesEncodingJSON(f *testing.F) {
 func FuzzConversationReadParamsFastMatchesEncodingJSON(f *testing.F) {
 	fuzzFastMatches(f, seqParamsSeeds, decodeConversationReadParamsFast)
 }
+
+// A read ack's params cost the strings and the list the result holds and
+// nothing more: keys are compared in place and a conversation's type is
+// the protocol's constant.
+func TestReadParamsFastAllocatesOnlyTheResult(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector allocates")
+	}
+	raw := []byte(`{"conversation":{"type":"group","id":"ipa-g"},"msgIds":["01JDXQ4Z8K2M3N4P5Q6R7S8T9V"]}`)
+	var p protocol.ReadParams
+	got := testing.AllocsPerRun(100, func() {
+		if !decodeReadParamsFast(raw, &p) {
+			t.Fatal("plain params left the fast path")
+		}
+	})
+	// The conversation's id, the list of ids, the one id.
+	if got > 3 {
+		t.Errorf("decoding a read ack's params: %v allocations, want at most 3", got)
+	}
+}

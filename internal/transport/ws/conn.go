@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"io"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -166,11 +165,13 @@ func (c *conn) readLoop() (closing bool) {
 			cancel()
 			return false
 		}
-		data, err := io.ReadAll(io.LimitReader(r, limit+1))
+		buf := frameBufs.Get().(*[]byte)
+		data, err := readFrameInto(r, (*buf)[:0], limit)
 		cancel()
 		if err != nil {
 			return false
 		}
+		*buf = data
 		if c.stream != nil {
 			c.stream.frame(len(data))
 		}
@@ -187,15 +188,28 @@ func (c *conn) readLoop() (closing bool) {
 			}
 			continue
 		}
-		if stop := c.handleFrame(data); stop {
+		stop, done := c.handleFrame(data)
+		if done && cap(data) <= maxPooledFrame {
+			frameBufs.Put(buf)
+		}
+		if stop {
 			return true
 		}
 	}
 }
 
 // handleFrame parses one frame and runs it; it reports whether the
-// connection must stop reading.
-func (c *conn) handleFrame(data []byte) (stop bool) {
+// connection must stop reading, and with done that nothing holds data any
+// more: the request was run and answered on the reader, so its buffer
+// may be used again.
+func (c *conn) handleFrame(data []byte) (stop, done bool) {
+	stop = c.handleFrameFrom(data, &done)
+	return stop, done
+}
+
+// handleFrameFrom is handleFrame; it sets *done where a request ran on
+// the reader.
+func (c *conn) handleFrameFrom(data []byte, done *bool) (stop bool) {
 	id, req, pe := parseRequest(data)
 	if pe != nil {
 		return c.protocolError(id, pe)
@@ -260,6 +274,7 @@ func (c *conn) handleFrame(data []byte) (stop bool) {
 	j := job{id: id, req: req, page: page}
 	if c.runInline(req) {
 		c.runJob(j)
+		*done = true
 		return false
 	}
 	c.run(j)
