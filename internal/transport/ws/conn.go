@@ -52,11 +52,13 @@ type conn struct {
 	pages chan struct{} // the same for requests answered with pages of messages
 	ping  *time.Timer   // pings the client; no goroutine while it waits
 
-	// The send queue costs nothing while empty, and a writer goroutine runs
-	// only while there is something to write: an idle connection holds one
-	// goroutine (its reader) and no queue. See queue.go.
+	// The send queue costs only its last array (a few frames' slots) while
+	// empty, and a writer goroutine runs only while there is something to
+	// write: an idle connection holds one goroutine (its reader). See
+	// queue.go.
 	qmu       sync.Mutex
 	queue     []outFrame     // guarded by qmu: frames to write, in order
+	spare     []outFrame     // guarded by qmu: a drained queue's array, empty, for the next
 	events    int            // guarded by qmu: events in queue (capped at SendQueue)
 	qbytes    int64          // guarded by qmu: bytes queued or being written, not yet written
 	evbytes   int64          // guarded by qmu: the part of qbytes that is events
