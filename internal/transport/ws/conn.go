@@ -264,14 +264,20 @@ func (c *conn) handleFrameFrom(data []byte, done *bool) (stop bool) {
 			return false
 		}
 	}
+	// A slot free, as it almost always is, is taken without a select
+	// over two channels (the runtime locks both for one).
 	select {
 	case c.sem <- struct{}{}:
-	case <-c.ctx.Done():
-		if page {
-			<-c.pages
+	default:
+		select {
+		case c.sem <- struct{}{}:
+		case <-c.ctx.Done():
+			if page {
+				<-c.pages
+			}
+			c.inflight.Done()
+			return false
 		}
-		c.inflight.Done()
-		return false
 	}
 	j := job{id: id, req: req, page: page}
 	if c.runInline(req) {

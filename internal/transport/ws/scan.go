@@ -1,5 +1,10 @@
 package ws
 
+import (
+	"encoding/binary"
+	"math/bits"
+)
+
 // A validating scanner for the request envelope. json.Valid took about a
 // twentieth of a read ack's instructions (its scanner calls a state
 // function per byte), and the envelope walk then went over the frame
@@ -110,12 +115,27 @@ func scanArray(b []byte, i, depth int) int {
 // character, only JSON's escapes. (UTF-8 is checked apart, as by
 // encoding/json, whose grammar does not look at it.)
 func scanString(b []byte, i int) int {
-	for i++; i < len(b); i++ {
-		c := b[i]
-		if c >= 0x20 && c != '"' && c != '\\' {
-			continue
+	i++
+	for {
+		// Eight bytes at a time to the next byte that ends the string,
+		// escapes or is a control character: most strings are ids, all
+		// plain.
+		for len(b)-i >= 8 {
+			m := special8(binary.LittleEndian.Uint64(b[i:]))
+			if m != 0 {
+				i += bits.TrailingZeros64(m) >> 3
+				goto special
+			}
+			i += 8
 		}
-		switch c {
+		for i < len(b) && b[i] >= 0x20 && b[i] != '"' && b[i] != '\\' {
+			i++
+		}
+		if i >= len(b) {
+			return -1
+		}
+	special:
+		switch b[i] {
 		case '"':
 			return i + 1
 		case '\\':
@@ -133,11 +153,29 @@ func scanString(b []byte, i int) int {
 			default:
 				return -1
 			}
+			i++
 		default:
 			return -1 // a control character
 		}
 	}
-	return -1
+}
+
+// Bytes repeated in every byte of a word, for special8.
+const (
+	ones  = 0x0101010101010101
+	highs = 0x8080808080808080
+)
+
+// special8 returns a mask of the eight bytes of v (little-endian: the
+// first is the lowest) whose lowest set bit is the high bit of the first
+// quote, backslash or byte below 0x20, and zero if there is none.
+// (x - ones) &^ x has a byte's high bit set where x has a zero byte, and
+// (v - 0x20*ones) &^ v where v has a byte below 0x20; a borrow can set
+// bits above a byte found, never below the first.
+func special8(v uint64) uint64 {
+	q := v ^ ('"' * ones)
+	s := v ^ ('\\' * ones)
+	return ((q-ones)&^q | (s-ones)&^s | (v-0x20*ones)&^v) & highs
 }
 
 // scanNumber scans the number that starts at b[i]: -?(0|[1-9][0-9]*),
