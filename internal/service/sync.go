@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"hash/fnv"
+	"slices"
 	"sync"
 
 	"github.com/seen-im/seen/internal/bus"
@@ -64,11 +65,7 @@ func (op syncOp) apply(e *receipts.Conv) error {
 		_, _, _, _, err := e.DeliverUpTo(op.User, op.Seq, op.At)
 		return err
 	case opAcks:
-		for _, seq := range op.Seqs {
-			if _, _, err := e.ReadOne(op.User, seq, op.At); err != nil {
-				return err
-			}
-		}
+		return readEach(e, op.User, op.Seqs, op.At)
 	case opTrack:
 		e.Track(*op.T)
 	case opUntrack:
@@ -84,6 +81,27 @@ func (op syncOp) apply(e *receipts.Conv) error {
 func (s *Service) applyOp(ctx context.Context, op syncOp) {
 	s.applyEngine(ctx, op.Conv, op.apply)
 	s.publishSync(ctx, op)
+}
+
+// readEach applies user's single reads of seqs at at: opAcks.
+func readEach(e *receipts.Conv, user string, seqs []uint64, at int64) error {
+	for _, seq := range seqs {
+		if _, _, err := e.ReadOne(user, seq, at); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// applyAcks is applyOp of an opAcks op, with seqs not kept: the op sent
+// to other nodes has a copy. The ack path calls it for every ack, and an
+// op built for applyOp put its list on the heap (the op's encoding keeps
+// it, as far as the compiler can tell), even on a single node.
+func (s *Service) applyAcks(ctx context.Context, conv store.ConvID, user string, seqs []uint64, at int64) {
+	s.applyEngine(ctx, conv, func(e *receipts.Conv) error { return readEach(e, user, seqs, at) })
+	if !s.single {
+		s.publishSync(ctx, syncOp{Kind: opAcks, Conv: conv, User: user, Seqs: slices.Clone(seqs), At: at})
+	}
 }
 
 // recordSent applies a message just stored: tracked if it asks for
@@ -256,7 +274,8 @@ func (s *Service) changed(ctx context.Context, conv store.ConvID, reader string,
 		s.addChanges(conv, reader, chs)
 		return
 	}
-	s.publishSync(ctx, syncOp{Kind: opChanged, Conv: conv, User: reader, Changes: chs})
+	// A copy: chs is the caller's, often on its stack.
+	s.publishSync(ctx, syncOp{Kind: opChanged, Conv: conv, User: reader, Changes: slices.Clone(chs)})
 }
 
 func (s *Service) addChanges(conv store.ConvID, reader string, chs []receiptChange) {
