@@ -1,6 +1,11 @@
 package service
 
-import "github.com/seen-im/seen/protocol"
+import (
+	"encoding/binary"
+	"math/bits"
+
+	"github.com/seen-im/seen/protocol"
+)
 
 // decodeReadParamsFast decodes message.read's params, the request every
 // ack makes, without reflection, for the plain form clients send:
@@ -246,7 +251,16 @@ func plainBytes(b []byte, i int) ([]byte, int, bool) {
 	if i >= len(b) || b[i] != '"' {
 		return nil, 0, false
 	}
-	for j := i + 1; j < len(b); j++ {
+	j := i + 1
+	// Eight bytes at a time to the first that is not printable ASCII
+	// other than '\\' and '"': ids are long runs of plain bytes.
+	for ; len(b)-j >= 8; j += 8 {
+		if m := notPlain8(binary.LittleEndian.Uint64(b[j:])); m != 0 {
+			j += bits.TrailingZeros64(m) >> 3
+			break
+		}
+	}
+	for ; j < len(b); j++ {
 		switch c := b[j]; {
 		case c == '"':
 			return b[i+1 : j], j + 1, true
@@ -255,6 +269,24 @@ func plainBytes(b []byte, i int) ([]byte, int, bool) {
 		}
 	}
 	return nil, 0, false
+}
+
+// Bytes repeated in every byte of a word, for notPlain8.
+const (
+	ones  = 0x0101010101010101
+	highs = 0x8080808080808080
+)
+
+// notPlain8 returns a mask of the eight bytes of v (little-endian: the
+// first is the lowest) whose lowest set bit is the high bit of the first
+// byte that is a quote, a backslash, below 0x20 or above 0x7e, and zero if
+// there is none. (x - ones) &^ x flags zero bytes of x, (v - 0x20*ones)
+// &^ v bytes below 0x20, (v + ones) | v bytes above 0x7e; a carry or a
+// borrow can flag bytes above one found, never below the first.
+func notPlain8(v uint64) uint64 {
+	q := v ^ ('"' * ones)
+	s := v ^ ('\\' * ones)
+	return ((q-ones)&^q | (s-ones)&^s | (v-0x20*ones)&^v | (v + ones) | v) & highs
 }
 
 // convType returns a conversation's type, the protocol's constant for the
