@@ -5,7 +5,6 @@ package metrics
 import (
 	"context"
 	"errors"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -39,9 +38,8 @@ type Metrics struct {
 	// Webhooks: the webhook dispatcher's metrics (webhooks.go).
 	Webhooks
 
-	// storeOps caches StoreHook's series per operation: op string ->
-	// *storeOpInstruments.
-	storeOps sync.Map
+	// storeOps caches StoreHook's series per operation.
+	storeOps LabelCache[*storeOpInstruments]
 }
 
 // New creates the collectors and registers them, with the Go and process
@@ -149,11 +147,9 @@ type storeOpInstruments struct {
 
 // storeOp returns op's instruments, creating them on first use.
 func (m *Metrics) storeOp(op string) *storeOpInstruments {
-	if o, ok := m.storeOps.Load(op); ok {
-		return o.(*storeOpInstruments)
-	}
-	o, _ := m.storeOps.LoadOrStore(op, &storeOpInstruments{inflight: m.StoreInflight.WithLabelValues(op)})
-	return o.(*storeOpInstruments)
+	return m.storeOps.Get(op, func() *storeOpInstruments {
+		return &storeOpInstruments{inflight: m.StoreInflight.WithLabelValues(op)}
+	})
 }
 
 // observer returns the duration series of op with result r. Two callers

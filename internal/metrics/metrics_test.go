@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -94,5 +96,38 @@ func BenchmarkStoreHook(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		_ = m.StoreHook(ctx, "Watermarks", call)
+	}
+}
+
+// A LabelCache keeps the first value made for a label and hands it to
+// every caller, concurrent first callers included; other labels are kept
+// apart; a lookup of a kept label allocates nothing.
+func TestLabelCache(t *testing.T) {
+	var c LabelCache[*int]
+	var made atomic.Int32
+	mk := func() *int { made.Add(1); return new(int) }
+	var wg sync.WaitGroup
+	got := make([]*int, 8)
+	for i := range got {
+		wg.Go(func() { got[i] = c.Get("a", mk) })
+	}
+	wg.Wait()
+	for i, p := range got {
+		if p != got[0] {
+			t.Fatalf("caller %d got another value for the same label", i)
+		}
+	}
+	if b := c.Get("b", mk); b == got[0] {
+		t.Error("label b got label a's value")
+	}
+	if c.Get("a", mk) != got[0] {
+		t.Error("label a's value changed once b was added")
+	}
+	n := made.Load()
+	if allocs := testing.AllocsPerRun(100, func() { c.Get("a", mk) }); allocs != 0 {
+		t.Errorf("a lookup of a kept label: %v allocations, want none", allocs)
+	}
+	if made.Load() != n {
+		t.Error("a kept label's value made again")
 	}
 }

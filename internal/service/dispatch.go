@@ -127,7 +127,12 @@ func (s *Service) Dispatch(ctx context.Context, c Caller, method string, raw jso
 		}
 		return nil, &protocol.Error{Code: protocol.CodeMethodNotFound, Message: fmt.Sprintf("no such method %q", method)}
 	}
-	res, err := h(withBarrierOnce(ctx), c, raw)
+	if !s.single {
+		// On a single node syncBarrier waits for nothing: no per-request
+		// value (two allocations) to make it wait once.
+		ctx = withBarrierOnce(ctx)
+	}
+	res, err := h(ctx, c, raw)
 	if err != nil {
 		var pe *protocol.Error
 		if errors.As(err, &pe) {

@@ -1,6 +1,11 @@
 package service
 
-import "github.com/seen-im/seen/protocol"
+import (
+	"encoding/binary"
+	"math/bits"
+
+	"github.com/seen-im/seen/protocol"
+)
 
 // decodeReadParamsFast decodes message.read's params, the request every
 // ack makes, without reflection, for the plain form clients send:
@@ -14,15 +19,15 @@ import "github.com/seen-im/seen/protocol"
 func decodeReadParamsFast(b []byte, p *protocol.ReadParams) bool {
 	*p = protocol.ReadParams{}
 	var seenConv, seenIDs, seenPrivate bool
-	return objectFast(b, func(key string, i int) (int, bool) {
+	return objectFast(b, func(key []byte, i int) (int, bool) {
 		switch {
-		case key == "conversation" && !seenConv:
+		case string(key) == "conversation" && !seenConv:
 			seenConv = true
 			return conversationFast(b, i, &p.Conversation)
-		case key == "msgIds" && !seenIDs:
+		case string(key) == "msgIds" && !seenIDs:
 			seenIDs = true
 			return stringsFast(b, i, &p.MsgIDs)
-		case key == "private" && !seenPrivate:
+		case string(key) == "private" && !seenPrivate:
 			seenPrivate = true
 			return boolFast(b, i, &p.Private)
 		}
@@ -36,12 +41,12 @@ func decodeReadParamsFast(b []byte, p *protocol.ReadParams) bool {
 func decodeDeliveredParamsFast(b []byte, p *protocol.DeliveredParams) bool {
 	*p = protocol.DeliveredParams{}
 	var seenConv, seenSeq bool
-	return objectFast(b, func(key string, i int) (int, bool) {
+	return objectFast(b, func(key []byte, i int) (int, bool) {
 		switch {
-		case key == "conversation" && !seenConv:
+		case string(key) == "conversation" && !seenConv:
 			seenConv = true
 			return conversationFast(b, i, &p.Conversation)
-		case key == "seq" && !seenSeq:
+		case string(key) == "seq" && !seenSeq:
 			seenSeq = true
 			return uintFast(b, i, &p.Seq)
 		}
@@ -54,15 +59,15 @@ func decodeDeliveredParamsFast(b []byte, p *protocol.DeliveredParams) bool {
 func decodeConversationReadParamsFast(b []byte, p *protocol.ConversationReadParams) bool {
 	*p = protocol.ConversationReadParams{}
 	var seenConv, seenSeq, seenPrivate bool
-	return objectFast(b, func(key string, i int) (int, bool) {
+	return objectFast(b, func(key []byte, i int) (int, bool) {
 		switch {
-		case key == "conversation" && !seenConv:
+		case string(key) == "conversation" && !seenConv:
 			seenConv = true
 			return conversationFast(b, i, &p.Conversation)
-		case key == "seq" && !seenSeq:
+		case string(key) == "seq" && !seenSeq:
 			seenSeq = true
 			return uintFast(b, i, &p.Seq)
-		case key == "private" && !seenPrivate:
+		case string(key) == "private" && !seenPrivate:
 			seenPrivate = true
 			return boolFast(b, i, &p.Private)
 		}
@@ -74,7 +79,7 @@ func decodeConversationReadParamsFast(b []byte, p *protocol.ConversationReadPara
 // order, field decodes the value at index i and returns the index after
 // it, or false to give up (an unknown or repeated key, a value it does not
 // take).
-func objectFast(b []byte, field func(key string, i int) (int, bool)) bool {
+func objectFast(b []byte, field func(key []byte, i int) (int, bool)) bool {
 	i := skipWS(b, 0)
 	if i >= len(b) || b[i] != '{' {
 		return false
@@ -84,7 +89,7 @@ func objectFast(b []byte, field func(key string, i int) (int, bool)) bool {
 		return skipWS(b, i+1) == len(b)
 	}
 	for {
-		key, j, ok := plainString(b, i)
+		key, j, ok := plainBytes(b, i)
 		if !ok {
 			return false
 		}
@@ -163,22 +168,22 @@ func conversationFast(b []byte, i int, c *protocol.Conversation) (int, bool) {
 		return i + 1, true
 	}
 	for {
-		key, j, ok := plainString(b, i)
+		key, j, ok := plainBytes(b, i)
 		if !ok {
 			return 0, false
 		}
 		if i = skipWS(b, j); i >= len(b) || b[i] != ':' {
 			return 0, false
 		}
-		val, j, ok := plainString(b, skipWS(b, i+1))
+		val, j, ok := plainBytes(b, skipWS(b, i+1))
 		if !ok {
 			return 0, false
 		}
 		switch {
-		case key == "type" && !seenType:
-			seenType, c.Type = true, val
-		case key == "id" && !seenID:
-			seenID, c.ID = true, val
+		case string(key) == "type" && !seenType:
+			seenType, c.Type = true, convType(val)
+		case string(key) == "id" && !seenID:
+			seenID, c.ID = true, string(val)
 		default:
 			return 0, false
 		}
@@ -236,18 +241,64 @@ func stringsFast(b []byte, i int, out *[]string) (int, bool) {
 // '\\' (so no escapes, nothing encoding/json would replace or reject),
 // and returns it and the index after its closing quote.
 func plainString(b []byte, i int) (string, int, bool) {
+	v, j, ok := plainBytes(b, i)
+	return string(v), j, ok
+}
+
+// plainBytes is plainString without the string: a key compared in place,
+// or a value that need not be copied, costs no allocation.
+func plainBytes(b []byte, i int) ([]byte, int, bool) {
 	if i >= len(b) || b[i] != '"' {
-		return "", 0, false
+		return nil, 0, false
 	}
-	for j := i + 1; j < len(b); j++ {
-		switch c := b[j]; {
-		case c == '"':
-			return string(b[i+1 : j]), j + 1, true
-		case c < 0x20 || c >= 0x7f || c == '\\':
-			return "", 0, false
+	j := i + 1
+	// Eight bytes at a time to the first that is not printable ASCII
+	// other than '\\' and '"': ids are long runs of plain bytes.
+	for ; len(b)-j >= 8; j += 8 {
+		if m := notPlain8(binary.LittleEndian.Uint64(b[j:])); m != 0 {
+			j += bits.TrailingZeros64(m) >> 3
+			break
 		}
 	}
-	return "", 0, false
+	for ; j < len(b); j++ {
+		switch c := b[j]; {
+		case c == '"':
+			return b[i+1 : j], j + 1, true
+		case c < 0x20 || c >= 0x7f || c == '\\':
+			return nil, 0, false
+		}
+	}
+	return nil, 0, false
+}
+
+// Bytes repeated in every byte of a word, for notPlain8.
+const (
+	ones  = 0x0101010101010101
+	highs = 0x8080808080808080
+)
+
+// notPlain8 returns a mask of the eight bytes of v (little-endian: the
+// first is the lowest) whose lowest set bit is the high bit of the first
+// byte that is a quote, a backslash, below 0x20 or above 0x7e, and zero if
+// there is none. (x - ones) &^ x flags zero bytes of x, (v - 0x20*ones)
+// &^ v bytes below 0x20, (v + ones) | v bytes above 0x7e; a carry or a
+// borrow can flag bytes above one found, never below the first.
+func notPlain8(v uint64) uint64 {
+	q := v ^ ('"' * ones)
+	s := v ^ ('\\' * ones)
+	return ((q-ones)&^q | (s-ones)&^s | (v-0x20*ones)&^v | (v + ones) | v) & highs
+}
+
+// convType returns a conversation's type, the protocol's constant for the
+// types there are: no string allocated per request for them.
+func convType(b []byte) string {
+	switch string(b) {
+	case protocol.ConvGroup:
+		return protocol.ConvGroup
+	case protocol.ConvPeer:
+		return protocol.ConvPeer
+	}
+	return string(b)
 }
 
 // skipWS returns the index of the first non-whitespace byte at or after i.

@@ -87,3 +87,79 @@ func TestReadTellsOtherDevicesOnly(t *testing.T) {
 		t.Errorf("r's other device was handed %q, want %s", h, protocol.EventConversationRead)
 	}
 }
+
+// syncCountBus is the in-process bus with its PublishSync and Barrier
+// calls counted, and SingleNode answering as told: with false it stands
+// for a bus whose other nodes must hear of every engine change.
+type syncCountBus struct {
+	*local.Bus
+	single   bool
+	mu       sync.Mutex
+	syncs    int
+	barriers int
+}
+
+func (b *syncCountBus) SingleNode() bool { return b.single }
+
+func (b *syncCountBus) PublishSync(ctx context.Context, data []byte) error {
+	b.mu.Lock()
+	b.syncs++
+	b.mu.Unlock()
+	return b.Bus.PublishSync(ctx, data)
+}
+
+func (b *syncCountBus) Barrier(ctx context.Context) error {
+	b.mu.Lock()
+	b.barriers++
+	b.mu.Unlock()
+	return b.Bus.Barrier(ctx)
+}
+
+// On a bus that connects no other node, a read encodes no engine change
+// for other nodes and waits at no barrier; on one that may, it does both,
+// and the read's result is the same.
+func TestSingleNodeSendsNoSyncOps(t *testing.T) {
+	for _, single := range []bool{true, false} {
+		t.Run(fmt.Sprint("single=", single), func(t *testing.T) {
+			ctx := context.Background()
+			st, err := pebblestore.Open(t.TempDir(), pebblestore.Options{CacheBytes: 1 << 20, MemtableBytes: 1 << 20})
+			if err != nil {
+				t.Fatal(err)
+			}
+			b := &syncCountBus{Bus: local.New(), single: single}
+			svc := New(Options{Store: st, Bus: b, Config: config.Default()})
+			t.Cleanup(func() { _ = svc.Close(context.Background()); _ = b.Close(); _ = st.Close() })
+			for _, u := range []string{"s", "r"} {
+				if err := svc.EnsureUser(ctx, u); err != nil {
+					t.Fatal(err)
+				}
+			}
+			m, err := svc.Send(ctx, Caller{UserID: "s", ConnID: "s1"}, protocol.SendParams{
+				Conversation: protocol.Conversation{Type: protocol.ConvPeer, ID: "r"}, ClientMsgID: "m1",
+				Body: json.RawMessage(`"hi"`), Receipt: true,
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			b.mu.Lock()
+			b.syncs, b.barriers = 0, 0
+			b.mu.Unlock()
+			res, pe := svc.Dispatch(ctx, Caller{UserID: "r", ConnID: "r1"}, protocol.MethodMessageRead,
+				json.RawMessage(`{"conversation":{"type":"peer","id":"s"},"msgIds":["`+m.MsgID+`"]}`))
+			if pe != nil {
+				t.Fatal(pe)
+			}
+			if got := res.(protocol.ReadResult).Read; got != 1 {
+				t.Errorf("read %d, want 1", got)
+			}
+			b.mu.Lock()
+			defer b.mu.Unlock()
+			if single && (b.syncs != 0 || b.barriers != 0) {
+				t.Errorf("single node: %d sync messages, %d barriers, want none", b.syncs, b.barriers)
+			}
+			if !single && b.syncs == 0 {
+				t.Error("other nodes may exist: no sync message for the read's engine change")
+			}
+		})
+	}
+}

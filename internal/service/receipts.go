@@ -339,6 +339,12 @@ func (s *Service) ownReadMoved(ctx context.Context, ref convRef, c Caller, after
 	if after.UserID == "" || after.OwnReadSeq() <= ref.member.OwnReadSeq() {
 		return
 	}
+	// Asked before the event is built: most readers have no other device,
+	// and building it (the list of one, the event put in an interface)
+	// cost every ack two allocations.
+	if !s.reachesUser(c.UserID, c.ConnID) {
+		return
+	}
 	s.publish(ctx, []string{c.UserID}, c.ConnID, protocol.EventConversationRead, protocol.ConversationReadEvent{
 		Conversation: ref.wire, UserID: c.UserID, Seq: after.OwnReadSeq(),
 	})
@@ -350,11 +356,12 @@ func (s *Service) acksRecorded(ctx context.Context, ref convRef, c Caller, newly
 	if len(newly) == 0 {
 		return
 	}
-	op := syncOp{Kind: opAcks, Conv: ref.id, User: c.UserID, At: now}
+	var buf [4]uint64 // an ack's seqs, off the heap (applyAcks keeps none)
+	seqs := buf[:0]
 	for _, m := range newly {
-		op.Seqs = append(op.Seqs, m.Seq)
+		seqs = append(seqs, m.Seq)
 	}
-	s.applyOp(ctx, op)
+	s.applyAcks(ctx, ref.id, c.UserID, seqs, now)
 	s.readsChanged(ctx, ref, c, newly, after)
 }
 
@@ -369,7 +376,10 @@ func (s *Service) tooManyAcks() *protocol.Error {
 // watermark: the reader's other devices hear of it.
 func (s *Service) readsChanged(ctx context.Context, ref convRef, c Caller, newly []store.Message, after store.Member) {
 	var peerRead []string
-	var changes []receiptChange
+	// Room for an ack's changes without a heap allocation: the list goes
+	// no further than this call (changed copies what it keeps).
+	var buf [4]receiptChange
+	changes := buf[:0]
 	for _, m := range newly {
 		if !m.Receipt {
 			continue
@@ -386,11 +396,7 @@ func (s *Service) readsChanged(ctx context.Context, ref convRef, c Caller, newly
 		// message both read singly and reached by the fold is one change,
 		// and a reader is reported once even when the coalescer is on
 		// another node and flushes between two messages from here.
-		for _, ch := range s.watermarkChanges(ctx, ref, c, ref.member.ReadSeq, after.ReadSeq) {
-			if !slices.Contains(changes, ch) {
-				changes = append(changes, ch)
-			}
-		}
+		changes = s.appendWatermarkChanges(changes, ctx, ref, c, ref.member.ReadSeq, after.ReadSeq)
 	}
 	s.changed(ctx, ref.id, c.UserID, changes)
 	if len(peerRead) > 0 {
@@ -451,15 +457,24 @@ func (s *Service) watermarkMoved(ctx context.Context, ref convRef, c Caller, fro
 // watermarkChanges lists the live group receipts of others whose counts a
 // watermark move of c from from to to changes.
 func (s *Service) watermarkChanges(ctx context.Context, ref convRef, c Caller, from, to uint64) []receiptChange {
-	var changed []receiptChange
+	return s.appendWatermarkChanges(nil, ctx, ref, c, from, to)
+}
+
+// appendWatermarkChanges appends watermarkChanges to dst, leaving out
+// those already in it (a message both read singly and reached by the
+// move is one change), into dst's room where there is some.
+func (s *Service) appendWatermarkChanges(dst []receiptChange, ctx context.Context, ref convRef, c Caller, from, to uint64) []receiptChange {
+	had := len(dst)
 	_ = s.withEngine(ctx, ref.id, func(e *receipts.Conv) error {
 		for _, seq := range s.affected(e, ref.member, from, to, c.UserID) {
 			t, _ := e.Tracked(seq)
-			changed = append(changed, receiptChange{Sender: t.Sender, Seq: seq})
+			if ch := (receiptChange{Sender: t.Sender, Seq: seq}); !slices.Contains(dst[:had], ch) {
+				dst = append(dst, ch)
+			}
 		}
 		return nil
 	})
-	return changed
+	return dst
 }
 
 // affected lists the live receipts of others that a watermark move from

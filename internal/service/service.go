@@ -66,6 +66,10 @@ type Service struct {
 	engines  engines            // receipt engines by conversation
 	changes  *coalescer         // receipt.changed to group senders
 	settings settingsCache      // users' settings, on a single node
+	// single is set by New when the bus connects no other node: then no
+	// engine change need be encoded for other nodes, no barrier waits
+	// for them, and this node coalesces every conversation's changes.
+	single bool
 	// hookEps caches the store's webhook endpoints.
 	hookEps    hookEndpoints
 	hookNotify func() // never nil
@@ -102,7 +106,8 @@ func New(o Options) *Service {
 		s.hookNotify = func() {}
 	}
 	if sn, ok := s.bus.(singleNode); ok {
-		s.settings.on = sn.SingleNode()
+		s.single = sn.SingleNode()
+		s.settings.on = s.single
 	}
 	// Other nodes' engine changes reach this node's engines.
 	s.bus.SetSync(s)
@@ -180,6 +185,16 @@ func (s *Service) publish(ctx context.Context, users []string, exceptConn, metho
 // subscriber (bus/local: one node, all its subscribers known).
 type reacher interface {
 	Reaches(users []string, exceptConn string) bool
+	// ReachesUser is Reaches for one user, which a caller can ask without
+	// building a list: an ack asks it for the reader's other devices.
+	ReachesUser(user, exceptConn string) bool
+}
+
+// reachesUser reports whether an event to user, except to connection
+// exceptConn, may reach anyone: false only if the bus knows it would not.
+func (s *Service) reachesUser(user, exceptConn string) bool {
+	r, ok := s.bus.(reacher)
+	return !ok || r.ReachesUser(user, exceptConn)
 }
 
 // publishConv sends one event to a conversation's audience, encoded once:

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"hash/fnv"
+	"slices"
 	"sync"
 
 	"github.com/seen-im/seen/internal/bus"
@@ -64,11 +65,7 @@ func (op syncOp) apply(e *receipts.Conv) error {
 		_, _, _, _, err := e.DeliverUpTo(op.User, op.Seq, op.At)
 		return err
 	case opAcks:
-		for _, seq := range op.Seqs {
-			if _, _, err := e.ReadOne(op.User, seq, op.At); err != nil {
-				return err
-			}
-		}
+		return readEach(e, op.User, op.Seqs, op.At)
 	case opTrack:
 		e.Track(*op.T)
 	case opUntrack:
@@ -84,6 +81,27 @@ func (op syncOp) apply(e *receipts.Conv) error {
 func (s *Service) applyOp(ctx context.Context, op syncOp) {
 	s.applyEngine(ctx, op.Conv, op.apply)
 	s.publishSync(ctx, op)
+}
+
+// readEach applies user's single reads of seqs at at: opAcks.
+func readEach(e *receipts.Conv, user string, seqs []uint64, at int64) error {
+	for _, seq := range seqs {
+		if _, _, err := e.ReadOne(user, seq, at); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// applyAcks is applyOp of an opAcks op, with seqs not kept: the op sent
+// to other nodes has a copy. The ack path calls it for every ack, and an
+// op built for applyOp put its list on the heap (the op's encoding keeps
+// it, as far as the compiler can tell), even on a single node.
+func (s *Service) applyAcks(ctx context.Context, conv store.ConvID, user string, seqs []uint64, at int64) {
+	s.applyEngine(ctx, conv, func(e *receipts.Conv) error { return readEach(e, user, seqs, at) })
+	if !s.single {
+		s.publishSync(ctx, syncOp{Kind: opAcks, Conv: conv, User: user, Seqs: slices.Clone(seqs), At: at})
+	}
 }
 
 // recordSent applies a message just stored: tracked if it asks for
@@ -102,6 +120,11 @@ func (s *Service) recordSent(ctx context.Context, m store.Message) {
 // missed the op learns of the loss (a reconnect, a silent node) and
 // reloads.
 func (s *Service) publishSync(ctx context.Context, op syncOp) {
+	if s.single {
+		// No other node: encoding op (a reflective json.Marshal and its
+		// allocations on every ack) would be for nobody.
+		return
+	}
 	data, err := json.Marshal(op)
 	if err != nil {
 		s.log.ErrorContext(ctx, "encode sync op", "err", err)
@@ -182,6 +205,9 @@ func (s *Service) SyncLost(reason string) {
 // engine locked (the changes it waits for need the lock) nor from the
 // bus's delivery goroutine.
 func (s *Service) syncBarrier(ctx context.Context) error {
+	if s.single {
+		return nil // no other node publishes changes to wait for
+	}
 	once, _ := ctx.Value(barrierKey{}).(*barrierOnce)
 	if once == nil {
 		return s.barrier(ctx)
@@ -248,7 +274,8 @@ func (s *Service) changed(ctx context.Context, conv store.ConvID, reader string,
 		s.addChanges(conv, reader, chs)
 		return
 	}
-	s.publishSync(ctx, syncOp{Kind: opChanged, Conv: conv, User: reader, Changes: chs})
+	// A copy: chs is the caller's, often on its stack.
+	s.publishSync(ctx, syncOp{Kind: opChanged, Conv: conv, User: reader, Changes: slices.Clone(chs)})
 }
 
 func (s *Service) addChanges(conv store.ConvID, reader string, chs []receiptChange) {
@@ -262,6 +289,9 @@ func (s *Service) addChanges(conv store.ConvID, reader string, chs []receiptChan
 // node coming or going moves only its own share), so that a sender gets
 // one stream of events whichever nodes its readers use.
 func (s *Service) coalesces(conv store.ConvID) bool {
+	if s.single {
+		return true // and no list of nodes allocated per ack to say so
+	}
 	self, live := s.bus.Nodes()
 	if len(live) <= 1 {
 		return true

@@ -123,6 +123,18 @@ func (b *Bus) Reaches(users []string, exceptConn string) bool {
 	return false
 }
 
+// ReachesUser is Reaches for the one user, with no list to build.
+func (b *Bus) ReachesUser(user, exceptConn string) bool {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	for _, sb := range b.subs[user] {
+		if sb.conn == "" || sb.conn != exceptConn {
+			return true
+		}
+	}
+	return false
+}
+
 // Close drops every subscription.
 func (b *Bus) Close() error {
 	b.mu.Lock()

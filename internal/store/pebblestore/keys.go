@@ -88,6 +88,12 @@ func memberKey(conv store.ConvID, userID string) []byte {
 	return append(convPrefix(prefixMember, conv, len(userID)), userID...)
 }
 
+// appendMemberKey appends memberKey's bytes to b.
+func appendMemberKey(b []byte, conv store.ConvID, userID string) []byte {
+	b = append(b, prefixMember)
+	return append(appendLP(b, string(conv)), userID...)
+}
+
 func userConvKey(userID string, conv store.ConvID) []byte {
 	b := make([]byte, 0, 1+binary.MaxVarintLen64+len(userID)+len(conv))
 	b = append(b, prefixUserConv)
@@ -197,7 +203,11 @@ const valueV1 byte = 1
 // encodeMember encodes m without its UserID, which is in the key. Members
 // are rewritten on every watermark move, so they are kept small.
 func encodeMember(m store.Member) []byte {
-	b := make([]byte, 0, 1+6*binary.MaxVarintLen64+len(m.Role))
+	return appendMember(make([]byte, 0, 1+6*binary.MaxVarintLen64+len(m.Role)), m)
+}
+
+// appendMember appends encodeMember's bytes to b.
+func appendMember(b []byte, m store.Member) []byte {
 	b = append(b, valueV1)
 	b = binary.AppendUvarint(b, m.JoinSeq)
 	b = binary.AppendUvarint(b, m.ReadSeq)

@@ -3,7 +3,6 @@ package pebblestore
 import (
 	"context"
 	"fmt"
-	"slices"
 	"sync"
 
 	"github.com/seen-im/seen/internal/store"
@@ -34,6 +33,9 @@ type wmQueue struct {
 	// lead holds the lead when it is handed on: capacity 1, and there is
 	// only one lead. Made on first use, under mu.
 	lead chan struct{}
+	// spare is the array of a round's ops once the round is done, for
+	// the next caller's: rounds of an ack or two allocated one each.
+	spare []*store.WatermarkOp // guarded by mu
 }
 
 // watermarks is store.WatermarkFront's Run: it queues ops on conv, all in
@@ -57,6 +59,9 @@ func (s *Store) watermarks(ctx context.Context, conv store.ConvID, ops []*store.
 		q.lead = make(chan struct{}, 1)
 	}
 	lead := q.lead
+	if q.ops == nil {
+		q.ops, q.spare = q.spare, nil
+	}
 	q.ops = append(q.ops, ops...)
 	s.obs.WatermarkQueued(len(ops))
 	start := !q.led
@@ -105,8 +110,16 @@ func (s *Store) leadRound(conv store.ConvID, cs *convState) {
 			}
 			close(op.Done)
 		}
+		if cap(ops) > maxSpareOps {
+			ops = nil
+		}
+		clear(ops) // the ops are their callers' again
+		ops = ops[:0]
 	}
 	q.mu.Lock()
+	if ops != nil && q.spare == nil {
+		q.spare = ops
+	}
 	more := len(q.ops) > 0
 	q.led = more
 	q.mu.Unlock()
@@ -114,6 +127,21 @@ func (s *Store) leadRound(conv store.ConvID, cs *convState) {
 		q.lead <- struct{}{}
 	}
 }
+
+// maxSpareOps bounds the array a conversation keeps between rounds: a
+// storm's long round is left to the collector.
+const maxSpareOps = 64
+
+// roundMember is a member's record as a round changes it.
+type roundMember struct {
+	user  string
+	m     store.Member
+	dirty bool
+}
+
+// smallRound is the number of ops up to which a round keeps its members
+// in an array on the stack, found by a scan; a larger one maps them.
+const smallRound = 4
 
 // applyWatermarks applies one round of operations in queue order and makes
 // the result durable. Results are set on the ops; a returned error applies
@@ -126,11 +154,35 @@ func (s *Store) applyWatermarks(conv store.ConvID, cs *convState, ops []*store.W
 			return err
 		}
 	}
-	members := make(map[string]*store.Member, len(ops))
-	var dirty []string
+	// The members the round touches, in the order first touched: on the
+	// stack for a small round (an ack or two, the usual case: a map and
+	// a record on the heap each cost more than the scan), indexed by a
+	// map for a large one.
+	var small [smallRound]roundMember
+	members := small[:0]
+	var index map[string]int
+	if len(ops) > smallRound {
+		members = make([]roundMember, 0, len(ops))
+		index = make(map[string]int, len(ops))
+	}
+	find := func(user string) int {
+		if index != nil {
+			if i, ok := index[user]; ok {
+				return i
+			}
+			return -1
+		}
+		for i := range members {
+			if members[i].user == user {
+				return i
+			}
+		}
+		return -1
+	}
+	dirty := 0
 	for _, op := range ops {
-		m := members[op.User]
-		if m == nil {
+		i := find(op.User)
+		if i < 0 {
 			got, found, err := s.getMember(conv, op.User)
 			if err != nil {
 				cs.mu.Unlock()
@@ -140,34 +192,48 @@ func (s *Store) applyWatermarks(conv store.ConvID, cs *convState, ops []*store.W
 				op.Err = fmt.Errorf("pebblestore: member %q of %s: %w", op.User, conv, store.ErrNotFound)
 				continue
 			}
-			m = &got
-			members[op.User] = m
+			i = len(members)
+			members = append(members, roundMember{user: op.User, m: got})
+			if index != nil {
+				index[op.User] = i
+			}
 		}
-		res, changed, err := op.ApplyTo(m)
+		rm := &members[i]
+		res, changed, err := op.ApplyTo(&rm.m)
 		if err != nil {
 			op.Err = fmt.Errorf("pebblestore: ack %d by %q in %s: %w", op.Seq, op.User, conv, err)
 		}
 		op.Res, op.Changed = res, changed
-		if changed && !slices.Contains(dirty, op.User) {
-			dirty = append(dirty, op.User)
+		if changed && !rm.dirty {
+			rm.dirty = true
+			dirty++
 		}
 	}
-	if len(dirty) == 0 {
+	if dirty == 0 {
 		// Nothing to write, but the state read may have been written by a
 		// call still waiting for its sync.
 		cs.mu.Unlock()
 		return s.syncIfPending(cs)
 	}
 	b := s.db.NewBatch()
-	for _, u := range dirty {
-		_ = b.Set(memberKey(conv, u), encodeMember(*members[u]), nil)
+	// Keys and values are encoded into one scratch buffer: the batch
+	// copies them.
+	var scratch [256]byte
+	for i := range members {
+		if rm := &members[i]; rm.dirty {
+			k := appendMemberKey(scratch[:0], conv, rm.user)
+			kv := appendMember(k, rm.m)
+			_ = b.Set(kv[:len(k)], kv[len(k):], nil)
+		}
 	}
 	if err := s.applyLocked(cs, b); err != nil {
 		cs.mu.Unlock()
 		return err
 	}
-	for _, u := range dirty {
-		cs.remember(*members[u])
+	for i := range members {
+		if rm := &members[i]; rm.dirty {
+			cs.remember(rm.m)
+		}
 	}
 	cs.mu.Unlock()
 	// Unchanged ops may report state this batch wrote: all wait for it.

@@ -1,6 +1,7 @@
 package pebblestore
 
 import (
+	"errors"
 	"fmt"
 	"runtime"
 	"strings"
@@ -135,4 +136,69 @@ func TestConcurrentAcksAreLedByTheirCallers(t *testing.T) {
 		t.Errorf("got %d rounds on callers' goroutines and %d on others, want some and 0", obs.onCaller, obs.elsewhere)
 	}
 	t.Logf("%d acks in %d rounds", len(members)*acks, obs.onCaller)
+}
+
+// A round answers each op as if applied alone in queue order, whether it
+// keeps its members in the small array (a few ops) or maps them (more):
+// a member's later op sees its earlier ones, an op that changes nothing
+// says so, an unknown member's op fails alone, and each member touched is
+// written once with its final state. A second round reuses the first's
+// array.
+func TestRoundOfManyOpsAnswersEachInOrder(t *testing.T) {
+	for _, n := range []int{2, smallRound + 4} {
+		t.Run(fmt.Sprint(n, " members"), func(t *testing.T) {
+			s, err := Open(t.TempDir(), testOptions)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = s.Close() })
+			ctx := t.Context()
+			conv := store.GroupConv("g")
+			members := make([]store.Member, n)
+			for i := range members {
+				members[i] = store.Member{UserID: fmt.Sprint("u", i), Role: "member"}
+			}
+			if err := s.CreateGroup(ctx, store.Group{ID: "g", CreatedBy: "u0"}, members); err != nil {
+				t.Fatal(err)
+			}
+			for round := uint64(0); round < 2; round++ {
+				base := round * 10
+				var ops []*store.WatermarkOp
+				for _, m := range members {
+					ops = append(ops, store.DeliveredOp(m.UserID, base+2, 1))
+				}
+				ops = append(ops, store.DeliveredOp("nobody", base+1, 1))
+				for _, m := range members {
+					ops = append(ops, store.DeliveredOp(m.UserID, base+1, 1), store.DeliveredOp(m.UserID, base+3, 1))
+				}
+				if err := s.watermarks(ctx, conv, ops); err != nil {
+					t.Fatal(err)
+				}
+				for i, op := range ops {
+					wantSeq, wantChanged := base+3, true
+					switch {
+					case op.User == "nobody":
+						if !errors.Is(op.Err, store.ErrNotFound) {
+							t.Errorf("round %d, op %d of an unknown member: err %v, want not found", round, i, op.Err)
+						}
+						continue
+					case i < n:
+						wantSeq = base + 2
+					case op.Seq == base+1:
+						wantSeq, wantChanged = base+2, false
+					}
+					if op.Err != nil || op.Res.DeliveredSeq != wantSeq || op.Changed != wantChanged {
+						t.Errorf("round %d, op %d (%s to %d): delivered %d, changed %v, err %v; want %d, %v",
+							round, i, op.User, op.Seq, op.Res.DeliveredSeq, op.Changed, op.Err, wantSeq, wantChanged)
+					}
+				}
+				for _, m := range members {
+					got, err := s.GetMember(ctx, conv, m.UserID)
+					if err != nil || got.DeliveredSeq != base+3 {
+						t.Errorf("round %d: %s stored at %d (%v), want %d", round, m.UserID, got.DeliveredSeq, err, base+3)
+					}
+				}
+			}
+		})
+	}
 }

@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"io"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -53,11 +52,13 @@ type conn struct {
 	pages chan struct{} // the same for requests answered with pages of messages
 	ping  *time.Timer   // pings the client; no goroutine while it waits
 
-	// The send queue costs nothing while empty, and a writer goroutine runs
-	// only while there is something to write: an idle connection holds one
-	// goroutine (its reader) and no queue. See queue.go.
+	// The send queue costs only its last array (a few frames' slots) while
+	// empty, and a writer goroutine runs only while there is something to
+	// write: an idle connection holds one goroutine (its reader). See
+	// queue.go.
 	qmu       sync.Mutex
 	queue     []outFrame     // guarded by qmu: frames to write, in order
+	spare     []outFrame     // guarded by qmu: a drained queue's array, empty, for the next
 	events    int            // guarded by qmu: events in queue (capped at SendQueue)
 	qbytes    int64          // guarded by qmu: bytes queued or being written, not yet written
 	evbytes   int64          // guarded by qmu: the part of qbytes that is events
@@ -166,11 +167,13 @@ func (c *conn) readLoop() (closing bool) {
 			cancel()
 			return false
 		}
-		data, err := io.ReadAll(io.LimitReader(r, limit+1))
+		buf := frameBufs.Get().(*[]byte)
+		data, err := readFrameInto(r, (*buf)[:0], limit)
 		cancel()
 		if err != nil {
 			return false
 		}
+		*buf = data
 		if c.stream != nil {
 			c.stream.frame(len(data))
 		}
@@ -187,15 +190,28 @@ func (c *conn) readLoop() (closing bool) {
 			}
 			continue
 		}
-		if stop := c.handleFrame(data); stop {
+		stop, done := c.handleFrame(data)
+		if done && cap(data) <= maxPooledFrame {
+			frameBufs.Put(buf)
+		}
+		if stop {
 			return true
 		}
 	}
 }
 
 // handleFrame parses one frame and runs it; it reports whether the
-// connection must stop reading.
-func (c *conn) handleFrame(data []byte) (stop bool) {
+// connection must stop reading, and with done that nothing holds data any
+// more: the request was run and answered on the reader, so its buffer
+// may be used again.
+func (c *conn) handleFrame(data []byte) (stop, done bool) {
+	stop = c.handleFrameFrom(data, &done)
+	return stop, done
+}
+
+// handleFrameFrom is handleFrame; it sets *done where a request ran on
+// the reader.
+func (c *conn) handleFrameFrom(data []byte, done *bool) (stop bool) {
 	id, req, pe := parseRequest(data)
 	if pe != nil {
 		return c.protocolError(id, pe)
@@ -248,18 +264,25 @@ func (c *conn) handleFrame(data []byte) (stop bool) {
 			return false
 		}
 	}
+	// A slot free, as it almost always is, is taken without a select
+	// over two channels (the runtime locks both for one).
 	select {
 	case c.sem <- struct{}{}:
-	case <-c.ctx.Done():
-		if page {
-			<-c.pages
+	default:
+		select {
+		case c.sem <- struct{}{}:
+		case <-c.ctx.Done():
+			if page {
+				<-c.pages
+			}
+			c.inflight.Done()
+			return false
 		}
-		c.inflight.Done()
-		return false
 	}
 	j := job{id: id, req: req, page: page}
 	if c.runInline(req) {
 		c.runJob(j)
+		*done = true
 		return false
 	}
 	c.run(j)

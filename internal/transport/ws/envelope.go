@@ -3,6 +3,7 @@ package ws
 import (
 	"bytes"
 	"encoding/json"
+	"strconv"
 	"unicode/utf8"
 
 	"github.com/seen-im/seen/protocol"
@@ -36,51 +37,61 @@ func parseRequest(data []byte) (json.RawMessage, protocol.Request, *protocol.Err
 // without regard to case is left to encoding/json, which accepts it.
 var envelopeKeys = [...]string{"jsonrpc", "id", "method", "params"}
 
-// parseRequestFast reads a well-formed request in one validating scan and
-// one walk over its top-level members. It reports false for anything
-// else.
+// parseRequestFast reads a well-formed request in one pass that checks the
+// JSON grammar as it walks the top-level members (scan.go). It reports
+// false for anything else.
 func parseRequestFast(data []byte) (protocol.Request, bool) {
 	var req protocol.Request
-	if !utf8.Valid(data) || !json.Valid(data) {
+	if !utf8.Valid(data) {
 		return req, false
 	}
-	// From here data is one valid JSON value: the walk need not check
-	// the grammar, only stay in bounds.
 	i := skipSpace(data, 0)
 	if i >= len(data) || data[i] != '{' {
 		return req, false
 	}
 	var vals [len(envelopeKeys)][]byte
 	i = skipSpace(data, i+1)
-	for i < len(data) && data[i] == '"' {
-		end := stringEnd(data, i)
-		if end < 0 {
-			return req, false
-		}
-		key := data[i+1 : end-1]
-		if bytes.IndexByte(key, '\\') >= 0 {
-			return req, false
-		}
-		i = skipSpace(data, end)
-		if i >= len(data) || data[i] != ':' {
-			return req, false
-		}
-		i = skipSpace(data, i+1)
-		end = valueEnd(data, i)
-		if end < 0 {
-			return req, false
-		}
-		for k, name := range envelopeKeys {
-			if string(key) == name {
-				vals[k] = data[i:end] // a repeated key: the last wins, as in encoding/json
-			} else if bytes.EqualFold(key, []byte(name)) {
+	if i < len(data) && data[i] == '}' {
+		i++
+	} else {
+		for {
+			if i >= len(data) || data[i] != '"' {
 				return req, false
 			}
-		}
-		i = skipSpace(data, end)
-		if i < len(data) && data[i] == ',' {
+			end := scanString(data, i)
+			if end < 0 {
+				return req, false
+			}
+			key := data[i+1 : end-1]
+			i = skipSpace(data, end)
+			if i >= len(data) || data[i] != ':' {
+				return req, false
+			}
+			i = skipSpace(data, i+1)
+			if end = scanValue(data, i, 1); end < 0 {
+				return req, false
+			}
+			if k := envelopeKey(key); k >= 0 {
+				vals[k] = data[i:end] // a repeated key: the last wins, as in encoding/json
+			} else if k == keyUnsure {
+				return req, false
+			}
+			i = skipSpace(data, end)
+			if i >= len(data) {
+				return req, false
+			}
+			if data[i] == '}' {
+				i++
+				break
+			}
+			if data[i] != ',' {
+				return req, false
+			}
 			i = skipSpace(data, i+1)
 		}
+	}
+	if skipSpace(data, i) != len(data) {
+		return req, false
 	}
 	jsonrpc, id, method, params := vals[0], vals[1], vals[2], vals[3]
 	if len(id) == 0 || !(id[0] == '"' || id[0] == '-' || (id[0] >= '0' && id[0] <= '9')) {
@@ -95,63 +106,66 @@ func parseRequestFast(data []byte) (protocol.Request, bool) {
 	// The id and params alias the frame, which the reader reads afresh
 	// for every frame and never changes.
 	req.JSONRPC, req.ID, req.Params = protocol.Version, id, params
-	req.Method = string(method[1 : len(method)-1])
+	req.Method = methodName(method[1 : len(method)-1])
 	return req, true
+}
+
+// keyUnsure is envelopeKey's answer for a key that encoding/json might
+// match to a member by folding case or unescaping: the fast path leaves
+// such a frame to it.
+const (
+	keyOther  = -1
+	keyUnsure = -2
+)
+
+// envelopeKey returns the index in envelopeKeys of a member's raw key,
+// keyOther for a key that is none of them, keyUnsure if encoding/json
+// might take it for one (an escape, a case-folded spelling, a non-ASCII
+// byte, which Unicode folding could match).
+func envelopeKey(key []byte) int {
+	switch string(key) {
+	case "jsonrpc":
+		return 0
+	case "id":
+		return 1
+	case "method":
+		return 2
+	case "params":
+		return 3
+	}
+	for _, c := range key {
+		if c == '\\' || c >= 0x80 {
+			return keyUnsure
+		}
+	}
+	for _, name := range envelopeKeys {
+		if len(key) == len(name) && bytes.EqualFold(key, []byte(name)) {
+			return keyUnsure
+		}
+	}
+	return keyOther
+}
+
+// methodName returns the method's name, without allocating for the
+// methods a client sends most.
+func methodName(b []byte) string {
+	switch string(b) {
+	case protocol.MethodMessageRead:
+		return protocol.MethodMessageRead
+	case protocol.MethodMessageDelivered:
+		return protocol.MethodMessageDelivered
+	case protocol.MethodConversationRead:
+		return protocol.MethodConversationRead
+	case protocol.MethodMessageSend:
+		return protocol.MethodMessageSend
+	}
+	return string(b)
 }
 
 // skipSpace returns the index of the first byte at or after i that is not
 // JSON whitespace.
 func skipSpace(b []byte, i int) int {
 	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
-		i++
-	}
-	return i
-}
-
-// stringEnd returns the index just past the JSON string that starts at
-// b[i], or -1.
-func stringEnd(b []byte, i int) int {
-	for i++; i < len(b); i++ {
-		switch b[i] {
-		case '\\':
-			i++
-		case '"':
-			return i + 1
-		}
-	}
-	return -1
-}
-
-// valueEnd returns the index just past the JSON value that starts at
-// b[i] in valid JSON, or -1.
-func valueEnd(b []byte, i int) int {
-	if i >= len(b) {
-		return -1
-	}
-	switch b[i] {
-	case '"':
-		return stringEnd(b, i)
-	case '{', '[':
-		depth := 0
-		for i < len(b) {
-			switch b[i] {
-			case '"':
-				if i = stringEnd(b, i); i < 0 {
-					return -1
-				}
-				continue
-			case '{', '[':
-				depth++
-			case '}', ']':
-				if depth--; depth == 0 {
-					return i + 1
-				}
-			}
-			i++
-		}
-		return -1
-	}
-	for i < len(b) && b[i] != ',' && b[i] != '}' && b[i] != ']' && b[i] != ' ' && b[i] != '\t' && b[i] != '\n' && b[i] != '\r' {
 		i++
 	}
 	return i
@@ -212,8 +226,13 @@ func encodeResponse(id json.RawMessage, res any, pe *protocol.Error) ([]byte, er
 	if pe != nil || !plainID(id) {
 		return encodeResponseStd(id, res, pe)
 	}
-	if res == nil {
-		res = protocol.Empty{}
+	// An ack's result is written in place: one buffer for the frame.
+	head := make([]byte, 0, len(responseHead)+len(id)+len(`,"result":{"readSeq":}}`)+20)
+	head = append(head, responseHead...)
+	head = append(head, id...)
+	head = append(head, `,"result":`...)
+	if out, ok := appendResultFast(head, res); ok {
+		return append(out, '}'), nil
 	}
 	b, err := json.Marshal(res)
 	if err != nil {
@@ -222,13 +241,27 @@ func encodeResponse(id json.RawMessage, res any, pe *protocol.Error) ([]byte, er
 	// What json.Marshal(protocol.Response) writes, without its second
 	// pass over the id and the result: the result is Marshal's output,
 	// compact and escaped already, and plainID holds nothing it would
-	// rewrite.
-	out := make([]byte, 0, len(responseHead)+len(id)+len(`,"result":}`)+len(b))
-	out = append(out, responseHead...)
-	out = append(out, id...)
-	out = append(out, `,"result":`...)
-	out = append(out, b...)
+	// rewrite. (head grows once for a result larger than an ack's.)
+	out := append(head, b...)
 	return append(out, '}'), nil
+}
+
+// appendResultFast appends the results of the acks as json.Marshal writes
+// them, without its reflection and its buffer; it reports false, appending
+// nothing, for any other result. TestResultFastMatchesEncodingJSON holds
+// each to encoding/json's bytes and to the fields its struct has.
+func appendResultFast(b []byte, res any) ([]byte, bool) {
+	switch r := res.(type) {
+	case protocol.ReadResult:
+		b = append(b, `{"read":`...)
+		return append(strconv.AppendInt(b, int64(r.Read), 10), '}'), true
+	case protocol.ConversationReadResult:
+		b = append(b, `{"readSeq":`...)
+		return append(strconv.AppendUint(b, r.ReadSeq, 10), '}'), true
+	case nil, protocol.Empty:
+		return append(b, `{}`...), true
+	}
+	return b, false
 }
 
 // plainID reports whether encoding/json writes id as it is: a non-empty

@@ -3,6 +3,8 @@ package ws
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -15,10 +17,11 @@ import (
 // request a read ack costs.
 var readFrame = []byte(`{"jsonrpc":"2.0","id":12345,"method":"message.read","params":{"conversation":{"type":"group","id":"ipa-g"},"msgIds":["01JDXQ4Z8K2M3N4P5Q6R7S8T9V"]}}`)
 
-// The envelope of a read ack is read without reflection: no allocation
-// but the method's string (encoding/json's Unmarshal of the envelope and
-// the method allocated several times per request).
-func TestParseRequestOfAReadAllocatesOnlyTheMethod(t *testing.T) {
+// The envelope of a read ack is read without reflection and without an
+// allocation: the method's name is one of the protocol's constants
+// (encoding/json's Unmarshal of the envelope and the method allocated
+// several times per request).
+func TestParseRequestOfAReadDoesNotAllocate(t *testing.T) {
 	if raceEnabled {
 		t.Skip("the race detector allocates")
 	}
@@ -27,27 +30,69 @@ func TestParseRequestOfAReadAllocatesOnlyTheMethod(t *testing.T) {
 	if pe != nil {
 		t.Fatalf("parseRequest(%s): %v", readFrame, pe)
 	}
-	if got > 1 {
-		t.Errorf("parseRequest of a message.read: %v allocations, want at most 1", got)
+	if got > 0 {
+		t.Errorf("parseRequest of a message.read: %v allocations, want none", got)
 	}
 }
 
-// The answer to a read ack is encoded with one Marshal of its result and
-// one buffer, not a second reflective Marshal of the envelope.
-func TestEncodeResponseOfAReadAllocatesTwice(t *testing.T) {
+// The answer to a read ack is encoded into one buffer: no reflective
+// Marshal of the envelope nor of the result.
+func TestEncodeResponseOfAReadAllocatesOnce(t *testing.T) {
 	if raceEnabled {
 		t.Skip("the race detector allocates")
 	}
 	id := json.RawMessage("12345")
-	res := protocol.ReadResult{Read: 1}
+	res := any(protocol.ReadResult{Read: 1})
 	var err error
 	got := testing.AllocsPerRun(100, func() { _, err = encodeResponse(id, res, nil) })
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Marshal's result, and the frame.
-	if got > 2 {
-		t.Errorf("encodeResponse of a message.read result: %v allocations, want at most 2", got)
+	if got > 1 {
+		t.Errorf("encodeResponse of a message.read result: %v allocations, want 1", got)
+	}
+}
+
+// The acks' results written without reflection are the bytes
+// encoding/json writes, and their structs have the fields written: a
+// field added to one fails here until appendResultFast writes it too.
+func TestResultFastMatchesEncodingJSON(t *testing.T) {
+	for _, res := range []any{
+		protocol.ReadResult{}, protocol.ReadResult{Read: 3}, protocol.ReadResult{Read: -1},
+		protocol.ReadResult{Read: math.MaxInt}, protocol.ConversationReadResult{},
+		protocol.ConversationReadResult{ReadSeq: 42}, protocol.ConversationReadResult{ReadSeq: math.MaxUint64},
+		protocol.Empty{},
+	} {
+		got, ok := appendResultFast([]byte("x"), res)
+		want, err := json.Marshal(res)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !ok || string(got) != "x"+string(want) {
+			t.Errorf("%#v: fast path wrote %q (%v), encoding/json %q", res, got, ok, want)
+		}
+	}
+	if got, ok := appendResultFast(nil, nil); !ok || string(got) != `{}` {
+		t.Errorf("nil result: %q, want {} as for protocol.Empty", got)
+	}
+	if _, ok := appendResultFast(nil, protocol.SendResult{}); ok {
+		t.Error("a result it does not know went the fast path")
+	}
+	for _, tc := range []struct {
+		typ    reflect.Type
+		fields []string // name, Go type, tag of each field
+	}{
+		{reflect.TypeFor[protocol.ReadResult](), []string{`Read int json:"read"`}},
+		{reflect.TypeFor[protocol.ConversationReadResult](), []string{`ReadSeq uint64 json:"readSeq"`}},
+		{reflect.TypeFor[protocol.Empty](), nil},
+	} {
+		var got []string
+		for f := range tc.typ.Fields() {
+			got = append(got, fmt.Sprintf("%s %s %s", f.Name, f.Type, f.Tag))
+		}
+		if !reflect.DeepEqual(got, tc.fields) {
+			t.Errorf("%s has fields %q, appendResultFast writes %q", tc.typ, got, tc.fields)
+		}
 	}
 }
 

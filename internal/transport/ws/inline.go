@@ -3,8 +3,11 @@ package ws
 import (
 	"bufio"
 	"context"
+	"io"
 	"net"
 	"net/http"
+	"slices"
+	"sync"
 	"sync/atomic"
 
 	"github.com/seen-im/seen/protocol"
@@ -116,3 +119,39 @@ func (w *hijackWatch) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 
 // Unwrap lets http.ResponseController reach the original writer.
 func (w *hijackWatch) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// A frame is read into a pooled buffer: a request the reader runs itself
+// leaves nothing that points into its frame once answered (params are
+// decoded into fresh strings, the response is encoded into bytes of its
+// own), so the buffer serves the next frame instead of a fresh one being
+// allocated and collected for each (io.ReadAll: a buffer, the reader
+// wrapping, the growth). A frame handed to a worker keeps its buffer;
+// only buffers of ordinary size go back to the pool.
+var frameBufs = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
+
+// maxPooledFrame bounds the buffers kept for reuse: a large frame's
+// buffer is left to the collector, not held by the pool.
+const maxPooledFrame = 16 << 10
+
+// readFrameInto reads r to its end into buf, or up to limit+1 bytes: a frame
+// longer than limit is returned with limit+1 bytes, for the caller to
+// refuse.
+func readFrameInto(r io.Reader, buf []byte, limit int64) ([]byte, error) {
+	for {
+		if len(buf) == cap(buf) {
+			buf = slices.Grow(buf, 512)
+		}
+		room := buf[len(buf):cap(buf)]
+		if left := limit + 1 - int64(len(buf)); int64(len(room)) > left {
+			room = room[:left]
+		}
+		n, err := r.Read(room)
+		buf = buf[:len(buf)+n]
+		if err == io.EOF || int64(len(buf)) > limit {
+			return buf, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+}

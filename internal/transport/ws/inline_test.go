@@ -1,12 +1,15 @@
 package ws
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
 	"strings"
 	"testing"
+	"testing/iotest"
 	"time"
 
 	"github.com/coder/websocket"
@@ -108,5 +111,31 @@ func TestSequentialAcksRunOnTheReader(t *testing.T) {
 		if read, had := sc.stream.bc.rbytes.Load(), sc.stream.consumed.Load(); read != had {
 			t.Errorf("the socket's bytes read (%d) and the frames counted (%d) disagree", read, had)
 		}
+	}
+}
+
+// readFrameInto reads a frame whole, in as many reads as it comes in, into
+// the buffer given (grown as needed), and stops one byte past the limit.
+func TestReadFrameInto(t *testing.T) {
+	frame := bytes.Repeat([]byte("0123456789"), 130) // 1,300 bytes: past the first buffer
+	for _, tc := range []struct {
+		limit int64
+		want  int
+	}{{2000, 1300}, {1300, 1300}, {1299, 1300}, {10, 11}} {
+		buf := make([]byte, 0, 512)
+		got, err := readFrameInto(iotest.OneByteReader(bytes.NewReader(frame)), buf, tc.limit)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != tc.want || !bytes.Equal(got, frame[:tc.want]) {
+			t.Errorf("limit %d: got %d bytes, want the frame's first %d", tc.limit, len(got), tc.want)
+		}
+		if &got[0] != &buf[:1][0] && tc.want <= 512 {
+			t.Errorf("limit %d: a frame that fits was not read into the buffer given", tc.limit)
+		}
+	}
+	boom := errors.New("boom")
+	if _, err := readFrameInto(iotest.ErrReader(boom), nil, 100); !errors.Is(err, boom) {
+		t.Errorf("a failing read: err %v, want %v", err, boom)
 	}
 }

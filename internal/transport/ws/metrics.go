@@ -1,9 +1,9 @@
 package ws
 
 import (
-	"sync"
-
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/seen-im/seen/internal/metrics"
 )
 
 // Looking a metric up by its labels hashes and checks them under the
@@ -20,18 +20,15 @@ type methodMetrics struct {
 
 // metricsCache maps a method label to its *methodMetrics.
 type metricsCache struct {
-	m sync.Map
+	m metrics.LabelCache[*methodMetrics]
 }
 
 // metricsOf returns the instruments of label.
 func (h *Handler) metricsOf(label string) *methodMetrics {
-	if mm, ok := h.metrics.m.Load(label); ok {
-		return mm.(*methodMetrics)
-	}
-	mm := &methodMetrics{
-		duration: h.o.Metrics.RequestDuration.WithLabelValues(label),
-		ok:       h.o.Metrics.Requests.WithLabelValues(label, "0"),
-	}
-	got, _ := h.metrics.m.LoadOrStore(label, mm)
-	return got.(*methodMetrics)
+	return h.metrics.m.Get(label, func() *methodMetrics {
+		return &methodMetrics{
+			duration: h.o.Metrics.RequestDuration.WithLabelValues(label),
+			ok:       h.o.Metrics.Requests.WithLabelValues(label, "0"),
+		}
+	})
 }

@@ -88,6 +88,10 @@ func (c *conn) push(f outFrame, inline bool) (ok, write bool) {
 		c.events++
 		c.evbytes += n
 	}
+	if c.queue == nil && c.spare != nil {
+		// The array of the last batch written: no new one per response.
+		c.queue, c.spare = c.spare, nil
+	}
 	c.queue = append(c.queue, f)
 	c.h.o.Metrics.SendQueue.Inc()
 	c.qbytes += n
@@ -250,8 +254,20 @@ func (c *conn) writer() {
 				return
 			}
 		}
+		if cap(batch) <= maxSpareFrames {
+			// Written, released: the array holds nothing the next batch
+			// needs, and no pointer to what was written.
+			clear(batch)
+			c.qmu.Lock()
+			c.spare = batch[:0]
+			c.qmu.Unlock()
+		}
 	}
 }
+
+// maxSpareFrames bounds the queue array a connection keeps between
+// batches: a burst's long queue is left to the collector.
+const maxSpareFrames = 64
 
 func (c *conn) write(b []byte) bool {
 	// c.ctx closes the socket when it ends (serve), which stops the write.

@@ -1,7 +1,6 @@
 package ws
 
 import (
-	"context"
 	"encoding/json"
 	"time"
 
@@ -99,9 +98,9 @@ func (c *conn) worker(j job) {
 func (c *conn) runJob(j job) {
 	defer c.inflight.Done()
 	start := time.Now()
-	ctx, cancel := context.WithTimeout(c.ctx, c.h.o.Config.RequestTimeout)
+	ctx := newRequestCtx(c.ctx, c.h.o.Config.RequestTimeout)
 	res, pe := c.dispatch(ctx, j.req)
-	cancel()
+	ctx.cancel()
 	c.h.metricsOf(c.methodLabel(j.req.Method)).duration.Observe(time.Since(start).Seconds())
 	// The slot goes with the response and is freed once it is written,
 	// not queued: a client that does not read cannot have more than
