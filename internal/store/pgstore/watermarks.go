@@ -32,8 +32,14 @@ import (
 
 // maxWatermarkRounds bounds the watermark rounds in flight. Each holds a
 // connection for a round trip and a commit; more rounds carry fewer
-// operations each, and more transactions and WAL flushes per ack.
-const maxWatermarkRounds = 4
+// operations each, and more transactions and WAL flushes per ack. One it
+// is, per node: in the mixed scenario (acks spread over 220
+// conversations) four rounds at once cost PostgreSQL 801-864 CPU ticks
+// per run and answered message.read at p50 46-65 ms; one round at a time
+// 702 ticks, and 28 ms, as rounds grew and stopped contending for the
+// members' rows with the appends (docs/benchmarks.md). A conversation's
+// own acks were one round at a time already.
+const maxWatermarkRounds = 1
 
 // wmQueue is a conversation's queue of watermark operations; Store.wmMu
 // guards it.
