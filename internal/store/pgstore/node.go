@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 )
@@ -69,6 +70,13 @@ func (s *Store) closeLockConn() {
 	s.lockMu.Lock()
 	defer s.lockMu.Unlock()
 	if s.lockConn != nil {
+		// Released before the connection closes: closing only asks the
+		// server to end the session, whose locks go when its backend has
+		// exited, a moment later, and a node started at once in this
+		// one's place (a restart) would find the database still held.
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_, _ = s.lockConn.Exec(ctx, "SELECT pg_advisory_unlock_all()")
+		cancel()
 		_ = s.lockConn.Close(context.Background())
 		s.lockConn = nil
 	}
