@@ -57,18 +57,19 @@ func (s *Service) resolveWith(ctx context.Context, caller string, c protocol.Con
 	if err != nil {
 		return convRef{}, store.Found{}, s.internal(ctx, "find", err)
 	}
-	m, isMember := f.Members[mref]
+	m := f.Members[0]
+	isMember := m.UserID != ""
 	switch c.Type {
 	case protocol.ConvPeer:
-		if _, ok := f.Users[c.ID]; !ok {
+		if f.Users[0].ID == "" {
 			return convRef{}, store.Found{}, noSuchUser("conversation.id", c.ID)
 		}
 		if !isMember {
 			m = store.Member{UserID: caller, Role: protocol.RoleMember, JoinSeq: 1}
 		}
 	default:
-		g, ok := f.Groups[c.ID]
-		if !ok {
+		g := f.Groups[0]
+		if g.ID == "" {
 			pe := protocol.Errorf(protocol.CodeNotFound, "no such group %q", c.ID)
 			pe.Data = map[string]any{"field": "conversation.id"}
 			return convRef{}, store.Found{}, pe

@@ -194,8 +194,8 @@ func (s *Service) History(ctx context.Context, c Caller, p protocol.HistoryParam
 // clampSeq caps an ack's seq (0: the latest) at the conversation's last
 // seq, as read with the conversation (resolveWith): a client cannot ack
 // what does not exist yet.
-func clampSeq(f store.Found, conv store.ConvID, seq uint64) uint64 {
-	last := f.LastSeqs[conv]
+func clampSeq(f store.Found, seq uint64) uint64 {
+	last := f.LastSeqs[0]
 	if seq == 0 {
 		return last
 	}
@@ -211,7 +211,7 @@ func (s *Service) Delivered(ctx context.Context, c Caller, p protocol.DeliveredP
 	if err != nil {
 		return protocol.Empty{}, err
 	}
-	seq := clampSeq(f, ref.id, p.Seq)
+	seq := clampSeq(f, p.Seq)
 	if seq <= ref.member.DeliveredSeq {
 		return protocol.Empty{}, nil
 	}
@@ -245,7 +245,7 @@ func (s *Service) ReadConversation(ctx context.Context, c Caller, p protocol.Con
 	if err != nil {
 		return protocol.ConversationReadResult{}, err
 	}
-	seq := clampSeq(f, ref.id, p.Seq)
+	seq := clampSeq(f, p.Seq)
 	// The result is the reader's own watermark: what its unread count
 	// follows, whether this read was shared or not.
 	if private {

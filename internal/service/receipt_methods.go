@@ -30,10 +30,7 @@ func (s *Service) QueryReceipts(ctx context.Context, c Caller, p protocol.Receip
 	if err := s.mayQueryReceipts(ctx, c.UserID); err != nil {
 		return protocol.ReceiptQueryResult{}, err
 	}
-	msgs := make([]store.Message, len(p.MsgIDs))
-	for i, id := range p.MsgIDs {
-		msgs[i] = f.Messages[id]
-	}
+	msgs := f.Messages
 	for i, id := range p.MsgIDs {
 		if !isInConv(ref, msgs[i]) {
 			return protocol.ReceiptQueryResult{}, notInConv(id, msgIDsField(i))

@@ -17,15 +17,17 @@ type Lookup struct {
 	LastSeqs []ConvID
 }
 
-// Found answers a Lookup with the records that exist, by key: a key with
-// no record is absent. LastSeqs reads as 0 for a conversation with no
-// message (whether or not it has an entry), as LastSeq says.
+// Found answers a Lookup with slices aligned with its keys: entry i is
+// the record of key i, or the zero value if there is none (ID "" for a
+// user, a group or a message, UserID "" for a member, 0 for a last seq).
+// Slices, not maps: on the embedded store, where Find is a few calls in
+// the process, hashing the keys into maps cost an ack more than the calls.
 type Found struct {
-	Users    map[string]User
-	Groups   map[string]Group
-	Members  map[MemberRef]Member
-	Messages map[string]Message
-	LastSeqs map[ConvID]uint64
+	Users    []User
+	Groups   []Group
+	Members  []Member
+	Messages []Message
+	LastSeqs []uint64
 }
 
 // Finder reads a Lookup's records in one call.
@@ -68,34 +70,27 @@ func FindEach(ctx context.Context, r pointReader, q Lookup) (Found, error) {
 		return Found{}, err
 	}
 	if len(q.Messages) > 0 {
-		ms, err := r.GetMessages(ctx, q.Messages)
-		if err != nil {
+		if f.Messages, err = r.GetMessages(ctx, q.Messages); err != nil {
 			return Found{}, err
-		}
-		f.Messages = make(map[string]Message, len(ms))
-		for _, m := range ms {
-			if m.ID != "" {
-				f.Messages[m.ID] = m
-			}
 		}
 	}
 	return f, nil
 }
 
-// findEach gets every key through get, leaving out those not found.
-func findEach[K comparable, V any](ctx context.Context, keys []K, get func(context.Context, K) (V, error)) (map[K]V, error) {
+// findEach gets every key through get, a zero entry for those not found.
+func findEach[K comparable, V any](ctx context.Context, keys []K, get func(context.Context, K) (V, error)) ([]V, error) {
 	if len(keys) == 0 {
 		return nil, nil
 	}
-	out := make(map[K]V, len(keys))
-	for _, k := range keys {
+	out := make([]V, len(keys))
+	for i, k := range keys {
 		v, err := get(ctx, k)
 		switch {
 		case errors.Is(err, ErrNotFound):
 		case err != nil:
 			return nil, err
 		default:
-			out[k] = v
+			out[i] = v
 		}
 	}
 	return out, nil

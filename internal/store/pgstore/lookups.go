@@ -42,7 +42,11 @@ type keys struct {
 // rows are a round's answer: the rows of every key of the round (absent:
 // no row), shared by its callers and never written after it.
 type rows struct {
-	store.Found
+	Users    map[string]store.User
+	Groups   map[string]store.Group
+	Members  map[store.MemberRef]store.Member
+	Messages map[string]store.Message
+	LastSeqs map[store.ConvID]uint64
 	Settings map[string]store.Settings
 }
 
@@ -156,15 +160,16 @@ func (s *Store) Find(ctx context.Context, q store.Lookup) (store.Found, error) {
 	return f, nil
 }
 
-// pick copies, through own, the rows of a round that the caller asked for.
-func pick[K comparable, V any](ks []K, all map[K]V, own func(V) V) map[K]V {
+// pick copies, through own, the rows of a round that the caller asked for,
+// aligned with its keys (a zero entry for a key with no row).
+func pick[K comparable, V any](ks []K, all map[K]V, own func(V) V) []V {
 	if len(ks) == 0 {
 		return nil
 	}
-	out := make(map[K]V, len(ks))
-	for _, k := range ks {
+	out := make([]V, len(ks))
+	for i, k := range ks {
 		if v, ok := all[k]; ok {
-			out[k] = own(v)
+			out[i] = own(v)
 		}
 	}
 	return out
