@@ -15,7 +15,7 @@ import (
 
 func startFaulty(t *testing.T, opts ...func(*config.Config)) (*seentest.Server, *faultstore.Faults) {
 	f := faultstore.New()
-	s := seentest.StartWith(t, []server.Option{server.WithStoreHook(f.Around)}, opts...)
+	s := seentest.StartWith(t, []server.Option{server.WithStoreHook(f)}, opts...)
 	return s, f
 }
 

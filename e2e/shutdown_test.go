@@ -30,7 +30,7 @@ func TestShutdownKeepsItsDeadlineWhenTheStoreStalls(t *testing.T) {
 	cfg.Data = t.TempDir()
 	cfg.AdminKey, cfg.TokenSecret = seentest.AdminKey, seentest.TokenSecret
 	cfg.Receipts.Coalesce = time.Hour // the change stays pending until Shutdown
-	srv, err := server.New(cfg, server.WithStoreHook(faults.Around))
+	srv, err := server.New(cfg, server.WithStoreHook(faults))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -56,7 +56,7 @@ type Server struct {
 	pgHealth *pingCache
 	nats     *natsbus.Bus
 
-	storeHook storewrap.Around // nil: none
+	storeHook storewrap.Hook // nil: none
 	build     buildinfo.Info
 
 	httpSrv  *http.Server
@@ -105,7 +105,7 @@ func WithBuildInfo(i buildinfo.Info) Option { return func(s *Server) { s.build =
 
 // WithStoreHook runs every store call through hook, inside the metrics
 // (tests inject faults with it).
-func WithStoreHook(hook storewrap.Around) Option { return func(s *Server) { s.storeHook = hook } }
+func WithStoreHook(hook storewrap.Hook) Option { return func(s *Server) { s.storeHook = hook } }
 
 // New validates cfg, opens the store and builds the node. Nothing listens
 // until Start.
@@ -148,7 +148,7 @@ func New(cfg Config, opts ...Option) (*Server, error) {
 	if s.storeHook != nil {
 		wrapped = storewrap.Wrap(wrapped, s.storeHook)
 	}
-	s.store = storewrap.Wrap(wrapped, s.metrics.StoreHook)
+	s.store = storewrap.Wrap(wrapped, s.metrics.StoreHook())
 	if s.bus, err = s.openBus(); err != nil {
 		return nil, errors.Join(err, st.Close())
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/seen-im/seen/internal/store"
+	"github.com/seen-im/seen/internal/store/storewrap"
 )
 
 // Metrics holds every collector the server updates.
@@ -98,12 +99,21 @@ func New() *Metrics {
 }
 
 // StoreHook times every store call into StoreDuration, labelled by
-// operation and outcome. It is a storewrap.Around.
-func (m *Metrics) StoreHook(ctx context.Context, op string, call func() error) error {
-	o := m.storeOp(op)
-	o.inflight.Inc()
-	start := time.Now()
-	err := call()
+// operation and outcome, and counts those in flight.
+func (m *Metrics) StoreHook() storewrap.Hook { return storeHook{m} }
+
+// storeHook is Metrics' storewrap.Hook.
+type storeHook struct{ m *Metrics }
+
+// Before implements storewrap.Hook.
+func (h storeHook) Before(_ context.Context, op string) (storewrap.Call, error) {
+	h.m.storeOp(op).inflight.Inc()
+	return storewrap.Call{Op: op, Start: time.Now()}, nil
+}
+
+// After implements storewrap.Hook.
+func (h storeHook) After(c storewrap.Call, err error) error {
+	o := h.m.storeOp(c.Op)
 	o.inflight.Dec()
 	r := resultOK
 	switch {
@@ -117,7 +127,7 @@ func (m *Metrics) StoreHook(ctx context.Context, op string, call func() error) e
 	default:
 		r = resultError
 	}
-	o.observer(m, op, r).Observe(time.Since(start).Seconds())
+	o.observer(h.m, c.Op, r).Observe(time.Since(c.Start).Seconds())
 	return err
 }
 

@@ -34,7 +34,7 @@ func TestStoreHookLabelsEachCallByOpAndResult(t *testing.T) {
 		{"Watermarks", store.ErrUnavailable},
 	}
 	for _, c := range calls {
-		if got := m.StoreHook(ctx, c.op, func() error { return c.err }); got != c.err {
+		if got := runHook(m, ctx, c.op, func() error { return c.err }); got != c.err {
 			t.Fatalf("StoreHook(%s) returned %v, want the call's %v", c.op, got, c.err)
 		}
 	}
@@ -65,7 +65,7 @@ func TestStoreHookLabelsEachCallByOpAndResult(t *testing.T) {
 func TestStoreHookInflightDuringCall(t *testing.T) {
 	m := New()
 	var during float64
-	_ = m.StoreHook(context.Background(), "GetMember", func() error {
+	_ = runHook(m, context.Background(), "GetMember", func() error {
 		during = testutil.ToFloat64(m.StoreInflight.WithLabelValues("GetMember"))
 		return nil
 	})
@@ -88,6 +88,16 @@ func histogramCount(t *testing.T, m *Metrics, op, result string) uint64 {
 	return d.GetHistogram().GetSampleCount()
 }
 
+// runHook runs call through m's store hook, as storewrap does.
+func runHook(m *Metrics, ctx context.Context, op string, call func() error) error {
+	h := m.StoreHook()
+	c, err := h.Before(ctx, op)
+	if err == nil {
+		err = call()
+	}
+	return h.After(c, err)
+}
+
 // BenchmarkStoreHook is the metrics' cost on every store call.
 func BenchmarkStoreHook(b *testing.B) {
 	m := New()
@@ -95,7 +105,7 @@ func BenchmarkStoreHook(b *testing.B) {
 	call := func() error { return nil }
 	b.ReportAllocs()
 	for b.Loop() {
-		_ = m.StoreHook(ctx, "Watermarks", call)
+		_ = runHook(m, ctx, "Watermarks", call)
 	}
 }
 

@@ -29,12 +29,12 @@ func TestReadAndQueryLookUpIDsInOneStoreCall(t *testing.T) {
 		mu  sync.Mutex
 		ops = map[string]int{}
 	)
-	st := storewrap.Wrap(base, func(ctx context.Context, op string, call func() error) error {
+	st := storewrap.Wrap(base, storewrap.BeforeFunc(func(ctx context.Context, op string) error {
 		mu.Lock()
 		ops[op]++
 		mu.Unlock()
-		return call()
-	})
+		return nil
+	}))
 	lookups := func() (one, many, find int) {
 		mu.Lock()
 		defer mu.Unlock()

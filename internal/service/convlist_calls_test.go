@@ -31,14 +31,14 @@ func TestConversationListStoreCalls(t *testing.T) {
 		counting bool
 		calls    = map[string]int{}
 	)
-	st := storewrap.Wrap(base, func(ctx context.Context, op string, call func() error) error {
+	st := storewrap.Wrap(base, storewrap.BeforeFunc(func(ctx context.Context, op string) error {
 		mu.Lock()
 		if counting {
 			calls[op]++
 		}
 		mu.Unlock()
-		return call()
-	})
+		return nil
+	}))
 	b := local.New()
 	svc := New(Options{Store: st, Bus: b, Config: config.Default()})
 	t.Cleanup(func() { _ = svc.Close(context.Background()); _ = b.Close(); _ = base.Close() })

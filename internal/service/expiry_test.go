@@ -27,13 +27,13 @@ func TestAckInFlightAtExpiryIsInFrozenCounts(t *testing.T) {
 	}
 	var hold atomic.Bool
 	entered, release := make(chan struct{}), make(chan struct{})
-	st := storewrap.Wrap(base, func(ctx context.Context, op string, call func() error) error {
+	st := storewrap.Wrap(base, storewrap.BeforeFunc(func(ctx context.Context, op string) error {
 		if op == "ack_many" && hold.CompareAndSwap(true, false) {
 			close(entered)
 			<-release
 		}
-		return call()
-	})
+		return nil
+	}))
 	var now atomic.Int64
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixMilli()
 	now.Store(t0)

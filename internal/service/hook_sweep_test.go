@@ -81,12 +81,12 @@ func TestWebhookReadsCostNothingWithoutEndpoints(t *testing.T) {
 		mu  sync.Mutex
 		ops = map[string]int{}
 	)
-	st := storewrap.Wrap(base, func(ctx context.Context, op string, call func() error) error {
+	st := storewrap.Wrap(base, storewrap.BeforeFunc(func(ctx context.Context, op string) error {
 		mu.Lock()
 		ops[op]++
 		mu.Unlock()
-		return call()
-	})
+		return nil
+	}))
 	b := local.New()
 	cfg := config.Default()
 	cfg.Receipts.Coalesce = 20 * time.Millisecond

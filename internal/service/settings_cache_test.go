@@ -23,12 +23,12 @@ func TestSettingsCacheOnASingleNode(t *testing.T) {
 		t.Fatal(err)
 	}
 	var gets atomic.Int64
-	st := storewrap.Wrap(base, func(ctx context.Context, op string, call func() error) error {
+	st := storewrap.Wrap(base, storewrap.BeforeFunc(func(ctx context.Context, op string) error {
 		if op == "get_settings" {
 			gets.Add(1)
 		}
-		return call()
-	})
+		return nil
+	}))
 	b := local.New()
 	svc := New(Options{Store: st, Bus: b, Config: config.Default()})
 	t.Cleanup(func() { _ = svc.Close(ctx); _ = b.Close(); _ = base.Close() })

@@ -9,6 +9,7 @@ import (
 	"sync"
 
 	"github.com/seen-im/seen/internal/store"
+	"github.com/seen-im/seen/internal/store/storewrap"
 )
 
 // ErrInjected is the error injected by FailWrites and FailAll: the store
@@ -38,25 +39,30 @@ type Faults struct {
 // New returns Faults that inject nothing yet.
 func New() *Faults { return &Faults{release: make(chan struct{})} }
 
-// Around is the storewrap hook.
-func (f *Faults) Around(ctx context.Context, op string, call func() error) error {
+// Before implements storewrap.Hook: the fault, or the stall, ahead of
+// the call.
+func (f *Faults) Before(ctx context.Context, op string) (storewrap.Call, error) {
+	c := storewrap.Call{Op: op}
 	f.mu.Lock()
 	fail, stall, release := f.fail, f.stall, f.release
 	f.mu.Unlock()
 	if fail != nil {
 		if err := fail(op); err != nil {
-			return err
+			return c, err
 		}
 	}
 	if stall != nil && stall(op) {
 		select {
 		case <-release:
 		case <-ctx.Done():
-			return fmt.Errorf("faultstore: %s stalled: %w", op, ctx.Err())
+			return c, fmt.Errorf("faultstore: %s stalled: %w", op, ctx.Err())
 		}
 	}
-	return call()
+	return c, nil
 }
+
+// After implements storewrap.Hook: the call's own result.
+func (f *Faults) After(_ storewrap.Call, err error) error { return err }
 
 // FailWrites makes every write fail with ErrInjected; reads still work.
 func (f *Faults) FailWrites() {

@@ -6,313 +6,372 @@ package storewrap
 
 import (
 	"context"
+	"time"
 
 	"github.com/seen-im/seen/internal/store"
 )
 
-// Around runs one store call: op names it ("append", "ack_one", ...) and
-// call performs it. It must either call call once and return its error, or
-// not call it and return an error of its own.
-type Around func(ctx context.Context, op string, call func() error) error
+// Hook runs around every store call. It is two methods, not one taking
+// the call as a closure: a closure capturing a call's results sends them
+// to the heap, about a dozen allocations per read ack, every ack.
+type Hook interface {
+	// Before is called ahead of the call op ("append", "ack_one", ...).
+	// An error is returned in place of making the call; After is called
+	// with it all the same.
+	Before(ctx context.Context, op string) (Call, error)
+	// After is called with the call's error (or Before's) and returns
+	// what the call returns.
+	After(c Call, err error) error
+}
 
-// Store is a store.Store whose every call goes through an Around hook.
+// Call is what Before hands to After about one call.
+type Call struct {
+	Op    string
+	Start time.Time
+}
+
+// BeforeFunc is a Hook that runs a function ahead of every call, for tests
+// and fault injection: its error is returned in place of the call's.
+type BeforeFunc func(ctx context.Context, op string) error
+
+// Before implements Hook.
+func (f BeforeFunc) Before(ctx context.Context, op string) (Call, error) {
+	return Call{Op: op}, f(ctx, op)
+}
+
+// After implements Hook.
+func (BeforeFunc) After(_ Call, err error) error { return err }
+
+// Store is a store.Store whose every call goes through a Hook.
 type Store struct {
-	next   store.Store
-	around Around
+	next store.Store
+	hook Hook
 }
 
 var _ store.Store = (*Store)(nil)
 
-// Wrap returns next with every call run through around.
-func Wrap(next store.Store, around Around) *Store {
-	return &Store{next: next, around: around}
+// Wrap returns next with every call run through hook.
+func Wrap(next store.Store, hook Hook) *Store {
+	return &Store{next: next, hook: hook}
 }
 
 // PutUser implements store.Store.
 func (s *Store) PutUser(ctx context.Context, u store.User) (created bool, err error) {
-	err = s.around(ctx, "put_user", func() error {
+	var c Call
+	if c, err = s.hook.Before(ctx, "put_user"); err == nil {
 		created, err = s.next.PutUser(ctx, u)
-		return err
-	})
+	}
+	err = s.hook.After(c, err)
 	return
 }
 
 // GetUser implements store.Store.
 func (s *Store) GetUser(ctx context.Context, id string) (u store.User, err error) {
-	err = s.around(ctx, "get_user", func() error {
+	var c Call
+	if c, err = s.hook.Before(ctx, "get_user"); err == nil {
 		u, err = s.next.GetUser(ctx, id)
-		return err
-	})
+	}
+	err = s.hook.After(c, err)
 	return
 }
 
 // CreateGroup implements store.Store.
 func (s *Store) CreateGroup(ctx context.Context, g store.Group, members []store.Member) (err error) {
-	err = s.around(ctx, "create_group", func() error {
+	var c Call
+	if c, err = s.hook.Before(ctx, "create_group"); err == nil {
 		err = s.next.CreateGroup(ctx, g, members)
-		return err
-	})
+	}
+	err = s.hook.After(c, err)
 	return
 }
 
 // GetGroup implements store.Store.
 func (s *Store) GetGroup(ctx context.Context, id string) (g store.Group, err error) {
-	err = s.around(ctx, "get_group", func() error {
+	var c Call
+	if c, err = s.hook.Before(ctx, "get_group"); err == nil {
 		g, err = s.next.GetGroup(ctx, id)
-		return err
-	})
+	}
+	err = s.hook.After(c, err)
 	return
 }
 
 // DeleteGroup implements store.Store.
 func (s *Store) DeleteGroup(ctx context.Context, id string) (err error) {
-	err = s.around(ctx, "delete_group", func() error {
+	var c Call
+	if c, err = s.hook.Before(ctx, "delete_group"); err == nil {
 		err = s.next.DeleteGroup(ctx, id)
-		return err
-	})
+	}
+	err = s.hook.After(c, err)
 	return
 }
 
 // AddMembers implements store.Store.
 func (s *Store) AddMembers(ctx context.Context, conv store.ConvID, members []store.Member) (added []store.Member, err error) {
-	err = s.around(ctx, "add_members", func() error {
+	var c Call
+	if c, err = s.hook.Before(ctx, "add_members"); err == nil {
 		added, err = s.next.AddMembers(ctx, conv, members)
-		return err
-	})
+	}
+	err = s.hook.After(c, err)
 	return
 }
 
 // RemoveMember implements store.Store.
 func (s *Store) RemoveMember(ctx context.Context, conv store.ConvID, userID string) (err error) {
-	err = s.around(ctx, "remove_member", func() error {
+	var c Call
+	if c, err = s.hook.Before(ctx, "remove_member"); err == nil {
 		err = s.next.RemoveMember(ctx, conv, userID)
-		return err
-	})
+	}
+	err = s.hook.After(c, err)
 	return
 }
 
 // SetRole implements store.Store.
 func (s *Store) SetRole(ctx context.Context, conv store.ConvID, userID, role string) (err error) {
-	err = s.around(ctx, "set_role", func() error {
+	var c Call
+	if c, err = s.hook.Before(ctx, "set_role"); err == nil {
 		err = s.next.SetRole(ctx, conv, userID, role)
-		return err
-	})
+	}
+	err = s.hook.After(c, err)
 	return
 }
 
 // GetMember implements store.Store.
 func (s *Store) GetMember(ctx context.Context, conv store.ConvID, userID string) (m store.Member, err error) {
-	err = s.around(ctx, "get_member", func() error {
+	var c Call
+	if c, err = s.hook.Before(ctx, "get_member"); err == nil {
 		m, err = s.next.GetMember(ctx, conv, userID)
-		return err
-	})
+	}
+	err = s.hook.After(c, err)
 	return
 }
 
 // ListMembers implements store.Store.
 func (s *Store) ListMembers(ctx context.Context, conv store.ConvID, after string, limit int) (ms []store.Member, err error) {
-	err = s.around(ctx, "list_members", func() error {
+	var c Call
+	if c, err = s.hook.Before(ctx, "list_members"); err == nil {
 		ms, err = s.next.ListMembers(ctx, conv, after, limit)
-		return err
-	})
+	}
+	err = s.hook.After(c, err)
 	return
 }
 
 // CountMembers implements store.Store.
 func (s *Store) CountMembers(ctx context.Context, conv store.ConvID) (n int, err error) {
-	err = s.around(ctx, "count_members", func() error {
+	var c Call
+	if c, err = s.hook.Before(ctx, "count_members"); err == nil {
 		n, err = s.next.CountMembers(ctx, conv)
-		return err
-	})
+	}
+	err = s.hook.After(c, err)
 	return
 }
 
 // ConversationsActivity implements store.Store.
 func (s *Store) ConversationsActivity(ctx context.Context, userID string) (out []store.ConvActivity, err error) {
-	err = s.around(ctx, "conversations_activity", func() error {
+	var c Call
+	if c, err = s.hook.Before(ctx, "conversations_activity"); err == nil {
 		out, err = s.next.ConversationsActivity(ctx, userID)
-		return err
-	})
+	}
+	err = s.hook.After(c, err)
 	return
 }
 
 // Append implements store.Store.
 func (s *Store) Append(ctx context.Context, m store.Message) (stored store.Message, existed bool, err error) {
-	err = s.around(ctx, "append", func() error {
+	var c Call
+	if c, err = s.hook.Before(ctx, "append"); err == nil {
 		stored, existed, err = s.next.Append(ctx, m)
-		return err
-	})
+	}
+	err = s.hook.After(c, err)
 	return
 }
 
 // GetMessage implements store.Store.
 func (s *Store) GetMessage(ctx context.Context, msgID string) (m store.Message, err error) {
-	err = s.around(ctx, "get_message", func() error {
+	var c Call
+	if c, err = s.hook.Before(ctx, "get_message"); err == nil {
 		m, err = s.next.GetMessage(ctx, msgID)
-		return err
-	})
+	}
+	err = s.hook.After(c, err)
 	return
 }
 
 // MessagesAt implements store.Store.
 func (s *Store) MessagesAt(ctx context.Context, refs []store.MsgRef) (ms []store.Message, err error) {
-	err = s.around(ctx, "messages_at", func() error {
+	var c Call
+	if c, err = s.hook.Before(ctx, "messages_at"); err == nil {
 		ms, err = s.next.MessagesAt(ctx, refs)
-		return err
-	})
+	}
+	err = s.hook.After(c, err)
 	return
 }
 
 // GetMembers implements store.Store.
 func (s *Store) GetMembers(ctx context.Context, refs []store.MemberRef) (ms []store.Member, err error) {
-	err = s.around(ctx, "get_members", func() error {
+	var c Call
+	if c, err = s.hook.Before(ctx, "get_members"); err == nil {
 		ms, err = s.next.GetMembers(ctx, refs)
-		return err
-	})
+	}
+	err = s.hook.After(c, err)
 	return
 }
 
 // GetMessages implements store.Store.
 func (s *Store) GetMessages(ctx context.Context, ids []string) (ms []store.Message, err error) {
-	err = s.around(ctx, "get_messages", func() error {
+	var c Call
+	if c, err = s.hook.Before(ctx, "get_messages"); err == nil {
 		ms, err = s.next.GetMessages(ctx, ids)
-		return err
-	})
+	}
+	err = s.hook.After(c, err)
 	return
 }
 
 // Find implements store.Store.
 func (s *Store) Find(ctx context.Context, q store.Lookup) (f store.Found, err error) {
-	err = s.around(ctx, "find", func() error {
+	var c Call
+	if c, err = s.hook.Before(ctx, "find"); err == nil {
 		f, err = s.next.Find(ctx, q)
-		return err
-	})
+	}
+	err = s.hook.After(c, err)
 	return
 }
 
 // History implements store.Store.
 func (s *Store) History(ctx context.Context, conv store.ConvID, beforeSeq, minSeq uint64, limit int) (ms []store.Message, err error) {
-	err = s.around(ctx, "history", func() error {
+	var c Call
+	if c, err = s.hook.Before(ctx, "history"); err == nil {
 		ms, err = s.next.History(ctx, conv, beforeSeq, minSeq, limit)
-		return err
-	})
+	}
+	err = s.hook.After(c, err)
 	return
 }
 
 // LastSeq implements store.Store.
 func (s *Store) LastSeq(ctx context.Context, conv store.ConvID) (seq uint64, err error) {
-	err = s.around(ctx, "last_seq", func() error {
+	var c Call
+	if c, err = s.hook.Before(ctx, "last_seq"); err == nil {
 		seq, err = s.next.LastSeq(ctx, conv)
-		return err
-	})
+	}
+	err = s.hook.After(c, err)
 	return
 }
 
 // MessageAt implements store.Store.
 func (s *Store) MessageAt(ctx context.Context, conv store.ConvID, seq uint64) (m store.Message, err error) {
-	err = s.around(ctx, "message_at", func() error {
+	var c Call
+	if c, err = s.hook.Before(ctx, "message_at"); err == nil {
 		m, err = s.next.MessageAt(ctx, conv, seq)
-		return err
-	})
+	}
+	err = s.hook.After(c, err)
 	return
 }
 
 // AdvanceRead implements store.Store.
 func (s *Store) AdvanceRead(ctx context.Context, conv store.ConvID, userID string, seq uint64, at int64) (m store.Member, changed bool, err error) {
-	err = s.around(ctx, "advance_read", func() error {
+	var c Call
+	if c, err = s.hook.Before(ctx, "advance_read"); err == nil {
 		m, changed, err = s.next.AdvanceRead(ctx, conv, userID, seq, at)
-		return err
-	})
+	}
+	err = s.hook.After(c, err)
 	return
 }
 
 // AdvanceDelivered implements store.Store.
 func (s *Store) AdvanceDelivered(ctx context.Context, conv store.ConvID, userID string, seq uint64, at int64) (m store.Member, changed bool, err error) {
-	err = s.around(ctx, "advance_delivered", func() error {
+	var c Call
+	if c, err = s.hook.Before(ctx, "advance_delivered"); err == nil {
 		m, changed, err = s.next.AdvanceDelivered(ctx, conv, userID, seq, at)
-		return err
-	})
+	}
+	err = s.hook.After(c, err)
 	return
 }
 
 // AckOne implements store.Store.
 func (s *Store) AckOne(ctx context.Context, conv store.ConvID, userID string, seq uint64, at int64) (m store.Member, changed bool, err error) {
-	err = s.around(ctx, "ack_one", func() error {
+	var c Call
+	if c, err = s.hook.Before(ctx, "ack_one"); err == nil {
 		m, changed, err = s.next.AckOne(ctx, conv, userID, seq, at)
-		return err
-	})
+	}
+	err = s.hook.After(c, err)
 	return
 }
 
 // AckMany implements store.Store.
 func (s *Store) AckMany(ctx context.Context, conv store.ConvID, userID string, seqs []uint64, at int64) (m store.Member, changed []bool, err error) {
-	err = s.around(ctx, "ack_many", func() error {
+	var c Call
+	if c, err = s.hook.Before(ctx, "ack_many"); err == nil {
 		m, changed, err = s.next.AckMany(ctx, conv, userID, seqs, at)
-		return err
-	})
+	}
+	err = s.hook.After(c, err)
 	return
 }
 
 // AdvanceOwnRead implements store.Store.
 func (s *Store) AdvanceOwnRead(ctx context.Context, conv store.ConvID, userID string, seq uint64, at int64) (m store.Member, changed bool, err error) {
-	err = s.around(ctx, "advance_own_read", func() error {
+	var c Call
+	if c, err = s.hook.Before(ctx, "advance_own_read"); err == nil {
 		m, changed, err = s.next.AdvanceOwnRead(ctx, conv, userID, seq, at)
-		return err
-	})
+	}
+	err = s.hook.After(c, err)
 	return
 }
 
 // AckManyOwn implements store.Store.
 func (s *Store) AckManyOwn(ctx context.Context, conv store.ConvID, userID string, seqs []uint64, at int64) (m store.Member, changed []bool, err error) {
-	err = s.around(ctx, "ack_many_own", func() error {
+	var c Call
+	if c, err = s.hook.Before(ctx, "ack_many_own"); err == nil {
 		m, changed, err = s.next.AckManyOwn(ctx, conv, userID, seqs, at)
-		return err
-	})
+	}
+	err = s.hook.After(c, err)
 	return
 }
 
 // GetSettings implements store.Store.
 func (s *Store) GetSettings(ctx context.Context, userID string) (st store.Settings, err error) {
-	err = s.around(ctx, "get_settings", func() error {
+	var c Call
+	if c, err = s.hook.Before(ctx, "get_settings"); err == nil {
 		st, err = s.next.GetSettings(ctx, userID)
-		return err
-	})
+	}
+	err = s.hook.After(c, err)
 	return
 }
 
 // UpdateSettings implements store.Store.
 func (s *Store) UpdateSettings(ctx context.Context, userID string, shareReads, shareDelivery *bool) (st store.Settings, err error) {
-	err = s.around(ctx, "update_settings", func() error {
+	var c Call
+	if c, err = s.hook.Before(ctx, "update_settings"); err == nil {
 		st, err = s.next.UpdateSettings(ctx, userID, shareReads, shareDelivery)
-		return err
-	})
+	}
+	err = s.hook.After(c, err)
 	return
 }
 
 // RequestReceipt implements store.Store.
 func (s *Store) RequestReceipt(ctx context.Context, conv store.ConvID, seq uint64, at int64) (m store.Message, changed bool, err error) {
-	err = s.around(ctx, "request_receipt", func() error {
+	var c Call
+	if c, err = s.hook.Before(ctx, "request_receipt"); err == nil {
 		m, changed, err = s.next.RequestReceipt(ctx, conv, seq, at)
-		return err
-	})
+	}
+	err = s.hook.After(c, err)
 	return
 }
 
 // SettleReceipt implements store.Store.
 func (s *Store) SettleReceipt(ctx context.Context, conv store.ConvID, seq uint64, frozen *store.Frozen) (err error) {
-	err = s.around(ctx, "settle_receipt", func() error {
+	var c Call
+	if c, err = s.hook.Before(ctx, "settle_receipt"); err == nil {
 		err = s.next.SettleReceipt(ctx, conv, seq, frozen)
-		return err
-	})
+	}
+	err = s.hook.After(c, err)
 	return
 }
 
 // LiveReceipts implements store.Store.
 func (s *Store) LiveReceipts(ctx context.Context, conv store.ConvID) (ms []store.Message, err error) {
-	err = s.around(ctx, "live_receipts", func() error {
+	var c Call
+	if c, err = s.hook.Before(ctx, "live_receipts"); err == nil {
 		ms, err = s.next.LiveReceipts(ctx, conv)
-		return err
-	})
+	}
+	err = s.hook.After(c, err)
 	return
 }
 

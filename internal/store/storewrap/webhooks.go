@@ -10,7 +10,11 @@ var _ store.Webhooks = (*Store)(nil)
 
 // hookCall runs one Webhooks call through the hook.
 func (s *Store) hookCall(ctx context.Context, op string, call func(h store.Webhooks) error) error {
-	return s.around(ctx, op, func() error { return call(s.next) })
+	c, err := s.hook.Before(ctx, op)
+	if err == nil {
+		err = call(s.next)
+	}
+	return s.hook.After(c, err)
 }
 
 // CreateWebhook implements store.Webhooks.

@@ -20,10 +20,10 @@ func TestWrapKeepsWebhooks(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = st.Close() })
 	var ops []string
-	var w store.Store = storewrap.Wrap(st, func(ctx context.Context, op string, call func() error) error {
+	var w store.Store = storewrap.Wrap(st, storewrap.BeforeFunc(func(ctx context.Context, op string) error {
 		ops = append(ops, op)
-		return call()
-	})
+		return nil
+	}))
 	h := w
 	if err := h.CreateWebhook(ctx, store.Webhook{ID: "a", URL: "http://127.0.0.1:1/", Secret: "whsec_eA==", Events: []string{"message.sent"}}); err != nil {
 		t.Fatal(err)
