@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"math/bits"
 
+	"github.com/seen-im/seen/internal/wordscan"
 	"github.com/seen-im/seen/protocol"
 )
 
@@ -255,7 +256,7 @@ func plainBytes(b []byte, i int) ([]byte, int, bool) {
 	// Eight bytes at a time to the first that is not printable ASCII
 	// other than '\\' and '"': ids are long runs of plain bytes.
 	for ; len(b)-j >= 8; j += 8 {
-		if m := notPlain8(binary.LittleEndian.Uint64(b[j:])); m != 0 {
+		if m := wordscan.NotPlain(binary.LittleEndian.Uint64(b[j:])); m != 0 {
 			j += bits.TrailingZeros64(m) >> 3
 			break
 		}
@@ -269,24 +270,6 @@ func plainBytes(b []byte, i int) ([]byte, int, bool) {
 		}
 	}
 	return nil, 0, false
-}
-
-// Bytes repeated in every byte of a word, for notPlain8.
-const (
-	ones  = 0x0101010101010101
-	highs = 0x8080808080808080
-)
-
-// notPlain8 returns a mask of the eight bytes of v (little-endian: the
-// first is the lowest) whose lowest set bit is the high bit of the first
-// byte that is a quote, a backslash, below 0x20 or above 0x7e, and zero if
-// there is none. (x - ones) &^ x flags zero bytes of x, (v - 0x20*ones)
-// &^ v bytes below 0x20, (v + ones) | v bytes above 0x7e; a carry or a
-// borrow can flag bytes above one found, never below the first.
-func notPlain8(v uint64) uint64 {
-	q := v ^ ('"' * ones)
-	s := v ^ ('\\' * ones)
-	return ((q-ones)&^q | (s-ones)&^s | (v-0x20*ones)&^v | (v + ones) | v) & highs
 }
 
 // convType returns a conversation's type, the protocol's constant for the

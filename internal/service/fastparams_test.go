@@ -1,11 +1,8 @@
 package service
 
 import (
-	"bytes"
 	"context"
-	"encoding/binary"
 	"encoding/json"
-	"math/bits"
 	"reflect"
 	"testing"
 
@@ -171,30 +168,5 @@ func TestReadParamsFastAllocatesOnlyTheResult(t *testing.T) {
 	// The conversation's id, the list of ids, the one id.
 	if got > 3 {
 		t.Errorf("decoding a read ack's params: %v allocations, want at most 3", got)
-	}
-}
-
-// notPlain8 finds the first byte plainBytes stops at (a quote, a
-// backslash, a control character, DEL or a non-ASCII byte) in a word's
-// eight bytes, whatever the others, and passes every other byte.
-func TestNotPlain8(t *testing.T) {
-	for pos := range 8 {
-		for c := range 256 {
-			for _, other := range []byte{'a', 0xff, 0x80, 0x7f, 0x7e, 0x20, '"', 0} {
-				w := bytes.Repeat([]byte{'a'}, 8)
-				for k := pos + 1; k < 8; k++ {
-					w[k] = other
-				}
-				w[pos] = byte(c)
-				m := notPlain8(binary.LittleEndian.Uint64(w))
-				stop := c < 0x20 || c >= 0x7f || c == '"' || c == '\\'
-				switch {
-				case stop && (m == 0 || bits.TrailingZeros64(m)>>3 != pos):
-					t.Fatalf("notPlain8(%q) = %#x: first stop not found at %d", w, m, pos)
-				case !stop && m != 0 && bits.TrailingZeros64(m)>>3 <= pos:
-					t.Fatalf("notPlain8(%q) = %#x: a plain byte at or before %d flagged", w, m, pos)
-				}
-			}
-		}
 	}
 }

@@ -48,6 +48,21 @@ func queued(f *finder) int {
 	return len(f.queue)
 }
 
+// groupWithMessage makes group g of a and b, and a's message m1 in it.
+func groupWithMessage(t *testing.T, s *Store) store.ConvID {
+	t.Helper()
+	ctx := context.Background()
+	if err := s.CreateGroup(ctx, store.Group{ID: "g", CreatedBy: "a"},
+		[]store.Member{{UserID: "a", Role: "member"}, {UserID: "b", Role: "member"}}); err != nil {
+		t.Fatal(err)
+	}
+	conv := store.GroupConv("g")
+	if _, _, err := s.Append(ctx, store.Message{ID: "m1", Conv: conv, Sender: "a", SentAt: 1}); err != nil {
+		t.Fatal(err)
+	}
+	return conv
+}
+
 // waitFor polls cond until it holds or the test has waited too long.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
@@ -122,14 +137,7 @@ func TestLookupsCombineQueuedCalls(t *testing.T) {
 func TestLookupSeesWriteCommittedBeforeTheCall(t *testing.T) {
 	s := openAt(t, freshSchema(t))
 	ctx := context.Background()
-	if err := s.CreateGroup(ctx, store.Group{ID: "g", CreatedBy: "a"},
-		[]store.Member{{UserID: "a", Role: "member"}, {UserID: "b", Role: "member"}}); err != nil {
-		t.Fatal(err)
-	}
-	conv := store.GroupConv("g")
-	if _, _, err := s.Append(ctx, store.Message{ID: "m1", Conv: conv, Sender: "a", SentAt: 1}); err != nil {
-		t.Fatal(err)
-	}
+	conv := groupWithMessage(t, s)
 	g := gate(s)
 	close(g.before)
 
@@ -235,14 +243,7 @@ func TestLookupsOfEveryKindShareARound(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := s.CreateGroup(ctx, store.Group{ID: "g", CreatedBy: "a"},
-		[]store.Member{{UserID: "a", Role: "member"}, {UserID: "b", Role: "member"}}); err != nil {
-		t.Fatal(err)
-	}
-	conv := store.GroupConv("g")
-	if _, _, err := s.Append(ctx, store.Message{ID: "m1", Conv: conv, Sender: "a", SentAt: 1}); err != nil {
-		t.Fatal(err)
-	}
+	conv := groupWithMessage(t, s)
 	g := gate(s)
 	close(g.after)
 	first := make(chan error, 1)

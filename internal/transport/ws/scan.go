@@ -3,6 +3,8 @@ package ws
 import (
 	"encoding/binary"
 	"math/bits"
+
+	"github.com/seen-im/seen/internal/wordscan"
 )
 
 // A validating scanner for the request envelope. json.Valid took about a
@@ -121,7 +123,7 @@ func scanString(b []byte, i int) int {
 		// escapes or is a control character: most strings are ids, all
 		// plain.
 		for len(b)-i >= 8 {
-			m := special8(binary.LittleEndian.Uint64(b[i:]))
+			m := wordscan.Special(binary.LittleEndian.Uint64(b[i:]))
 			if m != 0 {
 				i += bits.TrailingZeros64(m) >> 3
 				goto special
@@ -158,24 +160,6 @@ func scanString(b []byte, i int) int {
 			return -1 // a control character
 		}
 	}
-}
-
-// Bytes repeated in every byte of a word, for special8.
-const (
-	ones  = 0x0101010101010101
-	highs = 0x8080808080808080
-)
-
-// special8 returns a mask of the eight bytes of v (little-endian: the
-// first is the lowest) whose lowest set bit is the high bit of the first
-// quote, backslash or byte below 0x20, and zero if there is none.
-// (x - ones) &^ x has a byte's high bit set where x has a zero byte, and
-// (v - 0x20*ones) &^ v where v has a byte below 0x20; a borrow can set
-// bits above a byte found, never below the first.
-func special8(v uint64) uint64 {
-	q := v ^ ('"' * ones)
-	s := v ^ ('\\' * ones)
-	return ((q-ones)&^q | (s-ones)&^s | (v-0x20*ones)&^v) & highs
 }
 
 // scanNumber scans the number that starts at b[i]: -?(0|[1-9][0-9]*),

@@ -1,10 +1,7 @@
 package ws
 
 import (
-	"bytes"
-	"encoding/binary"
 	"encoding/json"
-	"math/bits"
 	"strings"
 	"testing"
 )
@@ -69,28 +66,4 @@ func FuzzScanMatchesJSONValid(f *testing.F) {
 			}
 		}
 	})
-}
-
-// special8 finds the first quote, backslash or control character in a
-// word's eight bytes, whatever the others, and passes every other byte.
-func TestSpecial8(t *testing.T) {
-	for pos := range 8 {
-		for c := range 256 {
-			for _, other := range []byte{'a', 0xff, 0x80, 0x20, 0x7f, '"', 0} {
-				w := bytes.Repeat([]byte{'a'}, 8)
-				for k := pos + 1; k < 8; k++ {
-					w[k] = other // after pos: anything
-				}
-				w[pos] = byte(c)
-				m := special8(binary.LittleEndian.Uint64(w))
-				isSpecial := c < 0x20 || c == '"' || c == '\\'
-				switch {
-				case isSpecial && (m == 0 || bits.TrailingZeros64(m)>>3 != pos):
-					t.Fatalf("special8(%q) = %#x: first special byte not found at %d", w, m, pos)
-				case !isSpecial && m != 0 && bits.TrailingZeros64(m)>>3 <= pos:
-					t.Fatalf("special8(%q) = %#x: a plain byte at or before %d flagged", w, m, pos)
-				}
-			}
-		}
-	}
 }
