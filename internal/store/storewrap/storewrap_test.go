@@ -10,17 +10,24 @@ import (
 	"github.com/seen-im/seen/internal/store/storewrap"
 )
 
+// openStore opens an embedded store for the test.
+func openStore(t *testing.T) *pebblestore.Store {
+	t.Helper()
+	st, err := pebblestore.Open(t.TempDir(), pebblestore.Options{CacheBytes: 1 << 20, MemtableBytes: 1 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	return st
+}
+
 // A wrapped call allocates what the store's own call does and nothing
 // more: the hook takes no closure, so the call's results stay off the
 // heap. (Run on every ack: a closure per call cost about a dozen
 // allocations per read ack.)
 func TestWrappedCallsAllocateNothingMore(t *testing.T) {
 	ctx := context.Background()
-	st, err := pebblestore.Open(t.TempDir(), pebblestore.Options{CacheBytes: 1 << 20, MemtableBytes: 1 << 20})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = st.Close() })
+	st := openStore(t)
 	if err := st.CreateGroup(ctx, store.Group{ID: "g", CreatedBy: "a"}, []store.Member{{UserID: "a", Role: "member"}}); err != nil {
 		t.Fatal(err)
 	}
@@ -45,11 +52,7 @@ func TestWrappedCallsAllocateNothingMore(t *testing.T) {
 // Before's error is returned in place of the call, and After sees it.
 func TestBeforeErrorSkipsTheCall(t *testing.T) {
 	ctx := context.Background()
-	st, err := pebblestore.Open(t.TempDir(), pebblestore.Options{CacheBytes: 1 << 20, MemtableBytes: 1 << 20})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = st.Close() })
+	st := openStore(t)
 	refused := errors.New("refused")
 	w := storewrap.Wrap(st, storewrap.BeforeFunc(func(_ context.Context, op string) error {
 		if op == "put_user" {

@@ -6,7 +6,6 @@ import (
 	"testing"
 
 	"github.com/seen-im/seen/internal/store"
-	"github.com/seen-im/seen/internal/store/pebblestore"
 	"github.com/seen-im/seen/internal/store/storewrap"
 )
 
@@ -14,11 +13,7 @@ import (
 // injected faults), as every other store call does.
 func TestWrapKeepsWebhooks(t *testing.T) {
 	ctx := context.Background()
-	st, err := pebblestore.Open(t.TempDir(), pebblestore.Options{CacheBytes: 1 << 20, MemtableBytes: 1 << 20})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = st.Close() })
+	st := openStore(t)
 	var ops []string
 	var w store.Store = storewrap.Wrap(st, storewrap.BeforeFunc(func(ctx context.Context, op string) error {
 		ops = append(ops, op)
