@@ -81,34 +81,34 @@ func decodeConversationReadParamsFast(b []byte, p *protocol.ConversationReadPara
 // it, or false to give up (an unknown or repeated key, a value it does not
 // take).
 func objectFast(b []byte, field func(key []byte, i int) (int, bool)) bool {
-	i := skipWS(b, 0)
+	i := wordscan.SkipSpace(b, 0)
 	if i >= len(b) || b[i] != '{' {
 		return false
 	}
-	i = skipWS(b, i+1)
+	i = wordscan.SkipSpace(b, i+1)
 	if i < len(b) && b[i] == '}' {
-		return skipWS(b, i+1) == len(b)
+		return wordscan.SkipSpace(b, i+1) == len(b)
 	}
 	for {
 		key, j, ok := plainBytes(b, i)
 		if !ok {
 			return false
 		}
-		if i = skipWS(b, j); i >= len(b) || b[i] != ':' {
+		if i = wordscan.SkipSpace(b, j); i >= len(b) || b[i] != ':' {
 			return false
 		}
-		if i, ok = field(key, skipWS(b, i+1)); !ok {
+		if i, ok = field(key, wordscan.SkipSpace(b, i+1)); !ok {
 			return false
 		}
-		i = skipWS(b, i)
+		i = wordscan.SkipSpace(b, i)
 		if i >= len(b) {
 			return false
 		}
 		switch b[i] {
 		case ',':
-			i = skipWS(b, i+1)
+			i = wordscan.SkipSpace(b, i+1)
 		case '}':
-			return skipWS(b, i+1) == len(b)
+			return wordscan.SkipSpace(b, i+1) == len(b)
 		default:
 			return false
 		}
@@ -164,7 +164,7 @@ func conversationFast(b []byte, i int, c *protocol.Conversation) (int, bool) {
 		return 0, false
 	}
 	var seenType, seenID bool
-	i = skipWS(b, i+1)
+	i = wordscan.SkipSpace(b, i+1)
 	if i < len(b) && b[i] == '}' {
 		return i + 1, true
 	}
@@ -173,10 +173,10 @@ func conversationFast(b []byte, i int, c *protocol.Conversation) (int, bool) {
 		if !ok {
 			return 0, false
 		}
-		if i = skipWS(b, j); i >= len(b) || b[i] != ':' {
+		if i = wordscan.SkipSpace(b, j); i >= len(b) || b[i] != ':' {
 			return 0, false
 		}
-		val, j, ok := plainBytes(b, skipWS(b, i+1))
+		val, j, ok := plainBytes(b, wordscan.SkipSpace(b, i+1))
 		if !ok {
 			return 0, false
 		}
@@ -188,13 +188,13 @@ func conversationFast(b []byte, i int, c *protocol.Conversation) (int, bool) {
 		default:
 			return 0, false
 		}
-		i = skipWS(b, j)
+		i = wordscan.SkipSpace(b, j)
 		if i >= len(b) {
 			return 0, false
 		}
 		switch b[i] {
 		case ',':
-			i = skipWS(b, i+1)
+			i = wordscan.SkipSpace(b, i+1)
 		case '}':
 			return i + 1, true
 		default:
@@ -211,7 +211,7 @@ func stringsFast(b []byte, i int, out *[]string) (int, bool) {
 		return 0, false
 	}
 	s := make([]string, 0, 1)
-	i = skipWS(b, i+1)
+	i = wordscan.SkipSpace(b, i+1)
 	if i < len(b) && b[i] == ']' {
 		*out = s
 		return i + 1, true
@@ -222,13 +222,13 @@ func stringsFast(b []byte, i int, out *[]string) (int, bool) {
 			return 0, false
 		}
 		s = append(s, v)
-		i = skipWS(b, j)
+		i = wordscan.SkipSpace(b, j)
 		if i >= len(b) {
 			return 0, false
 		}
 		switch b[i] {
 		case ',':
-			i = skipWS(b, i+1)
+			i = wordscan.SkipSpace(b, i+1)
 		case ']':
 			*out = s
 			return i + 1, true
@@ -282,14 +282,6 @@ func convType(b []byte) string {
 		return protocol.ConvPeer
 	}
 	return string(b)
-}
-
-// skipWS returns the index of the first non-whitespace byte at or after i.
-func skipWS(b []byte, i int) int {
-	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
-		i++
-	}
-	return i
 }
 
 // hasAt reports whether b holds lit at i.

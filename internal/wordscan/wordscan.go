@@ -1,6 +1,7 @@
-// Package wordscan finds the bytes that end a plain JSON string eight at a
-// time: the request scanner (internal/transport/ws) and the params
-// decoders (internal/service) read strings a word at a time, not a byte.
+// Package wordscan holds what the request scanner (internal/transport/ws)
+// and the params decoders (internal/service) both need to walk JSON by
+// hand: its whitespace skipped, and the bytes that end a plain string
+// found eight at a time, a word per step, not a byte.
 package wordscan
 
 // Bytes repeated in every byte of a word.
@@ -27,4 +28,13 @@ func Special(v uint64) uint64 {
 // never below the first.
 func NotPlain(v uint64) uint64 {
 	return Special(v) | ((v+ones)|v)&highs
+}
+
+// SkipSpace returns the index of the first byte of b at or after i that is
+// not JSON whitespace.
+func SkipSpace(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+		i++
+	}
+	return i
 }

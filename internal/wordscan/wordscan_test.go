@@ -39,3 +39,19 @@ func TestFindsTheFirstStop(t *testing.T) {
 		}
 	}
 }
+
+// SkipSpace stops at the first byte that is not JSON whitespace, or at
+// the end.
+func TestSkipSpace(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		from int
+		want int
+	}{
+		{"", 0, 0}, {" \t\r\n", 0, 4}, {" \t x", 0, 3}, {"a  b", 1, 3}, {"\v", 0, 0}, {"x", 1, 1},
+	} {
+		if got := SkipSpace([]byte(c.in), c.from); got != c.want {
+			t.Errorf("SkipSpace(%q, %d) = %d, want %d", c.in, c.from, got, c.want)
+		}
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"unicode/utf8"
 
+	"github.com/seen-im/seen/internal/wordscan"
 	"github.com/seen-im/seen/protocol"
 )
 
@@ -45,12 +46,12 @@ func parseRequestFast(data []byte) (protocol.Request, bool) {
 	if !utf8.Valid(data) {
 		return req, false
 	}
-	i := skipSpace(data, 0)
+	i := wordscan.SkipSpace(data, 0)
 	if i >= len(data) || data[i] != '{' {
 		return req, false
 	}
 	var vals [len(envelopeKeys)][]byte
-	i = skipSpace(data, i+1)
+	i = wordscan.SkipSpace(data, i+1)
 	if i < len(data) && data[i] == '}' {
 		i++
 	} else {
@@ -63,11 +64,11 @@ func parseRequestFast(data []byte) (protocol.Request, bool) {
 				return req, false
 			}
 			key := data[i+1 : end-1]
-			i = skipSpace(data, end)
+			i = wordscan.SkipSpace(data, end)
 			if i >= len(data) || data[i] != ':' {
 				return req, false
 			}
-			i = skipSpace(data, i+1)
+			i = wordscan.SkipSpace(data, i+1)
 			if end = scanValue(data, i, 1); end < 0 {
 				return req, false
 			}
@@ -76,7 +77,7 @@ func parseRequestFast(data []byte) (protocol.Request, bool) {
 			} else if k == keyUnsure {
 				return req, false
 			}
-			i = skipSpace(data, end)
+			i = wordscan.SkipSpace(data, end)
 			if i >= len(data) {
 				return req, false
 			}
@@ -87,10 +88,10 @@ func parseRequestFast(data []byte) (protocol.Request, bool) {
 			if data[i] != ',' {
 				return req, false
 			}
-			i = skipSpace(data, i+1)
+			i = wordscan.SkipSpace(data, i+1)
 		}
 	}
-	if skipSpace(data, i) != len(data) {
+	if wordscan.SkipSpace(data, i) != len(data) {
 		return req, false
 	}
 	jsonrpc, id, method, params := vals[0], vals[1], vals[2], vals[3]
@@ -160,15 +161,6 @@ func methodName(b []byte) string {
 		return protocol.MethodMessageSend
 	}
 	return string(b)
-}
-
-// skipSpace returns the index of the first byte at or after i that is not
-// JSON whitespace.
-func skipSpace(b []byte, i int) int {
-	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
-		i++
-	}
-	return i
 }
 
 // parseRequestStd is parseRequest with encoding/json: the reference for

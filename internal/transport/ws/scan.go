@@ -52,7 +52,7 @@ func scanObject(b []byte, i, depth int) int {
 	if depth > maxScanDepth {
 		return -1
 	}
-	i = skipSpace(b, i+1)
+	i = wordscan.SkipSpace(b, i+1)
 	if i < len(b) && b[i] == '}' {
 		return i + 1
 	}
@@ -63,14 +63,14 @@ func scanObject(b []byte, i, depth int) int {
 		if i = scanString(b, i); i < 0 {
 			return -1
 		}
-		i = skipSpace(b, i)
+		i = wordscan.SkipSpace(b, i)
 		if i >= len(b) || b[i] != ':' {
 			return -1
 		}
-		if i = scanValue(b, skipSpace(b, i+1), depth); i < 0 {
+		if i = scanValue(b, wordscan.SkipSpace(b, i+1), depth); i < 0 {
 			return -1
 		}
-		i = skipSpace(b, i)
+		i = wordscan.SkipSpace(b, i)
 		if i >= len(b) {
 			return -1
 		}
@@ -78,7 +78,7 @@ func scanObject(b []byte, i, depth int) int {
 		case '}':
 			return i + 1
 		case ',':
-			i = skipSpace(b, i+1)
+			i = wordscan.SkipSpace(b, i+1)
 		default:
 			return -1
 		}
@@ -90,7 +90,7 @@ func scanArray(b []byte, i, depth int) int {
 	if depth > maxScanDepth {
 		return -1
 	}
-	i = skipSpace(b, i+1)
+	i = wordscan.SkipSpace(b, i+1)
 	if i < len(b) && b[i] == ']' {
 		return i + 1
 	}
@@ -98,7 +98,7 @@ func scanArray(b []byte, i, depth int) int {
 		if i = scanValue(b, i, depth); i < 0 {
 			return -1
 		}
-		i = skipSpace(b, i)
+		i = wordscan.SkipSpace(b, i)
 		if i >= len(b) {
 			return -1
 		}
@@ -106,7 +106,7 @@ func scanArray(b []byte, i, depth int) int {
 		case ']':
 			return i + 1
 		case ',':
-			i = skipSpace(b, i+1)
+			i = wordscan.SkipSpace(b, i+1)
 		default:
 			return -1
 		}

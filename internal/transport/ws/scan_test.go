@@ -4,12 +4,14 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+
+	"github.com/seen-im/seen/internal/wordscan"
 )
 
 // scanDocument reports whether the scanner accepts b as one JSON text.
 func scanDocument(b []byte) bool {
-	i := scanValue(b, skipSpace(b, 0), 0)
-	return i >= 0 && skipSpace(b, i) == len(b)
+	i := scanValue(b, wordscan.SkipSpace(b, 0), 0)
+	return i >= 0 && wordscan.SkipSpace(b, i) == len(b)
 }
 
 // scanCases are texts the scanner must judge as json.Valid does.
@@ -60,8 +62,8 @@ func FuzzScanMatchesJSONValid(f *testing.F) {
 		if want && !got {
 			// Allowed only where the nesting bound refused it: given
 			// room for any depth json.Valid takes, the scanner accepts.
-			end := scanValue(b, skipSpace(b, 0), -10000)
-			if end < 0 || skipSpace(b, end) != len(b) {
+			end := scanValue(b, wordscan.SkipSpace(b, 0), -10000)
+			if end < 0 || wordscan.SkipSpace(b, end) != len(b) {
 				t.Fatalf("scan refuses %q, which json.Valid accepts", b)
 			}
 		}
