@@ -6,7 +6,6 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/seen-im/seen/internal/metrics"
 	"github.com/seen-im/seen/internal/receipts"
@@ -282,10 +281,11 @@ func (s *Service) expireLocked(ctx context.Context, conv store.ConvID, ce *convE
 	}
 }
 
-// writesGuarded reports whether beginWrite guards the writes to conv,
-// which receipts of ttl (0: none) may expire in.
-func writesGuarded(conv store.ConvID, ttl time.Duration) bool {
-	return conv.IsGroup() && ttl > 0
+// writesGuarded reports whether beginWrite guards the writes to a
+// conversation, a group or not: only a group's receipts expire, and only
+// with a receipt TTL.
+func (s *Service) writesGuarded(group bool) bool {
+	return group && s.cfg.Receipts.TTL > 0
 }
 
 // beginWrite is called before a store write that may move the receipt
@@ -305,7 +305,7 @@ func writesGuarded(conv store.ConvID, ttl time.Duration) bool {
 // The wait is bounded by the store writes in flight. Only group
 // conversations with a receipt TTL need any of this.
 func (s *Service) beginWrite(ctx context.Context, conv store.ConvID, now int64) (end func()) {
-	if !writesGuarded(conv, s.cfg.Receipts.TTL) {
+	if !s.writesGuarded(conv.IsGroup()) {
 		return func() {}
 	}
 	// Pinned until end: the entry holds the write in flight.

@@ -164,11 +164,11 @@ func (s *Service) message(ctx context.Context, ref convRef, msgID, field string)
 
 // messagesAfterBegin returns the messages of ids, aligned with them, for a
 // write that beginWrite has let through: those f read with the
-// conversation, unless beginWrite may have frozen receipts of conv since
-// (a group with a receipt TTL), when they are read again so a frozen one
-// is seen as frozen.
-func (s *Service) messagesAfterBegin(ctx context.Context, conv store.ConvID, f store.Found, ids []string) ([]store.Message, error) {
-	if writesGuarded(conv, s.cfg.Receipts.TTL) {
+// conversation, or, if it read none (Read leaves them out where beginWrite
+// may freeze receipts meanwhile: a group with a receipt TTL), read now,
+// so that a frozen one is seen as frozen.
+func (s *Service) messagesAfterBegin(ctx context.Context, f store.Found, ids []string) ([]store.Message, error) {
+	if f.Messages == nil {
 		return s.messages(ctx, ids)
 	}
 	return f.Messages, nil
@@ -222,7 +222,13 @@ func (s *Service) Read(ctx context.Context, c Caller, p protocol.ReadParams) (pr
 	if pe := protocol.CheckMsgIDs(p.MsgIDs); pe != nil {
 		return protocol.ReadResult{}, pe
 	}
-	ref, f, err := s.resolveWith(ctx, c.UserID, p.Conversation, p.MsgIDs, false)
+	// The messages are read with the conversation, in one store call,
+	// unless beginWrite may freeze their receipts before they are used.
+	ids := p.MsgIDs
+	if s.writesGuarded(p.Conversation.Type == protocol.ConvGroup) {
+		ids = nil
+	}
+	ref, f, err := s.resolveWith(ctx, c.UserID, p.Conversation, ids, false)
 	if err != nil {
 		return protocol.ReadResult{}, err
 	}
@@ -239,7 +245,7 @@ func (s *Service) Read(ctx context.Context, c Caller, p protocol.ReadParams) (pr
 	// Check every id before recording any, so a bad one changes nothing.
 	msgs := make([]store.Message, 0, len(p.MsgIDs))
 	seen := make(map[string]bool, len(p.MsgIDs))
-	found, err := s.messagesAfterBegin(ctx, ref.id, f, p.MsgIDs)
+	found, err := s.messagesAfterBegin(ctx, f, p.MsgIDs)
 	if err != nil {
 		return protocol.ReadResult{}, err
 	}
