@@ -214,8 +214,7 @@ func (s *Store) appendRound(ctx context.Context, conn *pgx.Conn, conv store.Conv
 			b.Queue(`SELECT `+messageCols+` FROM messages WHERE conv = $1
 				AND (sender, client_msg_id) IN (SELECT * FROM unnest($2::text[], $3::text[]))`, string(conv), senders, clientIDs)
 		}
-		b.Queue(`SELECT `+memberCols+` FROM members WHERE conv = $1 AND user_id = ANY($2) ORDER BY user_id FOR UPDATE`,
-			string(conv), parties)
+		queueLockParties(b, conv, parties)
 		err := func() error {
 			br := conn.SendBatch(ctx, b)
 			defer br.Close()
@@ -369,6 +368,26 @@ func (s *Store) appendRound(ctx context.Context, conn *pgx.Conn, conv store.Conv
 		return errClientIDStored
 	}
 	return err
+}
+
+// queueLockParties queues the read of conv's member records of parties
+// (sorted), locking them in user id order. A round has one or two parties
+// but for a group's round from several senders: those get a statement
+// whose plan PostgreSQL can keep. With "= ANY($2)" of an array, it made a
+// custom plan for every execution (its estimate for a generic plan's
+// array is ten elements, for a custom one the array's length, so the
+// generic one never looked as cheap), and the planning of this one
+// statement was half of all the planning a mixed load cost it.
+func queueLockParties(b *pgx.Batch, conv store.ConvID, parties []string) {
+	const sql = `SELECT ` + memberCols + ` FROM members WHERE conv = $1 AND user_id `
+	switch len(parties) {
+	case 1:
+		b.Queue(sql+`= $2 FOR UPDATE`, string(conv), parties[0])
+	case 2:
+		b.Queue(sql+`IN ($2, $3) ORDER BY user_id FOR UPDATE`, string(conv), parties[0], parties[1])
+	default:
+		b.Queue(sql+`= ANY($2) ORDER BY user_id FOR UPDATE`, string(conv), parties)
+	}
 }
 
 // appendWriteSQL writes a round of appends in one statement: the

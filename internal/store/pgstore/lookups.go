@@ -196,6 +196,19 @@ func newFinder(pool *pgxpool.Pool) *finder {
 	}}
 }
 
+// The statements of a round, one per kind of key (membersByKey(false) for
+// members): each probes a primary or unique key by an array of keys.
+const (
+	groupsByID = `SELECT id, type, created_by, created_at FROM groups WHERE id = ANY($1)`
+	usersByID  = `SELECT id, name, created_at, demo FROM users WHERE id = ANY($1)`
+	// A user's settings row, the defaults if it has none; no row at all:
+	// no such user.
+	settingsByID = `SELECT u.id, st.share_reads, st.share_delivery
+		FROM users u LEFT JOIN user_settings st ON st.user_id = u.id WHERE u.id = ANY($1)`
+	lastSeqsByConv = `SELECT conv, last_seq FROM conversations WHERE conv = ANY($1)`
+	messagesByID   = `SELECT ` + messageCols + ` FROM messages WHERE id = ANY($1)`
+)
+
 // readRound reads the rows of k in one batch.
 func readRound(ctx context.Context, pool *pgxpool.Pool, k keys) (rows, error) {
 	var out rows
@@ -220,7 +233,7 @@ func readRound(ctx context.Context, pool *pgxpool.Pool, k keys) (rows, error) {
 	}
 	if len(k.Groups) > 0 {
 		out.Groups = make(map[string]store.Group, len(k.Groups))
-		b.Queue(`SELECT id, type, created_by, created_at FROM groups WHERE id = ANY($1)`, k.Groups).Query(func(rs pgx.Rows) error {
+		b.Queue(groupsByID, k.Groups).Query(func(rs pgx.Rows) error {
 			return forEachRow(rs, func() error {
 				var g store.Group
 				if err := rs.Scan(&g.ID, &g.Type, &g.CreatedBy, &g.CreatedAt); err != nil {
@@ -233,7 +246,7 @@ func readRound(ctx context.Context, pool *pgxpool.Pool, k keys) (rows, error) {
 	}
 	if len(k.Users) > 0 {
 		out.Users = make(map[string]store.User, len(k.Users))
-		b.Queue(`SELECT id, name, created_at, demo FROM users WHERE id = ANY($1)`, k.Users).Query(func(rs pgx.Rows) error {
+		b.Queue(usersByID, k.Users).Query(func(rs pgx.Rows) error {
 			return forEachRow(rs, func() error {
 				var u store.User
 				if err := rs.Scan(&u.ID, &u.Name, &u.CreatedAt, &u.Demo); err != nil {
@@ -245,11 +258,8 @@ func readRound(ctx context.Context, pool *pgxpool.Pool, k keys) (rows, error) {
 		})
 	}
 	if len(k.Settings) > 0 {
-		// The user's row, the defaults if it has none; no row at all:
-		// no such user.
 		out.Settings = make(map[string]store.Settings, len(k.Settings))
-		b.Queue(`SELECT u.id, st.share_reads, st.share_delivery
-			FROM users u LEFT JOIN user_settings st ON st.user_id = u.id WHERE u.id = ANY($1)`, k.Settings).Query(func(rs pgx.Rows) error {
+		b.Queue(settingsByID, k.Settings).Query(func(rs pgx.Rows) error {
 			return forEachRow(rs, func() error {
 				var id string
 				var reads, delivery *bool
@@ -271,7 +281,7 @@ func readRound(ctx context.Context, pool *pgxpool.Pool, k keys) (rows, error) {
 			ids[i] = string(c)
 		}
 		out.LastSeqs = make(map[store.ConvID]uint64, len(k.LastSeqs))
-		b.Queue(`SELECT conv, last_seq FROM conversations WHERE conv = ANY($1)`, ids).Query(func(rs pgx.Rows) error {
+		b.Queue(lastSeqsByConv, ids).Query(func(rs pgx.Rows) error {
 			return forEachRow(rs, func() error {
 				var conv string
 				var last int64
@@ -285,7 +295,7 @@ func readRound(ctx context.Context, pool *pgxpool.Pool, k keys) (rows, error) {
 	}
 	if len(k.Messages) > 0 {
 		out.Messages = make(map[string]store.Message, len(k.Messages))
-		b.Queue(`SELECT `+messageCols+` FROM messages WHERE id = ANY($1)`, k.Messages).Query(func(rs pgx.Rows) error {
+		b.Queue(messagesByID, k.Messages).Query(func(rs pgx.Rows) error {
 			return forEachRow(rs, func() error {
 				m, err := scanMessage(rs)
 				if err != nil {

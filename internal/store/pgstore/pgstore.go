@@ -86,11 +86,11 @@ type Store struct {
 	store.WatermarkFront
 
 	pool *pgxpool.Pool
-	// lookPool is the combined lookups' connection (lookups.go), with
-	// generic plans forced.
-	lookPool *pgxpool.Pool
-	log      *slog.Logger
-	obs      store.Observer
+	// lookPool is the combined lookups' connection (lookups.go), wmPool
+	// the watermark rounds' (watermarks.go); see keyedPool.
+	lookPool, wmPool *pgxpool.Pool
+	log              *slog.Logger
+	obs              store.Observer
 
 	// ctx is canceled when Close starts: the combiners' transactions run
 	// under it (no caller's context is theirs alone), so a combiner stuck
@@ -167,19 +167,17 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 		pool.Close()
 		return nil, err
 	}
-	// The combined lookups (lookups.go) run on a connection of their own,
-	// one round at a time, with generic plans forced. Their statements
-	// probe primary keys by arrays of keys: PostgreSQL's default chose a
-	// custom plan for most executions (each array makes a new one), and
-	// planning cost it about as much as running them. A generic plan is
-	// the same index probe for any array. The writes keep the default:
-	// generically planned, the watermark UPDATE's join on its array
-	// becomes a scan of the members table.
-	lcfg := cfg.Copy()
-	lcfg.ConnConfig.RuntimeParams["plan_cache_mode"] = "force_generic_plan"
-	lcfg.MaxConns, lcfg.MinConns = 1, 0
-	lookPool, err := pgxpool.NewWithConfig(ctx, lcfg)
+	// The combined lookups (lookups.go) and the watermark rounds
+	// (watermarks.go) run one at a time, each on a connection of its own
+	// (keyedPool): every statement they send is a probe by key.
+	lookPool, err := keyedPool(ctx, cfg)
 	if err != nil {
+		pool.Close()
+		return nil, classify("open", err)
+	}
+	wmPool, err := keyedPool(ctx, cfg)
+	if err != nil {
+		lookPool.Close()
 		pool.Close()
 		return nil, classify("open", err)
 	}
@@ -194,6 +192,7 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 		ap:       make(map[store.ConvID]*appendQueue),
 		look:     newFinder(lookPool),
 		lookPool: lookPool,
+		wmPool:   wmPool,
 	}
 	s.WatermarkFront.Run = s.watermarks
 	return s, nil
@@ -216,8 +215,33 @@ func (s *Store) Close() error {
 	_ = s.routines.Wait(context.Background())
 	s.closeLockConn()
 	s.lookPool.Close()
+	s.wmPool.Close()
 	s.pool.Close()
 	return nil
+}
+
+// keyedPool opens a pool of one connection, configured like cfg, for
+// statements that probe tables by key only, with generic plans forced and
+// sequential scans ruled out.
+//
+// Their keys come in arrays. PostgreSQL's default chose a custom plan for
+// most executions (each array makes a new one: its estimate for a generic
+// plan's array is ten elements, for a custom one the array's length), and
+// planning cost it about as much as running them. A generic plan is the
+// same probe for any array.
+//
+// A generic plan is made once per connection, from the statistics of that
+// moment: made while a table is nearly empty (a new database), it scans
+// the table whole (the watermark UPDATE's join on its array became a scan
+// of members), and keeps doing so for every execution as the table grows,
+// until an ANALYZE invalidates it. No statement sent here needs a scan, so
+// sequential scans are ruled out on these connections.
+func keyedPool(ctx context.Context, cfg *pgxpool.Config) (*pgxpool.Pool, error) {
+	kcfg := cfg.Copy()
+	kcfg.ConnConfig.RuntimeParams["plan_cache_mode"] = "force_generic_plan"
+	kcfg.ConnConfig.RuntimeParams["enable_seqscan"] = "off"
+	kcfg.MaxConns, kcfg.MinConns = 1, 0
+	return pgxpool.NewWithConfig(ctx, kcfg)
 }
 
 // acquire starts a call: it checks ctx and takes s.mu for reading. On

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 // The hot writes (Append, a watermark round) are transactions that lock a
@@ -26,7 +27,12 @@ var errCommitRolledBack = errors.New("pgstore: commit rolled back")
 // is closed by the pool on release, which rolls back too). A sentinel error
 // fn returns passes through as it is; others are classified.
 func (s *Store) withConn(ctx context.Context, op string, fn func(conn *pgx.Conn) error) error {
-	c, err := s.pool.Acquire(ctx)
+	return withConnOf(ctx, s.pool, op, fn)
+}
+
+// withConnOf is withConn on a connection of pool.
+func withConnOf(ctx context.Context, pool *pgxpool.Pool, op string, fn func(conn *pgx.Conn) error) error {
+	c, err := pool.Acquire(ctx)
 	if err != nil {
 		return classify(op, err)
 	}

@@ -38,7 +38,8 @@ import (
 // per run and answered message.read at p50 46-65 ms; one round at a time
 // 702 ticks, and 28 ms, as rounds grew and stopped contending for the
 // members' rows with the appends (docs/benchmarks.md). A conversation's
-// own acks were one round at a time already.
+// own acks were one round at a time already. The rounds have a connection
+// of their own (Store.wmPool, see keyedPool): a round waits for no append.
 const maxWatermarkRounds = 1
 
 // wmQueue is a conversation's queue of watermark operations; Store.wmMu
@@ -201,7 +202,7 @@ func (s *Store) applyWatermarks(round []convOps) error {
 	}
 	// Two pipelined batches (see pipeline.go): begin and lock the members
 	// named, then write the changed ones and commit.
-	err := s.withConn(s.ctx, "watermarks", func(conn *pgx.Conn) error {
+	err := withConnOf(s.ctx, s.wmPool, "watermarks", func(conn *pgx.Conn) error {
 		b := &pgx.Batch{}
 		b.Queue("BEGIN")
 		b.Queue(membersByKey(true), convs, users) // locked in keys' order
@@ -302,16 +303,21 @@ func queueWatermarks(b *pgx.Batch, dirty []memberKey, members map[memberKey]*sto
 	}
 	// The count check turns a row not found (which the lock rules out) into
 	// an error that rolls the round back, never an ack silently lost.
-	b.Queue(`WITH written AS (UPDATE members AS m SET
-			read_seq = GREATEST(m.read_seq, u.read_seq),
-			delivered_seq = GREATEST(m.delivered_seq, u.delivered_seq),
-			read_at = u.read_at, delivered_at = u.delivered_at, acks = u.acks,
-			own_read_seq = GREATEST(m.own_read_seq, u.own_read_seq), own_read_at = u.own_read_at, own_acks = u.own_acks
-		FROM unnest($1::tid[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[], $8::bytea[],
-				$9::bigint[], $10::bigint[], $11::bytea[])
-			AS u(row_id, conv, user_id, read_seq, delivered_seq, read_at, delivered_at, acks, own_read_seq, own_read_at, own_acks)
-		WHERE m.ctid = u.row_id AND m.conv = u.conv AND m.user_id = u.user_id RETURNING 1)
-		SELECT CASE WHEN count(*) = $12 THEN 0
-			ELSE ('watermark rows found under their lock: ' || count(*) || ' of ' || $12)::int END FROM written`,
+	b.Queue(watermarkUpdate,
 		ids, convs, users, reads, delivs, readAts, delivAts, acks, ownReads, ownAts, ownAcks, int64(n))
 }
+
+// watermarkUpdate writes a round's changed members, found by the row ids
+// their lock read returned ($1), checked against their keys; it answers 0,
+// or fails if a row was not found.
+const watermarkUpdate = `WITH written AS (UPDATE members AS m SET
+		read_seq = GREATEST(m.read_seq, u.read_seq),
+		delivered_seq = GREATEST(m.delivered_seq, u.delivered_seq),
+		read_at = u.read_at, delivered_at = u.delivered_at, acks = u.acks,
+		own_read_seq = GREATEST(m.own_read_seq, u.own_read_seq), own_read_at = u.own_read_at, own_acks = u.own_acks
+	FROM unnest($1::tid[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[], $8::bytea[],
+			$9::bigint[], $10::bigint[], $11::bytea[])
+		AS u(row_id, conv, user_id, read_seq, delivered_seq, read_at, delivered_at, acks, own_read_seq, own_read_at, own_acks)
+	WHERE m.ctid = u.row_id AND m.conv = u.conv AND m.user_id = u.user_id RETURNING 1)
+	SELECT CASE WHEN count(*) = $12 THEN 0
+		ELSE ('watermark rows found under their lock: ' || count(*) || ' of ' || $12)::int END FROM written`
