@@ -50,6 +50,10 @@ type syncOp struct {
 	At      int64             `json:"a,omitempty"`
 	T       *receipts.Tracked `json:"t,omitempty"`
 	Changes []receiptChange   `json:"h,omitempty"` // opChanged
+	// Node is the node that coalesces Conv's receipt.changed, as the
+	// publisher of an opChanged sees the cluster: that node, and no
+	// other, takes the changes (ApplySync).
+	Node string `json:"o,omitempty"`
 }
 
 // apply makes op's change to an engine.
@@ -159,7 +163,14 @@ func (s *Service) ApplySync(data []byte) {
 		s.unloadLocked(ce, metrics.ReloadRemote)
 		ce.mu.Unlock()
 	case opChanged:
-		if s.coalesces(op.Conv) {
+		// The node the publisher named takes them, whatever this one
+		// thinks of who coalesces: while two nodes disagree on which
+		// nodes are live (one missed the other's heartbeats for a
+		// while), each may think the other coalesces, and the changes,
+		// with their new readers, would be nobody's. An op from a node
+		// that names none is taken as before, by this node's view.
+		self, _ := s.bus.Nodes()
+		if op.Node == self || (op.Node == "" && s.coalesces(op.Conv)) {
 			s.addChanges(op.Conv, op.User, op.Changes)
 		}
 	default:
@@ -270,12 +281,13 @@ func (s *Service) changed(ctx context.Context, conv store.ConvID, reader string,
 	if len(chs) == 0 {
 		return
 	}
-	if s.coalesces(conv) {
+	node, self := s.coalescer(conv)
+	if self {
 		s.addChanges(conv, reader, chs)
 		return
 	}
 	// A copy: chs is the caller's, often on its stack.
-	s.publishSync(ctx, syncOp{Kind: opChanged, Conv: conv, User: reader, Changes: slices.Clone(chs)})
+	s.publishSync(ctx, syncOp{Kind: opChanged, Conv: conv, User: reader, Changes: slices.Clone(chs), Node: node})
 }
 
 func (s *Service) addChanges(conv store.ConvID, reader string, chs []receiptChange) {
@@ -289,14 +301,22 @@ func (s *Service) addChanges(conv store.ConvID, reader string, chs []receiptChan
 // node coming or going moves only its own share), so that a sender gets
 // one stream of events whichever nodes its readers use.
 func (s *Service) coalesces(conv store.ConvID) bool {
+	_, self := s.coalescer(conv)
+	return self
+}
+
+// coalescer is the node that coalesces conv's receipt.changed as this
+// node sees the cluster, and whether it is this one.
+func (s *Service) coalescer(conv store.ConvID) (node string, self bool) {
 	if s.single {
-		return true // and no list of nodes allocated per ack to say so
+		return "", true // and no list of nodes allocated per ack to say so
 	}
-	self, live := s.bus.Nodes()
+	id, live := s.bus.Nodes()
 	if len(live) <= 1 {
-		return true
+		return id, true
 	}
-	return owner(live, conv) == self
+	node = owner(live, conv)
+	return node, node == id
 }
 
 // owner is the node of live with the highest hash of (node, conv).
