@@ -276,8 +276,8 @@ func (s *Service) Read(ctx context.Context, c Caller, p protocol.ReadParams) (pr
 	// written.
 	sim := ref.member
 	for _, m := range msgs {
-		op := store.AckOp(c.UserID, m.Seq, now)
-		op.Private = private
+		// On the stack, with no Done: it is only applied here.
+		op := store.WatermarkOp{Kind: store.WatermarkOne, Private: private, User: c.UserID, Seq: m.Seq, At: now}
 		if _, _, err := op.ApplyTo(&sim); errors.Is(err, store.ErrTooManyAcks) {
 			return protocol.ReadResult{}, s.tooManyAcks()
 		}
