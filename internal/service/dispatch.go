@@ -47,14 +47,24 @@ func (s *Service) methods() map[string]handler {
 // adapt turns a typed method into a handler.
 func adapt[P, R any](fn func(context.Context, Caller, P) (R, error)) handler {
 	return func(ctx context.Context, c Caller, raw json.RawMessage) (any, error) {
+		if p, ok := decodeFastValue[P](raw); ok {
+			return fn(ctx, c, p)
+		}
+		// A variable of its own: DecodeParams (encoding/json) moves it
+		// to the heap, which the fast path's does not need.
 		var p P
-		if !decodeFast(raw, &p) {
-			if pe := DecodeParams(raw, &p); pe != nil {
-				return nil, pe
-			}
+		if pe := DecodeParams(raw, &p); pe != nil {
+			return nil, pe
 		}
 		return fn(ctx, c, p)
 	}
+}
+
+// decodeFastValue is decodeFast into a fresh value.
+func decodeFastValue[P any](raw json.RawMessage) (P, bool) {
+	var p P
+	ok := decodeFast(raw, &p)
+	return p, ok
 }
 
 // decodeFast decodes the params of the methods every ack makes without

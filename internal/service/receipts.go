@@ -243,7 +243,10 @@ func (s *Service) Read(ctx context.Context, c Caller, p protocol.ReadParams) (pr
 	end := s.beginWrite(ctx, ref.id, now)
 	defer end()
 	// Check every id before recording any, so a bad one changes nothing.
-	msgs := make([]store.Message, 0, len(p.MsgIDs))
+	// A request of one id, the usual one, keeps its message and the one
+	// it newly read on the stack (neither list leaves this call).
+	var msgsBuf, newlyBuf [1]store.Message
+	msgs := msgsBuf[:0]
 	seen := make(map[string]bool, len(p.MsgIDs))
 	found, err := s.messagesAfterBegin(ctx, f, p.MsgIDs)
 	if err != nil {
@@ -292,7 +295,7 @@ func (s *Service) Read(ctx context.Context, c Caller, p protocol.ReadParams) (pr
 		return s.readPrivate(ctx, ref, c, seqs, now)
 	}
 	after, changed, err := s.store.AckMany(ctx, ref.id, c.UserID, seqs, now)
-	var newly []store.Message
+	newly := newlyBuf[:0]
 	for i, m := range msgs {
 		if i < len(changed) && changed[i] {
 			newly = append(newly, m)
