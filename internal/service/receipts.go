@@ -217,6 +217,10 @@ func (s *Service) expired(m store.Message, now int64) bool {
 	return (exp > 0 && exp <= now) || m.Frozen != nil
 }
 
+// smallRead is the number of ids up to which Read finds repeated ones by
+// a scan.
+const smallRead = 8
+
 // Read records single-message reads (message.read).
 func (s *Service) Read(ctx context.Context, c Caller, p protocol.ReadParams) (protocol.ReadResult, error) {
 	if pe := protocol.CheckMsgIDs(p.MsgIDs); pe != nil {
@@ -247,7 +251,12 @@ func (s *Service) Read(ctx context.Context, c Caller, p protocol.ReadParams) (pr
 	// it newly read on the stack (neither list leaves this call).
 	var msgsBuf, newlyBuf [1]store.Message
 	msgs := msgsBuf[:0]
-	seen := make(map[string]bool, len(p.MsgIDs))
+	// Repeated ids are found by a scan of those before, up to a few (no
+	// map to make and hash for the usual one id), by a map beyond.
+	var seen map[string]bool
+	if len(p.MsgIDs) > smallRead {
+		seen = make(map[string]bool, len(p.MsgIDs))
+	}
 	found, err := s.messagesAfterBegin(ctx, f, p.MsgIDs)
 	if err != nil {
 		return protocol.ReadResult{}, err
@@ -269,8 +278,10 @@ func (s *Service) Read(ctx context.Context, c Caller, p protocol.ReadParams) (pr
 			pe.Data = map[string]any{"field": msgIDsField(i)}
 			return protocol.ReadResult{}, pe
 		}
-		if !seen[id] {
-			seen[id] = true
+		if seen == nil && !slices.Contains(p.MsgIDs[:i], id) || seen != nil && !seen[id] {
+			if seen != nil {
+				seen[id] = true
+			}
 			msgs = append(msgs, m)
 		}
 	}
@@ -281,7 +292,7 @@ func (s *Service) Read(ctx context.Context, c Caller, p protocol.ReadParams) (pr
 	for _, m := range msgs {
 		// On the stack, with no Done: it is only applied here.
 		op := store.WatermarkOp{Kind: store.WatermarkOne, Private: private, User: c.UserID, Seq: m.Seq, At: now}
-		if _, _, err := op.ApplyTo(&sim); errors.Is(err, store.ErrTooManyAcks) {
+		if _, err := op.Apply(&sim); errors.Is(err, store.ErrTooManyAcks) {
 			return protocol.ReadResult{}, s.tooManyAcks()
 		}
 	}

@@ -222,6 +222,20 @@ func FoldAckMany(ops []*WatermarkOp) (Member, []bool, error) {
 // to the shared and own states as own.go says. The error is
 // ErrTooManyAcks, unwrapped: the backend adds its context.
 func (op *WatermarkOp) ApplyTo(m *Member) (res Member, changed bool, err error) {
+	changed, err = op.Apply(m)
+	res = *m
+	res.Acks = slices.Clone(m.Acks)
+	if m.Own != nil {
+		own := m.OwnState()
+		res.Own = &own
+	}
+	return res, changed, err
+}
+
+// Apply is ApplyTo without the copy of m afterwards: for a caller that
+// only asks what op does (whether it would overflow MaxAcks), the copy
+// was an allocation per ack for nothing.
+func (op *WatermarkOp) Apply(m *Member) (changed bool, err error) {
 	switch {
 	case op.Kind == WatermarkRead && op.Private:
 		changed = m.ReadOwn(op.Seq, op.At)
@@ -236,11 +250,5 @@ func (op *WatermarkOp) ApplyTo(m *Member) (res Member, changed bool, err error) 
 	default:
 		changed, err = m.ackShared(op.Seq, op.At)
 	}
-	res = *m
-	res.Acks = slices.Clone(m.Acks)
-	if m.Own != nil {
-		own := m.OwnState()
-		res.Own = &own
-	}
-	return res, changed, err
+	return changed, err
 }

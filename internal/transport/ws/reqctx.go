@@ -34,7 +34,14 @@ type requestCtx struct {
 
 // newRequestCtx starts a request's context with timeout from now.
 func newRequestCtx(parent context.Context, timeout time.Duration) *requestCtx {
-	return &requestCtx{parent: parent, deadline: time.Now().Add(timeout)}
+	return newRequestCtxAt(parent, time.Now(), timeout)
+}
+
+// newRequestCtxAt starts a request's context with timeout from start, the
+// time the caller read for the request's duration: a second clock read
+// would differ from it by the nanoseconds between the two.
+func newRequestCtxAt(parent context.Context, start time.Time, timeout time.Duration) *requestCtx {
+	return &requestCtx{parent: parent, deadline: start.Add(timeout)}
 }
 
 // Deadline implements context.Context: the request's, or the parent's if

@@ -98,7 +98,7 @@ func (c *conn) worker(j job) {
 func (c *conn) runJob(j job) {
 	defer c.inflight.Done()
 	start := time.Now()
-	ctx := newRequestCtx(c.ctx, c.h.o.Config.RequestTimeout)
+	ctx := newRequestCtxAt(c.ctx, start, c.h.o.Config.RequestTimeout) // one clock read for both
 	res, pe := c.dispatch(ctx, j.req)
 	ctx.cancel()
 	c.h.metricsOf(c.methodLabel(j.req.Method)).duration.Observe(time.Since(start).Seconds())
