@@ -440,10 +440,20 @@ func (c *conn) reply(id json.RawMessage, method string, res any, pe *protocol.Er
 
 // response counts and encodes a response.
 func (c *conn) response(id json.RawMessage, method string, res any, pe *protocol.Error) []byte {
+	var mm *methodMetrics
+	if pe == nil {
+		mm = c.h.metricsOf(c.methodLabel(method))
+	}
+	return c.responseWith(mm, id, method, res, pe)
+}
+
+// responseWith is response with the instruments of method's label, which
+// its caller has (requestMetrics); not used when pe is set.
+func (c *conn) responseWith(mm *methodMetrics, id json.RawMessage, method string, res any, pe *protocol.Error) []byte {
 	if pe != nil {
 		c.h.o.Metrics.Requests.WithLabelValues(c.methodLabel(method), strconv.Itoa(pe.Code)).Inc()
 	} else {
-		c.h.metricsOf(c.methodLabel(method)).ok.Inc()
+		mm.ok.Inc()
 	}
 	b, err := responseFrame(id, res, pe)
 	if err != nil {
