@@ -130,7 +130,7 @@ func jsonType(kind string) string {
 // Dispatch runs one client method for c. Errors reaching the client are
 // always *protocol.Error.
 func (s *Service) Dispatch(ctx context.Context, c Caller, method string, raw json.RawMessage) (any, *protocol.Error) {
-	h, ok := s.handlers[method]
+	h, ok := s.handler(method)
 	if !ok {
 		if method == protocol.MethodConnect {
 			return nil, protocol.Errorf(protocol.CodeInvalidRequest, "already connected")
@@ -151,6 +151,28 @@ func (s *Service) Dispatch(ctx context.Context, c Caller, method string, raw jso
 		return nil, s.internal(ctx, method, err)
 	}
 	return res, nil
+}
+
+// handler returns method's handler.
+func (s *Service) handler(method string) (handler, bool) {
+	if i := ackIndex(method); i >= 0 {
+		return s.ackHandlers[i], true
+	}
+	h, ok := s.handlers[method]
+	return h, ok
+}
+
+// ackIndex is method's place in Service.ackHandlers, -1 for any other.
+func ackIndex(method string) int {
+	switch method {
+	case protocol.MethodMessageRead:
+		return 0
+	case protocol.MethodMessageDelivered:
+		return 1
+	case protocol.MethodConversationRead:
+		return 2
+	}
+	return -1
 }
 
 // Known reports whether method is a client method (connect aside).
