@@ -30,7 +30,16 @@ type requestCtx struct {
 	done  chan struct{} // guarded by mu: made by the first Done; closed when err is set
 	timer *time.Timer   // guarded by mu: ends the context at the deadline, once Done was asked
 	stop  func() bool   // guarded by mu: undoes the watch of parent, once Done was asked
+
+	// resp is room for the request's response frame (runJob): an ack's
+	// fits, and takes no allocation of its own. The frame keeps this
+	// context's memory alive until it is written; nothing else uses it.
+	resp [respRoom]byte
 }
+
+// respRoom is the room for a response in a requestCtx: an ack's answer
+// with an id of up to about 40 bytes.
+const respRoom = 96
 
 // newRequestCtx starts a request's context with timeout from now.
 func newRequestCtx(parent context.Context, timeout time.Duration) *requestCtx {

@@ -106,5 +106,5 @@ func (c *conn) runJob(j job) {
 	// The slot goes with the response and is freed once it is written,
 	// not queued: a client that does not read cannot have more than
 	// MaxInflight responses waiting.
-	c.enqueueAndWrite(outFrame{b: c.responseWith(mm, j.id, j.req.Method, res, pe), slot: true, page: j.page})
+	c.enqueueAndWrite(outFrame{b: c.responseWith(ctx.resp[:0], mm, j.id, j.req.Method, res, pe), slot: true, page: j.page})
 }
