@@ -482,7 +482,8 @@ func (s *Service) watermarkChanges(ctx context.Context, ref convRef, c Caller, f
 func (s *Service) appendWatermarkChanges(dst []receiptChange, ctx context.Context, ref convRef, c Caller, from, to uint64) []receiptChange {
 	had := len(dst)
 	_ = s.withEngine(ctx, ref.id, func(e *receipts.Conv) error {
-		for _, seq := range s.affected(e, ref.member, from, to, c.UserID) {
+		var buf [4]uint64 // the seqs go no further than this loop
+		for _, seq := range s.appendAffected(buf[:0], e, ref.member, from, to, c.UserID) {
 			t, _ := e.Tracked(seq)
 			if ch := (receiptChange{Sender: t.Sender, Seq: seq}); !slices.Contains(dst[:had], ch) {
 				dst = append(dst, ch)
@@ -497,7 +498,12 @@ func (s *Service) appendWatermarkChanges(dst []receiptChange, ctx context.Contex
 // from to to covered, leaving out those the member had already read one by
 // one (before is its state before the move): their counts did not change.
 func (s *Service) affected(e *receipts.Conv, before store.Member, from, to uint64, reader string) []uint64 {
-	seqs := e.Affected(from, to, reader)
+	return s.appendAffected(nil, e, before, from, to, reader)
+}
+
+// appendAffected appends affected's seqs to dst, which must be empty.
+func (s *Service) appendAffected(dst []uint64, e *receipts.Conv, before store.Member, from, to uint64, reader string) []uint64 {
+	seqs := e.AppendAffected(dst, from, to, reader)
 	if len(before.Acks) == 0 {
 		return seqs
 	}
