@@ -317,13 +317,13 @@ func (s *Service) Read(ctx context.Context, c Caller, p protocol.ReadParams) (pr
 		// limit, or the store may fail, after some acks were recorded:
 		// report those (the engine and the senders hear of them) and fail
 		// the call; repeating it is safe.
-		s.acksRecorded(ctx, ref, c, newly, after, now)
+		s.acksRecorded(ctx, &ref, c, newly, after, now)
 		if errors.Is(err, store.ErrTooManyAcks) {
 			return protocol.ReadResult{}, s.tooManyAcks()
 		}
 		return protocol.ReadResult{}, s.internal(ctx, "ack", err)
 	}
-	s.acksRecorded(ctx, ref, c, newly, after, now)
+	s.acksRecorded(ctx, &ref, c, newly, after, now)
 	return protocol.ReadResult{Read: len(newly)}, nil
 }
 
@@ -339,7 +339,7 @@ func (s *Service) readPrivate(ctx context.Context, ref convRef, c Caller, seqs [
 		}
 	}
 	if n > 0 {
-		s.ownReadMoved(ctx, ref, c, after)
+		s.ownReadMoved(ctx, &ref, c, after)
 	}
 	if errors.Is(err, store.ErrTooManyAcks) {
 		return protocol.ReadResult{}, s.tooManyAcks()
@@ -351,7 +351,7 @@ func (s *Service) readPrivate(ctx context.Context, ref convRef, c Caller, seqs [
 
 // ownReadMoved tells the reader's other devices its own read watermark now
 // stands at after's, if it moved past where it stood in ref.
-func (s *Service) ownReadMoved(ctx context.Context, ref convRef, c Caller, after store.Member) {
+func (s *Service) ownReadMoved(ctx context.Context, ref *convRef, c Caller, after store.Member) {
 	if after.UserID == "" || after.OwnReadSeq() <= ref.member.OwnReadSeq() {
 		return
 	}
@@ -368,7 +368,7 @@ func (s *Service) ownReadMoved(ctx context.Context, ref convRef, c Caller, after
 
 // acksRecorded applies single reads the store recorded to the engine and
 // tells the senders.
-func (s *Service) acksRecorded(ctx context.Context, ref convRef, c Caller, newly []store.Message, after store.Member, now int64) {
+func (s *Service) acksRecorded(ctx context.Context, ref *convRef, c Caller, newly []store.Message, after store.Member, now int64) {
 	if len(newly) == 0 {
 		return
 	}
@@ -390,7 +390,7 @@ func (s *Service) tooManyAcks() *protocol.Error {
 // messages: receipt.read to a peer sender at once, receipt.changed to group
 // senders through the coalescer. A fold may also have moved the reader's
 // watermark: the reader's other devices hear of it.
-func (s *Service) readsChanged(ctx context.Context, ref convRef, c Caller, newly []store.Message, after store.Member) {
+func (s *Service) readsChanged(ctx context.Context, ref *convRef, c Caller, newly []store.Message, after store.Member) {
 	var peerRead []string
 	// Room for an ack's changes without a heap allocation: the list goes
 	// no further than this call (changed copies what it keeps).
@@ -426,10 +426,10 @@ func (s *Service) readsChanged(ctx context.Context, ref convRef, c Caller, newly
 			}
 		}
 		s.settleDone(ctx, ref.id, seqs)
-		s.peerReadsForHooks(ctx, ref, c.UserID, seqs)
+		s.peerReadsForHooks(ctx, *ref, c.UserID, seqs)
 	}
 	if moved && ref.id.IsPeer() {
-		s.watermarkMoved(ctx, ref, c, ref.member.ReadSeq, after.ReadSeq, true)
+		s.watermarkMoved(ctx, *ref, c, ref.member.ReadSeq, after.ReadSeq, true)
 	}
 	s.ownReadMoved(ctx, ref, c, after)
 }
@@ -473,13 +473,13 @@ func (s *Service) watermarkMoved(ctx context.Context, ref convRef, c Caller, fro
 // watermarkChanges lists the live group receipts of others whose counts a
 // watermark move of c from from to to changes.
 func (s *Service) watermarkChanges(ctx context.Context, ref convRef, c Caller, from, to uint64) []receiptChange {
-	return s.appendWatermarkChanges(nil, ctx, ref, c, from, to)
+	return s.appendWatermarkChanges(nil, ctx, &ref, c, from, to)
 }
 
 // appendWatermarkChanges appends watermarkChanges to dst, leaving out
 // those already in it (a message both read singly and reached by the
 // move is one change), into dst's room where there is some.
-func (s *Service) appendWatermarkChanges(dst []receiptChange, ctx context.Context, ref convRef, c Caller, from, to uint64) []receiptChange {
+func (s *Service) appendWatermarkChanges(dst []receiptChange, ctx context.Context, ref *convRef, c Caller, from, to uint64) []receiptChange {
 	had := len(dst)
 	_ = s.withEngine(ctx, ref.id, func(e *receipts.Conv) error {
 		var buf [4]uint64 // the seqs go no further than this loop
