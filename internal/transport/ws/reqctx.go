@@ -101,7 +101,9 @@ func (r *requestCtx) Err() error {
 	}
 	if err := r.parent.Err(); err != nil {
 		r.endLocked(err)
-	} else if !time.Now().Before(r.deadline) {
+	} else if time.Until(r.deadline) <= 0 {
+		// Until reads the monotonic clock alone (the deadline has its
+		// reading); time.Now would read the wall clock too.
 		r.endLocked(context.DeadlineExceeded)
 	}
 	return r.err
