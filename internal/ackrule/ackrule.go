@@ -61,6 +61,16 @@ func (s *State) ReadOne(seq uint64, at int64) (bool, error) {
 	if seq <= s.Read {
 		return false, nil
 	}
+	if seq == s.Read+1 {
+		// The next message, the usual ack of a reader reading in order:
+		// it folds at once, so it is not inserted first (Acks never hold
+		// Read+1, so it would land at the front) only to be folded off
+		// again, which allocated a new slice twice per ack. Fold reaches
+		// the acks above it as before.
+		s.Read, s.ReadAt = seq, at
+		s.Fold()
+		return true, nil
+	}
 	i, found := slices.BinarySearchFunc(s.Acks, seq, cmpAck)
 	if found {
 		return false, nil

@@ -107,13 +107,17 @@ type storeHook struct{ m *Metrics }
 
 // Before implements storewrap.Hook.
 func (h storeHook) Before(_ context.Context, op string) (storewrap.Call, error) {
-	h.m.storeOp(op).inflight.Inc()
-	return storewrap.Call{Op: op, Start: time.Now()}, nil
+	o := h.m.storeOp(op)
+	o.inflight.Inc()
+	return storewrap.Call{Op: op, Start: time.Now(), Ref: o}, nil
 }
 
 // After implements storewrap.Hook.
 func (h storeHook) After(c storewrap.Call, err error) error {
-	o := h.m.storeOp(c.Op)
+	o, ok := c.Ref.(*storeOpInstruments) // Before's, looked up once
+	if !ok {
+		o = h.m.storeOp(c.Op)
+	}
 	o.inflight.Dec()
 	r := resultOK
 	switch {

@@ -13,6 +13,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/seen-im/seen/internal/store"
+	"github.com/seen-im/seen/internal/store/storewrap"
 )
 
 // TestStoreHookLabelsEachCallByOpAndResult holds the cached series to what
@@ -139,5 +140,25 @@ func TestLabelCache(t *testing.T) {
 	}
 	if made.Load() != n {
 		t.Error("a kept label's value made again")
+	}
+}
+
+// TestStoreHookAfterWithoutRef: After uses the instruments Before found
+// (Call.Ref); a Call made elsewhere, without them, is counted under its Op
+// all the same.
+func TestStoreHookAfterWithoutRef(t *testing.T) {
+	m := New()
+	h := m.StoreHook()
+	c, err := h.Before(context.Background(), "ack_many")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Ref == nil {
+		t.Error("Before left Call.Ref empty: After looks the op up again")
+	}
+	_ = h.After(c, nil)
+	_ = h.After(storewrap.Call{Op: "ack_many"}, nil) // no Ref; the gauge goes below 0, as any unmatched After
+	if n := histogramCount(t, m, "ack_many", "ok"); n != 2 {
+		t.Errorf("ack_many ok observations: %d, want 2", n)
 	}
 }

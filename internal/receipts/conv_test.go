@@ -372,6 +372,18 @@ func TestStatusAndExpiry(t *testing.T) {
 	if got := c.Affected(0, 4, "a"); !slices.Equal(got, []uint64{1, 2, 3}) {
 		t.Errorf("Affected excluding a's own = %v", got)
 	}
+	// AppendAffected lists the same into the room given, after what is
+	// there; an empty range appends nothing.
+	var buf [4]uint64
+	if got := c.AppendAffected(buf[:0], 0, 4, "a"); !slices.Equal(got, []uint64{1, 2, 3}) || &got[0] != &buf[0] {
+		t.Errorf("AppendAffected into room for 4 = %v (in the room: %v)", got, &got[0] == &buf[0])
+	}
+	if got := c.AppendAffected([]uint64{9}, 3, 4, "b"); !slices.Equal(got, []uint64{9, 4}) {
+		t.Errorf("AppendAffected after 9 = %v, want [9 4]", got)
+	}
+	if got := c.AppendAffected(buf[:0], 4, 4, "b"); len(got) != 0 {
+		t.Errorf("AppendAffected of an empty range = %v", got)
+	}
 
 	frozen := c.Expire(100)
 	if len(frozen) != 2 || frozen[0].Seq != 1 || frozen[1].Seq != 2 {

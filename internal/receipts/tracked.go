@@ -153,10 +153,16 @@ func (c *Conv) NextExpiry() int64 {
 // not sent by reader: the messages whose receipts changed when reader's
 // watermark moved from from to to.
 func (c *Conv) Affected(from, to uint64, reader string) []uint64 {
+	return c.AppendAffected(nil, from, to, reader)
+}
+
+// AppendAffected appends Affected's seqs to out: into its room, for a
+// caller that keeps them no longer than the call (the usual watermark
+// move covers one or two messages).
+func (c *Conv) AppendAffected(out []uint64, from, to uint64, reader string) []uint64 {
 	if to <= from {
-		return nil
+		return out
 	}
-	var out []uint64
 	i, _ := slices.BinarySearch(c.active, from+1)
 	for ; i < len(c.active) && c.active[i] <= to; i++ {
 		if s := c.active[i]; c.tracked[s].Sender != reader {

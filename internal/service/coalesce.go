@@ -34,6 +34,10 @@ type pendingChange struct {
 	// maxNewReaders, or maxHookNewReader+1 while webhooks want them
 	// (hookReaders), so a report knows when there were more.
 	newReaders []string
+	// readers is newReaders' first array: a group's readers of one
+	// message, heard one by one, grew it from one to eight in four
+	// allocations.
+	readers [8]string
 	// dropped is set when a reader was left out of newReaders while
 	// webhooks did not want them (the first window after an endpoint
 	// was added): a report then asks the engine who they were.
@@ -117,6 +121,7 @@ func (c *coalescer) add(k coalesceKey, seq uint64, reader string) {
 	pc := changes[seq]
 	if pc == nil {
 		pc = &pendingChange{}
+		pc.newReaders = pc.readers[:0]
 		changes[seq] = pc
 	}
 	// A single read that also moves the reader's watermark reports the

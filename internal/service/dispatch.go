@@ -47,14 +47,24 @@ func (s *Service) methods() map[string]handler {
 // adapt turns a typed method into a handler.
 func adapt[P, R any](fn func(context.Context, Caller, P) (R, error)) handler {
 	return func(ctx context.Context, c Caller, raw json.RawMessage) (any, error) {
+		if p, ok := decodeFastValue[P](raw); ok {
+			return fn(ctx, c, p)
+		}
+		// A variable of its own: DecodeParams (encoding/json) moves it
+		// to the heap, which the fast path's does not need.
 		var p P
-		if !decodeFast(raw, &p) {
-			if pe := DecodeParams(raw, &p); pe != nil {
-				return nil, pe
-			}
+		if pe := DecodeParams(raw, &p); pe != nil {
+			return nil, pe
 		}
 		return fn(ctx, c, p)
 	}
+}
+
+// decodeFastValue is decodeFast into a fresh value.
+func decodeFastValue[P any](raw json.RawMessage) (P, bool) {
+	var p P
+	ok := decodeFast(raw, &p)
+	return p, ok
 }
 
 // decodeFast decodes the params of the methods every ack makes without
@@ -120,7 +130,7 @@ func jsonType(kind string) string {
 // Dispatch runs one client method for c. Errors reaching the client are
 // always *protocol.Error.
 func (s *Service) Dispatch(ctx context.Context, c Caller, method string, raw json.RawMessage) (any, *protocol.Error) {
-	h, ok := s.handlers[method]
+	h, ok := s.handler(method)
 	if !ok {
 		if method == protocol.MethodConnect {
 			return nil, protocol.Errorf(protocol.CodeInvalidRequest, "already connected")
@@ -141,6 +151,28 @@ func (s *Service) Dispatch(ctx context.Context, c Caller, method string, raw jso
 		return nil, s.internal(ctx, method, err)
 	}
 	return res, nil
+}
+
+// handler returns method's handler.
+func (s *Service) handler(method string) (handler, bool) {
+	if i := ackIndex(method); i >= 0 {
+		return s.ackHandlers[i], true
+	}
+	h, ok := s.handlers[method]
+	return h, ok
+}
+
+// ackIndex is method's place in Service.ackHandlers, -1 for any other.
+func ackIndex(method string) int {
+	switch method {
+	case protocol.MethodMessageRead:
+		return 0
+	case protocol.MethodMessageDelivered:
+		return 1
+	case protocol.MethodConversationRead:
+		return 2
+	}
+	return -1
 }
 
 // Known reports whether method is a client method (connect aside).

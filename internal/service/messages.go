@@ -78,7 +78,7 @@ func (s *Service) Send(ctx context.Context, c Caller, p protocol.SendParams) (pr
 		s.watermarkMoved(ctx, ref, c, ref.member.ReadSeq, stored.Seq, true)
 	}
 	if ref.member.OwnReadSeq()+1 < stored.Seq {
-		s.ownReadMoved(ctx, ref, c, store.Member{UserID: c.UserID, ReadSeq: stored.Seq})
+		s.ownReadMoved(ctx, &ref, c, store.Member{UserID: c.UserID, ReadSeq: stored.Seq})
 	}
 	return res, nil
 }
@@ -257,7 +257,7 @@ func (s *Service) ReadConversation(ctx context.Context, c Caller, p protocol.Con
 			return protocol.ConversationReadResult{}, s.internal(ctx, "advance own read", err)
 		}
 		if changed {
-			s.ownReadMoved(ctx, ref, c, m)
+			s.ownReadMoved(ctx, &ref, c, m)
 		}
 		return protocol.ConversationReadResult{ReadSeq: m.OwnReadSeq()}, nil
 	}
@@ -274,7 +274,7 @@ func (s *Service) ReadConversation(ctx context.Context, c Caller, p protocol.Con
 	if changed {
 		s.applyOp(ctx, syncOp{Kind: opRead, Conv: ref.id, User: c.UserID, Seq: m.ReadSeq, At: now})
 		s.watermarkMoved(ctx, ref, c, ref.member.ReadSeq, m.ReadSeq, true)
-		s.ownReadMoved(ctx, ref, c, m)
+		s.ownReadMoved(ctx, &ref, c, m)
 	}
 	return protocol.ConversationReadResult{ReadSeq: m.OwnReadSeq()}, nil
 }

@@ -217,6 +217,10 @@ func (s *Service) expired(m store.Message, now int64) bool {
 	return (exp > 0 && exp <= now) || m.Frozen != nil
 }
 
+// smallRead is the number of ids up to which Read finds repeated ones by
+// a scan.
+const smallRead = 8
+
 // Read records single-message reads (message.read).
 func (s *Service) Read(ctx context.Context, c Caller, p protocol.ReadParams) (protocol.ReadResult, error) {
 	if pe := protocol.CheckMsgIDs(p.MsgIDs); pe != nil {
@@ -243,8 +247,16 @@ func (s *Service) Read(ctx context.Context, c Caller, p protocol.ReadParams) (pr
 	end := s.beginWrite(ctx, ref.id, now)
 	defer end()
 	// Check every id before recording any, so a bad one changes nothing.
-	msgs := make([]store.Message, 0, len(p.MsgIDs))
-	seen := make(map[string]bool, len(p.MsgIDs))
+	// A request of one id, the usual one, keeps its message and the one
+	// it newly read on the stack (neither list leaves this call).
+	var msgsBuf, newlyBuf [1]store.Message
+	msgs := msgsBuf[:0]
+	// Repeated ids are found by a scan of those before, up to a few (no
+	// map to make and hash for the usual one id), by a map beyond.
+	var seen map[string]bool
+	if len(p.MsgIDs) > smallRead {
+		seen = make(map[string]bool, len(p.MsgIDs))
+	}
 	found, err := s.messagesAfterBegin(ctx, f, p.MsgIDs)
 	if err != nil {
 		return protocol.ReadResult{}, err
@@ -266,8 +278,10 @@ func (s *Service) Read(ctx context.Context, c Caller, p protocol.ReadParams) (pr
 			pe.Data = map[string]any{"field": msgIDsField(i)}
 			return protocol.ReadResult{}, pe
 		}
-		if !seen[id] {
-			seen[id] = true
+		if seen == nil && !slices.Contains(p.MsgIDs[:i], id) || seen != nil && !seen[id] {
+			if seen != nil {
+				seen[id] = true
+			}
 			msgs = append(msgs, m)
 		}
 	}
@@ -276,9 +290,9 @@ func (s *Service) Read(ctx context.Context, c Caller, p protocol.ReadParams) (pr
 	// written.
 	sim := ref.member
 	for _, m := range msgs {
-		op := store.AckOp(c.UserID, m.Seq, now)
-		op.Private = private
-		if _, _, err := op.ApplyTo(&sim); errors.Is(err, store.ErrTooManyAcks) {
+		// On the stack, with no Done: it is only applied here.
+		op := store.WatermarkOp{Kind: store.WatermarkOne, Private: private, User: c.UserID, Seq: m.Seq, At: now}
+		if _, err := op.Apply(&sim); errors.Is(err, store.ErrTooManyAcks) {
 			return protocol.ReadResult{}, s.tooManyAcks()
 		}
 	}
@@ -292,7 +306,7 @@ func (s *Service) Read(ctx context.Context, c Caller, p protocol.ReadParams) (pr
 		return s.readPrivate(ctx, ref, c, seqs, now)
 	}
 	after, changed, err := s.store.AckMany(ctx, ref.id, c.UserID, seqs, now)
-	var newly []store.Message
+	newly := newlyBuf[:0]
 	for i, m := range msgs {
 		if i < len(changed) && changed[i] {
 			newly = append(newly, m)
@@ -303,13 +317,13 @@ func (s *Service) Read(ctx context.Context, c Caller, p protocol.ReadParams) (pr
 		// limit, or the store may fail, after some acks were recorded:
 		// report those (the engine and the senders hear of them) and fail
 		// the call; repeating it is safe.
-		s.acksRecorded(ctx, ref, c, newly, after, now)
+		s.acksRecorded(ctx, &ref, c, newly, after, now)
 		if errors.Is(err, store.ErrTooManyAcks) {
 			return protocol.ReadResult{}, s.tooManyAcks()
 		}
 		return protocol.ReadResult{}, s.internal(ctx, "ack", err)
 	}
-	s.acksRecorded(ctx, ref, c, newly, after, now)
+	s.acksRecorded(ctx, &ref, c, newly, after, now)
 	return protocol.ReadResult{Read: len(newly)}, nil
 }
 
@@ -325,7 +339,7 @@ func (s *Service) readPrivate(ctx context.Context, ref convRef, c Caller, seqs [
 		}
 	}
 	if n > 0 {
-		s.ownReadMoved(ctx, ref, c, after)
+		s.ownReadMoved(ctx, &ref, c, after)
 	}
 	if errors.Is(err, store.ErrTooManyAcks) {
 		return protocol.ReadResult{}, s.tooManyAcks()
@@ -337,7 +351,7 @@ func (s *Service) readPrivate(ctx context.Context, ref convRef, c Caller, seqs [
 
 // ownReadMoved tells the reader's other devices its own read watermark now
 // stands at after's, if it moved past where it stood in ref.
-func (s *Service) ownReadMoved(ctx context.Context, ref convRef, c Caller, after store.Member) {
+func (s *Service) ownReadMoved(ctx context.Context, ref *convRef, c Caller, after store.Member) {
 	if after.UserID == "" || after.OwnReadSeq() <= ref.member.OwnReadSeq() {
 		return
 	}
@@ -354,7 +368,7 @@ func (s *Service) ownReadMoved(ctx context.Context, ref convRef, c Caller, after
 
 // acksRecorded applies single reads the store recorded to the engine and
 // tells the senders.
-func (s *Service) acksRecorded(ctx context.Context, ref convRef, c Caller, newly []store.Message, after store.Member, now int64) {
+func (s *Service) acksRecorded(ctx context.Context, ref *convRef, c Caller, newly []store.Message, after store.Member, now int64) {
 	if len(newly) == 0 {
 		return
 	}
@@ -376,7 +390,7 @@ func (s *Service) tooManyAcks() *protocol.Error {
 // messages: receipt.read to a peer sender at once, receipt.changed to group
 // senders through the coalescer. A fold may also have moved the reader's
 // watermark: the reader's other devices hear of it.
-func (s *Service) readsChanged(ctx context.Context, ref convRef, c Caller, newly []store.Message, after store.Member) {
+func (s *Service) readsChanged(ctx context.Context, ref *convRef, c Caller, newly []store.Message, after store.Member) {
 	var peerRead []string
 	// Room for an ack's changes without a heap allocation: the list goes
 	// no further than this call (changed copies what it keeps).
@@ -412,10 +426,10 @@ func (s *Service) readsChanged(ctx context.Context, ref convRef, c Caller, newly
 			}
 		}
 		s.settleDone(ctx, ref.id, seqs)
-		s.peerReadsForHooks(ctx, ref, c.UserID, seqs)
+		s.peerReadsForHooks(ctx, *ref, c.UserID, seqs)
 	}
 	if moved && ref.id.IsPeer() {
-		s.watermarkMoved(ctx, ref, c, ref.member.ReadSeq, after.ReadSeq, true)
+		s.watermarkMoved(ctx, *ref, c, ref.member.ReadSeq, after.ReadSeq, true)
 	}
 	s.ownReadMoved(ctx, ref, c, after)
 }
@@ -459,16 +473,17 @@ func (s *Service) watermarkMoved(ctx context.Context, ref convRef, c Caller, fro
 // watermarkChanges lists the live group receipts of others whose counts a
 // watermark move of c from from to to changes.
 func (s *Service) watermarkChanges(ctx context.Context, ref convRef, c Caller, from, to uint64) []receiptChange {
-	return s.appendWatermarkChanges(nil, ctx, ref, c, from, to)
+	return s.appendWatermarkChanges(nil, ctx, &ref, c, from, to)
 }
 
 // appendWatermarkChanges appends watermarkChanges to dst, leaving out
 // those already in it (a message both read singly and reached by the
 // move is one change), into dst's room where there is some.
-func (s *Service) appendWatermarkChanges(dst []receiptChange, ctx context.Context, ref convRef, c Caller, from, to uint64) []receiptChange {
+func (s *Service) appendWatermarkChanges(dst []receiptChange, ctx context.Context, ref *convRef, c Caller, from, to uint64) []receiptChange {
 	had := len(dst)
 	_ = s.withEngine(ctx, ref.id, func(e *receipts.Conv) error {
-		for _, seq := range s.affected(e, ref.member, from, to, c.UserID) {
+		var buf [4]uint64 // the seqs go no further than this loop
+		for _, seq := range s.appendAffected(buf[:0], e, ref.member, from, to, c.UserID) {
 			t, _ := e.Tracked(seq)
 			if ch := (receiptChange{Sender: t.Sender, Seq: seq}); !slices.Contains(dst[:had], ch) {
 				dst = append(dst, ch)
@@ -483,7 +498,12 @@ func (s *Service) appendWatermarkChanges(dst []receiptChange, ctx context.Contex
 // from to to covered, leaving out those the member had already read one by
 // one (before is its state before the move): their counts did not change.
 func (s *Service) affected(e *receipts.Conv, before store.Member, from, to uint64, reader string) []uint64 {
-	seqs := e.Affected(from, to, reader)
+	return s.appendAffected(nil, e, before, from, to, reader)
+}
+
+// appendAffected appends affected's seqs to dst, which must be empty.
+func (s *Service) appendAffected(dst []uint64, e *receipts.Conv, before store.Member, from, to uint64, reader string) []uint64 {
+	seqs := e.AppendAffected(dst, from, to, reader)
 	if len(before.Acks) == 0 {
 		return seqs
 	}

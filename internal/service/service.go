@@ -63,9 +63,12 @@ type Service struct {
 	met   *metrics.Metrics
 
 	handlers map[string]handler // built once by New, read-only after
-	engines  engines            // receipt engines by conversation
-	changes  *coalescer         // receipt.changed to group senders
-	settings settingsCache      // users' settings, on a single node
+	// ackHandlers are the acks' entries of handlers (ackIndex), found
+	// without hashing the method: most requests are acks.
+	ackHandlers [3]handler
+	engines     engines       // receipt engines by conversation
+	changes     *coalescer    // receipt.changed to group senders
+	settings    settingsCache // users' settings, on a single node
 	// single is set by New when the bus connects no other node: then no
 	// engine change need be encoded for other nodes, no barrier waits
 	// for them, and this node coalesces every conversation's changes.
@@ -101,6 +104,9 @@ func New(o Options) *Service {
 		entropy: ulid.Monotonic(rand.Reader, 0),
 	}
 	s.handlers = s.methods()
+	for _, m := range []string{protocol.MethodMessageRead, protocol.MethodMessageDelivered, protocol.MethodConversationRead} {
+		s.ackHandlers[ackIndex(m)] = s.handlers[m]
+	}
 	s.hookNotify = o.WebhookNotify
 	if s.hookNotify == nil {
 		s.hookNotify = func() {}

@@ -22,7 +22,8 @@ const (
 
 // WatermarkOp is one queued watermark operation and, once Done is closed,
 // its result. The backend that runs it sets Res, Changed and Err before
-// closing Done.
+// closing Done. A backend whose WatermarkFront sets LazyDone gets ops
+// without Done and makes it only where its caller waits.
 type WatermarkOp struct {
 	Kind WatermarkKind
 	// Private makes a read or an ack move only the member's own read
@@ -79,27 +80,100 @@ func AckOps(user string, seqs []uint64, at int64) []*WatermarkOp {
 // backend embeds it and sets Run when it opens.
 type WatermarkFront struct {
 	Run func(ctx context.Context, conv ConvID, ops []*WatermarkOp) error
+	// LazyDone gives Run ops without a Done channel: the backend makes
+	// one, before it queues an op, only for a caller that will wait on
+	// it, and closes only those it made. The caller that runs the round
+	// of its own ops never waits, and its channel was an allocation
+	// per op for nothing.
+	LazyDone bool
+}
+
+// op is the operation kind on user's seq at at, with its Done unless the
+// backend makes it (LazyDone).
+func (w WatermarkFront) op(kind WatermarkKind, user string, seq uint64, at int64) *WatermarkOp {
+	if !w.LazyDone {
+		return newWatermarkOp(kind, user, seq, at)
+	}
+	return &WatermarkOp{Kind: kind, User: user, Seq: seq, At: at}
+}
+
+// oneOp is an operation, the list of one that Run takes and AckMany's
+// result for it, allocated together: one allocation for a single ack, not
+// three.
+type oneOp struct {
+	op      WatermarkOp
+	list    [1]*WatermarkOp
+	changed [1]bool
+}
+
+// runOne queues the operation kind (Private as given) and waits for its
+// result.
+func (w WatermarkFront) runOne(ctx context.Context, conv ConvID, kind WatermarkKind, private bool, user string, seq uint64, at int64) (Member, bool, error) {
+	o, err := w.runOneOp(ctx, conv, kind, private, user, seq, at)
+	if err != nil {
+		return Member{}, false, err
+	}
+	return o.op.Res, o.op.Changed, o.op.Err
+}
+
+// runOneOp queues the operation and waits for it; the error is Run's.
+func (w WatermarkFront) runOneOp(ctx context.Context, conv ConvID, kind WatermarkKind, private bool, user string, seq uint64, at int64) (*oneOp, error) {
+	o := &oneOp{op: WatermarkOp{Kind: kind, Private: private, User: user, Seq: seq, At: at}}
+	if !w.LazyDone {
+		o.op.Done = make(chan struct{})
+	}
+	o.list[0] = &o.op
+	return o, w.Run(ctx, conv, o.list[:])
+}
+
+// ackOne is AckMany (AckManyOwn if private) of one seq, the usual call
+// (a message.read of one message): its results share the op's
+// allocation.
+func (w WatermarkFront) ackOne(ctx context.Context, conv ConvID, userID string, seq uint64, at int64, private bool) (Member, []bool, error) {
+	o, err := w.runOneOp(ctx, conv, WatermarkOne, private, userID, seq, at)
+	if err != nil {
+		return Member{}, o.changed[:], err
+	}
+	o.changed[0] = o.op.Changed
+	if o.op.Err != nil {
+		return Member{}, o.changed[:], o.op.Err
+	}
+	return o.op.Res, o.changed[:], nil
+}
+
+// ackOps are the operations of AckMany (AckManyOwn if private), one per
+// seq, in order.
+func (w WatermarkFront) ackOps(user string, seqs []uint64, at int64, private bool) []*WatermarkOp {
+	ops := make([]*WatermarkOp, len(seqs))
+	for i, seq := range seqs {
+		ops[i] = w.op(WatermarkOne, user, seq, at)
+		ops[i].Private = private
+	}
+	return ops
 }
 
 // AdvanceRead implements Watermarks.
 func (w WatermarkFront) AdvanceRead(ctx context.Context, conv ConvID, userID string, seq uint64, at int64) (Member, bool, error) {
-	return w.one(ctx, conv, ReadOp(userID, seq, at))
+	return w.runOne(ctx, conv, WatermarkRead, false, userID, seq, at)
 }
 
 // AdvanceDelivered implements Watermarks.
 func (w WatermarkFront) AdvanceDelivered(ctx context.Context, conv ConvID, userID string, seq uint64, at int64) (Member, bool, error) {
-	return w.one(ctx, conv, DeliveredOp(userID, seq, at))
+	return w.runOne(ctx, conv, WatermarkDelivered, false, userID, seq, at)
 }
 
 // AckOne implements Watermarks.
 func (w WatermarkFront) AckOne(ctx context.Context, conv ConvID, userID string, seq uint64, at int64) (Member, bool, error) {
-	return w.one(ctx, conv, AckOp(userID, seq, at))
+	return w.runOne(ctx, conv, WatermarkOne, false, userID, seq, at)
 }
 
 // AckMany implements Watermarks. The acks are queued together, so the
 // backend applies them in order in one round and makes them durable once.
 func (w WatermarkFront) AckMany(ctx context.Context, conv ConvID, userID string, seqs []uint64, at int64) (Member, []bool, error) {
-	ops := AckOps(userID, seqs, at)
+	if len(seqs) == 1 {
+		return w.ackOne(ctx, conv, userID, seqs[0], at, false)
+	}
+	ops := w.ackOps(userID, seqs, at, false)
 	if err := w.Run(ctx, conv, ops); err != nil {
 		return Member{}, make([]bool, len(seqs)), err
 	}
@@ -108,27 +182,19 @@ func (w WatermarkFront) AckMany(ctx context.Context, conv ConvID, userID string,
 
 // AdvanceOwnRead implements Watermarks.
 func (w WatermarkFront) AdvanceOwnRead(ctx context.Context, conv ConvID, userID string, seq uint64, at int64) (Member, bool, error) {
-	return w.one(ctx, conv, OwnReadOp(userID, seq, at))
+	return w.runOne(ctx, conv, WatermarkRead, true, userID, seq, at)
 }
 
 // AckManyOwn implements Watermarks.
 func (w WatermarkFront) AckManyOwn(ctx context.Context, conv ConvID, userID string, seqs []uint64, at int64) (Member, []bool, error) {
-	ops := AckOps(userID, seqs, at)
-	for _, op := range ops {
-		op.Private = true
+	if len(seqs) == 1 {
+		return w.ackOne(ctx, conv, userID, seqs[0], at, true)
 	}
+	ops := w.ackOps(userID, seqs, at, true)
 	if err := w.Run(ctx, conv, ops); err != nil {
 		return Member{}, make([]bool, len(seqs)), err
 	}
 	return FoldAckMany(ops)
-}
-
-// one queues op on conv and waits for its result.
-func (w WatermarkFront) one(ctx context.Context, conv ConvID, op *WatermarkOp) (Member, bool, error) {
-	if err := w.Run(ctx, conv, []*WatermarkOp{op}); err != nil {
-		return Member{}, false, err
-	}
-	return op.Res, op.Changed, op.Err
 }
 
 // FoldAckMany folds the results of AckOps into what Watermarks.AckMany
@@ -156,6 +222,20 @@ func FoldAckMany(ops []*WatermarkOp) (Member, []bool, error) {
 // to the shared and own states as own.go says. The error is
 // ErrTooManyAcks, unwrapped: the backend adds its context.
 func (op *WatermarkOp) ApplyTo(m *Member) (res Member, changed bool, err error) {
+	changed, err = op.Apply(m)
+	res = *m
+	res.Acks = slices.Clone(m.Acks)
+	if m.Own != nil {
+		own := m.OwnState()
+		res.Own = &own
+	}
+	return res, changed, err
+}
+
+// Apply is ApplyTo without the copy of m afterwards: for a caller that
+// only asks what op does (whether it would overflow MaxAcks), the copy
+// was an allocation per ack for nothing.
+func (op *WatermarkOp) Apply(m *Member) (changed bool, err error) {
 	switch {
 	case op.Kind == WatermarkRead && op.Private:
 		changed = m.ReadOwn(op.Seq, op.At)
@@ -170,11 +250,5 @@ func (op *WatermarkOp) ApplyTo(m *Member) (res Member, changed bool, err error) 
 	default:
 		changed, err = m.ackShared(op.Seq, op.At)
 	}
-	res = *m
-	res.Acks = slices.Clone(m.Acks)
-	if m.Own != nil {
-		own := m.OwnState()
-		res.Own = &own
-	}
-	return res, changed, err
+	return changed, err
 }

@@ -204,6 +204,9 @@ func (s *Store) appendLocked(cs *convState, m store.Message) (store.Message, boo
 
 // getMessage reads message seq of conv; ErrNotFound if there is none.
 func (s *Store) getMessage(conv store.ConvID, seq uint64) (store.Message, error) {
+	if m, ok := s.msgs.getSeq(conv, seq); ok {
+		return m, nil
+	}
 	var m store.Message
 	found, err := s.getWith(messageKey(conv, seq), func(v []byte) error {
 		var err error

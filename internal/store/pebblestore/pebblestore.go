@@ -267,6 +267,7 @@ func Open(dir string, opts Options) (*Store, error) {
 	}
 	s := &Store{db: db, lock: lock, log: opts.Logger, seed: maphash.MakeSeed(), onFatal: opts.OnFatal, obs: opts.Observer}
 	s.WatermarkFront.Run = s.watermarks
+	s.WatermarkFront.LazyDone = true
 	s.tableBytes = opts.ConvTableBytes
 	if obs, ok := opts.Observer.(ConvTableObserver); ok {
 		for i := range s.convs {

@@ -14,30 +14,30 @@ import (
 func (s *Store) RequestReceipt(ctx context.Context, conv store.ConvID, seq uint64, at int64) (store.Message, bool, error) {
 	var out store.Message
 	changed := false
-	err := s.updateMessage(ctx, conv, seq, func(m store.Message, b *pebble.Batch) bool {
+	err := s.updateMessage(ctx, conv, seq, func(m store.Message, b *pebble.Batch) (store.Message, bool) {
 		out = m
 		if m.Receipt {
-			return false
+			return m, false
 		}
 		m.Receipt, m.ReceiptAt = true, at
 		_ = b.Set(messageKey(conv, seq), encodeMessage(m), nil)
 		_ = b.Set(liveKey(conv, seq), nil, nil)
 		out, changed = m, true
-		return true
+		return m, true
 	})
 	return out, changed, err
 }
 
 // SettleReceipt implements store.Receipts.
 func (s *Store) SettleReceipt(ctx context.Context, conv store.ConvID, seq uint64, frozen *store.Frozen) error {
-	return s.updateMessage(ctx, conv, seq, func(m store.Message, b *pebble.Batch) bool {
+	return s.updateMessage(ctx, conv, seq, func(m store.Message, b *pebble.Batch) (store.Message, bool) {
 		if !m.Receipt || m.Settled {
-			return false
+			return m, false
 		}
 		m.Settled, m.Frozen = true, frozen
 		_ = b.Set(messageKey(conv, seq), encodeMessage(m), nil)
 		_ = b.Delete(liveKey(conv, seq), nil)
-		return true
+		return m, true
 	})
 }
 
@@ -71,9 +71,11 @@ func (s *Store) LiveReceipts(ctx context.Context, conv store.ConvID) ([]store.Me
 }
 
 // updateMessage runs a read-modify-write of message seq of conv under the
-// conversation's mutex; write adds the change to b and reports whether
-// there is one.
-func (s *Store) updateMessage(ctx context.Context, conv store.ConvID, seq uint64, write func(m store.Message, b *pebble.Batch) bool) error {
+// conversation's mutex; write adds the change to b and returns the message
+// as changed and whether there is a change. The memo gets the new version
+// under the same mutex (not forgotten: the window's flush and the settle
+// that follow a receipt's last read look it up by seq).
+func (s *Store) updateMessage(ctx context.Context, conv store.ConvID, seq uint64, write func(m store.Message, b *pebble.Batch) (store.Message, bool)) error {
 	if err := s.acquire(ctx); err != nil {
 		return err
 	}
@@ -89,16 +91,18 @@ func (s *Store) updateMessage(ctx context.Context, conv store.ConvID, seq uint64
 		return err
 	}
 	b := s.db.NewBatch()
-	if !write(m, b) {
+	next, changed := write(m, b)
+	if !changed {
 		cs.mu.Unlock()
 		_ = b.Close()
 		return s.syncIfPending(cs)
 	}
+	s.msgs.forget(m.ID) // before the apply: a failed one leaves no memo of either version
 	if err := s.applyLocked(cs, b); err != nil {
 		cs.mu.Unlock()
 		return err
 	}
-	s.msgs.forget(m.ID)
+	s.msgs.put(next)
 	cs.mu.Unlock()
 	return s.wait(cs, b)
 }

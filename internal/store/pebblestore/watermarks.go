@@ -62,13 +62,26 @@ func (s *Store) watermarks(ctx context.Context, conv store.ConvID, ops []*store.
 	if q.ops == nil {
 		q.ops, q.spare = q.spare, nil
 	}
+	start := !q.led
+	if !start {
+		// Only a caller that waits for another's round needs Done
+		// (LazyDone): made before the ops are queued, so the round that
+		// takes them finds it.
+		for _, op := range ops {
+			if op.Done == nil {
+				op.Done = make(chan struct{})
+			}
+		}
+	}
 	q.ops = append(q.ops, ops...)
 	s.obs.WatermarkQueued(len(ops))
-	start := !q.led
 	q.led = true
 	q.mu.Unlock()
 	if start {
+		// The round takes everything queued, these ops with it: they
+		// are done when it returns.
 		s.leadRound(conv, cs)
+		return nil
 	}
 	for _, op := range ops {
 		// An op already done does not take the lead: this caller can
@@ -108,7 +121,9 @@ func (s *Store) leadRound(conv store.ConvID, cs *convState) {
 			if err != nil {
 				op.Err = err
 			}
-			close(op.Done)
+			if op.Done != nil { // nil for the leader's own (LazyDone)
+				close(op.Done)
+			}
 		}
 		if cap(ops) > maxSpareOps {
 			ops = nil

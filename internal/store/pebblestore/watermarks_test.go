@@ -202,3 +202,36 @@ func TestRoundOfManyOpsAnswersEachInOrder(t *testing.T) {
 		})
 	}
 }
+
+// TestLeadersOwnOpsHaveNoDone: a caller that runs the round of its own op
+// (LazyDone) does not make the op's Done channel, which only a caller
+// waiting for another's round needs; and a single-message AckMany shares
+// one allocation between its op, the list Run takes and its result. (The
+// concurrent callers that do wait are TestConcurrentAcksAreLedByTheirCallers.)
+func TestLeadersOwnOpsHaveNoDone(t *testing.T) {
+	s, err := Open(t.TempDir(), testOptions)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	ctx := t.Context()
+	conv := store.GroupConv("g")
+	if err := s.CreateGroup(ctx, store.Group{ID: "g", CreatedBy: "u0"},
+		[]store.Member{{UserID: "u0", Role: "owner"}, {UserID: "u1", Role: "member"}}); err != nil {
+		t.Fatal(err)
+	}
+	seq := uint64(0)
+	ack := func() {
+		seq++
+		m, changed, err := s.AckMany(ctx, conv, "u1", []uint64{seq}, int64(seq))
+		if err != nil || len(changed) != 1 || !changed[0] || m.ReadSeq != seq {
+			t.Fatalf("AckMany(%d) = read %d, %v, %v; want read %d, [true]", seq, m.ReadSeq, changed, err, seq)
+		}
+	}
+	lazy := testing.AllocsPerRun(50, ack)
+	s.WatermarkFront.LazyDone = false
+	eager := testing.AllocsPerRun(50, ack)
+	if eager-lazy < 1 {
+		t.Errorf("an ack allocated %v times with LazyDone, %v without: want at least one fewer (its Done)", lazy, eager)
+	}
+}

@@ -28,6 +28,10 @@ type Hook interface {
 type Call struct {
 	Op    string
 	Start time.Time
+	// Ref is the hook's own, for After: what Before looked up for op
+	// (the metrics' instruments), so After need not look it up again.
+	// A pointer costs no allocation here.
+	Ref any
 }
 
 // BeforeFunc is a Hook that runs a function ahead of every call, for tests

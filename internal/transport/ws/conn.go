@@ -440,12 +440,23 @@ func (c *conn) reply(id json.RawMessage, method string, res any, pe *protocol.Er
 
 // response counts and encodes a response.
 func (c *conn) response(id json.RawMessage, method string, res any, pe *protocol.Error) []byte {
+	var mm *methodMetrics
+	if pe == nil {
+		mm = c.h.metricsOf(c.methodLabel(method))
+	}
+	return c.responseWith(nil, mm, id, method, res, pe)
+}
+
+// responseWith is response with the instruments of method's label, which
+// its caller has (requestMetrics; not used when pe is set), encoded into
+// buf's array when it has room (nil: a fresh one).
+func (c *conn) responseWith(buf []byte, mm *methodMetrics, id json.RawMessage, method string, res any, pe *protocol.Error) []byte {
 	if pe != nil {
 		c.h.o.Metrics.Requests.WithLabelValues(c.methodLabel(method), strconv.Itoa(pe.Code)).Inc()
 	} else {
-		c.h.metricsOf(c.methodLabel(method)).ok.Inc()
+		mm.ok.Inc()
 	}
-	b, err := responseFrame(id, res, pe)
+	b, err := responseFrameTo(buf, id, res, pe)
 	if err != nil {
 		c.h.log.Error("encode response", "method", method, "err", err)
 	}
@@ -456,7 +467,13 @@ func (c *conn) response(id json.RawMessage, method string, res any, pe *protocol
 // cannot be encoded becomes a 500 (the error says why), and the frame is
 // UTF-8 text.
 func responseFrame(id json.RawMessage, res any, pe *protocol.Error) ([]byte, error) {
-	b, err := encodeResponse(id, res, pe)
+	return responseFrameTo(nil, id, res, pe)
+}
+
+// responseFrameTo is responseFrame encoded into buf's array when it has
+// room.
+func responseFrameTo(buf []byte, id json.RawMessage, res any, pe *protocol.Error) ([]byte, error) {
+	b, err := encodeResponseTo(buf, id, res, pe)
 	if err != nil {
 		b, _ = encodeResponse(id, nil, protocol.Errorf(protocol.CodeInternal, "internal error"))
 	}

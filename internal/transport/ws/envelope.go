@@ -215,11 +215,20 @@ const responseHead = `{"jsonrpc":"` + protocol.Version + `","id":`
 
 // encodeResponse renders a response frame.
 func encodeResponse(id json.RawMessage, res any, pe *protocol.Error) ([]byte, error) {
+	return encodeResponseTo(nil, id, res, pe)
+}
+
+// encodeResponseTo is encodeResponse into buf's array when an ack's
+// response fits in it, as it is: the caller gives up buf.
+func encodeResponseTo(buf []byte, id json.RawMessage, res any, pe *protocol.Error) ([]byte, error) {
 	if pe != nil || !plainID(id) {
 		return encodeResponseStd(id, res, pe)
 	}
 	// An ack's result is written in place: one buffer for the frame.
-	head := make([]byte, 0, len(responseHead)+len(id)+len(`,"result":{"readSeq":}}`)+20)
+	head := buf[:0]
+	if need := len(responseHead) + len(id) + len(`,"result":{"readSeq":}}`) + 20; cap(head) < need {
+		head = make([]byte, 0, need)
+	}
 	head = append(head, responseHead...)
 	head = append(head, id...)
 	head = append(head, `,"result":`...)

@@ -2,13 +2,16 @@ package ws
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"math"
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/seen-im/seen/protocol"
 )
@@ -50,6 +53,37 @@ func TestEncodeResponseOfAReadAllocatesOnce(t *testing.T) {
 	}
 	if got > 1 {
 		t.Errorf("encodeResponse of a message.read result: %v allocations, want 1", got)
+	}
+}
+
+// A request's answer is encoded into the room its context has for it
+// (requestCtx.resp): an ack's takes no allocation of its own, and is the
+// same frame; one that does not fit gets a buffer of its own.
+func TestEncodeResponseIntoTheRequestsRoom(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector allocates")
+	}
+	ctx := newRequestCtx(context.Background(), time.Minute)
+	id := json.RawMessage("12345")
+	for _, res := range []any{protocol.ReadResult{Read: 1}, protocol.ConversationReadResult{ReadSeq: 1 << 60}, protocol.Empty{}} {
+		want, err := encodeResponse(id, res, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []byte
+		allocs := testing.AllocsPerRun(100, func() { got, err = encodeResponseTo(ctx.resp[:0], id, res, nil) })
+		if err != nil || !bytes.Equal(got, want) {
+			t.Fatalf("encodeResponseTo(%T) = %s, %v; want %s", res, got, err, want)
+		}
+		if allocs != 0 || &got[0] != &ctx.resp[0] {
+			t.Errorf("encodeResponseTo(%T): %v allocations, in the context's room %v; want 0 and true", res, allocs, &got[0] == &ctx.resp[0])
+		}
+	}
+	long := json.RawMessage(`"` + strings.Repeat("x", respRoom) + `"`)
+	got, err := encodeResponseTo(ctx.resp[:0], long, protocol.ReadResult{Read: 1}, nil)
+	want, _ := encodeResponse(long, protocol.ReadResult{Read: 1}, nil)
+	if err != nil || !bytes.Equal(got, want) || &got[0] == &ctx.resp[0] {
+		t.Errorf("an answer longer than the room: %s, %v (in the room: %v); want %s in a buffer of its own", got, err, &got[0] == &ctx.resp[0], want)
 	}
 }
 

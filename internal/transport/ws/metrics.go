@@ -1,9 +1,12 @@
 package ws
 
 import (
+	"sync/atomic"
+
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/seen-im/seen/internal/metrics"
+	"github.com/seen-im/seen/protocol"
 )
 
 // Looking a metric up by its labels hashes and checks them under the
@@ -18,9 +21,43 @@ type methodMetrics struct {
 	ok       prometheus.Counter // requests answered with a result (code "0")
 }
 
-// metricsCache maps a method label to its *methodMetrics.
+// metricsCache maps a method label to its *methodMetrics. The acks'
+// methods, most requests, are kept apart, found by comparing the method
+// with three constants: a request looked its method up four times in maps
+// (methodLabel and the cache, for its duration and again for its count).
 type metricsCache struct {
-	m metrics.LabelCache[*methodMetrics]
+	m    metrics.LabelCache[*methodMetrics]
+	acks [3]atomic.Pointer[methodMetrics] // by ackIndex
+}
+
+// ackIndex is method's place in metricsCache.acks, -1 for any other.
+func ackIndex(method string) int {
+	switch method {
+	case protocol.MethodMessageRead:
+		return 0
+	case protocol.MethodMessageDelivered:
+		return 1
+	case protocol.MethodConversationRead:
+		return 2
+	}
+	return -1
+}
+
+// requestMetrics returns the instruments of a request of method: those of
+// its label (methodLabel).
+func (c *conn) requestMetrics(method string) *methodMetrics {
+	i := ackIndex(method)
+	if i < 0 {
+		return c.h.metricsOf(c.methodLabel(method))
+	}
+	slot := &c.h.metrics.acks[i]
+	if m := slot.Load(); m != nil {
+		return m
+	}
+	// Two connections may both look it up: the cache gives both the same.
+	m := c.h.metricsOf(c.methodLabel(method))
+	slot.Store(m)
+	return m
 }
 
 // metricsOf returns the instruments of label.

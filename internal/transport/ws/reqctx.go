@@ -30,11 +30,27 @@ type requestCtx struct {
 	done  chan struct{} // guarded by mu: made by the first Done; closed when err is set
 	timer *time.Timer   // guarded by mu: ends the context at the deadline, once Done was asked
 	stop  func() bool   // guarded by mu: undoes the watch of parent, once Done was asked
+
+	// resp is room for the request's response frame (runJob): an ack's
+	// fits, and takes no allocation of its own. The frame keeps this
+	// context's memory alive until it is written; nothing else uses it.
+	resp [respRoom]byte
 }
+
+// respRoom is the room for a response in a requestCtx: an ack's answer
+// with an id of up to about 40 bytes.
+const respRoom = 96
 
 // newRequestCtx starts a request's context with timeout from now.
 func newRequestCtx(parent context.Context, timeout time.Duration) *requestCtx {
-	return &requestCtx{parent: parent, deadline: time.Now().Add(timeout)}
+	return newRequestCtxAt(parent, time.Now(), timeout)
+}
+
+// newRequestCtxAt starts a request's context with timeout from start, the
+// time the caller read for the request's duration: a second clock read
+// would differ from it by the nanoseconds between the two.
+func newRequestCtxAt(parent context.Context, start time.Time, timeout time.Duration) *requestCtx {
+	return &requestCtx{parent: parent, deadline: start.Add(timeout)}
 }
 
 // Deadline implements context.Context: the request's, or the parent's if
@@ -85,7 +101,9 @@ func (r *requestCtx) Err() error {
 	}
 	if err := r.parent.Err(); err != nil {
 		r.endLocked(err)
-	} else if !time.Now().Before(r.deadline) {
+	} else if time.Until(r.deadline) <= 0 {
+		// Until reads the monotonic clock alone (the deadline has its
+		// reading); time.Now would read the wall clock too.
 		r.endLocked(context.DeadlineExceeded)
 	}
 	return r.err

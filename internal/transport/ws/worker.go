@@ -98,12 +98,13 @@ func (c *conn) worker(j job) {
 func (c *conn) runJob(j job) {
 	defer c.inflight.Done()
 	start := time.Now()
-	ctx := newRequestCtx(c.ctx, c.h.o.Config.RequestTimeout)
+	ctx := newRequestCtxAt(c.ctx, start, c.h.o.Config.RequestTimeout) // one clock read for both
 	res, pe := c.dispatch(ctx, j.req)
 	ctx.cancel()
-	c.h.metricsOf(c.methodLabel(j.req.Method)).duration.Observe(time.Since(start).Seconds())
+	mm := c.requestMetrics(j.req.Method)
+	mm.duration.Observe(time.Since(start).Seconds())
 	// The slot goes with the response and is freed once it is written,
 	// not queued: a client that does not read cannot have more than
 	// MaxInflight responses waiting.
-	c.enqueueAndWrite(outFrame{b: c.response(j.id, j.req.Method, res, pe), slot: true, page: j.page})
+	c.enqueueAndWrite(outFrame{b: c.responseWith(ctx.resp[:0], mm, j.id, j.req.Method, res, pe), slot: true, page: j.page})
 }
