@@ -155,24 +155,11 @@ func (s *Service) Dispatch(ctx context.Context, c Caller, method string, raw jso
 
 // handler returns method's handler.
 func (s *Service) handler(method string) (handler, bool) {
-	if i := ackIndex(method); i >= 0 {
+	if i := protocol.AckIndex(method); i >= 0 {
 		return s.ackHandlers[i], true
 	}
 	h, ok := s.handlers[method]
 	return h, ok
-}
-
-// ackIndex is method's place in Service.ackHandlers, -1 for any other.
-func ackIndex(method string) int {
-	switch method {
-	case protocol.MethodMessageRead:
-		return 0
-	case protocol.MethodMessageDelivered:
-		return 1
-	case protocol.MethodConversationRead:
-		return 2
-	}
-	return -1
 }
 
 // Known reports whether method is a client method (connect aside).

@@ -63,9 +63,9 @@ type Service struct {
 	met   *metrics.Metrics
 
 	handlers map[string]handler // built once by New, read-only after
-	// ackHandlers are the acks' entries of handlers (ackIndex), found
+	// ackHandlers are the acks' entries of handlers (protocol.AckIndex), found
 	// without hashing the method: most requests are acks.
-	ackHandlers [3]handler
+	ackHandlers [len(protocol.AckMethods)]handler
 	engines     engines       // receipt engines by conversation
 	changes     *coalescer    // receipt.changed to group senders
 	settings    settingsCache // users' settings, on a single node
@@ -104,8 +104,8 @@ func New(o Options) *Service {
 		entropy: ulid.Monotonic(rand.Reader, 0),
 	}
 	s.handlers = s.methods()
-	for _, m := range []string{protocol.MethodMessageRead, protocol.MethodMessageDelivered, protocol.MethodConversationRead} {
-		s.ackHandlers[ackIndex(m)] = s.handlers[m]
+	for i, m := range protocol.AckMethods {
+		s.ackHandlers[i] = s.handlers[m]
 	}
 	s.hookNotify = o.WebhookNotify
 	if s.hookNotify == nil {

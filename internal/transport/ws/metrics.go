@@ -27,26 +27,13 @@ type methodMetrics struct {
 // (methodLabel and the cache, for its duration and again for its count).
 type metricsCache struct {
 	m    metrics.LabelCache[*methodMetrics]
-	acks [3]atomic.Pointer[methodMetrics] // by ackIndex
-}
-
-// ackIndex is method's place in metricsCache.acks, -1 for any other.
-func ackIndex(method string) int {
-	switch method {
-	case protocol.MethodMessageRead:
-		return 0
-	case protocol.MethodMessageDelivered:
-		return 1
-	case protocol.MethodConversationRead:
-		return 2
-	}
-	return -1
+	acks [len(protocol.AckMethods)]atomic.Pointer[methodMetrics] // by protocol.AckIndex
 }
 
 // requestMetrics returns the instruments of a request of method: those of
 // its label (methodLabel).
 func (c *conn) requestMetrics(method string) *methodMetrics {
-	i := ackIndex(method)
+	i := protocol.AckIndex(method)
 	if i < 0 {
 		return c.h.metricsOf(c.methodLabel(method))
 	}
