@@ -6,9 +6,6 @@ import (
 	"fmt"
 	"testing"
 
-	"github.com/seen-im/seen/internal/bus/local"
-	"github.com/seen-im/seen/internal/config"
-	"github.com/seen-im/seen/internal/store/pebblestore"
 	"github.com/seen-im/seen/protocol"
 )
 
@@ -17,13 +14,7 @@ import (
 // each refuses params with no conversation as its method does, and an
 // unknown method is still not found.
 func TestDispatchReachesEachAck(t *testing.T) {
-	st, err := pebblestore.Open(t.TempDir(), pebblestore.Options{CacheBytes: 1 << 20, MemtableBytes: 1 << 20})
-	if err != nil {
-		t.Fatal(err)
-	}
-	b := local.New()
-	svc := New(Options{Store: st, Bus: b, Config: config.Default()})
-	t.Cleanup(func() { _ = svc.Close(context.Background()); _ = b.Close(); _ = st.Close() })
+	svc := newLocalService(t)
 	ctx := context.Background()
 	c := Caller{UserID: "u", ConnID: "u-conn"}
 	// Params each ack answers in its own way (message.read refuses the

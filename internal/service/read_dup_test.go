@@ -6,9 +6,6 @@ import (
 	"fmt"
 	"testing"
 
-	"github.com/seen-im/seen/internal/bus/local"
-	"github.com/seen-im/seen/internal/config"
-	"github.com/seen-im/seen/internal/store/pebblestore"
 	"github.com/seen-im/seen/protocol"
 )
 
@@ -18,18 +15,7 @@ import (
 // for a map.
 func TestReadCountsRepeatedIDsOnce(t *testing.T) {
 	ctx := context.Background()
-	st, err := pebblestore.Open(t.TempDir(), pebblestore.Options{CacheBytes: 1 << 20, MemtableBytes: 1 << 20})
-	if err != nil {
-		t.Fatal(err)
-	}
-	b := local.New()
-	svc := New(Options{Store: st, Bus: b, Config: config.Default()})
-	t.Cleanup(func() { _ = svc.Close(context.Background()); _ = b.Close(); _ = st.Close() })
-	for _, u := range []string{"s", "r"} {
-		if err := svc.EnsureUser(ctx, u); err != nil {
-			t.Fatal(err)
-		}
-	}
+	svc := newLocalService(t, "s", "r")
 	as := func(u string) Caller { return Caller{UserID: u, ConnID: u + "-conn"} }
 	for _, tc := range []struct {
 		name     string
