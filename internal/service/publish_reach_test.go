@@ -20,18 +20,8 @@ import (
 // encoded), and one with a second device still gets it there.
 func TestReadTellsOtherDevicesOnly(t *testing.T) {
 	ctx := context.Background()
-	st, err := pebblestore.Open(t.TempDir(), pebblestore.Options{CacheBytes: 1 << 20, MemtableBytes: 1 << 20})
-	if err != nil {
-		t.Fatal(err)
-	}
-	b := local.New()
-	svc := New(Options{Store: st, Bus: b, Config: config.Default()})
-	t.Cleanup(func() { _ = svc.Close(context.Background()); _ = b.Close(); _ = st.Close() })
-	for _, u := range []string{"s", "r"} {
-		if err := svc.EnsureUser(ctx, u); err != nil {
-			t.Fatal(err)
-		}
-	}
+	svc := newLocalService(t, "s", "r")
+	b := svc.bus.(*local.Bus)
 	var (
 		mu  sync.Mutex
 		got = map[string][]string{} // connection -> methods handed to it

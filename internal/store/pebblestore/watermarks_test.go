@@ -52,17 +52,8 @@ func TestSequentialAcksCombineOnTheCallersGoroutine(t *testing.T) {
 	obs := &stackObserver{}
 	opts := testOptions
 	opts.Observer = obs
-	s, err := Open(t.TempDir(), opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = s.Close() })
+	s, conv := groupOfTwo(t, opts)
 	ctx := t.Context()
-	conv := store.GroupConv("g")
-	if err := s.CreateGroup(ctx, store.Group{ID: "g", CreatedBy: "u0"},
-		[]store.Member{{UserID: "u0", Role: "owner"}, {UserID: "u1", Role: "member"}}); err != nil {
-		t.Fatal(err)
-	}
 	const acks = 20
 	for seq := uint64(1); seq <= acks; seq++ {
 		got, _, err := s.AdvanceDelivered(ctx, conv, "u1", seq, int64(seq))
@@ -209,17 +200,8 @@ func TestRoundOfManyOpsAnswersEachInOrder(t *testing.T) {
 // one allocation between its op, the list Run takes and its result. (The
 // concurrent callers that do wait are TestConcurrentAcksAreLedByTheirCallers.)
 func TestLeadersOwnOpsHaveNoDone(t *testing.T) {
-	s, err := Open(t.TempDir(), testOptions)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = s.Close() })
+	s, conv := groupOfTwo(t, testOptions)
 	ctx := t.Context()
-	conv := store.GroupConv("g")
-	if err := s.CreateGroup(ctx, store.Group{ID: "g", CreatedBy: "u0"},
-		[]store.Member{{UserID: "u0", Role: "owner"}, {UserID: "u1", Role: "member"}}); err != nil {
-		t.Fatal(err)
-	}
 	seq := uint64(0)
 	ack := func() {
 		seq++
@@ -234,4 +216,20 @@ func TestLeadersOwnOpsHaveNoDone(t *testing.T) {
 	if eager-lazy < 1 {
 		t.Errorf("an ack allocated %v times with LazyDone, %v without: want at least one fewer (its Done)", lazy, eager)
 	}
+}
+
+// groupOfTwo opens a store with opts, closed when t ends, holding group g
+// of u0 (its owner) and u1.
+func groupOfTwo(t *testing.T, opts Options) (*Store, store.ConvID) {
+	t.Helper()
+	s, err := Open(t.TempDir(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	if err := s.CreateGroup(t.Context(), store.Group{ID: "g", CreatedBy: "u0"},
+		[]store.Member{{UserID: "u0", Role: "owner"}, {UserID: "u1", Role: "member"}}); err != nil {
+		t.Fatal(err)
+	}
+	return s, store.GroupConv("g")
 }

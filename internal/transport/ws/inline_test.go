@@ -65,6 +65,25 @@ func call(t *testing.T, c *websocket.Conn, id int, method, params string) {
 	}
 }
 
+// connectAs dials url and connects as user with a token of tokens; the
+// connection is closed when t ends.
+func connectAs(t *testing.T, url string, tokens *auth.Tokens, user string) *websocket.Conn {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c, _, err := websocket.Dial(ctx, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.CloseNow() })
+	tok, _, err := tokens.Mint(user, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	call(t, c, 0, "connect", `{"token":"`+tok+`"}`)
+	return c
+}
+
 // A client that acks one request at a time has its acks run by the
 // connection's reader, not handed to a worker.
 // Pings go back and forth meanwhile: the pongs the library reads by itself
@@ -79,18 +98,7 @@ func TestSequentialAcksRunOnTheReader(t *testing.T) {
 	h := New(Options{Service: w.svc, Tokens: tokens, Bus: w.bus, Config: cfg, Metrics: metrics.New()})
 	url := inlineServer(t, h)
 
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	c, _, err := websocket.Dial(ctx, url, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.CloseNow()
-	tok, _, err := tokens.Mint("a", time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
-	call(t, c, 0, "connect", `{"token":"`+tok+`"}`)
+	c := connectAs(t, url, tokens, "a")
 	// Long enough for several pings (the client answers them as it reads).
 	start, n := time.Now(), 0
 	for n < 20 || time.Since(start) < 10*cfg.PingInterval {

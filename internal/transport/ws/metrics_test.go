@@ -1,10 +1,8 @@
 package ws
 
 import (
-	"context"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/coder/websocket"
 	dto "github.com/prometheus/client_model/go"
@@ -56,18 +54,7 @@ func TestRequestMetricsByMethod(t *testing.T) {
 	h := New(Options{Service: w.svc, Tokens: tokens, Bus: w.bus, Config: cfg, Metrics: m})
 	url := inlineServer(t, h)
 
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	c, _, err := websocket.Dial(ctx, url, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.CloseNow()
-	tok, _, err := tokens.Mint("a", time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
-	call(t, c, 0, "connect", `{"token":"`+tok+`"}`)
+	c := connectAs(t, url, tokens, "a")
 	const acks = 5
 	for i := range acks {
 		call(t, c, i+1, "conversation.read", `{"conversation":{"type":"peer","id":"b"}}`)
@@ -75,6 +62,7 @@ func TestRequestMetricsByMethod(t *testing.T) {
 	call(t, c, 10, "conversation.list", `{}`)
 	// A refused ack is counted under its code; the request's duration
 	// is observed all the same.
+	ctx := t.Context()
 	if err := c.Write(ctx, websocket.MessageText, []byte(`{"jsonrpc":"2.0","id":11,"method":"conversation.read","params":{"conversation":{"type":"peer","id":""}}}`)); err != nil {
 		t.Fatal(err)
 	}
