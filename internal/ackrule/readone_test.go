@@ -1,6 +1,7 @@
 package ackrule_test
 
 import (
+	"cmp"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -15,15 +16,7 @@ func readOneByInsert(s *ackrule.State, seq uint64, at int64) (bool, error) {
 	if seq <= s.Read {
 		return false, nil
 	}
-	i, found := slices.BinarySearchFunc(s.Acks, seq, func(a ackrule.Ack, seq uint64) int {
-		switch {
-		case a.Seq < seq:
-			return -1
-		case a.Seq > seq:
-			return 1
-		}
-		return 0
-	})
+	i, found := slices.BinarySearchFunc(s.Acks, seq, func(a ackrule.Ack, seq uint64) int { return cmp.Compare(a.Seq, seq) })
 	if found {
 		return false, nil
 	}

@@ -278,10 +278,13 @@ func (s *Service) Read(ctx context.Context, c Caller, p protocol.ReadParams) (pr
 			pe.Data = map[string]any{"field": msgIDsField(i)}
 			return protocol.ReadResult{}, pe
 		}
-		if seen == nil && !slices.Contains(p.MsgIDs[:i], id) || seen != nil && !seen[id] {
-			if seen != nil {
-				seen[id] = true
-			}
+		var repeated bool
+		if seen != nil {
+			repeated, seen[id] = seen[id], true
+		} else {
+			repeated = slices.Contains(p.MsgIDs[:i], id)
+		}
+		if !repeated {
 			msgs = append(msgs, m)
 		}
 	}

@@ -169,8 +169,11 @@ func (s *Service) ApplySync(data []byte) {
 		// while), each may think the other coalesces, and the changes,
 		// with their new readers, would be nobody's. An op from a node
 		// that names none is taken as before, by this node's view.
-		self, _ := s.bus.Nodes()
-		if op.Node == self || (op.Node == "" && s.coalesces(op.Conv)) {
+		node, self := s.coalescer(op.Conv)
+		if op.Node != "" {
+			node = op.Node
+		}
+		if node == self {
 			s.addChanges(op.Conv, op.User, op.Changes)
 		}
 	default:
@@ -282,7 +285,7 @@ func (s *Service) changed(ctx context.Context, conv store.ConvID, reader string,
 		return
 	}
 	node, self := s.coalescer(conv)
-	if self {
+	if node == self {
 		s.addChanges(conv, reader, chs)
 		return
 	}
@@ -301,22 +304,21 @@ func (s *Service) addChanges(conv store.ConvID, reader string, chs []receiptChan
 // node coming or going moves only its own share), so that a sender gets
 // one stream of events whichever nodes its readers use.
 func (s *Service) coalesces(conv store.ConvID) bool {
-	_, self := s.coalescer(conv)
-	return self
+	node, self := s.coalescer(conv)
+	return node == self
 }
 
 // coalescer is the node that coalesces conv's receipt.changed as this
-// node sees the cluster, and whether it is this one.
-func (s *Service) coalescer(conv store.ConvID) (node string, self bool) {
+// node sees the cluster, and this node's id: equal when it is this one.
+func (s *Service) coalescer(conv store.ConvID) (node, self string) {
 	if s.single {
-		return "", true // and no list of nodes allocated per ack to say so
+		return "", "" // and no list of nodes allocated per ack to say so
 	}
-	id, live := s.bus.Nodes()
+	self, live := s.bus.Nodes()
 	if len(live) <= 1 {
-		return id, true
+		return self, self
 	}
-	node = owner(live, conv)
-	return node, node == id
+	return owner(live, conv), self
 }
 
 // owner is the node of live with the highest hash of (node, conv).
