@@ -363,7 +363,7 @@ func (s *Store) appendRound(ctx context.Context, conn *pgx.Conn, conv store.Conv
 	}
 	w.Queue(appendWriteSQL, appendWriteArgs(conv, last, lastAt, added, dirtyMembers, inserted)...)
 	hooks.queue(w)
-	err := commitBatch(ctx, conn, w)
+	err := commitBatch(ctx, conn, w, nil)
 	if pgErr := (*pgconn.PgError)(nil); errors.As(err, &pgErr) && strings.Contains(pgErr.Message, clientIDStoredMark) {
 		return errClientIDStored
 	}

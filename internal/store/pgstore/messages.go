@@ -3,7 +3,6 @@ package pgstore
 import (
 	"context"
 	"errors"
-	"fmt"
 	"slices"
 
 	"github.com/jackc/pgx/v5"
@@ -150,32 +149,6 @@ func (s *Store) RequestReceipt(ctx context.Context, conv store.ConvID, seq uint6
 		return store.Message{}, false, err
 	}
 	return m, false, nil
-}
-
-// SettleReceipt implements store.Receipts.
-func (s *Store) SettleReceipt(ctx context.Context, conv store.ConvID, seq uint64, frozen *store.Frozen) error {
-	if err := s.acquire(ctx); err != nil {
-		return err
-	}
-	defer s.mu.RUnlock()
-	var fr, fu, fd *int64
-	if frozen != nil {
-		r, u, d := int64(frozen.Read), int64(frozen.Unread), int64(frozen.Delivered)
-		fr, fu, fd = &r, &u, &d
-	}
-	tag, err := s.pool.Exec(ctx, `UPDATE messages SET settled = true, frozen_read = $3, frozen_unread = $4, frozen_delivered = $5
-		WHERE conv = $1 AND seq = $2 AND receipt AND NOT settled`, string(conv), int64(seq), fr, fu, fd)
-	if err != nil {
-		return classify("settle receipt", err)
-	}
-	if tag.RowsAffected() == 0 {
-		// Settled already, or no receipt: nothing to do, unless there is
-		// no such message.
-		if _, err := messageAt(ctx, s.pool, conv, seq); err != nil {
-			return fmt.Errorf("pgstore: settle receipt: %w", err)
-		}
-	}
-	return nil
 }
 
 // LiveReceipts implements store.Receipts.

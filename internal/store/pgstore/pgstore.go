@@ -107,11 +107,13 @@ type Store struct {
 	// operations queued or in a round (a queue is dropped when its round
 	// ends with nothing queued, so the map holds only busy conversations),
 	// wmReady, the conversations with operations queued and none in a
-	// round, in arrival order, and wmRounds, the round goroutines running
-	// (watermarks.go).
+	// round, in arrival order, settles, the SettleReceipt calls queued for
+	// the next round (settles.go), and wmRounds, the round goroutines
+	// running (watermarks.go).
 	wmMu     sync.Mutex
 	wm       map[store.ConvID]*wmQueue
 	wmReady  []store.ConvID
+	settles  []*settleOp
 	wmRounds int
 
 	// apMu guards ap, the append queues of busy conversations, as wmMu
@@ -235,11 +237,20 @@ func (s *Store) Close() error {
 // the table whole (the watermark UPDATE's join on its array became a scan
 // of members), and keeps doing so for every execution as the table grows,
 // until an ANALYZE invalidates it. No statement sent here needs a scan, so
-// sequential scans are ruled out on these connections.
+// sequential scans are ruled out on these connections, and so are the
+// joins that read one side whole: a hash or merge join of a few keys with
+// a table reads the table (or a whole index, or a bitmap of every row a
+// partial index holds: the settles' UPDATE, planned as a hash join on the
+// live receipts, cost PostgreSQL 380 µs for a row or two). A nested loop
+// probes the table once per key.
 func keyedPool(ctx context.Context, cfg *pgxpool.Config) (*pgxpool.Pool, error) {
 	kcfg := cfg.Copy()
 	kcfg.ConnConfig.RuntimeParams["plan_cache_mode"] = "force_generic_plan"
 	kcfg.ConnConfig.RuntimeParams["enable_seqscan"] = "off"
+	kcfg.ConnConfig.RuntimeParams["enable_hashjoin"] = "off"
+	kcfg.ConnConfig.RuntimeParams["enable_mergejoin"] = "off"
+	kcfg.ConnConfig.RuntimeParams["enable_bitmapscan"] = "off"
+	kcfg.ConnConfig.RuntimeParams["enable_material"] = "off"
 	kcfg.MaxConns, kcfg.MinConns = 1, 0
 	return pgxpool.NewWithConfig(ctx, kcfg)
 }

@@ -53,13 +53,21 @@ func withConnOf(ctx context.Context, pool *pgxpool.Pool, op string, fn func(conn
 }
 
 // commitBatch sends b followed by COMMIT and reads every result, failing on
-// the first error or if the commit turned into a rollback.
-func commitBatch(ctx context.Context, conn *pgx.Conn, b *pgx.Batch) error {
+// the first error or if the commit turned into a rollback. If read is not
+// nil, it reads the one row b's last statement answers; the others' rows
+// are not read.
+func commitBatch(ctx context.Context, conn *pgx.Conn, b *pgx.Batch, read func(pgx.Row) error) error {
 	n := b.Len()
 	b.Queue("COMMIT")
 	br := conn.SendBatch(ctx, b)
-	for range n {
-		if _, err := br.Exec(); err != nil {
+	for i := range n {
+		var err error
+		if i == n-1 && read != nil {
+			err = read(br.QueryRow())
+		} else {
+			_, err = br.Exec()
+		}
+		if err != nil {
 			_ = br.Close()
 			return err
 		}

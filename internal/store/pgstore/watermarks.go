@@ -74,10 +74,7 @@ func (s *Store) watermarks(ctx context.Context, conv store.ConvID, ops []*store.
 		q.ready = true
 		s.wmReady = append(s.wmReady, conv)
 	}
-	start := s.wmRounds < maxWatermarkRounds
-	if start {
-		s.wmRounds++
-	}
+	start := s.startRound()
 	s.wmMu.Unlock()
 	s.obs.WatermarkQueued(len(ops))
 	if start {
@@ -92,6 +89,17 @@ func (s *Store) watermarks(ctx context.Context, conv store.ConvID, ops []*store.
 	return nil
 }
 
+// startRound reports whether the caller, which has just queued work,
+// is to start a round goroutine (counted as running from now): none is
+// if maxWatermarkRounds run already. s.wmMu must be held.
+func (s *Store) startRound() bool {
+	if s.wmRounds >= maxWatermarkRounds {
+		return false
+	}
+	s.wmRounds++
+	return true
+}
+
 // convOps is one conversation's share of a round.
 type convOps struct {
 	conv store.ConvID
@@ -99,13 +107,14 @@ type convOps struct {
 	ops  []*store.WatermarkOp
 }
 
-// watermarkRounds runs rounds until no conversation is ready.
+// watermarkRounds runs rounds until no conversation is ready and no
+// settle is queued.
 func (s *Store) watermarkRounds() {
 	for {
 		s.wmMu.Lock()
-		ready := s.wmReady
-		s.wmReady = nil
-		if len(ready) == 0 {
+		ready, settles := s.wmReady, s.settles
+		s.wmReady, s.settles = nil, nil
+		if len(ready) == 0 && len(settles) == 0 {
 			s.wmRounds--
 			s.wmMu.Unlock()
 			return
@@ -119,9 +128,11 @@ func (s *Store) watermarkRounds() {
 			n += len(round[i].ops)
 		}
 		s.wmMu.Unlock()
-		s.obs.WatermarkQueued(-n)
-		s.obs.WatermarkBatch(n)
-		err := s.applyWatermarks(round)
+		if n > 0 { // not a round of settles alone
+			s.obs.WatermarkQueued(-n)
+			s.obs.WatermarkBatch(n)
+		}
+		err := s.applyWatermarks(round, settles)
 		s.wmMu.Lock()
 		for _, c := range round {
 			c.q.running = false
@@ -141,6 +152,12 @@ func (s *Store) watermarkRounds() {
 				}
 				close(op.Done)
 			}
+		}
+		for _, op := range settles {
+			if err != nil {
+				op.err = err
+			}
+			close(op.done)
 		}
 	}
 }
@@ -163,10 +180,31 @@ type memberKey struct {
 }
 
 // applyWatermarks applies one round's operations, each conversation's in
-// queue order, in one transaction. Results are set on the ops; a returned
-// error applies to all of them (nothing was committed, or it is not known
-// whether it was).
-func (s *Store) applyWatermarks(round []convOps) error {
+// queue order, and its settles, in one transaction. Results are set on the
+// ops; a returned error applies to all of them (nothing was committed, or
+// it is not known whether it was).
+func (s *Store) applyWatermarks(round []convOps, settleOps []*settleOp) error {
+	var settles settleRound
+	if len(settleOps) > 0 {
+		settles = newSettleRound(settleOps)
+	}
+	if len(round) == 0 {
+		// Settles alone: one statement, committed on its own.
+		err := withConnOf(s.ctx, s.wmPool, "settle receipts", func(conn *pgx.Conn) error {
+			b := &pgx.Batch{}
+			settles.queue(b)
+			br := conn.SendBatch(s.ctx, b)
+			err := settles.read(br.QueryRow())
+			if cerr := br.Close(); err == nil {
+				err = cerr
+			}
+			return err
+		})
+		if errors.Is(err, context.Canceled) && s.ctx.Err() != nil {
+			return errClosed
+		}
+		return err
+	}
 	var keys []memberKey
 	seen := make(map[memberKey]bool)
 	for _, c := range round {
@@ -260,8 +298,13 @@ func (s *Store) applyWatermarks(round []convOps) error {
 		if len(dirty) > 0 {
 			queueWatermarks(w, dirty, members, rowIDs)
 		}
-		// Committed even when nothing changed, to release the locks.
-		return commitBatch(s.ctx, conn, w)
+		if len(settles.keys) == 0 {
+			// Committed even when nothing changed, to release the locks.
+			return commitBatch(s.ctx, conn, w, nil)
+		}
+		// The messages' rows are locked after the members': see settles.go.
+		settles.queue(w)
+		return commitBatch(s.ctx, conn, w, settles.read)
 	})
 	if err != nil {
 		if errors.Is(err, context.Canceled) && s.ctx.Err() != nil {
