@@ -30,8 +30,8 @@ import (
 // Exactness: a lookup queued while a round is in flight waits for the next
 // round, which is sent after the one in flight has answered, so after the
 // call was made: it sees every write committed before the call, as a
-// query of its own would. Nothing is kept after a round: "nothing is
-// cached between calls" (pgstore.go) still holds, on one node or many.
+// query of its own would. Nothing is kept after a round but the user
+// records, which never change (usercache.go).
 
 // keys are the records one caller, or one round, reads.
 type keys struct {
@@ -115,6 +115,9 @@ func (f *finder) drain(s *Store) {
 			k.Settings = appendNew(k.Settings, r.keys.Settings)
 		}
 		rs, err := f.round(s.ctx, k)
+		if err == nil {
+			s.users.add(rs.Users)
+		}
 		if err != nil {
 			if errors.Is(err, context.Canceled) && s.ctx.Err() != nil {
 				err = errClosed
@@ -147,12 +150,26 @@ func (s *Store) Find(ctx context.Context, q store.Lookup) (store.Found, error) {
 		return store.Found{}, err
 	}
 	defer s.mu.RUnlock()
-	rs, err := s.find(ctx, keys{Lookup: q})
-	if err != nil {
-		return store.Found{}, err
+	read := q
+	read.Users = s.users.missing(q.Users)
+	var rs rows
+	if len(read.Users) > 0 || len(read.Groups) > 0 || len(read.Members) > 0 || len(read.Messages) > 0 || len(read.LastSeqs) > 0 {
+		var err error
+		if rs, err = s.find(ctx, keys{Lookup: read}); err != nil {
+			return store.Found{}, err
+		}
 	}
 	var f store.Found
-	f.Users = pick(q.Users, rs.Users, func(u store.User) store.User { return u })
+	if len(q.Users) > 0 {
+		f.Users = make([]store.User, len(q.Users))
+		for i, id := range q.Users {
+			if u, ok := s.users.get(id); ok {
+				f.Users[i] = u
+			} else {
+				f.Users[i] = rs.Users[id] // the zero User if there is none
+			}
+		}
+	}
 	f.Groups = pick(q.Groups, rs.Groups, func(g store.Group) store.Group { return g })
 	f.Members = pick(q.Members, rs.Members, ownMember)
 	f.Messages = pick(q.Messages, rs.Messages, ownMessage)

@@ -13,7 +13,8 @@
 // only, in user id order, and never the conversation row, so they do not
 // wait for appends.
 //
-// Nothing is cached between calls: every read asks the database, so what
+// Nothing is cached between calls but user records, which never change
+// once written (usercache.go): every other read asks the database, so what
 // one node commits is what every node reads next. Point lookups are
 // combined (lookups.go): each waits for a query sent after it was asked.
 //
@@ -128,6 +129,8 @@ type Store struct {
 
 	// look combines the point lookups (lookups.go).
 	look *finder
+	// users keeps the user records read (usercache.go).
+	users *userCache
 
 	// routines owns the watermark, append and lookup combiners; Close
 	// joins them.
@@ -193,6 +196,7 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 		wm:       make(map[store.ConvID]*wmQueue),
 		ap:       make(map[store.ConvID]*appendQueue),
 		look:     newFinder(lookPool),
+		users:    newUserCache(maxCachedUsers),
 		lookPool: lookPool,
 		wmPool:   wmPool,
 	}

@@ -34,6 +34,9 @@ func (s *Store) GetUser(ctx context.Context, id string) (store.User, error) {
 		return store.User{}, err
 	}
 	defer s.mu.RUnlock()
+	if u, ok := s.users.get(id); ok {
+		return u, nil
+	}
 	rs, err := s.find(ctx, keys{Lookup: store.Lookup{Users: []string{id}}})
 	if err != nil {
 		return store.User{}, err
