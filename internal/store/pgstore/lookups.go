@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -53,9 +54,13 @@ type rows struct {
 // findReq is one caller's keys and, once done is closed, the round's rows.
 type findReq struct {
 	keys keys
-	done chan struct{}
-	rows rows
-	err  error
+	// deadline is the caller's, if it has one: the round gives up at its
+	// callers' latest (roundContext).
+	deadline    time.Time
+	hasDeadline bool
+	done        chan struct{}
+	rows        rows
+	err         error
 }
 
 // finder is the queue of point lookups.
@@ -72,9 +77,22 @@ type finder struct {
 // for reading (acquire), so the goroutine is never started after Close,
 // which joins it. The rows are shared: what holds a slice or pointer must
 // be copied before the caller may change it (own.go's helpers below).
+//
+// The caller waits for its round, not for its context: a request's
+// context makes a channel and a timer the first time it is asked for
+// Done, three allocations and a timer per lookup, most of what the
+// lookups allocated per ack besides the rows. The round gives up instead
+// at the latest deadline of its callers (roundContext): a caller whose
+// database does not answer gets its error at its deadline, or within the
+// few milliseconds between its own and the latest of its round's; a
+// caller canceled early waits for its round.
 func (s *Store) find(ctx context.Context, k keys) (rows, error) {
+	if err := ctx.Err(); err != nil {
+		return rows{}, fmt.Errorf("pgstore: lookup: %w", err)
+	}
 	f := s.look
 	r := &findReq{keys: k, done: make(chan struct{})}
+	r.deadline, r.hasDeadline = ctx.Deadline()
 	f.mu.Lock()
 	f.queue = append(f.queue, r)
 	start := !f.running
@@ -83,14 +101,23 @@ func (s *Store) find(ctx context.Context, k keys) (rows, error) {
 	if start {
 		s.routines.Go("pgstore lookups", func() { f.drain(s) })
 	}
-	// A caller that gives up leaves its keys in the round; the round runs
-	// under the store's context, for the callers that still wait.
-	select {
-	case <-r.done:
-		return r.rows, r.err
-	case <-ctx.Done():
-		return rows{}, fmt.Errorf("pgstore: lookup: %w", ctx.Err())
+	<-r.done
+	return r.rows, r.err
+}
+
+// roundContext is the context of a round for reqs: the store's, ended at
+// the latest of their deadlines if each has one.
+func roundContext(parent context.Context, reqs []*findReq) (context.Context, context.CancelFunc) {
+	var latest time.Time
+	for _, r := range reqs {
+		if !r.hasDeadline {
+			return parent, func() {}
+		}
+		if r.deadline.After(latest) {
+			latest = r.deadline
+		}
 	}
+	return context.WithDeadline(parent, latest)
 }
 
 // drain runs rounds until the queue is empty.
@@ -114,14 +141,19 @@ func (f *finder) drain(s *Store) {
 			k.LastSeqs = appendNew(k.LastSeqs, r.keys.LastSeqs)
 			k.Settings = appendNew(k.Settings, r.keys.Settings)
 		}
-		rs, err := f.round(s.ctx, k)
+		ctx, cancel := roundContext(s.ctx, reqs)
+		rs, err := f.round(ctx, k)
+		cancel()
 		if err == nil {
 			s.users.add(rs.Users)
 		}
 		if err != nil {
-			if errors.Is(err, context.Canceled) && s.ctx.Err() != nil {
+			switch {
+			case errors.Is(err, context.Canceled) && s.ctx.Err() != nil:
 				err = errClosed
-			} else {
+			case ctx.Err() != nil:
+				err = fmt.Errorf("pgstore: lookup: %w", ctx.Err())
+			default:
 				err = classify("lookup", err)
 			}
 		}

@@ -2,6 +2,7 @@ package pgstore
 
 import (
 	"context"
+	"errors"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -280,5 +281,67 @@ func TestLookupsOfEveryKindShareARound(t *testing.T) {
 	wg.Wait()
 	if got := g.rounds.Load(); got != 2 {
 		t.Fatalf("%d rounds, want 2: the first and one for every kind queued behind it", got)
+	}
+}
+
+// TestLookupRoundEndsAtItsCallersDeadline: a round the database does not
+// answer ends at the latest deadline of its callers, and each caller gets
+// the deadline's error then; a round with a caller without a deadline runs
+// under the store's context.
+func TestLookupRoundEndsAtItsCallersDeadline(t *testing.T) {
+	s := openAt(t, freshSchema(t))
+	type seen struct {
+		deadline time.Time
+		has      bool
+	}
+	rounds := make(chan seen, 4)
+	// A database that never answers: the round waits for its context.
+	s.look.round = func(ctx context.Context, k keys) (rows, error) {
+		d, ok := ctx.Deadline()
+		rounds <- seen{d, ok}
+		<-ctx.Done()
+		return rows{}, ctx.Err()
+	}
+	base := time.Now()
+	deadlines := []time.Time{base.Add(50 * time.Millisecond), base.Add(150 * time.Millisecond)}
+	// The first call's round takes it alone; the second waits in the queue
+	// for the next.
+	errs := make([]error, len(deadlines))
+	var wg sync.WaitGroup
+	for i, d := range deadlines {
+		wg.Go(func() {
+			ctx, cancel := context.WithDeadline(context.Background(), d)
+			defer cancel()
+			_, errs[i] = s.Find(ctx, store.Lookup{Users: []string{"u" + string(rune('0'+i))}})
+		})
+		if i == 0 {
+			if r := <-rounds; !r.has || !r.deadline.Equal(d) {
+				t.Fatalf("first round's deadline %v (%v), want its caller's %v", r.deadline, r.has, d)
+			}
+		}
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("caller %d: %v, want the deadline's error", i, err)
+		}
+	}
+	if r := <-rounds; !r.has || !r.deadline.Equal(deadlines[1]) {
+		t.Fatalf("second round's deadline %v (%v), want %v", r.deadline, r.has, deadlines[1])
+	}
+
+	// A caller without a deadline: the round has none, and runs until the
+	// store closes.
+	done := make(chan error, 1)
+	go func() {
+		_, err := s.Find(context.Background(), store.Lookup{Users: []string{"x"}})
+		done <- err
+	}()
+	if r := <-rounds; r.has {
+		t.Fatalf("round of a caller without a deadline ends at %v", r.deadline)
+	}
+	_ = s.Close()
+	if err := <-done; err == nil {
+		t.Fatal("a lookup whose round the store's close ended succeeded")
 	}
 }
