@@ -269,9 +269,10 @@ func readRound(ctx context.Context, pool *pgxpool.Pool, k keys) (rows, error) {
 		}
 		out.Members = make(map[store.MemberRef]store.Member, len(k.Members))
 		b.Queue(membersByKey(false), convs, users).Query(func(rs pgx.Rows) error {
+			var conv string
+			sc := newMemberScanner(&conv)
 			return forEachRow(rs, func() error {
-				var conv string
-				m, err := scanMember(convRow{&conv, rs})
+				m, err := sc.scan(rs)
 				if err != nil {
 					return err
 				}

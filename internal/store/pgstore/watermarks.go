@@ -162,17 +162,6 @@ func (s *Store) watermarkRounds() {
 	}
 }
 
-// leadRow reads a leading column into lead, then the rest as the row's
-// reader expects.
-type leadRow struct {
-	lead any
-	row  pgx.Row
-}
-
-func (r leadRow) Scan(dest ...any) error {
-	return r.row.Scan(append([]any{r.lead}, dest...)...)
-}
-
 // memberKey names a member across conversations.
 type memberKey struct {
 	conv store.ConvID
@@ -256,10 +245,13 @@ func (s *Store) applyWatermarks(round []convOps, settleOps []*settleOp) error {
 		}
 		members := make(map[memberKey]*store.Member, len(keys))
 		rowIDs := make(map[memberKey]pgtype.TID, len(keys))
+		var (
+			conv string
+			id   pgtype.TID
+		)
+		sc := newMemberScanner(&id, &conv)
 		for rows.Next() {
-			var conv string
-			var id pgtype.TID
-			m, err := scanMember(convRow{&conv, leadRow{&id, rows}})
+			m, err := sc.scan(rows)
 			if err != nil {
 				rows.Close()
 				_ = br.Close()
