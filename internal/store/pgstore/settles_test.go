@@ -6,8 +6,6 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/seen-im/seen/internal/store"
 )
 
@@ -43,18 +41,7 @@ func TestSettlesGoWithTheRounds(t *testing.T) {
 
 	// Hold r's row of the blocked conversation, and start a round that
 	// waits for it.
-	holder, err := pgx.Connect(ctx, u)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer holder.Close(ctx)
-	tx, err := holder.Begin(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := tx.Exec(ctx, `SELECT 1 FROM members WHERE conv = $1 AND user_id = 'r' FOR UPDATE`, string(blocked)); err != nil {
-		t.Fatal(err)
-	}
+	tx := holdRows(t, u, `SELECT 1 FROM members WHERE conv = $1 AND user_id = 'r' FOR UPDATE`, string(blocked))
 	var wg sync.WaitGroup
 	read := func(conv store.ConvID) {
 		wg.Go(func() {

@@ -54,22 +54,11 @@ func TestWatermarkRoundSpansConversations(t *testing.T) {
 	blocked, free := convs[:maxWatermarkRounds], convs[maxWatermarkRounds:]
 
 	// Hold r's rows of the blocked conversations.
-	holder, err := pgx.Connect(ctx, u)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer holder.Close(ctx)
-	tx, err := holder.Begin(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
 	ids := make([]string, len(blocked))
 	for i, c := range blocked {
 		ids[i] = string(c)
 	}
-	if _, err := tx.Exec(ctx, `SELECT 1 FROM members WHERE conv = ANY($1) AND user_id = 'r' FOR UPDATE`, ids); err != nil {
-		t.Fatal(err)
-	}
+	tx := holdRows(t, u, `SELECT 1 FROM members WHERE conv = ANY($1) AND user_id = 'r' FOR UPDATE`, ids)
 
 	var wg sync.WaitGroup
 	read := func(conv store.ConvID) {
@@ -143,19 +132,8 @@ func TestWatermarkRoundAfterConcurrentUpdate(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	holder, err := pgx.Connect(ctx, u)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer holder.Close(ctx)
-	tx, err := holder.Begin(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
 	// The other writer delivers up to 2: a new version of r's row.
-	if _, err := tx.Exec(ctx, `UPDATE members SET delivered_seq = 2, delivered_at = 5 WHERE conv = $1 AND user_id = 'r'`, string(conv)); err != nil {
-		t.Fatal(err)
-	}
+	tx := holdRows(t, u, `UPDATE members SET delivered_seq = 2, delivered_at = 5 WHERE conv = $1 AND user_id = 'r'`, string(conv))
 	done := make(chan error, 1)
 	go func() {
 		_, changed, err := s.AdvanceRead(ctx, conv, "r", 1, 2)
@@ -185,4 +163,25 @@ func TestWatermarkRoundAfterConcurrentUpdate(t *testing.T) {
 	if m.ReadSeq != 1 || m.DeliveredSeq != 2 {
 		t.Fatalf("read %d delivered %d, want 1 and 2: a write was lost", m.ReadSeq, m.DeliveredSeq)
 	}
+}
+
+// holdRows runs sql (a statement that locks or writes rows) in a
+// transaction of its own on the database at u, and returns the
+// transaction, holding them; the test ends it.
+func holdRows(t *testing.T, u, sql string, args ...any) pgx.Tx {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = conn.Close(ctx) })
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(ctx, sql, args...); err != nil {
+		t.Fatal(err)
+	}
+	return tx
 }
