@@ -127,7 +127,7 @@ last, the others wait for it).`,
 	}
 	f.register(cmd.PersistentFlags())
 	cmd.AddCommand(benchPeerCmd(f), benchGroupCmd(f, false), benchGroupCmd(f, true),
-		benchMixedCmd(f), benchBurstCmd(f), benchIdleCmd(f))
+		benchMixedCmd(f), benchBurstCmd(f), benchRoundTripCmd(f), benchIdleCmd(f))
 	return cmd
 }
 
@@ -250,6 +250,24 @@ func benchBurstCmd(f *benchFlags) *cobra.Command {
 	}
 	cmd.Flags().IntVar(&p.Acks, "acks", 2000, "messages sent, then read one by one at once")
 	cmd.Flags().BoolVar(&p.Shuffle, "shuffle", false, "fire the reads in random order (past 1,024 acks above the watermark the server answers 422 by design)")
+	return cmd
+}
+
+func benchRoundTripCmd(f *benchFlags) *cobra.Command {
+	var p bench.RoundTripParams
+	cmd := &cobra.Command{
+		Use:   "roundtrip",
+		Short: "One message at a time: send, message.new, read, receipt back to the sender; p50 against two fdatasyncs",
+		Args:  cobra.NoArgs,
+		RunE: runBench(f, func(ctx context.Context, o bench.Options) (*bench.Report, error) {
+			p.Setup = f.setup
+			return bench.RoundTrip(ctx, o, p)
+		}),
+	}
+	cmd.Flags().IntVar(&p.Messages, "messages", 1000, "round trips, one after another")
+	cmd.Flags().StringVar(&p.FsyncDir, "fsync-dir", os.TempDir(),
+		"time an fdatasync between round trips in this directory, on the disk of the server's data (\"\": none)")
+	cmd.Flags().BoolVar(&p.Delivered, "delivered", false, "the reader acks message.delivered before the read (a third durable write)")
 	return cmd
 }
 
