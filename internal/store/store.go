@@ -351,6 +351,11 @@ type Receipts interface {
 	// receipt that is done). Settling a settled receipt changes nothing:
 	// the first writer wins, atomically, however many handles (nodes)
 	// settle it at once, and every later reader sees the winner's counts.
+	// A done receipt's settle (frozen nil) need not be durable when the
+	// call returns, only visible: lost in a crash, the receipt is live
+	// again, and its engine's counts, which say it is done, are what every
+	// reader is told either way. Frozen counts are durable when the call
+	// returns.
 	SettleReceipt(ctx context.Context, conv ConvID, seq uint64, frozen *Frozen) error
 	// LiveReceipts returns every live receipt message of conv, in seq order.
 	LiveReceipts(ctx context.Context, conv ConvID) ([]Message, error)

@@ -14,7 +14,7 @@ import (
 func (s *Store) RequestReceipt(ctx context.Context, conv store.ConvID, seq uint64, at int64) (store.Message, bool, error) {
 	var out store.Message
 	changed := false
-	err := s.updateMessage(ctx, conv, seq, func(m store.Message, b *pebble.Batch) (store.Message, bool) {
+	err := s.updateMessage(ctx, conv, seq, true, func(m store.Message, b *pebble.Batch) (store.Message, bool) {
 		out = m
 		if m.Receipt {
 			return m, false
@@ -28,9 +28,12 @@ func (s *Store) RequestReceipt(ctx context.Context, conv store.ConvID, seq uint6
 	return out, changed, err
 }
 
-// SettleReceipt implements store.Receipts.
+// SettleReceipt implements store.Receipts. A done receipt's settle
+// (frozen nil) is written without waiting for its flush, as the contract
+// allows: a peer's read of a receipt message settles it, and waiting was a
+// second fsync, one after the other, in every such read.
 func (s *Store) SettleReceipt(ctx context.Context, conv store.ConvID, seq uint64, frozen *store.Frozen) error {
-	return s.updateMessage(ctx, conv, seq, func(m store.Message, b *pebble.Batch) (store.Message, bool) {
+	return s.updateMessage(ctx, conv, seq, frozen != nil, func(m store.Message, b *pebble.Batch) (store.Message, bool) {
 		if !m.Receipt || m.Settled {
 			return m, false
 		}
@@ -74,8 +77,10 @@ func (s *Store) LiveReceipts(ctx context.Context, conv store.ConvID) ([]store.Me
 // conversation's mutex; write adds the change to b and returns the message
 // as changed and whether there is a change. The memo gets the new version
 // under the same mutex (not forgotten: the window's flush and the settle
-// that follow a receipt's last read look it up by seq).
-func (s *Store) updateMessage(ctx context.Context, conv store.ConvID, seq uint64, write func(m store.Message, b *pebble.Batch) (store.Message, bool)) error {
+// that follow a receipt's last read look it up by seq). Unless durable, the
+// change is not flushed: it becomes durable with the next write that is.
+func (s *Store) updateMessage(ctx context.Context, conv store.ConvID, seq uint64, durable bool,
+	write func(m store.Message, b *pebble.Batch) (store.Message, bool)) error {
 	if err := s.acquire(ctx); err != nil {
 		return err
 	}
@@ -98,6 +103,18 @@ func (s *Store) updateMessage(ctx context.Context, conv store.ConvID, seq uint64
 		return s.syncIfPending(cs)
 	}
 	s.msgs.forget(m.ID) // before the apply: a failed one leaves no memo of either version
+	if !durable {
+		err := s.db.Apply(b, pebble.NoSync)
+		if err == nil {
+			s.msgs.put(next)
+		}
+		cs.mu.Unlock()
+		_ = b.Close()
+		if err != nil {
+			return fmt.Errorf("pebblestore: apply: %w", err)
+		}
+		return nil
+	}
 	if err := s.applyLocked(cs, b); err != nil {
 		cs.mu.Unlock()
 		return err
