@@ -93,3 +93,48 @@ func TestFailedSyncIsFatalAndNeverRetried(t *testing.T) {
 		t.Fatalf("last seq after restart = %d, %v; want at least 5", last, err)
 	}
 }
+
+// A done receipt's settle is written without a WAL sync of its own; a
+// settle with frozen counts waits for one (store.Receipts.SettleReceipt).
+func TestDoneSettleIsNotSynced(t *testing.T) {
+	var walSyncs atomic.Int64
+	inj := errorfs.InjectorFunc(func(op errorfs.Op) error {
+		switch op.Kind {
+		case errorfs.OpFileSync, errorfs.OpFileSyncData, errorfs.OpFileSyncTo:
+			if strings.HasSuffix(op.Path, ".log") {
+				walSyncs.Add(1)
+			}
+		}
+		return nil
+	})
+	s, err := Open(t.TempDir(), Options{FS: errorfs.Wrap(vfs.Default, inj)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := t.Context()
+	conv := store.PeerConv("a", "b")
+	for i := 1; i <= 2; i++ {
+		m := store.Message{ID: fmt.Sprint("m", i), Conv: conv, Sender: "a", Body: []byte("1"), SentAt: 1, Receipt: true}
+		if _, _, err := s.Append(ctx, m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	before := walSyncs.Load()
+	if err := s.SettleReceipt(ctx, conv, 1, nil); err != nil {
+		t.Fatal(err)
+	}
+	if n := walSyncs.Load() - before; n != 0 {
+		t.Errorf("a done receipt's settle synced the WAL %d times, want none", n)
+	}
+	if m, err := s.MessageAt(ctx, conv, 1); err != nil || !m.Settled {
+		t.Errorf("after the settle: settled %v, %v; want it seen at once", m.Settled, err)
+	}
+	before = walSyncs.Load()
+	if err := s.SettleReceipt(ctx, conv, 2, &store.Frozen{Read: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if n := walSyncs.Load() - before; n == 0 {
+		t.Error("a settle with frozen counts returned without a WAL sync")
+	}
+}
