@@ -106,16 +106,18 @@ func (s *Store) find(ctx context.Context, k keys) (rows, error) {
 }
 
 // roundContext is the context of a round for reqs: the store's, ended at
-// the latest of their deadlines if each has one.
+// the latest deadline of those that have one. A caller without one (a
+// background task) shares the round's end; a round of such callers alone
+// runs until the store closes.
 func roundContext(parent context.Context, reqs []*findReq) (context.Context, context.CancelFunc) {
 	var latest time.Time
 	for _, r := range reqs {
-		if !r.hasDeadline {
-			return parent, func() {}
-		}
-		if r.deadline.After(latest) {
+		if r.hasDeadline && r.deadline.After(latest) {
 			latest = r.deadline
 		}
+	}
+	if latest.IsZero() {
+		return parent, func() {}
 	}
 	return context.WithDeadline(parent, latest)
 }

@@ -286,8 +286,8 @@ func TestLookupsOfEveryKindShareARound(t *testing.T) {
 
 // TestLookupRoundEndsAtItsCallersDeadline: a round the database does not
 // answer ends at the latest deadline of its callers, and each caller gets
-// the deadline's error then; a round with a caller without a deadline runs
-// under the store's context.
+// the deadline's error then, a caller without a deadline in the same round
+// too; a round of callers without one runs until the store closes.
 func TestLookupRoundEndsAtItsCallersDeadline(t *testing.T) {
 	s := openAt(t, freshSchema(t))
 	type seen struct {
@@ -303,14 +303,17 @@ func TestLookupRoundEndsAtItsCallersDeadline(t *testing.T) {
 		return rows{}, ctx.Err()
 	}
 	base := time.Now()
-	deadlines := []time.Time{base.Add(50 * time.Millisecond), base.Add(150 * time.Millisecond)}
-	// The first call's round takes it alone; the second waits in the queue
-	// for the next.
+	// The first call's round takes it alone; the others wait in the queue
+	// for the next, the last of them without a deadline.
+	deadlines := []time.Time{base.Add(time.Second), base.Add(1100 * time.Millisecond), {}}
 	errs := make([]error, len(deadlines))
 	var wg sync.WaitGroup
 	for i, d := range deadlines {
 		wg.Go(func() {
-			ctx, cancel := context.WithDeadline(context.Background(), d)
+			ctx, cancel := context.Background(), context.CancelFunc(func() {})
+			if !d.IsZero() {
+				ctx, cancel = context.WithDeadline(ctx, d)
+			}
 			defer cancel()
 			_, errs[i] = s.Find(ctx, store.Lookup{Users: []string{"u" + string(rune('0'+i))}})
 		})
@@ -320,6 +323,7 @@ func TestLookupRoundEndsAtItsCallersDeadline(t *testing.T) {
 			}
 		}
 	}
+	waitFor(t, "the other callers to queue for the second round", func() bool { return queued(s.look) == 2 })
 	wg.Wait()
 	for i, err := range errs {
 		if !errors.Is(err, context.DeadlineExceeded) {
