@@ -58,22 +58,6 @@ func AckOp(user string, seq uint64, at int64) *WatermarkOp {
 	return newWatermarkOp(WatermarkOne, user, seq, at)
 }
 
-// OwnReadOp is the operation of Watermarks.AdvanceOwnRead.
-func OwnReadOp(user string, seq uint64, at int64) *WatermarkOp {
-	op := newWatermarkOp(WatermarkRead, user, seq, at)
-	op.Private = true
-	return op
-}
-
-// AckOps are the operations of Watermarks.AckMany, one per seq, in order.
-func AckOps(user string, seqs []uint64, at int64) []*WatermarkOp {
-	ops := make([]*WatermarkOp, len(seqs))
-	for i, seq := range seqs {
-		ops[i] = AckOp(user, seq, at)
-	}
-	return ops
-}
-
 // WatermarkFront implements Watermarks over a backend's queue. Run queues
 // ops on conv, all in one go and in order, waits for their results (set on
 // each op) and returns an error only when it queued none of them. A
@@ -88,13 +72,11 @@ type WatermarkFront struct {
 	LazyDone bool
 }
 
-// op is the operation kind on user's seq at at, with its Done unless the
-// backend makes it (LazyDone).
-func (w WatermarkFront) op(kind WatermarkKind, user string, seq uint64, at int64) *WatermarkOp {
+// withDone gives op its Done unless the backend makes it (LazyDone).
+func (w WatermarkFront) withDone(op *WatermarkOp) {
 	if !w.LazyDone {
-		return newWatermarkOp(kind, user, seq, at)
+		op.Done = make(chan struct{})
 	}
-	return &WatermarkOp{Kind: kind, User: user, Seq: seq, At: at}
 }
 
 // oneOp is an operation, the list of one that Run takes and AckMany's
@@ -119,9 +101,7 @@ func (w WatermarkFront) runOne(ctx context.Context, conv ConvID, kind WatermarkK
 // runOneOp queues the operation and waits for it; the error is Run's.
 func (w WatermarkFront) runOneOp(ctx context.Context, conv ConvID, kind WatermarkKind, private bool, user string, seq uint64, at int64) (*oneOp, error) {
 	o := &oneOp{op: WatermarkOp{Kind: kind, Private: private, User: user, Seq: seq, At: at}}
-	if !w.LazyDone {
-		o.op.Done = make(chan struct{})
-	}
+	w.withDone(&o.op)
 	o.list[0] = &o.op
 	return o, w.Run(ctx, conv, o.list[:])
 }
@@ -141,15 +121,22 @@ func (w WatermarkFront) ackOne(ctx context.Context, conv ConvID, userID string, 
 	return o.op.Res, o.changed[:], nil
 }
 
-// ackOps are the operations of AckMany (AckManyOwn if private), one per
-// seq, in order.
-func (w WatermarkFront) ackOps(user string, seqs []uint64, at int64, private bool) []*WatermarkOp {
+// ackMany is AckMany (AckManyOwn if private): the acks are queued
+// together, so the backend applies them in order in one round and makes
+// them durable once.
+func (w WatermarkFront) ackMany(ctx context.Context, conv ConvID, userID string, seqs []uint64, at int64, private bool) (Member, []bool, error) {
+	if len(seqs) == 1 {
+		return w.ackOne(ctx, conv, userID, seqs[0], at, private)
+	}
 	ops := make([]*WatermarkOp, len(seqs))
 	for i, seq := range seqs {
-		ops[i] = w.op(WatermarkOne, user, seq, at)
-		ops[i].Private = private
+		ops[i] = &WatermarkOp{Kind: WatermarkOne, Private: private, User: userID, Seq: seq, At: at}
+		w.withDone(ops[i])
 	}
-	return ops
+	if err := w.Run(ctx, conv, ops); err != nil {
+		return Member{}, make([]bool, len(seqs)), err
+	}
+	return FoldAckMany(ops)
 }
 
 // AdvanceRead implements Watermarks.
@@ -167,17 +154,9 @@ func (w WatermarkFront) AckOne(ctx context.Context, conv ConvID, userID string, 
 	return w.runOne(ctx, conv, WatermarkOne, false, userID, seq, at)
 }
 
-// AckMany implements Watermarks. The acks are queued together, so the
-// backend applies them in order in one round and makes them durable once.
+// AckMany implements Watermarks.
 func (w WatermarkFront) AckMany(ctx context.Context, conv ConvID, userID string, seqs []uint64, at int64) (Member, []bool, error) {
-	if len(seqs) == 1 {
-		return w.ackOne(ctx, conv, userID, seqs[0], at, false)
-	}
-	ops := w.ackOps(userID, seqs, at, false)
-	if err := w.Run(ctx, conv, ops); err != nil {
-		return Member{}, make([]bool, len(seqs)), err
-	}
-	return FoldAckMany(ops)
+	return w.ackMany(ctx, conv, userID, seqs, at, false)
 }
 
 // AdvanceOwnRead implements Watermarks.
@@ -187,17 +166,10 @@ func (w WatermarkFront) AdvanceOwnRead(ctx context.Context, conv ConvID, userID 
 
 // AckManyOwn implements Watermarks.
 func (w WatermarkFront) AckManyOwn(ctx context.Context, conv ConvID, userID string, seqs []uint64, at int64) (Member, []bool, error) {
-	if len(seqs) == 1 {
-		return w.ackOne(ctx, conv, userID, seqs[0], at, true)
-	}
-	ops := w.ackOps(userID, seqs, at, true)
-	if err := w.Run(ctx, conv, ops); err != nil {
-		return Member{}, make([]bool, len(seqs)), err
-	}
-	return FoldAckMany(ops)
+	return w.ackMany(ctx, conv, userID, seqs, at, true)
 }
 
-// FoldAckMany folds the results of AckOps into what Watermarks.AckMany
+// FoldAckMany folds the results of AckMany's operations into what Watermarks.AckMany
 // returns: the member after the last op that succeeded, whether each op
 // changed it, and the first error.
 func FoldAckMany(ops []*WatermarkOp) (Member, []bool, error) {
