@@ -55,12 +55,7 @@ func membersByKey(lock bool) string {
 
 // scanMember reads a row of memberCols.
 func scanMember(row pgx.Row) (store.Member, error) {
-	var m store.Member
-	var r memberRow
-	if err := row.Scan(r.dest(&m)...); err != nil {
-		return store.Member{}, err
-	}
-	return m, r.finish(&m)
+	return newMemberScanner().scan(row)
 }
 
 // memberScanner scans rows of memberCols, after lead columns, one member

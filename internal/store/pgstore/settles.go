@@ -144,6 +144,21 @@ func (r settleRound) read(row pgx.Row) error {
 	return nil
 }
 
+// applySettles writes a round of settles alone: one statement, committed
+// on its own.
+func (s *Store) applySettles(r settleRound) error {
+	return withConnOf(s.ctx, s.wmPool, "settle receipts", func(conn *pgx.Conn) error {
+		b := &pgx.Batch{}
+		r.queue(b)
+		br := conn.SendBatch(s.ctx, b)
+		err := r.read(br.QueryRow())
+		if cerr := br.Close(); err == nil {
+			err = cerr
+		}
+		return err
+	})
+}
+
 // settleUpdate settles the messages named by $1 and $2 (sorted) that have
 // a live receipt, storing their frozen counts ($3-$5, NULL for none), and
 // answers the ordinals of those it settled.

@@ -132,7 +132,15 @@ func (s *Store) watermarkRounds() {
 			s.obs.WatermarkQueued(-n)
 			s.obs.WatermarkBatch(n)
 		}
-		err := s.applyWatermarks(round, settles)
+		var err error
+		if len(round) == 0 {
+			err = s.applySettles(newSettleRound(settles))
+		} else {
+			err = s.applyWatermarks(round, settles)
+		}
+		if errors.Is(err, context.Canceled) && s.ctx.Err() != nil {
+			err = errClosed
+		}
 		s.wmMu.Lock()
 		for _, c := range round {
 			c.q.running = false
@@ -168,31 +176,14 @@ type memberKey struct {
 	user string
 }
 
-// applyWatermarks applies one round's operations, each conversation's in
-// queue order, and its settles, in one transaction. Results are set on the
-// ops; a returned error applies to all of them (nothing was committed, or
-// it is not known whether it was).
+// applyWatermarks applies one round's operations (at least one), each
+// conversation's in queue order, and its settles, in one transaction.
+// Results are set on the ops; a returned error applies to all of them
+// (nothing was committed, or it is not known whether it was).
 func (s *Store) applyWatermarks(round []convOps, settleOps []*settleOp) error {
 	var settles settleRound
 	if len(settleOps) > 0 {
 		settles = newSettleRound(settleOps)
-	}
-	if len(round) == 0 {
-		// Settles alone: one statement, committed on its own.
-		err := withConnOf(s.ctx, s.wmPool, "settle receipts", func(conn *pgx.Conn) error {
-			b := &pgx.Batch{}
-			settles.queue(b)
-			br := conn.SendBatch(s.ctx, b)
-			err := settles.read(br.QueryRow())
-			if cerr := br.Close(); err == nil {
-				err = cerr
-			}
-			return err
-		})
-		if errors.Is(err, context.Canceled) && s.ctx.Err() != nil {
-			return errClosed
-		}
-		return err
 	}
 	var keys []memberKey
 	seen := make(map[memberKey]bool)
@@ -299,9 +290,6 @@ func (s *Store) applyWatermarks(round []convOps, settleOps []*settleOp) error {
 		return commitBatch(s.ctx, conn, w, settles.read)
 	})
 	if err != nil {
-		if errors.Is(err, context.Canceled) && s.ctx.Err() != nil {
-			return errClosed
-		}
 		return err
 	}
 	for i, c := range round {
