@@ -514,15 +514,20 @@ func (s *Service) appendAffected(dst []uint64, e *receipts.Conv, before store.Me
 }
 
 // settleDone settles receipts that are done for good and stops watching
-// them.
+// them: one store write and one op for them all, however many one read
+// made done. If the write fails they stay watched (and done); a seq with
+// no message is no longer watched either way.
 func (s *Service) settleDone(ctx context.Context, conv store.ConvID, seqs []uint64) {
-	for _, seq := range seqs {
-		if err := s.store.SettleReceipt(context.WithoutCancel(ctx), conv, seq, nil); err != nil {
-			s.log.WarnContext(ctx, "settle done receipt", "conv", conv, "seq", seq, "err", err)
-			continue
-		}
-		s.applyOp(ctx, syncOp{Kind: opUntrack, Conv: conv, Seq: seq})
+	if len(seqs) == 0 {
+		return
 	}
+	if err := s.store.SettleDone(context.WithoutCancel(ctx), conv, seqs); err != nil {
+		s.log.WarnContext(ctx, "settle done receipts", "conv", conv, "seqs", seqs, "err", err)
+		if !errors.Is(err, store.ErrNotFound) {
+			return
+		}
+	}
+	s.applyOp(ctx, syncOp{Kind: opUntrack, Conv: conv, Seqs: seqs})
 }
 
 // flushChanges sends one receipt.changed with the current counts of the

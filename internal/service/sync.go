@@ -34,7 +34,7 @@ const (
 	opDeliver                     // User has everything up to Seq, at At
 	opAcks                        // User read each of Seqs singly, at At
 	opTrack                       // T asks for receipts now
-	opUntrack                     // Seq's receipt is settled
+	opUntrack                     // Seq's receipt is settled, or each of Seqs' if set
 	opDrop                        // Conv's membership changed: reload it
 	opChanged                     // a receipt.changed entry for the conversation's coalescing node
 	opHooks                       // the webhook endpoints changed: forget them (Conv is hooksConv)
@@ -73,7 +73,12 @@ func (op syncOp) apply(e *receipts.Conv) error {
 	case opTrack:
 		e.Track(*op.T)
 	case opUntrack:
-		e.Untrack(op.Seq)
+		if op.Seqs == nil {
+			e.Untrack(op.Seq)
+		}
+		for _, seq := range op.Seqs {
+			e.Untrack(seq)
+		}
 	default:
 		return fmt.Errorf("sync op of kind %d does not apply to an engine", op.Kind)
 	}

@@ -357,6 +357,12 @@ type Receipts interface {
 	// reader is told either way. Frozen counts are durable when the call
 	// returns.
 	SettleReceipt(ctx context.Context, conv ConvID, seq uint64, frozen *Frozen) error
+	// SettleDone settles the receipts of conv at seqs, every one of them
+	// done: SettleReceipt(ctx, conv, seq, nil) of each, in one write and
+	// with the same rules. A read of many peer receipt messages settles
+	// them all at once, not one write after another. ErrNotFound if a
+	// seq has no message; the others are settled all the same.
+	SettleDone(ctx context.Context, conv ConvID, seqs []uint64) error
 	// LiveReceipts returns every live receipt message of conv, in seq order.
 	LiveReceipts(ctx context.Context, conv ConvID) ([]Message, error)
 }

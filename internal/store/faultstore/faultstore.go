@@ -20,7 +20,7 @@ var ErrInjected = fmt.Errorf("faultstore: injected fault: %w", store.ErrUnavaila
 var writes = map[string]bool{
 	"put_user": true, "create_group": true, "delete_group": true, "add_members": true, "remove_member": true, "set_role": true,
 	"append": true, "advance_read": true, "advance_delivered": true, "ack_one": true, "ack_many": true,
-	"request_receipt": true, "settle_receipt": true, "advance_own_read": true, "ack_many_own": true, "update_settings": true,
+	"request_receipt": true, "settle_receipt": true, "settle_done": true, "advance_own_read": true, "ack_many_own": true, "update_settings": true,
 	// The webhook side (storewrap's webhooks.go); a claim writes its lease.
 	"create_webhook": true, "delete_webhook": true, "enqueue": true, "claim_deliveries": true, "finish_delivery": true,
 	"replay_delivery": true, "add_timers": true, "claim_timers": true, "fire_timer": true, "add_track": true, "commit_report": true,

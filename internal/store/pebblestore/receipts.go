@@ -1,9 +1,11 @@
 package pebblestore
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/cockroachdb/pebble/v2"
 
@@ -34,14 +36,72 @@ func (s *Store) RequestReceipt(ctx context.Context, conv store.ConvID, seq uint6
 // second fsync, one after the other, in every such read.
 func (s *Store) SettleReceipt(ctx context.Context, conv store.ConvID, seq uint64, frozen *store.Frozen) error {
 	return s.updateMessage(ctx, conv, seq, frozen != nil, func(m store.Message, b *pebble.Batch) (store.Message, bool) {
-		if !m.Receipt || m.Settled {
-			return m, false
-		}
-		m.Settled, m.Frozen = true, frozen
-		_ = b.Set(messageKey(conv, seq), encodeMessage(m), nil)
-		_ = b.Delete(liveKey(conv, seq), nil)
-		return m, true
+		return settle(m, frozen, b)
 	})
+}
+
+// settle adds to b the settle of m with frozen, and returns m settled,
+// unless it is settled already or has no receipt (false: no change).
+func settle(m store.Message, frozen *store.Frozen, b *pebble.Batch) (store.Message, bool) {
+	if !m.Receipt || m.Settled {
+		return m, false
+	}
+	m.Settled, m.Frozen = true, frozen
+	_ = b.Set(messageKey(m.Conv, m.Seq), encodeMessage(m), nil)
+	_ = b.Delete(liveKey(m.Conv, m.Seq), nil)
+	return m, true
+}
+
+// SettleDone implements store.Receipts: one batch for every seq, applied
+// under the conversation's mutex without waiting for its flush, as a done
+// settle is (SettleReceipt).
+func (s *Store) SettleDone(ctx context.Context, conv store.ConvID, seqs []uint64) error {
+	if err := s.acquire(ctx); err != nil {
+		return err
+	}
+	defer s.mu.RUnlock()
+	cs, err := s.lockConv(conv)
+	if err != nil {
+		return err
+	}
+	defer s.unpinConv(cs)
+	defer cs.mu.Unlock()
+	b := s.db.NewBatch()
+	defer b.Close()
+	var (
+		settled []store.Message
+		missing error
+	)
+	for _, seq := range seqs {
+		m, err := s.getMessage(conv, seq)
+		if errors.Is(err, store.ErrNotFound) {
+			missing = cmp.Or(missing, err)
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if slices.ContainsFunc(settled, func(o store.Message) bool { return o.Seq == seq }) {
+			continue // named twice
+		}
+		if m, changed := settle(m, nil, b); changed {
+			settled = append(settled, m)
+		}
+	}
+	if len(settled) > 0 {
+		// Forgotten before the apply: a failed one leaves no memo of either
+		// version.
+		for _, m := range settled {
+			s.msgs.forget(m.ID)
+		}
+		if err := s.db.Apply(b, pebble.NoSync); err != nil {
+			return fmt.Errorf("pebblestore: settle done receipts of %s: %w", conv, err)
+		}
+		for _, m := range settled {
+			s.msgs.put(m)
+		}
+	}
+	return missing
 }
 
 // LiveReceipts implements store.Receipts.

@@ -42,13 +42,34 @@ type settleOp struct {
 
 // SettleReceipt implements store.Receipts.
 func (s *Store) SettleReceipt(ctx context.Context, conv store.ConvID, seq uint64, frozen *store.Frozen) error {
+	op := settleOp{conv: conv, seq: seq, frozen: frozen, done: make(chan struct{})}
+	return s.settle(ctx, []*settleOp{&op})
+}
+
+// SettleDone implements store.Receipts: every settle goes with the same
+// round.
+func (s *Store) SettleDone(ctx context.Context, conv store.ConvID, seqs []uint64) error {
+	ops := make([]settleOp, len(seqs))
+	list := make([]*settleOp, len(seqs))
+	for i, seq := range seqs {
+		ops[i] = settleOp{conv: conv, seq: seq, done: make(chan struct{})}
+		list[i] = &ops[i]
+	}
+	return s.settle(ctx, list)
+}
+
+// settle queues ops for the next watermark round, all in one go, and
+// waits for them.
+func (s *Store) settle(ctx context.Context, ops []*settleOp) error {
+	if len(ops) == 0 {
+		return nil
+	}
 	if err := s.acquire(ctx); err != nil {
 		return err
 	}
 	defer s.mu.RUnlock()
-	op := &settleOp{conv: conv, seq: seq, frozen: frozen, done: make(chan struct{})}
 	s.wmMu.Lock()
-	s.settles = append(s.settles, op)
+	s.settles = append(s.settles, ops...)
 	start := s.startRound()
 	s.wmMu.Unlock()
 	if start {
@@ -56,18 +77,21 @@ func (s *Store) SettleReceipt(ctx context.Context, conv store.ConvID, seq uint64
 	}
 	// As for watermarks: the round runs under the store's context, and
 	// the caller waits for it.
-	<-op.done
-	if op.err != nil {
-		return fmt.Errorf("pgstore: settle receipt: %w", op.err)
-	}
-	if !op.settled {
-		// Settled already, or no receipt: nothing to do, unless there is
-		// no such message.
-		if _, err := messageAt(ctx, s.pool, conv, seq); err != nil {
-			return fmt.Errorf("pgstore: settle receipt: %w", err)
+	var missing error
+	for _, op := range ops {
+		<-op.done
+		if op.err != nil {
+			return fmt.Errorf("pgstore: settle receipt: %w", op.err)
+		}
+		if !op.settled && missing == nil {
+			// Settled already, or no receipt: nothing to do, unless there
+			// is no such message.
+			if _, err := messageAt(ctx, s.pool, op.conv, op.seq); err != nil {
+				missing = fmt.Errorf("pgstore: settle receipt: %w", err)
+			}
 		}
 	}
-	return nil
+	return missing
 }
 
 // settleKey names a message across conversations.

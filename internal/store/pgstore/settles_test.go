@@ -122,3 +122,53 @@ func TestSettlesGoWithTheRounds(t *testing.T) {
 		}
 	}
 }
+
+// TestSettleDoneQueuesOneRound: SettleDone queues all its settles at
+// once, so a read that makes many peer receipts done waits for one round,
+// not for one round per receipt.
+func TestSettleDoneQueuesOneRound(t *testing.T) {
+	u := freshSchema(t)
+	s := openAt(t, u)
+	ctx := context.Background()
+	if err := s.CreateGroup(ctx, store.Group{ID: "g", CreatedBy: "w"},
+		[]store.Member{{UserID: "w", Role: "member"}, {UserID: "r", Role: "member"}}); err != nil {
+		t.Fatal(err)
+	}
+	conv := store.GroupConv("g")
+	for i := range 3 {
+		m := store.Message{ID: "m" + string(rune('1'+i)), Conv: conv, Sender: "w", SentAt: 1, Receipt: true}
+		if _, _, err := s.Append(ctx, m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A round in flight, held on r's row: the settles queue behind it.
+	tx := holdRows(t, u, `SELECT 1 FROM members WHERE conv = $1 AND user_id = 'r' FOR UPDATE`, string(conv))
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		if _, _, err := s.AdvanceRead(ctx, conv, "r", 1, 2); err != nil {
+			t.Errorf("AdvanceRead: %v", err)
+		}
+	})
+	waitFor(t, "the round to take the conversation", func() bool {
+		s.wmMu.Lock()
+		defer s.wmMu.Unlock()
+		return s.wmRounds == 1 && len(s.wmReady) == 0
+	})
+	var err error
+	wg.Go(func() { err = s.SettleDone(ctx, conv, []uint64{1, 2, 3}) })
+	waitFor(t, "the three settles to queue together", func() bool {
+		s.wmMu.Lock()
+		defer s.wmMu.Unlock()
+		return len(s.settles) == 3
+	})
+	if err := tx.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+	if err != nil {
+		t.Fatalf("SettleDone: %v", err)
+	}
+	if live, err := s.LiveReceipts(ctx, conv); err != nil || len(live) != 0 {
+		t.Fatalf("live receipts after SettleDone: %d, %v; want none", len(live), err)
+	}
+}

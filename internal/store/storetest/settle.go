@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -92,4 +93,66 @@ func fmtFrozen(f *store.Frozen) string {
 		return "nil (done)"
 	}
 	return fmt.Sprintf("%+v", *f)
+}
+
+// testSettleDone: one call settles every done receipt it names, leaves a
+// settled one's frozen counts and a message without a receipt alone, and
+// settles the others when one seq has no message.
+func testSettleDone(t *testing.T, s store.Store) {
+	settleDoneCase(t, s, s)
+}
+
+// testSharedSettleDone is testSettleDone written through one handle and
+// read through the other.
+func testSharedSettleDone(t *testing.T, a, b store.Store) {
+	settleDoneCase(t, a, b)
+}
+
+// settleDoneCase settles through w and reads through r.
+func settleDoneCase(t *testing.T, w, r store.Store) {
+	ctx := t.Context()
+	conv := mustCreateGroup(t, w, "g", "alice", "bob")
+	live := func(id string, at int64) store.Message {
+		m := msg(conv, "alice", id, at)
+		m.Receipt = true
+		return mustAppend(t, w, m)
+	}
+	r1, r2 := live("r1", 10), live("r2", 20)
+	plain := mustAppend(t, w, msg(conv, "alice", "p3", 30))
+	r4 := live("r4", 40)
+	frozen := &store.Frozen{Read: 1, Unread: 1, Delivered: 2}
+	if err := w.SettleReceipt(ctx, conv, r4.Seq, frozen); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.SettleDone(ctx, conv, []uint64{r1.Seq, r2.Seq, plain.Seq, r4.Seq, r1.Seq}); err != nil {
+		t.Fatalf("SettleDone: %v", err)
+	}
+	if got, err := r.LiveReceipts(ctx, conv); err != nil || len(got) != 0 {
+		t.Fatalf("LiveReceipts after SettleDone = %d messages, %v; want none", len(got), err)
+	}
+	want := []struct {
+		m       store.Message
+		settled bool
+		frozen  *store.Frozen
+	}{{r1, true, nil}, {r2, true, nil}, {plain, false, nil}, {r4, true, frozen}}
+	for _, c := range want {
+		got, err := r.MessageAt(ctx, conv, c.m.Seq)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Settled != c.settled || !cmp.Equal(got.Frozen, c.frozen) || got.Receipt != c.m.Receipt {
+			t.Errorf("message %d = settled %v, frozen %+v, receipt %v; want settled %v, frozen %+v, receipt %v",
+				c.m.Seq, got.Settled, got.Frozen, got.Receipt, c.settled, c.frozen, c.m.Receipt)
+		}
+	}
+	r5 := live("r5", 50)
+	if err := w.SettleDone(ctx, conv, []uint64{99, r5.Seq}); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("SettleDone of no message = %v, want ErrNotFound", err)
+	}
+	if got, err := r.MessageAt(ctx, conv, r5.Seq); err != nil || !got.Settled || got.Frozen != nil {
+		t.Errorf("message %d beside a missing one = %+v, %v; want settled, not frozen", r5.Seq, got, err)
+	}
+	if err := w.SettleDone(ctx, conv, nil); err != nil {
+		t.Errorf("SettleDone of nothing = %v", err)
+	}
 }

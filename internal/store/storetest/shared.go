@@ -31,6 +31,7 @@ func RunShared(t *testing.T, open func(t *testing.T) (a, b store.Store)) {
 		{"JoinWhileOtherAppends", testSharedJoin},
 		{"ConcurrentWatermarks", testSharedWatermarks},
 		{"SettleFirstWins", testSharedSettleFirstWins},
+		{"SettleDone", testSharedSettleDone},
 		{"ClaimsExclusive", testClaimsExclusive},
 	}
 	for _, tt := range tests {

@@ -59,6 +59,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Settings", testSettings},
 		{"Receipts", testReceipts},
 		{"SettleFirstWins", testSettleFirstWins},
+		{"SettleDone", testSettleDone},
 		{"History", testHistory},
 		{"GetMessage", testGetMessage},
 		{"GetMessages", testGetMessages},

@@ -369,6 +369,16 @@ func (s *Store) SettleReceipt(ctx context.Context, conv store.ConvID, seq uint64
 	return
 }
 
+// SettleDone implements store.Store.
+func (s *Store) SettleDone(ctx context.Context, conv store.ConvID, seqs []uint64) (err error) {
+	var c Call
+	if c, err = s.hook.Before(ctx, "settle_done"); err == nil {
+		err = s.next.SettleDone(ctx, conv, seqs)
+	}
+	err = s.hook.After(c, err)
+	return
+}
+
 // LiveReceipts implements store.Store.
 func (s *Store) LiveReceipts(ctx context.Context, conv store.ConvID) (ms []store.Message, err error) {
 	var c Call
