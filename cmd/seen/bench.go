@@ -250,6 +250,7 @@ func benchBurstCmd(f *benchFlags) *cobra.Command {
 	}
 	cmd.Flags().IntVar(&p.Acks, "acks", 2000, "messages sent, then read one by one at once")
 	cmd.Flags().BoolVar(&p.Shuffle, "shuffle", false, "fire the reads in random order (past 1,024 acks above the watermark the server answers 422 by design)")
+	cmd.Flags().BoolVar(&p.MarkRead, "mark-read", false, "read with the SDK's MarkRead, as an app does by default: reads fired while one is in flight share the next message.read")
 	return cmd
 }
 

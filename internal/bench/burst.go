@@ -21,12 +21,17 @@ type BurstParams struct {
 	// Shuffle fires the reads in random order instead of seq order; past
 	// 1,024 reads above the watermark the server answers 422 by design.
 	Shuffle bool
-	Setup   bool
+	// MarkRead reads through the SDK's MarkRead, as an app does by
+	// default: reads fired while one message.read is in flight share the
+	// next request. Without it, every read is a request of its own.
+	MarkRead bool
+	Setup    bool
 }
 
 // Burst runs the burst scenario: a sender sends Acks receipt messages to
 // a reader, who then fires one message.read per message as fast as it can
-// write. There must be no disconnect and no error, and the reader's read
+// write (with MarkRead, one MarkRead per message: the SDK lets them share
+// requests). There must be no disconnect and no error, and the reader's read
 // watermark (and the sender's peerReadSeq) must end at the highest seq.
 func Burst(ctx context.Context, o Options, p BurstParams) (*Report, error) {
 	e, err := newEnv(o)
@@ -39,7 +44,7 @@ func Burst(ctx context.Context, o Options, p BurstParams) (*Report, error) {
 	if err := CheckSockets(2); err != nil {
 		return nil, err
 	}
-	rep := e.newReport("burst", map[string]any{"acks": p.Acks, "shuffle": p.Shuffle})
+	rep := e.newReport("burst", map[string]any{"acks": p.Acks, "shuffle": p.Shuffle, "markRead": p.MarkRead})
 	sender, reader := e.o.Prefix+"-bs", e.o.Prefix+"-br"
 	if p.Setup {
 		if err := e.createUsers(ctx, rep, []string{sender, reader}); err != nil {
@@ -120,6 +125,9 @@ func Burst(ctx context.Context, o Options, p BurstParams) (*Report, error) {
 			_ = e.rec.Timed(protocol.MethodMessageRead, func() error {
 				cctx, cancel := context.WithTimeout(ctx, callTimeout)
 				defer cancel()
+				if p.MarkRead {
+					return rc.MarkRead(cctx, toSender, id)
+				}
 				_, err := rc.Read(cctx, protocol.ReadParams{Conversation: toSender, MsgIDs: []string{id}})
 				return err
 			})
