@@ -65,6 +65,7 @@ bench group --members 200 --messages 20 --delivered=false --mark-read --prefix s
 bench storm --members 1000 --connected 500
 bench mixed --users 100 --groups 5 --group-size 20 --pairs 30 --duration 2s --rate 100
 bench burst --acks 2000
+bench burst --acks 2000 --mark-read --prefix smoke-burst-markread
 bench roundtrip --messages 50 --fsync-dir "$work"
 bench idle --conns 200 --settle 1s
 
