@@ -316,10 +316,29 @@ func runModel(t *testing.T, seed uint64, steps, nodeSize int) {
 			msg := md.msgs[r.Uint64N(md.last)]
 			if msg.tracked && r.IntN(4) == 0 {
 				op = "untrack"
-				if !c.Untrack(msg.seq) {
-					t.Fatalf("step %d: Untrack(%d) = false", step, msg.seq)
+				if r.IntN(2) == 0 {
+					if !c.Untrack(msg.seq) {
+						t.Fatalf("step %d: Untrack(%d) = false", step, msg.seq)
+					}
+					msg.tracked, msg.frozen, msg.expiresAt = false, nil, 0
+					break
 				}
-				msg.tracked, msg.frozen, msg.expiresAt = false, nil, 0
+				// Several at once, tracked or not, one maybe twice.
+				op = "untrack all"
+				seqs := []uint64{msg.seq}
+				for range r.IntN(4) {
+					seqs = append(seqs, md.msgs[r.Uint64N(md.last)].seq)
+				}
+				want := 0
+				for _, seq := range seqs {
+					if o := md.msgs[seq-1]; o.tracked {
+						want++
+						o.tracked, o.frozen, o.expiresAt = false, nil, 0
+					}
+				}
+				if got := c.UntrackAll(seqs); got != want {
+					t.Fatalf("step %d: UntrackAll(%v) = %d, want %d", step, seqs, got, want)
+				}
 				break
 			}
 			op = "track"

@@ -75,6 +75,50 @@ func (c *Conv) Untrack(seq uint64) bool {
 	return true
 }
 
+// UntrackAll forgets the messages at seqs, as Untrack of each would, and
+// reports how many were tracked. The active list is compacted in one pass
+// from the first of them, not shifted once per message: settling the
+// receipts a read made done untracks many at once, and one delete at a
+// time moved the list's tail for each.
+func (c *Conv) UntrackAll(seqs []uint64) int {
+	if len(seqs) == 1 {
+		if c.Untrack(seqs[0]) {
+			return 1
+		}
+		return 0
+	}
+	var gone []uint64 // the seqs that were tracked and active
+	n := 0
+	for _, seq := range seqs {
+		if _, ok := c.tracked[seq]; !ok {
+			continue
+		}
+		delete(c.tracked, seq)
+		n++
+		if _, in := slices.BinarySearch(c.active, seq); in {
+			gone = append(gone, seq)
+		}
+	}
+	if len(gone) == 0 {
+		return n
+	}
+	slices.Sort(gone)
+	w, _ := slices.BinarySearch(c.active, gone[0])
+	j := 0
+	for _, seq := range c.active[w:] {
+		for j < len(gone) && gone[j] < seq {
+			j++
+		}
+		if j < len(gone) && gone[j] == seq {
+			continue
+		}
+		c.active[w] = seq
+		w++
+	}
+	c.active = c.active[:w]
+	return n
+}
+
 // Tracked returns the tracked message at seq.
 func (c *Conv) Tracked(seq uint64) (Tracked, bool) {
 	t, ok := c.tracked[seq]

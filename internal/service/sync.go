@@ -76,9 +76,7 @@ func (op syncOp) apply(e *receipts.Conv) error {
 		if op.Seqs == nil {
 			e.Untrack(op.Seq)
 		}
-		for _, seq := range op.Seqs {
-			e.Untrack(seq)
-		}
+		e.UntrackAll(op.Seqs)
 	default:
 		return fmt.Errorf("sync op of kind %d does not apply to an engine", op.Kind)
 	}
