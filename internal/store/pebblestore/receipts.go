@@ -68,10 +68,11 @@ func (s *Store) SettleDone(ctx context.Context, conv store.ConvID, seqs []uint64
 	defer cs.mu.Unlock()
 	b := s.db.NewBatch()
 	defer b.Close()
-	var (
-		settled []store.Message
-		missing error
-	)
+	// One seq, the usual call (a read of one receipt message, a group
+	// receipt done), keeps its message on the stack.
+	var buf [1]store.Message
+	settled := buf[:0]
+	var missing error
 	for _, seq := range seqs {
 		m, err := s.getMessage(conv, seq)
 		if errors.Is(err, store.ErrNotFound) {
