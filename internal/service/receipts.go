@@ -514,18 +514,17 @@ func (s *Service) appendAffected(dst []uint64, e *receipts.Conv, before store.Me
 }
 
 // settleDone settles receipts that are done for good and stops watching
-// them: one store write and one op for them all, however many one read
-// made done. If the write fails they stay watched (and done); a seq with
-// no message is no longer watched either way.
+// them: one store call and one op for them all, however many one read
+// made done. The store need not have written them when it returns (a done
+// receipt's settled flag is derived); if it refuses them, they stay
+// watched, and done.
 func (s *Service) settleDone(ctx context.Context, conv store.ConvID, seqs []uint64) {
 	if len(seqs) == 0 {
 		return
 	}
 	if err := s.store.SettleDone(context.WithoutCancel(ctx), conv, seqs); err != nil {
 		s.log.WarnContext(ctx, "settle done receipts", "conv", conv, "seqs", seqs, "err", err)
-		if !errors.Is(err, store.ErrNotFound) {
-			return
-		}
+		return
 	}
 	s.applyOp(ctx, syncOp{Kind: opUntrack, Conv: conv, Seqs: seqs})
 }

@@ -359,9 +359,13 @@ type Receipts interface {
 	SettleReceipt(ctx context.Context, conv ConvID, seq uint64, frozen *Frozen) error
 	// SettleDone settles the receipts of conv at seqs, every one of them
 	// done: SettleReceipt(ctx, conv, seq, nil) of each, in one write and
-	// with the same rules. A read of many peer receipt messages settles
-	// them all at once, not one write after another. ErrNotFound if a
-	// seq has no message; the others are settled all the same.
+	// with the same rules, but for two. A read of many peer receipt
+	// messages settles them all at once, not one write after another.
+	// The write need be neither durable nor visible when the call
+	// returns: a backend may queue it and return at once, and a write
+	// that then fails is the backend's to log (a done receipt left live
+	// is still done, as after a crash). A seq with no message is passed
+	// over, as one without a receipt or settled already is.
 	SettleDone(ctx context.Context, conv ConvID, seqs []uint64) error
 	// LiveReceipts returns every live receipt message of conv, in seq order.
 	LiveReceipts(ctx context.Context, conv ConvID) ([]Message, error)

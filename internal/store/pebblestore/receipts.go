@@ -1,7 +1,6 @@
 package pebblestore
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -54,7 +53,7 @@ func settle(m store.Message, frozen *store.Frozen, b *pebble.Batch) (store.Messa
 
 // SettleDone implements store.Receipts: one batch for every seq, applied
 // under the conversation's mutex without waiting for its flush, as a done
-// settle is (SettleReceipt).
+// settle is (SettleReceipt), so visible when the call returns.
 func (s *Store) SettleDone(ctx context.Context, conv store.ConvID, seqs []uint64) error {
 	if err := s.acquire(ctx); err != nil {
 		return err
@@ -72,11 +71,9 @@ func (s *Store) SettleDone(ctx context.Context, conv store.ConvID, seqs []uint64
 	// receipt done), keeps its message on the stack.
 	var buf [1]store.Message
 	settled := buf[:0]
-	var missing error
 	for _, seq := range seqs {
 		m, err := s.getMessage(conv, seq)
 		if errors.Is(err, store.ErrNotFound) {
-			missing = cmp.Or(missing, err)
 			continue
 		}
 		if err != nil {
@@ -102,7 +99,7 @@ func (s *Store) SettleDone(ctx context.Context, conv store.ConvID, seqs []uint64
 			s.msgs.put(m)
 		}
 	}
-	return missing
+	return nil
 }
 
 // LiveReceipts implements store.Receipts.

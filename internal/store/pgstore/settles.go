@@ -27,10 +27,11 @@ import (
 // another, and the other writers of a message's row (RequestReceipt) lock
 // that one row only.
 
-// settleOp is one SettleReceipt waiting for a round; Store.wmMu guards
-// its place in Store.settles. The round sets settled (the row was
-// updated: false when it was settled already, has no receipt or does not
-// exist) or err, then closes done.
+// settleOp is one settle waiting for a round; Store.wmMu guards its
+// place in Store.settles. The round sets settled (the row was updated:
+// false when it was settled already, has no receipt or does not exist) or
+// err, then closes done. A SettleDone op has no done: nobody waits for it,
+// and the round logs its error.
 type settleOp struct {
 	conv    store.ConvID
 	seq     uint64
@@ -42,32 +43,58 @@ type settleOp struct {
 
 // SettleReceipt implements store.Receipts.
 func (s *Store) SettleReceipt(ctx context.Context, conv store.ConvID, seq uint64, frozen *store.Frozen) error {
-	op := settleOp{conv: conv, seq: seq, frozen: frozen, done: make(chan struct{})}
-	return s.settle(ctx, []*settleOp{&op})
+	return s.settle(ctx, &settleOp{conv: conv, seq: seq, frozen: frozen, done: make(chan struct{})})
 }
 
-// SettleDone implements store.Receipts: every settle goes with the same
-// round.
+// SettleDone implements store.Receipts: the settles are queued for the
+// next round, all of them, and the call returns. A read that makes receipts
+// done waited for a round more after its own watermark's to answer; the
+// settled flags are derived (store.Receipts), so nothing waits for them.
 func (s *Store) SettleDone(ctx context.Context, conv store.ConvID, seqs []uint64) error {
-	ops := make([]settleOp, len(seqs))
-	list := make([]*settleOp, len(seqs))
-	for i, seq := range seqs {
-		ops[i] = settleOp{conv: conv, seq: seq, done: make(chan struct{})}
-		list[i] = &ops[i]
-	}
-	return s.settle(ctx, list)
-}
-
-// settle queues ops for the next watermark round, all in one go, and
-// waits for them.
-func (s *Store) settle(ctx context.Context, ops []*settleOp) error {
-	if len(ops) == 0 {
+	if len(seqs) == 0 {
 		return nil
 	}
 	if err := s.acquire(ctx); err != nil {
 		return err
 	}
 	defer s.mu.RUnlock()
+	ops := make([]settleOp, len(seqs))
+	list := make([]*settleOp, len(seqs))
+	for i, seq := range seqs {
+		ops[i] = settleOp{conv: conv, seq: seq}
+		list[i] = &ops[i]
+	}
+	s.queueSettles(list)
+	return nil
+}
+
+// settle queues op for the next watermark round and waits for it.
+func (s *Store) settle(ctx context.Context, op *settleOp) error {
+	if err := s.acquire(ctx); err != nil {
+		return err
+	}
+	defer s.mu.RUnlock()
+	s.queueSettles([]*settleOp{op})
+	// As for watermarks: the round runs under the store's context, and
+	// the caller waits for it.
+	<-op.done
+	if op.err != nil {
+		return fmt.Errorf("pgstore: settle receipt: %w", op.err)
+	}
+	if !op.settled {
+		// Settled already, or no receipt: nothing to do, unless there is
+		// no such message.
+		if _, err := messageAt(ctx, s.pool, op.conv, op.seq); err != nil {
+			return fmt.Errorf("pgstore: settle receipt: %w", err)
+		}
+	}
+	return nil
+}
+
+// queueSettles queues ops for the next watermark round, all in one go,
+// starting a round goroutine if none runs. The caller holds s.mu for
+// reading, so none is started after Close, which joins them.
+func (s *Store) queueSettles(ops []*settleOp) {
 	s.wmMu.Lock()
 	s.settles = append(s.settles, ops...)
 	start := s.startRound()
@@ -75,23 +102,6 @@ func (s *Store) settle(ctx context.Context, ops []*settleOp) error {
 	if start {
 		s.routines.Go("pgstore watermark rounds", s.watermarkRounds)
 	}
-	// As for watermarks: the round runs under the store's context, and
-	// the caller waits for it.
-	var missing error
-	for _, op := range ops {
-		<-op.done
-		if op.err != nil {
-			return fmt.Errorf("pgstore: settle receipt: %w", op.err)
-		}
-		if !op.settled && missing == nil {
-			// Settled already, or no receipt: nothing to do, unless there
-			// is no such message.
-			if _, err := messageAt(ctx, s.pool, op.conv, op.seq); err != nil {
-				missing = fmt.Errorf("pgstore: settle receipt: %w", err)
-			}
-		}
-	}
-	return missing
 }
 
 // settleKey names a message across conversations.

@@ -123,9 +123,10 @@ func TestSettlesGoWithTheRounds(t *testing.T) {
 	}
 }
 
-// TestSettleDoneQueuesOneRound: SettleDone queues all its settles at
-// once, so a read that makes many peer receipts done waits for one round,
-// not for one round per receipt.
+// TestSettleDoneQueuesOneRound: SettleDone queues all its settles at once,
+// for one round, and returns without waiting for it: a read that makes
+// many peer receipts done waits neither for a round per receipt nor for
+// a round more than its own watermark's.
 func TestSettleDoneQueuesOneRound(t *testing.T) {
 	u := freshSchema(t)
 	s := openAt(t, u)
@@ -154,21 +155,32 @@ func TestSettleDoneQueuesOneRound(t *testing.T) {
 		defer s.wmMu.Unlock()
 		return s.wmRounds == 1 && len(s.wmReady) == 0
 	})
+	returned := make(chan error, 1)
+	go func() { returned <- s.SettleDone(ctx, conv, []uint64{1, 2, 3}) }()
 	var err error
-	wg.Go(func() { err = s.SettleDone(ctx, conv, []uint64{1, 2, 3}) })
-	waitFor(t, "the three settles to queue together", func() bool {
-		s.wmMu.Lock()
-		defer s.wmMu.Unlock()
-		return len(s.settles) == 3
+	waitFor(t, "SettleDone to return while the round is held", func() bool {
+		select {
+		case err = <-returned:
+			return true
+		default:
+			return false
+		}
 	})
+	if err != nil {
+		t.Fatalf("SettleDone: %v", err)
+	}
+	s.wmMu.Lock()
+	queued := len(s.settles)
+	s.wmMu.Unlock()
+	if queued != 3 {
+		t.Fatalf("%d settles queued, want the three together", queued)
+	}
 	if err := tx.Rollback(ctx); err != nil {
 		t.Fatal(err)
 	}
 	wg.Wait()
-	if err != nil {
-		t.Fatalf("SettleDone: %v", err)
-	}
-	if live, err := s.LiveReceipts(ctx, conv); err != nil || len(live) != 0 {
-		t.Fatalf("live receipts after SettleDone: %d, %v; want none", len(live), err)
-	}
+	waitFor(t, "the settles to be written", func() bool {
+		live, err := s.LiveReceipts(ctx, conv)
+		return err == nil && len(live) == 0
+	})
 }

@@ -161,11 +161,20 @@ func (s *Store) watermarkRounds() {
 				close(op.Done)
 			}
 		}
+		detached := 0
 		for _, op := range settles {
+			if op.done == nil {
+				detached++
+				continue
+			}
 			if err != nil {
 				op.err = err
 			}
 			close(op.done)
+		}
+		if err != nil && detached > 0 && !errors.Is(err, errClosed) {
+			// Nobody waits for these: the receipts stay live, and done.
+			s.log.Warn("pgstore: settle done receipts", "receipts", detached, "err", err)
 		}
 	}
 }
