@@ -142,15 +142,11 @@ func (s *Store) updateMember(ctx context.Context, conv store.ConvID, userID stri
 // updateMemberErr is updateMember with a write that may refuse the change.
 func (s *Store) updateMemberErr(ctx context.Context, conv store.ConvID, userID string,
 	write func(cs *convState, m store.Member, b *pebble.Batch) (bool, error), applied func(cs *convState)) error {
-	if err := s.acquire(ctx); err != nil {
-		return err
-	}
-	defer s.mu.RUnlock()
-	cs, err := s.lockConv(conv)
+	cs, err := s.acquireConv(ctx, conv)
 	if err != nil {
 		return err
 	}
-	defer s.unpinConv(cs)
+	defer s.releaseConv(cs)
 	m, found, err := s.getMember(conv, userID)
 	if err != nil || !found {
 		cs.mu.Unlock()

@@ -394,6 +394,28 @@ func (s *Store) lockConv(conv store.ConvID) (*convState, error) {
 	return cs, nil
 }
 
+// acquireConv acquires the store for a call (acquire), then locks conv's
+// state (lockConv). The caller unlocks cs.mu itself, and calls
+// releaseConv once it is done, any sync waited for.
+func (s *Store) acquireConv(ctx context.Context, conv store.ConvID) (*convState, error) {
+	if err := s.acquire(ctx); err != nil {
+		return nil, err
+	}
+	cs, err := s.lockConv(conv)
+	if err != nil {
+		s.mu.RUnlock()
+		return nil, err
+	}
+	return cs, nil
+}
+
+// releaseConv undoes acquireConv, but for cs.mu: it unpins cs and
+// releases the store.
+func (s *Store) releaseConv(cs *convState) {
+	s.unpinConv(cs)
+	s.mu.RUnlock()
+}
+
 // loadConvLocked reads conv's last seq, member count and group existence.
 // cs.mu must be held.
 func (s *Store) loadConvLocked(conv store.ConvID, cs *convState) error {

@@ -55,15 +55,11 @@ func settle(m store.Message, frozen *store.Frozen, b *pebble.Batch) (store.Messa
 // under the conversation's mutex without waiting for its flush, as a done
 // settle is (SettleReceipt), so visible when the call returns.
 func (s *Store) SettleDone(ctx context.Context, conv store.ConvID, seqs []uint64) error {
-	if err := s.acquire(ctx); err != nil {
-		return err
-	}
-	defer s.mu.RUnlock()
-	cs, err := s.lockConv(conv)
+	cs, err := s.acquireConv(ctx, conv)
 	if err != nil {
 		return err
 	}
-	defer s.unpinConv(cs)
+	defer s.releaseConv(cs)
 	defer cs.mu.Unlock()
 	b := s.db.NewBatch()
 	defer b.Close()
@@ -139,15 +135,11 @@ func (s *Store) LiveReceipts(ctx context.Context, conv store.ConvID) ([]store.Me
 // change is not flushed: it becomes durable with the next write that is.
 func (s *Store) updateMessage(ctx context.Context, conv store.ConvID, seq uint64, durable bool,
 	write func(m store.Message, b *pebble.Batch) (store.Message, bool)) error {
-	if err := s.acquire(ctx); err != nil {
-		return err
-	}
-	defer s.mu.RUnlock()
-	cs, err := s.lockConv(conv)
+	cs, err := s.acquireConv(ctx, conv)
 	if err != nil {
 		return err
 	}
-	defer s.unpinConv(cs)
+	defer s.releaseConv(cs)
 	m, err := s.getMessage(conv, seq)
 	if err != nil {
 		cs.mu.Unlock()

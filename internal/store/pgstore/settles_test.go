@@ -21,11 +21,7 @@ func TestSettlesGoWithTheRounds(t *testing.T) {
 	ctx := context.Background()
 	var convs [2]store.ConvID
 	for i, id := range []string{"blocked", "free"} {
-		if err := s.CreateGroup(ctx, store.Group{ID: id, CreatedBy: "w"},
-			[]store.Member{{UserID: "w", Role: "member"}, {UserID: "r", Role: "member"}}); err != nil {
-			t.Fatal(err)
-		}
-		convs[i] = store.GroupConv(id)
+		convs[i] = groupOfWR(t, s, id)
 	}
 	blocked, free := convs[0], convs[1]
 	for i := range 4 {
@@ -131,11 +127,7 @@ func TestSettleDoneQueuesOneRound(t *testing.T) {
 	u := freshSchema(t)
 	s := openAt(t, u)
 	ctx := context.Background()
-	if err := s.CreateGroup(ctx, store.Group{ID: "g", CreatedBy: "w"},
-		[]store.Member{{UserID: "w", Role: "member"}, {UserID: "r", Role: "member"}}); err != nil {
-		t.Fatal(err)
-	}
-	conv := store.GroupConv("g")
+	conv := groupOfWR(t, s, "g")
 	for i := range 3 {
 		m := store.Message{ID: "m" + string(rune('1'+i)), Conv: conv, Sender: "w", SentAt: 1, Receipt: true}
 		if _, _, err := s.Append(ctx, m); err != nil {

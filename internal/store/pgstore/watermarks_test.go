@@ -41,11 +41,7 @@ func TestWatermarkRoundSpansConversations(t *testing.T) {
 	var convs []store.ConvID
 	for i := range maxWatermarkRounds + 2 {
 		id := string(rune('a' + i))
-		if err := s.CreateGroup(ctx, store.Group{ID: id, CreatedBy: "w"},
-			[]store.Member{{UserID: "w", Role: "member"}, {UserID: "r", Role: "member"}}); err != nil {
-			t.Fatal(err)
-		}
-		conv := store.GroupConv(id)
+		conv := groupOfWR(t, s, id)
 		if _, _, err := s.Append(ctx, store.Message{ID: "m" + id, Conv: conv, Sender: "w", SentAt: 1}); err != nil {
 			t.Fatal(err)
 		}
@@ -122,11 +118,7 @@ func TestWatermarkRoundAfterConcurrentUpdate(t *testing.T) {
 	u := freshSchema(t)
 	s := openAt(t, u)
 	ctx := context.Background()
-	if err := s.CreateGroup(ctx, store.Group{ID: "g", CreatedBy: "w"},
-		[]store.Member{{UserID: "w", Role: "member"}, {UserID: "r", Role: "member"}}); err != nil {
-		t.Fatal(err)
-	}
-	conv := store.GroupConv("g")
+	conv := groupOfWR(t, s, "g")
 	for _, id := range []string{"m1", "m2"} {
 		if _, _, err := s.Append(ctx, store.Message{ID: id, Conv: conv, Sender: "w", SentAt: 1}); err != nil {
 			t.Fatal(err)
@@ -184,4 +176,15 @@ func holdRows(t *testing.T, u, sql string, args ...any) pgx.Tx {
 		t.Fatal(err)
 	}
 	return tx
+}
+
+// groupOfWR creates group id of two members, the writer "w" and the
+// reader "r", and returns its conversation.
+func groupOfWR(t *testing.T, s *Store, id string) store.ConvID {
+	t.Helper()
+	if err := s.CreateGroup(context.Background(), store.Group{ID: id, CreatedBy: "w"},
+		[]store.Member{{UserID: "w", Role: "member"}, {UserID: "r", Role: "member"}}); err != nil {
+		t.Fatal(err)
+	}
+	return store.GroupConv(id)
 }
