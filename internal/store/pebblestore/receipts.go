@@ -55,6 +55,9 @@ func settle(m store.Message, frozen *store.Frozen, b *pebble.Batch) (store.Messa
 // under the conversation's mutex without waiting for its flush, as a done
 // settle is (SettleReceipt), so visible when the call returns.
 func (s *Store) SettleDone(ctx context.Context, conv store.ConvID, seqs []uint64) error {
+	if len(seqs) == 0 {
+		return nil
+	}
 	cs, err := s.acquireConv(ctx, conv)
 	if err != nil {
 		return err
