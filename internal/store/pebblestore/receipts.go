@@ -85,18 +85,26 @@ func (s *Store) SettleDone(ctx context.Context, conv store.ConvID, seqs []uint64
 			settled = append(settled, m)
 		}
 	}
-	if len(settled) > 0 {
-		// Forgotten before the apply: a failed one leaves no memo of either
-		// version.
-		for _, m := range settled {
-			s.msgs.forget(m.ID)
-		}
-		if err := s.db.Apply(b, pebble.NoSync); err != nil {
-			return fmt.Errorf("pebblestore: settle done receipts of %s: %w", conv, err)
-		}
-		for _, m := range settled {
-			s.msgs.put(m)
-		}
+	if len(settled) == 0 {
+		return nil
+	}
+	return s.applyNoSync(b, settled...)
+}
+
+// applyNoSync applies b, which writes msgs, without waiting for its flush
+// (it becomes durable with the next write that is), and gives the memo
+// their new versions: forgotten before the apply, so a failed one leaves
+// no memo of either version, and put after it. The conversation's mutex
+// is held.
+func (s *Store) applyNoSync(b *pebble.Batch, msgs ...store.Message) error {
+	for _, m := range msgs {
+		s.msgs.forget(m.ID)
+	}
+	if err := s.db.Apply(b, pebble.NoSync); err != nil {
+		return fmt.Errorf("pebblestore: apply: %w", err)
+	}
+	for _, m := range msgs {
+		s.msgs.put(m)
 	}
 	return nil
 }
@@ -155,19 +163,13 @@ func (s *Store) updateMessage(ctx context.Context, conv store.ConvID, seq uint64
 		_ = b.Close()
 		return s.syncIfPending(cs)
 	}
-	s.msgs.forget(m.ID) // before the apply: a failed one leaves no memo of either version
 	if !durable {
-		err := s.db.Apply(b, pebble.NoSync)
-		if err == nil {
-			s.msgs.put(next)
-		}
+		err := s.applyNoSync(b, next)
 		cs.mu.Unlock()
 		_ = b.Close()
-		if err != nil {
-			return fmt.Errorf("pebblestore: apply: %w", err)
-		}
-		return nil
+		return err
 	}
+	s.msgs.forget(m.ID) // before the apply: a failed one leaves no memo of either version
 	if err := s.applyLocked(cs, b); err != nil {
 		cs.mu.Unlock()
 		return err

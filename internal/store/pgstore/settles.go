@@ -41,9 +41,29 @@ type settleOp struct {
 	err     error
 }
 
-// SettleReceipt implements store.Receipts.
+// SettleReceipt implements store.Receipts: the settle goes with the next
+// round, and the call waits for it.
 func (s *Store) SettleReceipt(ctx context.Context, conv store.ConvID, seq uint64, frozen *store.Frozen) error {
-	return s.settle(ctx, &settleOp{conv: conv, seq: seq, frozen: frozen, done: make(chan struct{})})
+	if err := s.acquire(ctx); err != nil {
+		return err
+	}
+	defer s.mu.RUnlock()
+	op := &settleOp{conv: conv, seq: seq, frozen: frozen, done: make(chan struct{})}
+	s.queueSettles([]*settleOp{op})
+	// As for watermarks: the round runs under the store's context, and
+	// the caller waits for it.
+	<-op.done
+	if op.err != nil {
+		return fmt.Errorf("pgstore: settle receipt: %w", op.err)
+	}
+	if !op.settled {
+		// Settled already, or no receipt: nothing to do, unless there is
+		// no such message.
+		if _, err := messageAt(ctx, s.pool, conv, seq); err != nil {
+			return fmt.Errorf("pgstore: settle receipt: %w", err)
+		}
+	}
+	return nil
 }
 
 // SettleDone implements store.Receipts: the settles are queued for the
@@ -65,29 +85,6 @@ func (s *Store) SettleDone(ctx context.Context, conv store.ConvID, seqs []uint64
 		list[i] = &ops[i]
 	}
 	s.queueSettles(list)
-	return nil
-}
-
-// settle queues op for the next watermark round and waits for it.
-func (s *Store) settle(ctx context.Context, op *settleOp) error {
-	if err := s.acquire(ctx); err != nil {
-		return err
-	}
-	defer s.mu.RUnlock()
-	s.queueSettles([]*settleOp{op})
-	// As for watermarks: the round runs under the store's context, and
-	// the caller waits for it.
-	<-op.done
-	if op.err != nil {
-		return fmt.Errorf("pgstore: settle receipt: %w", op.err)
-	}
-	if !op.settled {
-		// Settled already, or no receipt: nothing to do, unless there is
-		// no such message.
-		if _, err := messageAt(ctx, s.pool, op.conv, op.seq); err != nil {
-			return fmt.Errorf("pgstore: settle receipt: %w", err)
-		}
-	}
 	return nil
 }
 

@@ -70,10 +70,3 @@ func (c *userCache) add(us map[string]store.User) {
 		c.users[id] = u
 	}
 }
-
-// len is how many records are kept.
-func (c *userCache) len() int {
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	return len(c.users)
-}

@@ -76,3 +76,10 @@ func TestUserCacheIsBounded(t *testing.T) {
 		t.Fatal("the last record added was not kept")
 	}
 }
+
+// len is how many records c keeps.
+func (c *userCache) len() int {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return len(c.users)
+}

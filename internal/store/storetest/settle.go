@@ -122,22 +122,11 @@ func settleDoneCase(t *testing.T, w, r store.Store) {
 		m.Receipt = true
 		return mustAppend(t, w, m)
 	}
-	liveSeqs := func() []uint64 {
-		ms, err := r.LiveReceipts(ctx, conv)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var seqs []uint64
-		for _, m := range ms {
-			seqs = append(seqs, m.Seq)
-		}
-		return seqs
-	}
 	// waitLive waits until the live receipts are want.
 	waitLive := func(want []uint64) {
 		t.Helper()
 		deadline := time.Now().Add(settleDoneWait)
-		for got := liveSeqs(); !slices.Equal(got, want); got = liveSeqs() {
+		for got := liveSeqs(t, r, conv); !slices.Equal(got, want); got = liveSeqs(t, r, conv) {
 			if time.Now().After(deadline) {
 				t.Fatalf("live receipts %v after %v, want %v", got, settleDoneWait, want)
 			}
@@ -179,4 +168,18 @@ func settleDoneCase(t *testing.T, w, r store.Store) {
 	if err := w.SettleDone(ctx, conv, nil); err != nil {
 		t.Errorf("SettleDone of nothing = %v", err)
 	}
+}
+
+// liveSeqs returns the seqs of conv's live receipts, as s reads them.
+func liveSeqs(t *testing.T, s store.Store, conv store.ConvID) []uint64 {
+	t.Helper()
+	live, err := s.LiveReceipts(t.Context(), conv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var seqs []uint64
+	for _, m := range live {
+		seqs = append(seqs, m.Seq)
+	}
+	return seqs
 }

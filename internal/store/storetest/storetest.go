@@ -1293,17 +1293,7 @@ func testReceipts(t *testing.T, s store.Store) {
 		t.Errorf("ReceiptAt = %d, want SentAt 10", r1.ReceiptAt)
 	}
 	plain := mustAppend(t, s, msg(conv, "alice", "p2", 20))
-	seqs := func() []uint64 {
-		live, err := s.LiveReceipts(ctx, conv)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var out []uint64
-		for _, m := range live {
-			out = append(out, m.Seq)
-		}
-		return out
-	}
+	seqs := func() []uint64 { return liveSeqs(t, s, conv) }
 	if got := seqs(); !slices.Equal(got, []uint64{1}) {
 		t.Fatalf("live = %v, want [1]", got)
 	}
