@@ -81,11 +81,22 @@ func floorTCP(b *testing.B, n int) {
 			})
 		}
 	})
-	conns := make([]net.Conn, n)
-	for i := range conns {
-		if conns[i], err = net.Dial("tcp", ln.Addr().String()); err != nil {
+	conns := make([]net.Conn, 0, n)
+	// Closing the listener and the clients' sockets ends every server
+	// goroutine, on a failure too.
+	b.Cleanup(func() {
+		_ = ln.Close()
+		for _, c := range conns {
+			_ = c.Close()
+		}
+		served.Wait()
+	})
+	for range n {
+		c, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
 			b.Fatal(err)
 		}
+		conns = append(conns, c)
 	}
 	floorRun(b, n, func(i int) func() error {
 		c := conns[i]
@@ -98,11 +109,6 @@ func floorTCP(b *testing.B, n int) {
 			return err
 		}
 	})
-	_ = ln.Close()
-	for _, c := range conns {
-		_ = c.Close()
-	}
-	served.Wait()
 }
 
 // floorWebSocket runs b.N round trips of text messages over n loopback
