@@ -74,7 +74,9 @@ func (op syncOp) apply(e *receipts.Conv) error {
 		e.Track(*op.T)
 	case opUntrack:
 		if op.Seqs == nil {
+			// One seq: an op from a node that sends them one by one.
 			e.Untrack(op.Seq)
+			break
 		}
 		e.UntrackAll(op.Seqs)
 	default:
