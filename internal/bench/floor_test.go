@@ -117,7 +117,6 @@ func floorTCP(b *testing.B, n int) {
 // and the library's locks.
 func floorWebSocket(b *testing.B, n int) {
 	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
 	var served sync.WaitGroup
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// Counted before the upgrade answers, so before Dial returns.
@@ -139,14 +138,23 @@ func floorWebSocket(b *testing.B, n int) {
 			}
 		}
 	}))
-	defer srv.Close()
-	conns := make([]*websocket.Conn, n)
-	for i := range conns {
+	conns := make([]*websocket.Conn, 0, n)
+	// As floorTCP's: every connection and server goroutine ends, on a
+	// failure too.
+	b.Cleanup(func() {
+		for _, c := range conns {
+			_ = c.CloseNow()
+		}
+		cancel()
+		served.Wait()
+		srv.Close()
+	})
+	for range n {
 		c, _, err := websocket.Dial(ctx, "ws"+srv.URL[len("http"):], nil)
 		if err != nil {
 			b.Fatal(err)
 		}
-		conns[i] = c
+		conns = append(conns, c)
 	}
 	floorRun(b, n, func(i int) func() error {
 		c := conns[i]
@@ -159,11 +167,6 @@ func floorWebSocket(b *testing.B, n int) {
 			return err
 		}
 	})
-	for _, c := range conns {
-		_ = c.CloseNow()
-	}
-	cancel()
-	served.Wait()
 }
 
 // floorRun shares b.N round trips among n clients, each running the

@@ -100,21 +100,16 @@ func fmtFrozen(f *store.Frozen) string {
 // passes over a seq with no message. The write need not be visible when
 // the call returns: the case waits for it, for up to settleDoneWait.
 func testSettleDone(t *testing.T, s store.Store) {
-	settleDoneCase(t, s, s)
-}
-
-// testSharedSettleDone is testSettleDone written through one handle and
-// read through the other.
-func testSharedSettleDone(t *testing.T, a, b store.Store) {
-	settleDoneCase(t, a, b)
+	testSharedSettleDone(t, s, s)
 }
 
 // settleDoneWait bounds how long a SettleDone may take to become visible:
 // a queued write goes with the backend's next round.
 const settleDoneWait = 10 * time.Second
 
-// settleDoneCase settles through w and reads through r.
-func settleDoneCase(t *testing.T, w, r store.Store) {
+// testSharedSettleDone is testSettleDone settled through w and read
+// through r.
+func testSharedSettleDone(t *testing.T, w, r store.Store) {
 	ctx := t.Context()
 	conv := mustCreateGroup(t, w, "g", "alice", "bob")
 	live := func(id string, at int64) store.Message {
