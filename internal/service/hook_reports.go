@@ -120,6 +120,12 @@ func (s *Service) reportFlushed(ctx context.Context, conv store.ConvID, msgs []s
 			// next window's, and asking the engine would name it twice.
 			it.ask = pc.dropped
 		}
+		// A receipt's last report (done, settled, expired) deletes its
+		// track, so no later window can name a reader it counts but has
+		// not listed: one whose read reached this node's engine before its
+		// name (sent after the read, from another node) reached the
+		// coalescer. The engine names them.
+		it.ask = it.ask || final(it)
 		items = append(items, it)
 	}
 	if err := s.report(ctx, conv, rt, items, now); err != nil {

@@ -371,3 +371,35 @@ func TestReportNamesALateReader(t *testing.T) {
 		t.Fatalf("a report with nothing new fired %+v", evs)
 	}
 }
+
+// A receipt's last report deletes its track, so it must name every reader
+// it counts: one whose read reached the engine before its name reached the
+// coalescer (on a cluster the name comes after the read, from the
+// reader's node) would have no later report to be named in.
+func TestLastReportNamesAReaderNotListedYet(t *testing.T) {
+	ctx := context.Background()
+	st := openPebble(t, t.TempDir())
+	if err := st.CreateWebhook(ctx, readHooksEndpoint); err != nil {
+		t.Fatal(err)
+	}
+	readers := bigGroup(t, st, "g", "s", 2)
+	svc, _ := hookService(t, st)
+	res, conv := sendTracked(t, svc, "s", groupConv("g"), "notice")
+	// readers[1]'s read: recorded and counted, its name not yet heard.
+	now := time.Now().UnixMilli()
+	if _, _, err := st.AckMany(ctx, conv, readers[1], []uint64{res.Seq}, now); err != nil {
+		t.Fatal(err)
+	}
+	svc.applyAcks(ctx, conv, readers[1], []uint64{res.Seq}, now)
+	// readers[0]'s, as a request makes it: the window's flush counts both
+	// (done, the last report) and lists one.
+	if _, err := svc.Read(ctx, caller(readers[0]), protocol.ReadParams{Conversation: groupConv("g"), MsgIDs: []string{res.MsgID}}); err != nil {
+		t.Fatal(err)
+	}
+	var reads []hookEv
+	waitUntil(t, "the last receipt.read", func() bool {
+		reads, _ = byType(t, deliveries(t, svc.store, "ep"))
+		return len(reads) > 0 && reads[len(reads)-1].rec.Status == protocol.StatusDone
+	})
+	checkNewReaders(t, reads, readers)
+}
