@@ -116,6 +116,9 @@ type clientKey struct{ sender, id string }
 // all of them (nothing was committed, or it is not known whether it was).
 func (s *Store) applyAppends(conv store.ConvID, ops []*appendOp) error {
 	ctx := s.ctx
+	if done, err := s.appendFromMemo(ctx, conv, ops); done || err != nil {
+		return err
+	}
 	// Everyone whose record a message of the round may read or write, in
 	// user id order: the order every writer of member rows locks them in.
 	var parties, senders, clientIDs []string
@@ -363,9 +366,13 @@ func (s *Store) appendRound(ctx context.Context, conn *pgx.Conn, conv store.Conv
 	}
 	w.Queue(appendWriteSQL, appendWriteArgs(conv, last, lastAt, added, dirtyMembers, inserted)...)
 	hooks.queue(w)
-	err := commitBatch(ctx, conn, w, nil)
+	var xmin int64
+	err := commitBatch(ctx, conn, w, batchRead{0, func(r pgx.Row) error { return r.Scan(&xmin) }})
 	if pgErr := (*pgconn.PgError)(nil); errors.As(err, &pgErr) && strings.Contains(pgErr.Message, clientIDStoredMark) {
 		return errClientIDStored
+	}
+	if err == nil {
+		s.amemo.appended(conv, last, dirtyMembers, xmin)
 	}
 	return err
 }
@@ -395,7 +402,9 @@ func queueLockParties(b *pgx.Batch, conv store.ConvID, parties []string) {
 // changed (the senders' watermarks, a new peer conversation's two
 // members), and the messages. One statement, not one per row and table:
 // the appends are most of the statements a mixed load sends PostgreSQL,
-// and each costs it a parse, a plan and an executor start.
+// and each costs it a parse, a plan and an executor start. It answers the
+// transaction's xmin, the member rows' new version, for the append memo
+// (appendmemo.go).
 const appendWriteSQL = `WITH conv AS (
 		UPDATE conversations SET last_seq = $2, last_at = $3, members = members + $4 WHERE conv = $1),
 	member AS (
@@ -405,15 +414,16 @@ const appendWriteSQL = `WITH conv AS (
 		ON CONFLICT (conv, user_id) DO UPDATE SET role = EXCLUDED.role, join_seq = EXCLUDED.join_seq,
 			read_seq = EXCLUDED.read_seq, delivered_seq = EXCLUDED.delivered_seq, read_at = EXCLUDED.read_at,
 			delivered_at = EXCLUDED.delivered_at, joined_at = EXCLUDED.joined_at, acks = EXCLUDED.acks,
-			own_read_seq = EXCLUDED.own_read_seq, own_read_at = EXCLUDED.own_read_at, own_acks = EXCLUDED.own_acks),
+			own_read_seq = EXCLUDED.own_read_seq, own_read_at = EXCLUDED.own_read_at, own_acks = EXCLUDED.own_acks
+		RETURNING xmin::text::bigint AS xm),
 	written AS (
 		INSERT INTO messages (` + messageCols + `)
 		SELECT * FROM unnest($17::text[], $18::text[], $19::bigint[], $20::text[], $21::text[], $22::bytea[], $23::bigint[],
 			$24::boolean[], $25::bigint[], $26::boolean[], $27::bigint[], $28::bigint[], $29::bigint[])
 		ON CONFLICT (conv, sender, client_msg_id) WHERE client_msg_id <> '' DO NOTHING
 		RETURNING 1)
-	SELECT CASE WHEN count(*) = cardinality($17::text[]) THEN 0
-		ELSE ('` + clientIDStoredMark + `: ' || count(*) || ' of ' || cardinality($17::text[]) || ' written')::int END
+	SELECT CASE WHEN count(*) = cardinality($17::text[]) THEN coalesce((SELECT min(xm) FROM member), 0)
+		ELSE ('` + clientIDStoredMark + `: ' || count(*) || ' of ' || cardinality($17::text[]) || ' written')::bigint END
 	FROM written`
 
 // appendWriteArgs are appendWriteSQL's arguments: the columns of ms and

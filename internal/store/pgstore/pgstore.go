@@ -41,6 +41,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -131,6 +132,12 @@ type Store struct {
 	look *finder
 	// users keeps the user records read (usercache.go).
 	users *userCache
+	// amemo keeps the rows this node's appends and watermark rounds
+	// wrote, for appends written without reading them (appendmemo.go);
+	// memoWrites and memoStale count the rounds written from it and those
+	// it could not serve, for tests.
+	amemo                 *appendMemo
+	memoWrites, memoStale atomic.Int64
 
 	// routines owns the watermark, append and lookup combiners; Close
 	// joins them.
@@ -197,6 +204,7 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 		ap:       make(map[store.ConvID]*appendQueue),
 		look:     newFinder(lookPool),
 		users:    newUserCache(maxCachedUsers),
+		amemo:    newAppendMemo(),
 		lookPool: lookPool,
 		wmPool:   wmPool,
 	}

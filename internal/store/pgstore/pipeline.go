@@ -52,18 +52,24 @@ func withConnOf(ctx context.Context, pool *pgxpool.Pool, op string, fn func(conn
 	return classify(op, err)
 }
 
+// batchRead reads the one row statement at of a batch answers.
+type batchRead struct {
+	at   int
+	read func(pgx.Row) error
+}
+
 // commitBatch sends b followed by COMMIT and reads every result, failing on
-// the first error or if the commit turned into a rollback. If read is not
-// nil, it reads the one row b's last statement answers; the others' rows
-// are not read.
-func commitBatch(ctx context.Context, conn *pgx.Conn, b *pgx.Batch, read func(pgx.Row) error) error {
+// the first error or if the commit turned into a rollback. The statements
+// named by reads (in order) have their row read; the others' rows are not.
+func commitBatch(ctx context.Context, conn *pgx.Conn, b *pgx.Batch, reads ...batchRead) error {
 	n := b.Len()
 	b.Queue("COMMIT")
 	br := conn.SendBatch(ctx, b)
 	for i := range n {
 		var err error
-		if i == n-1 && read != nil {
-			err = read(br.QueryRow())
+		if len(reads) > 0 && reads[0].at == i {
+			err = reads[0].read(br.QueryRow())
+			reads = reads[1:]
 		} else {
 			_, err = br.Exec()
 		}

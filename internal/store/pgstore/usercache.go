@@ -11,8 +11,8 @@ import (
 // read once is exact for ever, on every node, and the lookups keep the
 // ones they read: a peer conversation's every ack names its peer, whose
 // record was one statement of most lookup rounds (3,900 of the 30,000
-// statements of a ten-second mixed pass). Nothing else is kept between
-// calls: the other records change.
+// statements of a ten-second mixed pass). Nothing else is kept to answer
+// a lookup: the other records change.
 
 // maxCachedUsers bounds a node's user records: about 100 bytes each.
 const maxCachedUsers = 1 << 16

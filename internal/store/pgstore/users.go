@@ -154,7 +154,10 @@ func (s *Store) DeleteGroup(ctx context.Context, id string) error {
 				return err
 			}
 		}
-		_, err = tx.Exec(ctx, `DELETE FROM groups WHERE id = $1`, id)
-		return err
+		if _, err = tx.Exec(ctx, `DELETE FROM groups WHERE id = $1`, id); err != nil {
+			return err
+		}
+		s.amemo.forget(conv) // stale from now on; this frees its rows
+		return nil
 	})
 }

@@ -229,6 +229,11 @@ func (s *Store) applyWatermarks(round []convOps, settleOps []*settleOp) error {
 	}
 	// Two pipelined batches (see pipeline.go): begin and lock the members
 	// named, then write the changed ones and commit.
+	var (
+		dirty   []memberKey
+		members map[memberKey]*store.Member
+		xmin    int64 // the round's transaction: the written rows' version
+	)
 	err := withConnOf(s.ctx, s.wmPool, "watermarks", func(conn *pgx.Conn) error {
 		b := &pgx.Batch{}
 		b.Queue("BEGIN")
@@ -243,7 +248,7 @@ func (s *Store) applyWatermarks(round []convOps, settleOps []*settleOp) error {
 			_ = br.Close()
 			return err
 		}
-		members := make(map[memberKey]*store.Member, len(keys))
+		members = make(map[memberKey]*store.Member, len(keys))
 		rowIDs := make(map[memberKey]pgtype.TID, len(keys))
 		var (
 			conv string
@@ -267,7 +272,6 @@ func (s *Store) applyWatermarks(round []convOps, settleOps []*settleOp) error {
 		if err != nil {
 			return err
 		}
-		var dirty []memberKey
 		for i, c := range round {
 			for j, op := range c.ops {
 				k := memberKey{c.conv, op.User}
@@ -287,19 +291,24 @@ func (s *Store) applyWatermarks(round []convOps, settleOps []*settleOp) error {
 			}
 		}
 		w := &pgx.Batch{}
+		var reads []batchRead
 		if len(dirty) > 0 {
 			queueWatermarks(w, dirty, members, rowIDs)
+			reads = append(reads, batchRead{0, func(r pgx.Row) error { return r.Scan(&xmin) }})
 		}
-		if len(settles.keys) == 0 {
-			// Committed even when nothing changed, to release the locks.
-			return commitBatch(s.ctx, conn, w, nil)
+		if len(settles.keys) > 0 {
+			// The messages' rows are locked after the members': see settles.go.
+			settles.queue(w)
+			reads = append(reads, batchRead{w.Len() - 1, settles.read})
 		}
-		// The messages' rows are locked after the members': see settles.go.
-		settles.queue(w)
-		return commitBatch(s.ctx, conn, w, settles.read)
+		// Committed even when nothing changed, to release the locks.
+		return commitBatch(s.ctx, conn, w, reads...)
 	})
 	if err != nil {
 		return err
+	}
+	for _, k := range dirty {
+		s.amemo.watermarked(k.conv, *members[k], xmin)
 	}
 	for i, c := range round {
 		for j, op := range c.ops {
@@ -340,8 +349,9 @@ func queueWatermarks(b *pgx.Batch, dirty []memberKey, members map[memberKey]*sto
 }
 
 // watermarkUpdate writes a round's changed members, found by the row ids
-// their lock read returned ($1), checked against their keys; it answers 0,
-// or fails if a row was not found.
+// their lock read returned ($1), checked against their keys; it answers the
+// transaction's xmin, the rows' new version (for the append memo), or
+// fails if a row was not found.
 const watermarkUpdate = `WITH written AS (UPDATE members AS m SET
 		read_seq = GREATEST(m.read_seq, u.read_seq),
 		delivered_seq = GREATEST(m.delivered_seq, u.delivered_seq),
@@ -350,6 +360,6 @@ const watermarkUpdate = `WITH written AS (UPDATE members AS m SET
 	FROM unnest($1::tid[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[], $8::bytea[],
 			$9::bigint[], $10::bigint[], $11::bytea[])
 		AS u(row_id, conv, user_id, read_seq, delivered_seq, read_at, delivered_at, acks, own_read_seq, own_read_at, own_acks)
-	WHERE m.ctid = u.row_id AND m.conv = u.conv AND m.user_id = u.user_id RETURNING 1)
-	SELECT CASE WHEN count(*) = $12 THEN 0
-		ELSE ('watermark rows found under their lock: ' || count(*) || ' of ' || $12)::int END FROM written`
+	WHERE m.ctid = u.row_id AND m.conv = u.conv AND m.user_id = u.user_id RETURNING m.xmin::text::bigint AS xm)
+	SELECT CASE WHEN count(*) = $12 THEN min(xm)
+		ELSE ('watermark rows found under their lock: ' || count(*) || ' of ' || $12)::bigint END FROM written`

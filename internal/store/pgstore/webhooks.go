@@ -375,7 +375,7 @@ func (s *Store) CommitReport(ctx context.Context, update []store.HookTrack, done
 		if len(ds) > 0 {
 			b.Queue(enqueueSQL, enqueueArgs(ds)...)
 		}
-		return commitBatch(ctx, conn, b, nil)
+		return commitBatch(ctx, conn, b)
 	})
 }
 

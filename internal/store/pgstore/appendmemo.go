@@ -1,0 +1,280 @@
+package pgstore
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/seen-im/seen/internal/store"
+)
+
+// An append round locks and reads the conversation's row and its sender's
+// member row, then writes: two round trips and four statements in a
+// transaction (BEGIN, two locking reads, the write and COMMIT), of which
+// the locks and the transaction's own statements were half of what an
+// append cost PostgreSQL (pgbench, docs/benchmarks.md). Yet the rows read
+// were, most of the time, what this node's own last writes left there.
+//
+// The append memo keeps, per conversation, the last seq and the member rows
+// as this node last wrote them, each with its version: the row's xmin, the
+// transaction that made it. A round from one sender whose conversation and
+// record are in the memo is sent as one statement, in an implicit
+// transaction: it raises last_seq only if it is still the memo's, writes
+// the member only if its row is still the version the memo holds, and
+// inserts the messages only if both held; otherwise it fails and nothing is
+// written. Any other writer of either row (another node's append or
+// watermark round, a membership change, a removal) makes a new version or
+// a new last seq, so the round falls back to the locking one, which reads
+// what is stored and refreshes the memo. The memo can be stale, never
+// wrong: PostgreSQL checks it under the rows' locks, in the statement that
+// writes.
+//
+// A row's xmin is 32 bits and wraps: the same value on a newer version of
+// the row would take 2^32 transactions between the memo's write and the
+// check. A member kept longer than memoMaxAge is not used, which rules
+// that out at any rate PostgreSQL can assign transaction ids.
+
+// maxMemoMembers bounds the member rows a node's append memo keeps (a few
+// hundred bytes each): when full, an arbitrary conversation makes room.
+const maxMemoMembers = 1 << 16
+
+// memoMaxAge is how long a kept member row may be used to write.
+const memoMaxAge = time.Minute
+
+// memoRow is a member row as this node last wrote it.
+type memoRow struct {
+	m    store.Member // never changed once kept
+	xmin int64        // the row version's xmin
+	at   time.Time    // when it was written
+}
+
+// convMemo is one conversation in the memo.
+type convMemo struct {
+	lastSeq int64 // the conversation's last seq as this node last wrote it
+	members map[string]memoRow
+}
+
+// appendMemo is the conversations and member rows this node's appends and
+// watermark rounds wrote.
+type appendMemo struct {
+	mu    sync.Mutex
+	convs map[store.ConvID]*convMemo // guarded by mu
+	rows  int                        // guarded by mu: members kept, over all convs
+	now   func() time.Time
+}
+
+func newAppendMemo() *appendMemo {
+	return &appendMemo{convs: make(map[store.ConvID]*convMemo), now: time.Now}
+}
+
+// sender returns conv's last seq and a copy of user's row, if both are
+// kept and the row is recent enough to write from.
+func (mm *appendMemo) sender(conv store.ConvID, user string) (int64, memoRow, bool) {
+	mm.mu.Lock()
+	defer mm.mu.Unlock()
+	c := mm.convs[conv]
+	if c == nil {
+		return 0, memoRow{}, false
+	}
+	r, ok := c.members[user]
+	if !ok || mm.now().Sub(r.at) > memoMaxAge {
+		return 0, memoRow{}, false
+	}
+	r.m = cloneMember(r.m)
+	return c.lastSeq, r, true
+}
+
+// appended keeps what an append round wrote: conv's last seq and the
+// member rows, all made by the transaction xmin.
+func (mm *appendMemo) appended(conv store.ConvID, lastSeq int64, ms []store.Member, xmin int64) {
+	at := mm.now()
+	mm.mu.Lock()
+	defer mm.mu.Unlock()
+	c := mm.convs[conv]
+	if c == nil {
+		mm.makeRoom(len(ms))
+		c = &convMemo{members: make(map[string]memoRow, len(ms))}
+		mm.convs[conv] = c
+	}
+	c.lastSeq = lastSeq
+	for _, m := range ms {
+		mm.putLocked(c, m, xmin, at)
+	}
+}
+
+// watermarked keeps the member rows a watermark round wrote (transaction
+// xmin) in the conversations kept; a conversation no append of this node
+// wrote is not added.
+func (mm *appendMemo) watermarked(conv store.ConvID, m store.Member, xmin int64) {
+	at := mm.now()
+	mm.mu.Lock()
+	defer mm.mu.Unlock()
+	if c := mm.convs[conv]; c != nil {
+		mm.putLocked(c, m, xmin, at)
+	}
+}
+
+// forget drops conv: a round found it stale.
+func (mm *appendMemo) forget(conv store.ConvID) {
+	mm.mu.Lock()
+	defer mm.mu.Unlock()
+	if c := mm.convs[conv]; c != nil {
+		mm.rows -= len(c.members)
+		delete(mm.convs, conv)
+	}
+}
+
+// putLocked keeps a copy of m in c. mm.mu is held.
+func (mm *appendMemo) putLocked(c *convMemo, m store.Member, xmin int64, at time.Time) {
+	if _, ok := c.members[m.UserID]; !ok {
+		if mm.rows >= maxMemoMembers {
+			return // full: the conversation's other rows stay usable
+		}
+		mm.rows++
+	}
+	c.members[m.UserID] = memoRow{m: cloneMember(m), xmin: xmin, at: at}
+}
+
+// makeRoom drops arbitrary conversations until n more rows fit. mm.mu is
+// held.
+func (mm *appendMemo) makeRoom(n int) {
+	for conv, c := range mm.convs {
+		if mm.rows+n <= maxMemoMembers {
+			return
+		}
+		mm.rows -= len(c.members)
+		delete(mm.convs, conv)
+	}
+}
+
+// cloneMember is m with its acks not shared.
+func cloneMember(m store.Member) store.Member {
+	m.Acks = slices.Clone(m.Acks)
+	if m.Own != nil {
+		own := *m.Own
+		own.Acks = slices.Clone(own.Acks)
+		m.Own = &own
+	}
+	return m
+}
+
+// memoStaleMark names, in the guarded statement's error, a round that found
+// a row changed since the memo kept it, or a client id already stored:
+// nothing of it was written.
+const memoStaleMark = "seen: append memo stale"
+
+// appendFromMemo tries ops as one guarded statement written from the memo.
+// It reports false, having written nothing, when the memo cannot serve the
+// round (it has more than one sender, a client id twice, a sender or
+// conversation not kept) or when PostgreSQL found a row changed since; the
+// locking round then runs. An error is one of the statement's: nothing was
+// written, or it is not known whether it was.
+func (s *Store) appendFromMemo(ctx context.Context, conv store.ConvID, ops []*appendOp) (bool, error) {
+	sender := ops[0].m.Sender
+	var clientIDs []string
+	for _, op := range ops {
+		if op.m.Sender != sender {
+			return false, nil
+		}
+		if id := op.m.ClientMsgID; id != "" {
+			if slices.Contains(clientIDs, id) {
+				return false, nil
+			}
+			clientIDs = append(clientIDs, id)
+		}
+	}
+	if conv.IsPeer() {
+		if a, b := conv.Peers(); sender != a && sender != b {
+			return false, nil // the locking round refuses it
+		}
+	}
+	last, row, ok := s.amemo.sender(conv, sender)
+	if !ok {
+		return false, nil
+	}
+	expected := last
+	member := row.m
+	msgs := make([]store.Message, len(ops))
+	var hooks hookWrites
+	for i, op := range ops {
+		m := op.m
+		last++
+		m.Seq = uint64(last)
+		if m.Receipt && m.ReceiptAt == 0 {
+			m.ReceiptAt = m.SentAt
+		}
+		member.ReadShared(m.Seq, m.SentAt)
+		hooks.add(m)
+		m.Hooks = nil
+		msgs[i] = m
+	}
+	b := &pgx.Batch{}
+	b.Queue(appendMemoSQL, appendMemoArgs(conv, expected, last, msgs[len(msgs)-1].SentAt, member, row.xmin, msgs)...)
+	hooks.queue(b)
+	var xmin int64
+	err := s.withConn(ctx, "append to "+string(conv), func(conn *pgx.Conn) error {
+		br := conn.SendBatch(ctx, b)
+		err := br.QueryRow().Scan(&xmin)
+		for i := 1; err == nil && i < b.Len(); i++ {
+			_, err = br.Exec()
+		}
+		if cerr := br.Close(); err == nil {
+			err = cerr
+		}
+		return err
+	})
+	if pgErr := (*pgconn.PgError)(nil); errors.As(err, &pgErr) && strings.Contains(pgErr.Message, memoStaleMark) {
+		s.amemo.forget(conv)
+		s.memoStale.Add(1)
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	s.amemo.appended(conv, last, []store.Member{member}, xmin)
+	s.memoWrites.Add(1)
+	for i, op := range ops {
+		op.stored, op.existed, op.err = msgs[i], false, nil
+	}
+	return true, nil
+}
+
+// appendMemoSQL is appendWriteSQL guarded by the memo, for one sender:
+// last_seq moves from $4 only, the member row is written only at the
+// version $6, the messages are inserted only if both held and their client
+// ids are new. It answers the transaction's xmin, the written row's new
+// version, or fails with memoStaleMark having written nothing.
+const appendMemoSQL = `WITH conv AS (
+		UPDATE conversations SET last_seq = $2, last_at = $3 WHERE conv = $1 AND last_seq = $4 RETURNING 1),
+	member AS (
+		UPDATE members SET read_seq = $7, delivered_seq = $8, read_at = $9, delivered_at = $10, acks = $11,
+			own_read_seq = $12, own_read_at = $13, own_acks = $14
+		WHERE conv = $1 AND user_id = $5 AND xmin::text::bigint = $6 AND EXISTS (SELECT FROM conv)
+		RETURNING xmin::text::bigint AS xm),
+	written AS (
+		INSERT INTO messages (` + messageCols + `)
+		SELECT * FROM unnest($15::text[], $16::text[], $17::bigint[], $18::text[], $19::text[], $20::bytea[], $21::bigint[],
+			$22::boolean[], $23::bigint[], $24::boolean[], $25::bigint[], $26::bigint[], $27::bigint[])
+		WHERE EXISTS (SELECT FROM member)
+		ON CONFLICT (conv, sender, client_msg_id) WHERE client_msg_id <> '' DO NOTHING
+		RETURNING 1)
+	SELECT CASE WHEN count(*) = cardinality($15::text[]) THEN (SELECT xm FROM member)
+		ELSE ('` + memoStaleMark + `: ' || count(*) || ' of ' || cardinality($15::text[]) || ' written')::bigint END
+	FROM written`
+
+// appendMemoArgs are appendMemoSQL's arguments.
+func appendMemoArgs(conv store.ConvID, expected, last, lastAt int64, m store.Member, xmin int64, msgs []store.Message) []any {
+	own := m.OwnState()
+	args := []any{string(conv), last, lastAt, expected, m.UserID, xmin,
+		int64(m.ReadSeq), int64(m.DeliveredSeq), m.ReadAt, m.DeliveredAt, encodeAcks(m.Acks),
+		int64(own.ReadSeq), own.ReadAt, encodeAcks(own.Acks)}
+	// The messages' columns, as appendWriteArgs makes them.
+	all := appendWriteArgs(conv, last, lastAt, 0, nil, msgs)
+	return append(args, all[16:]...)
+}

@@ -1,0 +1,146 @@
+package pgstore
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/seen-im/seen/internal/store"
+)
+
+// TestAppendMemo: a node's appends are written from its memo once it has
+// written the rows itself, and whatever another node (a second handle on
+// the database) or a watermark round changed makes the memo's round fail
+// and fall back to the locking one: seqs stay gap-free, a removed sender
+// is refused, a resend answers the original, watermarks are kept.
+func TestAppendMemo(t *testing.T) {
+	testURL(t)
+	u := freshSchema(t)
+	a, b := openAt(t, u), openAt(t, u)
+	ctx := context.Background()
+	g := store.GroupConv("g")
+	if err := a.CreateGroup(ctx, store.Group{ID: "g", CreatedBy: "alice"},
+		[]store.Member{{UserID: "alice", Role: "owner"}, {UserID: "bob", Role: "member"}}); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	send := func(s *Store, sender, clientID string) (store.Message, bool, error) {
+		t.Helper()
+		n++
+		return s.Append(ctx, store.Message{ID: "m" + strconv.Itoa(n), Conv: g, Sender: sender, ClientMsgID: clientID,
+			Body: []byte(`{}`), SentAt: int64(1000 + n), Receipt: true})
+	}
+	wantSeq := func(s *Store, sender string, seq uint64) store.Message {
+		t.Helper()
+		m, existed, err := send(s, sender, "")
+		if err != nil || existed || m.Seq != seq {
+			t.Fatalf("append by %s = seq %d, existed %v, %v; want seq %d", sender, m.Seq, existed, err, seq)
+		}
+		return m
+	}
+	counts := func(writes, stale int64) {
+		t.Helper()
+		if w, st := a.memoWrites.Load(), a.memoStale.Load(); w != writes || st != stale {
+			t.Fatalf("node a: %d rounds from its memo, %d found it stale; want %d, %d", w, st, writes, stale)
+		}
+	}
+
+	wantSeq(a, "alice", 1) // the locking round: the memo had nothing
+	counts(0, 0)
+	wantSeq(a, "alice", 2) // from the memo
+	counts(1, 0)
+
+	// Another node's append moves last_seq: the memo's round fails, the
+	// locking one takes the next seq.
+	wantSeq(b, "alice", 3)
+	wantSeq(a, "alice", 4)
+	counts(1, 1)
+	wantSeq(a, "alice", 5)
+	counts(2, 1)
+
+	// Another node changes alice's row (her role): a's memo holds the
+	// version before, so its round falls back to the locking one, which
+	// writes from the row as it now is.
+	if err := b.SetRole(ctx, g, "alice", "admin"); err != nil {
+		t.Fatal(err)
+	}
+	wantSeq(a, "alice", 6)
+	counts(2, 2)
+	if m, err := b.GetMember(ctx, g, "alice"); err != nil || m.Role != "admin" || m.ReadSeq != 6 {
+		t.Fatalf("alice after another node's role change and a send = %+v, %v", m, err)
+	}
+
+	// This node's watermark rounds keep the memo: bob's read through a
+	// does not send his next append to the locking round.
+	wantSeq(a, "bob", 7) // bob's row was not kept yet
+	counts(2, 2)
+	if _, _, err := a.AckOne(ctx, g, "bob", 7, 99); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := a.AdvanceDelivered(ctx, g, "bob", 7, 100); err != nil {
+		t.Fatal(err)
+	}
+	wantSeq(a, "bob", 8)
+	counts(3, 2)
+	m, err := b.GetMember(ctx, g, "bob")
+	if err != nil || m.ReadSeq != 8 || m.DeliveredSeq != 8 || len(m.Acks) != 0 {
+		t.Fatalf("bob after a send from the memo = %+v, %v; want read and delivered 8", m, err)
+	}
+
+	// A resend of a client id: the memo's round finds it stored and
+	// falls back, and the original is answered.
+	orig, _, err := send(a, "bob", "c1")
+	if err != nil || orig.Seq != 9 {
+		t.Fatalf("append c1 = %+v, %v", orig, err)
+	}
+	again, existed, err := send(a, "bob", "c1")
+	if err != nil || !existed || again.ID != orig.ID || again.Seq != 9 {
+		t.Fatalf("resend of c1 = %+v, existed %v, %v; want the original", again, existed, err)
+	}
+	wantSeq(a, "bob", 10) // the resend wrote nothing: no gap
+
+	// Another node removes alice: a's memo still holds her row, and her
+	// append must be refused, writing nothing.
+	wantSeq(a, "alice", 11)
+	if err := b.RemoveMember(ctx, g, "alice"); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := send(a, "alice", ""); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("append by a removed member = %v, want ErrNotFound", err)
+	}
+	wantSeq(b, "bob", 12)
+}
+
+// TestAppendMemoAgesOut: a member row kept longer than memoMaxAge is not
+// written from (its xmin could have wrapped), and the memo is bounded.
+func TestAppendMemoAgesOut(t *testing.T) {
+	mm := newAppendMemo()
+	now := time.Unix(1000, 0)
+	mm.now = func() time.Time { return now }
+	g := store.GroupConv("g")
+	mm.appended(g, 3, []store.Member{{UserID: "u", ReadSeq: 3, Acks: []store.Ack{{Seq: 5}}}}, 42)
+	last, r, ok := mm.sender(g, "u")
+	if !ok || last != 3 || r.xmin != 42 || r.m.ReadSeq != 3 {
+		t.Fatalf("sender = %d, %+v, %v", last, r, ok)
+	}
+	r.m.Acks[0].Seq = 6 // a copy: the memo's row stays as written
+	if _, r, _ := mm.sender(g, "u"); r.m.Acks[0].Seq != 5 {
+		t.Fatalf("the kept row was changed through a copy: %+v", r.m)
+	}
+	now = now.Add(memoMaxAge + time.Second)
+	if _, _, ok := mm.sender(g, "u"); ok {
+		t.Fatal("a row older than memoMaxAge was served")
+	}
+	mm.watermarked(store.GroupConv("other"), store.Member{UserID: "u"}, 1)
+	if _, ok := mm.convs[store.GroupConv("other")]; ok {
+		t.Fatal("a watermark round added a conversation no append wrote")
+	}
+	for i := range maxMemoMembers + 10 {
+		mm.appended(store.GroupConv("c"+strconv.Itoa(i)), 1, []store.Member{{UserID: "u"}}, 1)
+	}
+	if mm.rows > maxMemoMembers || len(mm.convs) > maxMemoMembers {
+		t.Fatalf("memo holds %d rows in %d conversations, bound %d", mm.rows, len(mm.convs), maxMemoMembers)
+	}
+}
