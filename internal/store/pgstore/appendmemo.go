@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -153,6 +154,13 @@ func (mm *appendMemo) makeRoom(n int) {
 	}
 }
 
+// memoStats counts the rounds written from the memo and those it could not
+// serve because PostgreSQL found a row changed, for tests.
+type memoStats struct {
+	appends, appendsStale atomic.Int64
+	rounds, roundsStale   atomic.Int64
+}
+
 // cloneMember is m with its acks not shared.
 func cloneMember(m store.Member) store.Member {
 	m.Acks = slices.Clone(m.Acks)
@@ -231,14 +239,14 @@ func (s *Store) appendFromMemo(ctx context.Context, conv store.ConvID, ops []*ap
 	})
 	if pgErr := (*pgconn.PgError)(nil); errors.As(err, &pgErr) && strings.Contains(pgErr.Message, memoStaleMark) {
 		s.amemo.forget(conv)
-		s.memoStale.Add(1)
+		s.memoStats.appendsStale.Add(1)
 		return false, nil
 	}
 	if err != nil {
 		return false, err
 	}
 	s.amemo.appended(conv, last, []store.Member{member}, xmin)
-	s.memoWrites.Add(1)
+	s.memoStats.appends.Add(1)
 	for i, op := range ops {
 		op.stored, op.existed, op.err = msgs[i], false, nil
 	}
@@ -277,4 +285,152 @@ func appendMemoArgs(conv store.ConvID, expected, last, lastAt int64, m store.Mem
 	// The messages' columns, as appendWriteArgs makes them.
 	all := appendWriteArgs(conv, last, lastAt, 0, nil, msgs)
 	return append(args, all[16:]...)
+}
+
+// keptRows returns copies of the kept rows of keys, or false unless every one
+// is kept and recent enough to write from.
+func (mm *appendMemo) keptRows(keys []memberKey) (map[memberKey]memoRow, bool) {
+	out := make(map[memberKey]memoRow, len(keys))
+	mm.mu.Lock()
+	defer mm.mu.Unlock()
+	now := mm.now()
+	for _, k := range keys {
+		c := mm.convs[k.conv]
+		if c == nil {
+			return nil, false
+		}
+		r, ok := c.members[k.user]
+		if !ok || now.Sub(r.at) > memoMaxAge {
+			return nil, false
+		}
+		r.m = cloneMember(r.m)
+		out[k] = r
+	}
+	return out, true
+}
+
+// forgetRows drops the rows of keys: a round found one of them stale.
+func (mm *appendMemo) forgetRows(keys []memberKey) {
+	mm.mu.Lock()
+	defer mm.mu.Unlock()
+	for _, k := range keys {
+		if c := mm.convs[k.conv]; c != nil {
+			if _, ok := c.members[k.user]; ok {
+				delete(c.members, k.user)
+				mm.rows--
+			}
+		}
+	}
+}
+
+// watermarksFromMemo runs a watermark round whose members (keys, sorted)
+// are all kept, without locking and reading them: one statement, in an
+// implicit transaction with the round's settles, writes the changed rows
+// only at their kept versions and checks that the others are still at
+// theirs. done is false, nothing written, when the memo cannot serve the
+// round or PostgreSQL found a row changed since: the locking round runs.
+// Otherwise it returns what lockedWatermarks would.
+func (s *Store) watermarksFromMemo(round []convOps, keys []memberKey, settles settleRound, results [][]wmResult) (
+	members map[memberKey]*store.Member, dirty []memberKey, xmin int64, done bool, err error) {
+	kept, ok := s.amemo.keptRows(keys)
+	if !ok {
+		return nil, nil, 0, false, nil
+	}
+	members = make(map[memberKey]*store.Member, len(keys))
+	for k, r := range kept {
+		m := r.m
+		members[k] = &m
+	}
+	dirty = applyRoundOps(round, members, results)
+	// The rows written are locked by the update, in the order it meets
+	// them: the key order every writer of member rows locks them in.
+	slices.SortFunc(dirty, compareMemberKeys)
+	var clean []memberKey
+	for _, k := range keys {
+		if !slices.Contains(dirty, k) {
+			clean = append(clean, k)
+		}
+	}
+	b := &pgx.Batch{}
+	b.Queue(memoWatermarkSQL, memoWatermarkArgs(dirty, clean, members, kept)...)
+	if len(settles.keys) > 0 {
+		settles.queue(b)
+	}
+	err = withConnOf(s.ctx, s.wmPool, "watermarks", func(conn *pgx.Conn) error {
+		br := conn.SendBatch(s.ctx, b)
+		err := br.QueryRow().Scan(&xmin)
+		if err == nil && len(settles.keys) > 0 {
+			err = settles.read(br.QueryRow())
+		}
+		if cerr := br.Close(); err == nil {
+			err = cerr
+		}
+		return err
+	})
+	if pgErr := (*pgconn.PgError)(nil); errors.As(err, &pgErr) && strings.Contains(pgErr.Message, memoStaleMark) {
+		s.amemo.forgetRows(keys)
+		s.memoStats.roundsStale.Add(1)
+		for i := range results {
+			clear(results[i])
+		}
+		return nil, nil, 0, false, nil
+	}
+	if err != nil {
+		return nil, nil, 0, false, err
+	}
+	s.memoStats.rounds.Add(1)
+	return members, dirty, xmin, true, nil
+}
+
+// compareMemberKeys orders keys as their rows are locked: by conversation,
+// then user, byte-wise (the columns' collation "C").
+func compareMemberKeys(a, b memberKey) int {
+	if c := strings.Compare(string(a.conv), string(b.conv)); c != 0 {
+		return c
+	}
+	return strings.Compare(a.user, b.user)
+}
+
+// memoWatermarkSQL writes the changed members ($1-$11) where their rows
+// are still at the kept versions ($3), and counts the unchanged ones
+// ($12-$14) still at theirs; it answers the transaction's xmin (0 if it
+// wrote nothing) or fails with memoStaleMark if any row was not found at
+// its version. No row is locked but those written.
+const memoWatermarkSQL = `WITH written AS (UPDATE members AS m SET
+		read_seq = u.read_seq, delivered_seq = u.delivered_seq, read_at = u.read_at, delivered_at = u.delivered_at,
+		acks = u.acks, own_read_seq = u.own_read_seq, own_read_at = u.own_read_at, own_acks = u.own_acks
+	FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[], $8::bytea[],
+			$9::bigint[], $10::bigint[], $11::bytea[])
+		AS u(conv, user_id, xm, read_seq, delivered_seq, read_at, delivered_at, acks, own_read_seq, own_read_at, own_acks)
+	WHERE m.conv = u.conv AND m.user_id = u.user_id AND m.xmin::text::bigint = u.xm
+	RETURNING m.xmin::text::bigint AS xm),
+	unchanged AS (SELECT 1 FROM members AS m, unnest($12::text[], $13::text[], $14::bigint[]) AS k(conv, user_id, xm)
+		WHERE m.conv = k.conv AND m.user_id = k.user_id AND m.xmin::text::bigint = k.xm)
+	SELECT CASE WHEN (SELECT count(*) FROM written) = cardinality($1::text[])
+			AND (SELECT count(*) FROM unchanged) = cardinality($12::text[])
+		THEN coalesce((SELECT min(xm) FROM written), 0)
+		ELSE ('` + memoStaleMark + `: ' || (SELECT count(*) FROM written) || ' rows written of ' || cardinality($1::text[]) ||
+			', ' || (SELECT count(*) FROM unchanged) || ' unchanged of ' || cardinality($12::text[]))::bigint END`
+
+// memoWatermarkArgs are memoWatermarkSQL's arguments: the changed
+// members' keys, kept versions and new columns, then the unchanged ones'
+// keys and versions.
+func memoWatermarkArgs(dirty, clean []memberKey, members map[memberKey]*store.Member, kept map[memberKey]memoRow) []any {
+	n := len(dirty)
+	convs, users, xms := make([]string, n), make([]string, n), make([]int64, n)
+	reads, delivs, readAts, delivAts := make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n)
+	acks, ownReads, ownAts, ownAcks := make([][]byte, n), make([]int64, n), make([]int64, n), make([][]byte, n)
+	for i, k := range dirty {
+		m := members[k]
+		own := m.OwnState()
+		convs[i], users[i], xms[i] = string(k.conv), k.user, kept[k].xmin
+		reads[i], delivs[i], readAts[i], delivAts[i] = int64(m.ReadSeq), int64(m.DeliveredSeq), m.ReadAt, m.DeliveredAt
+		acks[i], ownReads[i], ownAts[i], ownAcks[i] = encodeAcks(m.Acks), int64(own.ReadSeq), own.ReadAt, encodeAcks(own.Acks)
+	}
+	c := len(clean)
+	cConvs, cUsers, cXms := make([]string, c), make([]string, c), make([]int64, c)
+	for i, k := range clean {
+		cConvs[i], cUsers[i], cXms[i] = string(k.conv), k.user, kept[k].xmin
+	}
+	return []any{convs, users, xms, reads, delivs, readAts, delivAts, acks, ownReads, ownAts, ownAcks, cConvs, cUsers, cXms}
 }

@@ -42,7 +42,7 @@ func TestAppendMemo(t *testing.T) {
 	}
 	counts := func(writes, stale int64) {
 		t.Helper()
-		if w, st := a.memoWrites.Load(), a.memoStale.Load(); w != writes || st != stale {
+		if w, st := a.memoStats.appends.Load(), a.memoStats.appendsStale.Load(); w != writes || st != stale {
 			t.Fatalf("node a: %d rounds from its memo, %d found it stale; want %d, %d", w, st, writes, stale)
 		}
 	}
@@ -143,4 +143,70 @@ func TestAppendMemoAgesOut(t *testing.T) {
 	if mm.rows > maxMemoMembers || len(mm.convs) > maxMemoMembers {
 		t.Fatalf("memo holds %d rows in %d conversations, bound %d", mm.rows, len(mm.convs), maxMemoMembers)
 	}
+}
+
+// TestWatermarksFromMemo: a watermark round whose members this node wrote
+// last is written from the memo; a row another node changed since makes
+// it fall back to the locking round, whether the round would change the
+// row (no watermark written back down) or not (the result is the row as
+// stored, not as kept).
+func TestWatermarksFromMemo(t *testing.T) {
+	testURL(t)
+	u := freshSchema(t)
+	a, b := openAt(t, u), openAt(t, u)
+	ctx := context.Background()
+	g := store.GroupConv("g")
+	if err := a.CreateGroup(ctx, store.Group{ID: "g", CreatedBy: "alice"},
+		[]store.Member{{UserID: "alice", Role: "owner"}, {UserID: "bob", Role: "member"}}); err != nil {
+		t.Fatal(err)
+	}
+	for i := 1; i <= 6; i++ {
+		if _, _, err := a.Append(ctx, store.Message{ID: "m" + strconv.Itoa(i), Conv: g, Sender: "alice", Body: []byte(`{}`), SentAt: int64(i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	counts := func(rounds, stale int64) {
+		t.Helper()
+		if r, st := a.memoStats.rounds.Load(), a.memoStats.roundsStale.Load(); r != rounds || st != stale {
+			t.Fatalf("node a: %d watermark rounds from its memo, %d found it stale; want %d, %d", r, st, rounds, stale)
+		}
+	}
+	// bob's row is not kept until a's round writes it.
+	if _, _, err := a.AdvanceDelivered(ctx, g, "bob", 1, 10); err != nil {
+		t.Fatal(err)
+	}
+	counts(0, 0)
+	if _, changed, err := a.AdvanceRead(ctx, g, "bob", 1, 11); err != nil || !changed {
+		t.Fatalf("AdvanceRead bob 1 = %v, %v", changed, err)
+	}
+	counts(1, 0)
+	if m, err := b.GetMember(ctx, g, "bob"); err != nil || m.ReadSeq != 1 || m.ReadAt != 11 {
+		t.Fatalf("bob as stored after a round from the memo = %+v, %v", m, err)
+	}
+
+	// Another node raises bob's read watermark: a's round, from a memo
+	// that says 1, must not write it back down.
+	if _, _, err := b.AdvanceRead(ctx, g, "bob", 3, 12); err != nil {
+		t.Fatal(err)
+	}
+	m, changed, err := a.AdvanceDelivered(ctx, g, "bob", 2, 13)
+	if err != nil || changed || m.ReadSeq != 3 || m.DeliveredSeq != 3 {
+		t.Fatalf("AdvanceDelivered bob 2 after another node's read = %+v, changed %v, %v; want read 3, unchanged", m, changed, err)
+	}
+	counts(1, 1)
+
+	// Kept again by a's next write; then another node acks a message
+	// above bob's watermark. A round that changes nothing per the memo
+	// must still answer the row as stored.
+	if _, _, err := a.AdvanceRead(ctx, g, "bob", 4, 14); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := b.AckOne(ctx, g, "bob", 6, 15); err != nil {
+		t.Fatal(err)
+	}
+	m, changed, err = a.AdvanceDelivered(ctx, g, "bob", 4, 16)
+	if err != nil || changed || !m.HasAck(6) || m.DeliveredSeq != 4 {
+		t.Fatalf("AdvanceDelivered bob 4 after another node's ack = %+v, changed %v, %v; want the ack of 6", m, changed, err)
+	}
+	counts(1, 2)
 }

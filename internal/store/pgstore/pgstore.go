@@ -41,7 +41,6 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
-	"sync/atomic"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -133,11 +132,9 @@ type Store struct {
 	// users keeps the user records read (usercache.go).
 	users *userCache
 	// amemo keeps the rows this node's appends and watermark rounds
-	// wrote, for appends written without reading them (appendmemo.go);
-	// memoWrites and memoStale count the rounds written from it and those
-	// it could not serve, for tests.
-	amemo                 *appendMemo
-	memoWrites, memoStale atomic.Int64
+	// wrote, for rounds written without reading them (appendmemo.go).
+	amemo     *appendMemo
+	memoStats memoStats
 
 	// routines owns the watermark, append and lookup combiners; Close
 	// joins them.

@@ -24,7 +24,7 @@ func TestKeyedStatementsProbeAnEmptyDatabase(t *testing.T) {
 		stmts []string
 	}{
 		{"lookups", s.lookPool, []string{membersByKey(false), groupsByID, usersByID, settingsByID, lastSeqsByConv, messagesByID}},
-		{"watermarks", s.wmPool, []string{membersByKey(true), watermarkUpdate, settleUpdate}},
+		{"watermarks", s.wmPool, []string{membersByKey(true), watermarkUpdate, settleUpdate, memoWatermarkSQL}},
 	}
 	for _, p := range pools {
 		for i, sql := range p.stmts {

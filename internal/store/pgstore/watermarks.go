@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
@@ -206,35 +205,78 @@ func (s *Store) applyWatermarks(round []convOps, settleOps []*settleOp) error {
 		}
 	}
 	// The lock order; byte order, as the columns' collation "C" sorts.
-	slices.SortFunc(keys, func(a, b memberKey) int {
-		if c := strings.Compare(string(a.conv), string(b.conv)); c != 0 {
-			return c
-		}
-		return strings.Compare(a.user, b.user)
-	})
+	slices.SortFunc(keys, compareMemberKeys)
 	convs, users := make([]string, len(keys)), make([]string, len(keys))
 	for i, k := range keys {
 		convs[i], users[i] = string(k.conv), k.user
 	}
 	// Results are set only once the round commits: a retried round starts
 	// from what the database holds.
-	type result struct {
-		res     store.Member
-		changed bool
-		err     error
-	}
-	results := make([][]result, len(round))
+	results := make([][]wmResult, len(round))
 	for i, c := range round {
-		results[i] = make([]result, len(c.ops))
+		results[i] = make([]wmResult, len(c.ops))
 	}
-	// Two pipelined batches (see pipeline.go): begin and lock the members
-	// named, then write the changed ones and commit.
-	var (
-		dirty   []memberKey
-		members map[memberKey]*store.Member
-		xmin    int64 // the round's transaction: the written rows' version
-	)
-	err := withConnOf(s.ctx, s.wmPool, "watermarks", func(conn *pgx.Conn) error {
+	members, dirty, xmin, done, err := s.watermarksFromMemo(round, keys, settles, results)
+	if err != nil {
+		return err
+	}
+	if !done {
+		members, dirty, xmin, err = s.lockedWatermarks(round, convs, users, settles, results)
+		if err != nil {
+			return err
+		}
+	}
+	for _, k := range dirty {
+		s.amemo.watermarked(k.conv, *members[k], xmin)
+	}
+	for i, c := range round {
+		for j, op := range c.ops {
+			op.Res, op.Changed, op.Err = results[i][j].res, results[i][j].changed, results[i][j].err
+		}
+	}
+	return nil
+}
+
+// wmResult is one operation's result in a round.
+type wmResult struct {
+	res     store.Member
+	changed bool
+	err     error
+}
+
+// applyRoundOps applies the round's operations to members (changed in
+// place; a key absent is no member), setting results, and returns the keys
+// of the members changed.
+func applyRoundOps(round []convOps, members map[memberKey]*store.Member, results [][]wmResult) []memberKey {
+	var dirty []memberKey
+	for i, c := range round {
+		for j, op := range c.ops {
+			k := memberKey{c.conv, op.User}
+			m := members[k]
+			if m == nil {
+				results[i][j].err = notFound("member %q of %s", op.User, c.conv)
+				continue
+			}
+			res, changed, err := op.ApplyTo(m)
+			if err != nil {
+				results[i][j].err = fmt.Errorf("pgstore: ack %d by %q in %s: %w", op.Seq, op.User, c.conv, err)
+			}
+			results[i][j].res, results[i][j].changed = res, changed
+			if changed && !slices.Contains(dirty, k) {
+				dirty = append(dirty, k)
+			}
+		}
+	}
+	return dirty
+}
+
+// lockedWatermarks runs a round the locking way, in one transaction of two
+// pipelined batches (see pipeline.go): begin and lock the members named,
+// then write the changed ones and the settles, and commit. It returns the
+// members as written, the keys changed and the transaction's xmin.
+func (s *Store) lockedWatermarks(round []convOps, convs, users []string, settles settleRound, results [][]wmResult) (
+	members map[memberKey]*store.Member, dirty []memberKey, xmin int64, err error) {
+	err = withConnOf(s.ctx, s.wmPool, "watermarks", func(conn *pgx.Conn) error {
 		b := &pgx.Batch{}
 		b.Queue("BEGIN")
 		b.Queue(membersByKey(true), convs, users) // locked in keys' order
@@ -248,8 +290,8 @@ func (s *Store) applyWatermarks(round []convOps, settleOps []*settleOp) error {
 			_ = br.Close()
 			return err
 		}
-		members = make(map[memberKey]*store.Member, len(keys))
-		rowIDs := make(map[memberKey]pgtype.TID, len(keys))
+		members = make(map[memberKey]*store.Member, len(convs))
+		rowIDs := make(map[memberKey]pgtype.TID, len(convs))
 		var (
 			conv string
 			id   pgtype.TID
@@ -272,24 +314,7 @@ func (s *Store) applyWatermarks(round []convOps, settleOps []*settleOp) error {
 		if err != nil {
 			return err
 		}
-		for i, c := range round {
-			for j, op := range c.ops {
-				k := memberKey{c.conv, op.User}
-				m := members[k]
-				if m == nil {
-					results[i][j].err = notFound("member %q of %s", op.User, c.conv)
-					continue
-				}
-				res, changed, err := op.ApplyTo(m)
-				if err != nil {
-					results[i][j].err = fmt.Errorf("pgstore: ack %d by %q in %s: %w", op.Seq, op.User, c.conv, err)
-				}
-				results[i][j].res, results[i][j].changed = res, changed
-				if changed && !slices.Contains(dirty, k) {
-					dirty = append(dirty, k)
-				}
-			}
-		}
+		dirty = applyRoundOps(round, members, results)
 		w := &pgx.Batch{}
 		var reads []batchRead
 		if len(dirty) > 0 {
@@ -304,18 +329,7 @@ func (s *Store) applyWatermarks(round []convOps, settleOps []*settleOp) error {
 		// Committed even when nothing changed, to release the locks.
 		return commitBatch(s.ctx, conn, w, reads...)
 	})
-	if err != nil {
-		return err
-	}
-	for _, k := range dirty {
-		s.amemo.watermarked(k.conv, *members[k], xmin)
-	}
-	for i, c := range round {
-		for j, op := range c.ops {
-			op.Res, op.Changed, op.Err = results[i][j].res, results[i][j].changed, results[i][j].err
-		}
-	}
-	return nil
+	return members, dirty, xmin, err
 }
 
 // queueWatermarks queues the write of the watermarks and acks of the dirty
