@@ -57,9 +57,19 @@ type memoRow struct {
 
 // convMemo is one conversation in the memo.
 type convMemo struct {
-	lastSeq int64 // the conversation's last seq as this node last wrote it
+	lastSeq int64 // the conversation's last seq as this node last wrote it; -1: not known
 	members map[string]memoRow
+	// A conversation whose senders are on several nodes moves its last
+	// seq under this node's memo all the time, and a round from the memo
+	// that fails is a statement for nothing. After a failure the next
+	// skip appends go the locking way; backoff doubles with each failure
+	// in a row (from minSkip to maxSkip) and starts again after a round
+	// from the memo that held.
+	skip, backoff int
 }
+
+// The appends a conversation sends the locking way after its memo failed.
+const minSkip, maxSkip = 8, 64
 
 // appendMemo is the conversations and member rows this node's appends and
 // watermark rounds wrote.
@@ -81,6 +91,13 @@ func (mm *appendMemo) sender(conv store.ConvID, user string) (int64, memoRow, bo
 	defer mm.mu.Unlock()
 	c := mm.convs[conv]
 	if c == nil {
+		return 0, memoRow{}, false
+	}
+	if c.skip > 0 {
+		c.skip--
+		return 0, memoRow{}, false
+	}
+	if c.lastSeq < 0 {
 		return 0, memoRow{}, false
 	}
 	r, ok := c.members[user]
@@ -121,7 +138,35 @@ func (mm *appendMemo) watermarked(conv store.ConvID, m store.Member, xmin int64)
 	}
 }
 
-// forget drops conv: a round found it stale.
+// appendHeld records that a round from the memo held in conv.
+func (mm *appendMemo) appendHeld(conv store.ConvID) {
+	mm.mu.Lock()
+	defer mm.mu.Unlock()
+	if c := mm.convs[conv]; c != nil {
+		c.backoff = 0
+	}
+}
+
+// appendFailed records that a round of user's from the memo found conv's
+// last seq or user's row changed: both are not known until the locking
+// round writes them again, and the next appends skip the memo.
+func (mm *appendMemo) appendFailed(conv store.ConvID, user string) {
+	mm.mu.Lock()
+	defer mm.mu.Unlock()
+	c := mm.convs[conv]
+	if c == nil {
+		return
+	}
+	c.lastSeq = -1
+	if _, ok := c.members[user]; ok {
+		delete(c.members, user)
+		mm.rows--
+	}
+	c.backoff = min(max(2*c.backoff, minSkip), maxSkip)
+	c.skip = c.backoff
+}
+
+// forget drops conv: it was deleted.
 func (mm *appendMemo) forget(conv store.ConvID) {
 	mm.mu.Lock()
 	defer mm.mu.Unlock()
@@ -238,7 +283,7 @@ func (s *Store) appendFromMemo(ctx context.Context, conv store.ConvID, ops []*ap
 		return err
 	})
 	if pgErr := (*pgconn.PgError)(nil); errors.As(err, &pgErr) && strings.Contains(pgErr.Message, memoStaleMark) {
-		s.amemo.forget(conv)
+		s.amemo.appendFailed(conv, sender)
 		s.memoStats.appendsStale.Add(1)
 		return false, nil
 	}
@@ -246,6 +291,7 @@ func (s *Store) appendFromMemo(ctx context.Context, conv store.ConvID, ops []*ap
 		return false, err
 	}
 	s.amemo.appended(conv, last, []store.Member{member}, xmin)
+	s.amemo.appendHeld(conv)
 	s.memoStats.appends.Add(1)
 	for i, op := range ops {
 		op.stored, op.existed, op.err = msgs[i], false, nil

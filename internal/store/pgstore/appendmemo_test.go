@@ -32,8 +32,10 @@ func TestAppendMemo(t *testing.T) {
 		return s.Append(ctx, store.Message{ID: "m" + strconv.Itoa(n), Conv: g, Sender: sender, ClientMsgID: clientID,
 			Body: []byte(`{}`), SentAt: int64(1000 + n), Receipt: true})
 	}
-	wantSeq := func(s *Store, sender string, seq uint64) store.Message {
+	var seq uint64 // the conversation's last seq
+	next := func(s *Store, sender string) store.Message {
 		t.Helper()
+		seq++
 		m, existed, err := send(s, sender, "")
 		if err != nil || existed || m.Seq != seq {
 			t.Fatalf("append by %s = seq %d, existed %v, %v; want seq %d", sender, m.Seq, existed, err, seq)
@@ -46,18 +48,28 @@ func TestAppendMemo(t *testing.T) {
 			t.Fatalf("node a: %d rounds from its memo, %d found it stale; want %d, %d", w, st, writes, stale)
 		}
 	}
+	// skipped sends the appends that go the locking way after a failure.
+	skipped := func(sender string) {
+		t.Helper()
+		w, st := a.memoStats.appends.Load(), a.memoStats.appendsStale.Load()
+		for range minSkip {
+			next(a, sender)
+		}
+		counts(w, st)
+	}
 
-	wantSeq(a, "alice", 1) // the locking round: the memo had nothing
+	next(a, "alice") // the locking round: the memo had nothing
 	counts(0, 0)
-	wantSeq(a, "alice", 2) // from the memo
+	next(a, "alice") // from the memo
 	counts(1, 0)
 
 	// Another node's append moves last_seq: the memo's round fails, the
-	// locking one takes the next seq.
-	wantSeq(b, "alice", 3)
-	wantSeq(a, "alice", 4)
+	// locking one takes the next seq, and the next few skip the memo.
+	next(b, "alice")
+	next(a, "alice")
 	counts(1, 1)
-	wantSeq(a, "alice", 5)
+	skipped("alice")
+	next(a, "alice")
 	counts(2, 1)
 
 	// Another node changes alice's row (her role): a's memo holds the
@@ -66,51 +78,56 @@ func TestAppendMemo(t *testing.T) {
 	if err := b.SetRole(ctx, g, "alice", "admin"); err != nil {
 		t.Fatal(err)
 	}
-	wantSeq(a, "alice", 6)
+	next(a, "alice")
 	counts(2, 2)
-	if m, err := b.GetMember(ctx, g, "alice"); err != nil || m.Role != "admin" || m.ReadSeq != 6 {
+	if m, err := b.GetMember(ctx, g, "alice"); err != nil || m.Role != "admin" || m.ReadSeq != seq {
 		t.Fatalf("alice after another node's role change and a send = %+v, %v", m, err)
 	}
+	skipped("alice")
 
 	// This node's watermark rounds keep the memo: bob's read through a
 	// does not send his next append to the locking round.
-	wantSeq(a, "bob", 7) // bob's row was not kept yet
+	next(a, "bob") // bob's row was not kept yet
 	counts(2, 2)
-	if _, _, err := a.AckOne(ctx, g, "bob", 7, 99); err != nil {
+	if _, _, err := a.AckOne(ctx, g, "bob", seq, 99); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := a.AdvanceDelivered(ctx, g, "bob", 7, 100); err != nil {
+	if _, _, err := a.AdvanceDelivered(ctx, g, "bob", seq, 100); err != nil {
 		t.Fatal(err)
 	}
-	wantSeq(a, "bob", 8)
+	next(a, "bob")
 	counts(3, 2)
 	m, err := b.GetMember(ctx, g, "bob")
-	if err != nil || m.ReadSeq != 8 || m.DeliveredSeq != 8 || len(m.Acks) != 0 {
-		t.Fatalf("bob after a send from the memo = %+v, %v; want read and delivered 8", m, err)
+	if err != nil || m.ReadSeq != seq || m.DeliveredSeq != seq || len(m.Acks) != 0 {
+		t.Fatalf("bob after a send from the memo = %+v, %v; want read and delivered %d", m, err, seq)
 	}
 
 	// A resend of a client id: the memo's round finds it stored and
 	// falls back, and the original is answered.
 	orig, _, err := send(a, "bob", "c1")
-	if err != nil || orig.Seq != 9 {
+	if seq++; err != nil || orig.Seq != seq {
 		t.Fatalf("append c1 = %+v, %v", orig, err)
 	}
+	counts(4, 2)
 	again, existed, err := send(a, "bob", "c1")
-	if err != nil || !existed || again.ID != orig.ID || again.Seq != 9 {
+	if err != nil || !existed || again.ID != orig.ID || again.Seq != seq {
 		t.Fatalf("resend of c1 = %+v, existed %v, %v; want the original", again, existed, err)
 	}
-	wantSeq(a, "bob", 10) // the resend wrote nothing: no gap
+	counts(4, 3)
+	skipped("bob") // and the resend wrote nothing: no gap
 
 	// Another node removes alice: a's memo still holds her row, and her
 	// append must be refused, writing nothing.
-	wantSeq(a, "alice", 11)
+	next(a, "alice") // from the memo: her row is kept
+	counts(5, 3)
 	if err := b.RemoveMember(ctx, g, "alice"); err != nil {
 		t.Fatal(err)
 	}
 	if _, _, err := send(a, "alice", ""); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("append by a removed member = %v, want ErrNotFound", err)
 	}
-	wantSeq(b, "bob", 12)
+	counts(5, 4)
+	next(b, "bob")
 }
 
 // TestAppendMemoAgesOut: a member row kept longer than memoMaxAge is not
@@ -209,4 +226,42 @@ func TestWatermarksFromMemo(t *testing.T) {
 		t.Fatalf("AdvanceDelivered bob 4 after another node's ack = %+v, changed %v, %v; want the ack of 6", m, changed, err)
 	}
 	counts(1, 2)
+}
+
+// TestAppendMemoBackoff: after a failed round from the memo a
+// conversation's appends skip it, for twice as many after each failure in
+// a row, up to maxSkip, and from minSkip again once a round held.
+func TestAppendMemoBackoff(t *testing.T) {
+	mm := newAppendMemo()
+	g := store.GroupConv("g")
+	skips := func() int {
+		t.Helper()
+		n := 0
+		for {
+			if _, _, ok := mm.sender(g, "u"); ok {
+				return n
+			}
+			n++
+			if n > maxSkip+1 {
+				t.Fatal("the memo is never tried again")
+			}
+			if mm.convs[g].skip == 0 && mm.convs[g].lastSeq < 0 {
+				// The locking round that the skipped append ran.
+				mm.appended(g, 1, []store.Member{{UserID: "u"}}, 1)
+			}
+		}
+	}
+	mm.appended(g, 1, []store.Member{{UserID: "u"}}, 1)
+	want := []int{minSkip, 2 * minSkip, 4 * minSkip, maxSkip, maxSkip}
+	for i, w := range want {
+		mm.appendFailed(g, "u")
+		if got := skips(); got != w {
+			t.Fatalf("failure %d in a row: %d appends skipped the memo, want %d", i+1, got, w)
+		}
+	}
+	mm.appendHeld(g)
+	mm.appendFailed(g, "u")
+	if got := skips(); got != minSkip {
+		t.Fatalf("after a round that held: %d skipped, want %d", got, minSkip)
+	}
 }
