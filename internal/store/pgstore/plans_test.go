@@ -3,6 +3,7 @@ package pgstore
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
@@ -81,6 +82,25 @@ func genericPlan(t *testing.T, pool *pgxpool.Pool, sql string) string {
 		t.Fatalf("explain %s: %v", sql, err)
 	}
 	return plan.String()
+}
+
+// A watermark round from the memo takes its rows' locks in its update, not
+// in a locking read before it: it must meet them in the order of its keys
+// (sorted, the order every writer of member rows locks them in), so its
+// plan walks the keys and probes a row for each, never the other way round.
+// A plan that walked the table's index and probed the keys could lock two
+// rows in the other order than a round on another node, and deadlock.
+func TestMemoRoundsLockInKeyOrder(t *testing.T) {
+	s := openAt(t, freshSchema(t))
+	plan := genericPlan(t, s.wmPool, memoWatermarkSQL)
+	// The update's join: a nested loop whose outer side (listed first) is
+	// the keys, its inner side (the next line) an index probe of members.
+	lines := strings.Split(plan, "\n")
+	i := slices.IndexFunc(lines, func(l string) bool { return strings.Contains(l, "Function Scan on u ") })
+	if i < 1 || i+1 >= len(lines) || !strings.Contains(lines[i-1], "Nested Loop") ||
+		!strings.Contains(lines[i+1], "Index Scan using ") || !strings.Contains(lines[i+1], " on members m ") {
+		t.Fatalf("the memo round's update is not a loop over its keys probing members:\n%s", plan)
+	}
 }
 
 // An append locks its senders' member rows with a statement whose plan
