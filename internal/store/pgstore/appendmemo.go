@@ -104,7 +104,7 @@ func (mm *appendMemo) sender(conv store.ConvID, user string) (int64, memoRow, bo
 	if !ok || mm.now().Sub(r.at) > memoMaxAge {
 		return 0, memoRow{}, false
 	}
-	r.m = cloneMember(r.m)
+	r.m = ownMember(r.m)
 	return c.lastSeq, r, true
 }
 
@@ -184,7 +184,7 @@ func (mm *appendMemo) putLocked(c *convMemo, m store.Member, xmin int64, at time
 		}
 		mm.rows++
 	}
-	c.members[m.UserID] = memoRow{m: cloneMember(m), xmin: xmin, at: at}
+	c.members[m.UserID] = memoRow{m: ownMember(m), xmin: xmin, at: at}
 }
 
 // makeRoom drops arbitrary conversations until n more rows fit. mm.mu is
@@ -204,17 +204,6 @@ func (mm *appendMemo) makeRoom(n int) {
 type memoStats struct {
 	appends, appendsStale atomic.Int64
 	rounds, roundsStale   atomic.Int64
-}
-
-// cloneMember is m with its acks not shared.
-func cloneMember(m store.Member) store.Member {
-	m.Acks = slices.Clone(m.Acks)
-	if m.Own != nil {
-		own := *m.Own
-		own.Acks = slices.Clone(own.Acks)
-		m.Own = &own
-	}
-	return m
 }
 
 // memoStaleMark names, in the guarded statement's error, a round that found
@@ -328,9 +317,10 @@ func appendMemoArgs(conv store.ConvID, expected, last, lastAt int64, m store.Mem
 	args := []any{string(conv), last, lastAt, expected, m.UserID, xmin,
 		int64(m.ReadSeq), int64(m.DeliveredSeq), m.ReadAt, m.DeliveredAt, encodeAcks(m.Acks),
 		int64(own.ReadSeq), own.ReadAt, encodeAcks(own.Acks)}
-	// The messages' columns, as appendWriteArgs makes them.
+	// The messages' columns, as appendWriteArgs makes them after its four
+	// scalars and twelve member columns.
 	all := appendWriteArgs(conv, last, lastAt, 0, nil, msgs)
-	return append(args, all[16:]...)
+	return append(args, all[4+12:]...)
 }
 
 // keptRows returns copies of the kept rows of keys, or false unless every one
@@ -349,7 +339,7 @@ func (mm *appendMemo) keptRows(keys []memberKey) (map[memberKey]memoRow, bool) {
 		if !ok || now.Sub(r.at) > memoMaxAge {
 			return nil, false
 		}
-		r.m = cloneMember(r.m)
+		r.m = ownMember(r.m)
 		out[k] = r
 	}
 	return out, true

@@ -16,15 +16,8 @@ import (
 // and fall back to the locking one: seqs stay gap-free, a removed sender
 // is refused, a resend answers the original, watermarks are kept.
 func TestAppendMemo(t *testing.T) {
-	testURL(t)
-	u := freshSchema(t)
-	a, b := openAt(t, u), openAt(t, u)
+	a, b, g := twoNodes(t)
 	ctx := context.Background()
-	g := store.GroupConv("g")
-	if err := a.CreateGroup(ctx, store.Group{ID: "g", CreatedBy: "alice"},
-		[]store.Member{{UserID: "alice", Role: "owner"}, {UserID: "bob", Role: "member"}}); err != nil {
-		t.Fatal(err)
-	}
 	n := 0
 	send := func(s *Store, sender, clientID string) (store.Message, bool, error) {
 		t.Helper()
@@ -130,6 +123,20 @@ func TestAppendMemo(t *testing.T) {
 	next(b, "bob")
 }
 
+// twoNodes opens two stores on one fresh database, standing for two nodes,
+// with group g of alice (owner) and bob.
+func twoNodes(t *testing.T) (a, b *Store, g store.ConvID) {
+	t.Helper()
+	testURL(t)
+	u := freshSchema(t)
+	a, b = openAt(t, u), openAt(t, u)
+	if err := a.CreateGroup(context.Background(), store.Group{ID: "g", CreatedBy: "alice"},
+		[]store.Member{{UserID: "alice", Role: "owner"}, {UserID: "bob", Role: "member"}}); err != nil {
+		t.Fatal(err)
+	}
+	return a, b, store.GroupConv("g")
+}
+
 // TestAppendMemoAgesOut: a member row kept longer than memoMaxAge is not
 // written from (its xmin could have wrapped), and the memo is bounded.
 func TestAppendMemoAgesOut(t *testing.T) {
@@ -168,15 +175,8 @@ func TestAppendMemoAgesOut(t *testing.T) {
 // row (no watermark written back down) or not (the result is the row as
 // stored, not as kept).
 func TestWatermarksFromMemo(t *testing.T) {
-	testURL(t)
-	u := freshSchema(t)
-	a, b := openAt(t, u), openAt(t, u)
+	a, b, g := twoNodes(t)
 	ctx := context.Background()
-	g := store.GroupConv("g")
-	if err := a.CreateGroup(ctx, store.Group{ID: "g", CreatedBy: "alice"},
-		[]store.Member{{UserID: "alice", Role: "owner"}, {UserID: "bob", Role: "member"}}); err != nil {
-		t.Fatal(err)
-	}
 	for i := 1; i <= 6; i++ {
 		if _, _, err := a.Append(ctx, store.Message{ID: "m" + strconv.Itoa(i), Conv: g, Sender: "alice", Body: []byte(`{}`), SentAt: int64(i)}); err != nil {
 			t.Fatal(err)

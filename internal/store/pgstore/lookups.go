@@ -226,8 +226,8 @@ func pick[K comparable, V any](ks []K, all map[K]V, own func(V) V) []V {
 	return out
 }
 
-// ownMember copies what m shares with the other callers of its round: the
-// acks.
+// ownMember copies what m shares with the other callers of its round, or
+// with the append memo (appendmemo.go): the acks.
 func ownMember(m store.Member) store.Member {
 	m.Acks = slices.Clone(m.Acks)
 	if m.Own != nil {
