@@ -24,11 +24,7 @@ trap cleanup EXIT INT TERM
 echo "bench-smoke: building"
 go build -o "$work/seen" ./cmd/seen
 
-# A free port: a random one that nothing answers on.
-while :; do
-	port=$((20000 + RANDOM % 30000))
-	(exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null || break
-done
+port=$(bash .ci/free-port.sh)
 url="http://127.0.0.1:$port"
 
 export SEEN_ADMIN_KEY="bench-smoke-admin-key-0123456789"

@@ -27,16 +27,8 @@ trap cleanup EXIT INT TERM
 
 go build -o "$work/seen" ./cmd/seen
 
-free_port() {
-	local port
-	while :; do
-		port=$((20000 + RANDOM % 30000))
-		(exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null || break
-	done
-	echo "$port"
-}
-port=$(free_port)
-admin_port=$(free_port)
+port=$(bash .ci/free-port.sh)
+admin_port=$(bash .ci/free-port.sh)
 [ "$admin_port" != "$port" ] || admin_port=$((port + 1))
 
 # The environment as systemd would give it: the unit's SEEN_DATA, the file,

@@ -49,10 +49,9 @@ start)
 	chmod 700 "$dir"
 	as_postgres "$bin/initdb" -D "$dir/data" -U postgres -A trust -E UTF8 --locale=C.UTF-8 >"$dir/initdb.log" 2>&1 ||
 		{ cat "$dir/initdb.log" >&2; exit 1; }
-	# A free port: bind one and let it go. Another process could take it
-	# before the postmaster does; then pg_ctl fails and says so.
-	port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])' 2>/dev/null ||
-		echo $((20000 + RANDOM % 20000)))
+	# A free port (free-port.sh). Another process could take it before the
+	# postmaster does; then pg_ctl fails and says so.
+	port=$(bash "$(dirname "${BASH_SOURCE[0]}")/free-port.sh")
 	as_postgres "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
 		-o "-c listen_addresses=127.0.0.1 -p $port -k $dir -c fsync=on -c synchronous_commit=on -c max_connections=200" \
 		start >&2 || { cat "$dir/server.log" >&2; exit 1; }
