@@ -72,8 +72,10 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# A port below the kernel's ephemeral range, where a port the kernel let
+# go of may still be the local end of a connection (.ci/free-port.sh).
 freeport() {
-	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+	bash "$(dirname "${BASH_SOURCE[0]}")/../.ci/free-port.sh"
 }
 
 # ---- binaries ----
