@@ -100,12 +100,27 @@ func (mm *appendMemo) sender(conv store.ConvID, user string) (int64, memoRow, bo
 	if c.lastSeq < 0 {
 		return 0, memoRow{}, false
 	}
+	r, ok := c.row(user, mm.now())
+	return c.lastSeq, r, ok
+}
+
+// row returns a copy of user's kept row, if it is recent enough at now to
+// write from. The memo's mu is held.
+func (c *convMemo) row(user string, now time.Time) (memoRow, bool) {
 	r, ok := c.members[user]
-	if !ok || mm.now().Sub(r.at) > memoMaxAge {
-		return 0, memoRow{}, false
+	if !ok || now.Sub(r.at) > memoMaxAge {
+		return memoRow{}, false
 	}
 	r.m = ownMember(r.m)
-	return c.lastSeq, r, true
+	return r, true
+}
+
+// dropLocked forgets user's row in c. mm.mu is held.
+func (mm *appendMemo) dropLocked(c *convMemo, user string) {
+	if _, ok := c.members[user]; ok {
+		delete(c.members, user)
+		mm.rows--
+	}
 }
 
 // appended keeps what an append round wrote: conv's last seq and the
@@ -158,10 +173,7 @@ func (mm *appendMemo) appendFailed(conv store.ConvID, user string) {
 		return
 	}
 	c.lastSeq = -1
-	if _, ok := c.members[user]; ok {
-		delete(c.members, user)
-		mm.rows--
-	}
+	mm.dropLocked(c, user)
 	c.backoff = min(max(2*c.backoff, minSkip), maxSkip)
 	c.skip = c.backoff
 }
@@ -335,11 +347,10 @@ func (mm *appendMemo) keptRows(keys []memberKey) (map[memberKey]memoRow, bool) {
 		if c == nil {
 			return nil, false
 		}
-		r, ok := c.members[k.user]
-		if !ok || now.Sub(r.at) > memoMaxAge {
+		r, ok := c.row(k.user, now)
+		if !ok {
 			return nil, false
 		}
-		r.m = ownMember(r.m)
 		out[k] = r
 	}
 	return out, true
@@ -351,10 +362,7 @@ func (mm *appendMemo) forgetRows(keys []memberKey) {
 	defer mm.mu.Unlock()
 	for _, k := range keys {
 		if c := mm.convs[k.conv]; c != nil {
-			if _, ok := c.members[k.user]; ok {
-				delete(c.members, k.user)
-				mm.rows--
-			}
+			mm.dropLocked(c, k.user)
 		}
 	}
 }
