@@ -39,6 +39,12 @@ SEEN_TEST_NODES= go test -count=1 -run '^TestInvariants' ./e2e
 # mostly waits on sockets, PostgreSQL and NATS, so -race costs little here
 # (two nodes, 2 cores: about 10 min with it, 8 without), and a cluster is
 # where cross-node races would show.
+# And on one node on PostgreSQL: such a node writes its database alone and
+# answers lookups from memory, and here checks every such answer against
+# the database (internal/store/pgstore/lookcache.go).
+echo "== the end-to-end suite on one node on PostgreSQL"
+SEEN_TEST_STORE=postgres go test -race -count=1 -timeout 40m ./e2e
+
 for nodes in 2 3; do
 	echo "== the end-to-end suite on $nodes nodes (one PostgreSQL, one NATS)"
 	SEEN_TEST_NODES=$nodes go test -race -count=1 -timeout 40m ./e2e

@@ -50,7 +50,8 @@ func (s *Server) openStore() (store.Store, error) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), openTimeout)
 	defer cancel()
-	pg, err := pgstore.Open(ctx, s.cfg.PostgresURL, pgstore.Options{Logger: s.log, Observer: &s.metrics.Pipeline})
+	pg, err := pgstore.Open(ctx, s.cfg.PostgresURL, pgstore.Options{Logger: s.log, Observer: &s.metrics.Pipeline,
+		CheckCachedLookups: s.checkLookups})
 	if err != nil {
 		return nil, fmt.Errorf("server: open the PostgreSQL store: %w", err)
 	}

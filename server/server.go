@@ -57,7 +57,9 @@ type Server struct {
 	nats     *natsbus.Bus
 
 	storeHook storewrap.Hook // nil: none
-	build     buildinfo.Info
+	// checkLookups: WithCheckedLookups.
+	checkLookups bool
+	build        buildinfo.Info
 
 	httpSrv  *http.Server
 	adminSrv *http.Server // nil unless AdminListen is set
@@ -106,6 +108,12 @@ func WithBuildInfo(i buildinfo.Info) Option { return func(s *Server) { s.build =
 // WithStoreHook runs every store call through hook, inside the metrics
 // (tests inject faults with it).
 func WithStoreHook(hook storewrap.Hook) Option { return func(s *Server) { s.storeHook = hook } }
+
+// WithCheckedLookups makes a single node on PostgreSQL, which answers
+// lookups from memory as the database's only writer, check every such
+// answer against the database; a difference fails the request. For tests:
+// it costs a database read per answer.
+func WithCheckedLookups() Option { return func(s *Server) { s.checkLookups = true } }
 
 // New validates cfg, opens the store and builds the node. Nothing listens
 // until Start.

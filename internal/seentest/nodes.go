@@ -17,6 +17,32 @@ import (
 // SEEN_TEST_* variable for the tests', not a setting.)
 const NodesEnv = "SEEN_TEST_NODES"
 
+// StoreEnv names the environment variable that runs the tests' single
+// nodes on PostgreSQL: SEEN_TEST_STORE=postgres starts one node on a fresh
+// database (with the in-process bus) where Start or StartWith starts one
+// on the embedded store, unless the test chooses a PostgreSQL or NATS of
+// its own. StartSingle keeps the embedded store: its tests hold on one
+// node, most of them for what that store does.
+// Such a node writes its database alone, so it answers lookups from
+// memory (internal/store/pgstore/lookcache.go); here it checks every such
+// answer against the database too. Unset: the embedded store.
+const StoreEnv = "SEEN_TEST_STORE"
+
+// onPostgres reports whether StoreEnv asks for PostgreSQL; a value it
+// does not know fails the test rather than quietly testing the default.
+func onPostgres(t testing.TB) bool {
+	t.Helper()
+	switch v := os.Getenv(StoreEnv); v {
+	case "":
+		return false
+	case "postgres":
+		return true
+	default:
+		t.Fatalf("seentest: %s=%q, want postgres or nothing", StoreEnv, v)
+		return false
+	}
+}
+
 // maxNodes bounds SEEN_TEST_NODES: the machine running the tests has few
 // cores, and three nodes already put every message across the bus.
 const maxNodes = 3

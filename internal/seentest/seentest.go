@@ -15,6 +15,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -56,20 +57,27 @@ func Start(t testing.TB, opts ...func(*config.Config)) *Server {
 
 // StartWith is Start with server options (a store hook, say). Under
 // SEEN_TEST_NODES=N it starts N cluster nodes, every one with opts and
-// serverOpts, unless opts choose a PostgreSQL or NATS of their own: such a
-// test builds its own topology.
+// serverOpts, and under SEEN_TEST_STORE=postgres one node on PostgreSQL,
+// unless opts choose a PostgreSQL or NATS of their own: such a test builds
+// its own topology.
 func StartWith(t testing.TB, serverOpts []server.Option, opts ...func(*config.Config)) *Server {
 	t.Helper()
-	if n := clusterSize(t); n > 1 {
-		if cfg := testConfig(t, opts); cfg.PostgresURL == "" && cfg.NATSURL == "" {
-			return startCluster(t, n, serverOpts, opts)
-		}
+	cfg := testConfig(t, opts)
+	own := cfg.PostgresURL != "" || cfg.NATSURL != ""
+	if n := clusterSize(t); n > 1 && !own {
+		return startCluster(t, n, serverOpts, opts)
+	}
+	if onPostgres(t) && !own {
+		pg := PostgresDB(t)
+		opts = append(slices.Clip(opts), func(c *config.Config) { c.PostgresURL = pg })
+		serverOpts = append(slices.Clip(serverOpts), server.WithCheckedLookups())
 	}
 	return startOne(t, serverOpts, opts)
 }
 
-// StartSingle is Start on one node whatever SEEN_TEST_NODES says, for a
-// test that only means something on one node; why names the reason.
+// StartSingle is Start on one node on the embedded store, whatever
+// SEEN_TEST_NODES and SEEN_TEST_STORE say, for a test that only means
+// something on one node; why names the reason.
 func StartSingle(t testing.TB, why string, opts ...func(*config.Config)) *Server {
 	t.Helper()
 	return StartSingleWith(t, why, nil, opts...)

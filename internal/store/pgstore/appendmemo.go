@@ -229,28 +229,28 @@ const memoStaleMark = "seen: append memo stale"
 // conversation not kept) or when PostgreSQL found a row changed since; the
 // locking round then runs. An error is one of the statement's: nothing was
 // written, or it is not known whether it was.
-func (s *Store) appendFromMemo(ctx context.Context, conv store.ConvID, ops []*appendOp) (bool, error) {
+func (s *Store) appendFromMemo(ctx context.Context, conv store.ConvID, ops []*appendOp) (bool, *store.Member, error) {
 	sender := ops[0].m.Sender
 	var clientIDs []string
 	for _, op := range ops {
 		if op.m.Sender != sender {
-			return false, nil
+			return false, nil, nil
 		}
 		if id := op.m.ClientMsgID; id != "" {
 			if slices.Contains(clientIDs, id) {
-				return false, nil
+				return false, nil, nil
 			}
 			clientIDs = append(clientIDs, id)
 		}
 	}
 	if conv.IsPeer() {
 		if a, b := conv.Peers(); sender != a && sender != b {
-			return false, nil // the locking round refuses it
+			return false, nil, nil // the locking round refuses it
 		}
 	}
 	last, row, ok := s.amemo.sender(conv, sender)
 	if !ok {
-		return false, nil
+		return false, nil, nil
 	}
 	expected := last
 	member := row.m
@@ -286,10 +286,10 @@ func (s *Store) appendFromMemo(ctx context.Context, conv store.ConvID, ops []*ap
 	if pgErr := (*pgconn.PgError)(nil); errors.As(err, &pgErr) && strings.Contains(pgErr.Message, memoStaleMark) {
 		s.amemo.appendFailed(conv, sender)
 		s.memoStats.appendsStale.Add(1)
-		return false, nil
+		return false, nil, nil
 	}
 	if err != nil {
-		return false, err
+		return false, nil, err
 	}
 	s.amemo.appended(conv, last, []store.Member{member}, xmin)
 	s.amemo.appendHeld(conv)
@@ -297,7 +297,7 @@ func (s *Store) appendFromMemo(ctx context.Context, conv store.ConvID, ops []*ap
 	for i, op := range ops {
 		op.stored, op.existed, op.err = msgs[i], false, nil
 	}
-	return true, nil
+	return true, &member, nil
 }
 
 // appendMemoSQL is appendWriteSQL guarded by the memo, for one sender:

@@ -115,19 +115,47 @@ type clientKey struct{ sender, id string }
 // Results are set on the ops once it commits; a returned error applies to
 // all of them (nothing was committed, or it is not known whether it was).
 func (s *Store) applyAppends(conv store.ConvID, ops []*appendOp) error {
-	ctx := s.ctx
-	if done, err := s.appendFromMemo(ctx, conv, ops); done || err != nil {
-		return err
+	parties := appendParties(conv, ops)
+	keys := cacheKeys{lasts: []store.ConvID{conv}, members: make([]memberKey, len(parties))}
+	for i, p := range parties {
+		keys.members[i] = memberKey{conv, p}
 	}
-	// Everyone whose record a message of the round may read or write, in
-	// user id order: the order every writer of member rows locks them in.
-	var parties, senders, clientIDs []string
+	w := s.cache.begin(keys)
+	sender, err := s.appendRoundOf(conv, ops, parties)
+	var res cacheResult
+	if sender != nil {
+		// From the memo: the sender's row is the only one written.
+		res.members = map[memberKey]*store.Member{{conv, sender.UserID}: sender}
+		res.unwritten = make(map[memberKey]bool, len(parties)-1)
+		for _, p := range parties {
+			if p != sender.UserID {
+				res.unwritten[memberKey{conv, p}] = true
+			}
+		}
+	}
+	if err == nil {
+		// The conversation's last seq is its newest message's.
+		for _, op := range ops {
+			if op.err == nil && !op.existed {
+				res.fresh = append(res.fresh, op.stored)
+				if res.lasts == nil || op.stored.Seq > res.lasts[conv] {
+					res.lasts = map[store.ConvID]uint64{conv: op.stored.Seq}
+				}
+			}
+		}
+	}
+	w.end(err == nil, outcomeUnknown(err), res)
+	return err
+}
+
+// appendParties are everyone whose record a message of the round may
+// read or write, in user id order: the order every writer of member rows
+// locks them in.
+func appendParties(conv store.ConvID, ops []*appendOp) []string {
+	var parties []string
 	for _, op := range ops {
 		if !slices.Contains(parties, op.m.Sender) {
 			parties = append(parties, op.m.Sender)
-		}
-		if op.m.ClientMsgID != "" {
-			senders, clientIDs = append(senders, op.m.Sender), append(clientIDs, op.m.ClientMsgID)
 		}
 	}
 	if conv.IsPeer() {
@@ -139,6 +167,23 @@ func (s *Store) applyAppends(conv store.ConvID, ops []*appendOp) error {
 		}
 	}
 	slices.Sort(parties)
+	return parties
+}
+
+// appendRoundOf is applyAppends' write: from the memo if it can, else
+// the locking round. A round from the memo returns its sender's row as
+// written.
+func (s *Store) appendRoundOf(conv store.ConvID, ops []*appendOp, parties []string) (*store.Member, error) {
+	ctx := s.ctx
+	if done, sender, err := s.appendFromMemo(ctx, conv, ops); done || err != nil {
+		return sender, err
+	}
+	var senders, clientIDs []string
+	for _, op := range ops {
+		if op.m.ClientMsgID != "" {
+			senders, clientIDs = append(senders, op.m.Sender), append(clientIDs, op.m.ClientMsgID)
+		}
+	}
 
 	var results []appendResult
 	// A round is first sent without looking its client ids up: a resend is
@@ -161,7 +206,7 @@ func (s *Store) applyAppends(conv store.ConvID, ops []*appendOp) error {
 		})
 	}
 	if err != nil {
-		return err
+		return nil, err
 	}
 	for i, op := range ops {
 		r := results[i]
@@ -170,7 +215,7 @@ func (s *Store) applyAppends(conv store.ConvID, ops []*appendOp) error {
 		}
 		op.stored, op.existed, op.err = r.stored, r.existed, r.err
 	}
-	return nil
+	return nil, nil
 }
 
 // errClientIDStored is a round that found a client id already stored

@@ -64,3 +64,22 @@ func unavailable(err error) bool {
 	msg := err.Error()
 	return strings.Contains(msg, "conn closed") || strings.Contains(msg, "closed pool")
 }
+
+// outcomeUnknown reports whether a write that failed with err may still
+// have committed, or commit yet: it failed for want of the database's
+// answer (a connection lost, a context ended), not by the database's
+// refusal or a check of this package.
+func outcomeUnknown(err error) bool {
+	if err == nil {
+		return false
+	}
+	var pgErr *pgconn.PgError
+	switch {
+	case errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrExists), errors.Is(err, store.ErrNotEmpty),
+		errors.Is(err, store.ErrTooManyAcks), errors.Is(err, errClientIDStored):
+		return false
+	case errors.As(err, &pgErr):
+		return unavailable(err)
+	}
+	return true
+}

@@ -144,10 +144,14 @@ func (f *finder) drain(s *Store) {
 			k.Settings = appendNew(k.Settings, r.keys.Settings)
 		}
 		ctx, cancel := roundContext(s.ctx, reqs)
+		snap, fill := s.cache.snap()
 		rs, err := f.round(ctx, k)
 		cancel()
 		if err == nil {
 			s.users.add(rs.Users)
+			if fill {
+				s.cache.fill(snap, rs)
+			}
 		}
 		if err != nil {
 			switch {
@@ -186,8 +190,24 @@ func (s *Store) Find(ctx context.Context, q store.Lookup) (store.Found, error) {
 	defer s.mu.RUnlock()
 	read := q
 	read.Users = s.users.missing(q.Users)
-	var rs rows
-	if len(read.Users) > 0 || len(read.Groups) > 0 || len(read.Members) > 0 || len(read.Messages) > 0 || len(read.LastSeqs) > 0 {
+	var (
+		rs             rows
+		cached, verify bool
+		epoch          uint64
+	)
+	if len(read.Users) == 0 {
+		var err error
+		if rs, epoch, cached, verify, err = s.cachedAnswer(ctx, read); err != nil {
+			return store.Found{}, err
+		}
+	}
+	switch {
+	case cached && verify:
+		if err := s.verifyCached(ctx, read, rs, epoch); err != nil {
+			return store.Found{}, err
+		}
+	case cached:
+	case len(read.Users) > 0 || len(read.Groups) > 0 || len(read.Members) > 0 || len(read.Messages) > 0 || len(read.LastSeqs) > 0:
 		var err error
 		if rs, err = s.find(ctx, keys{Lookup: read}); err != nil {
 			return store.Found{}, err
@@ -209,6 +229,69 @@ func (s *Store) Find(ctx context.Context, q store.Lookup) (store.Found, error) {
 	f.Messages = pick(q.Messages, rs.Messages, ownMessage)
 	f.LastSeqs = pick(q.LastSeqs, rs.LastSeqs, func(n uint64) uint64 { return n })
 	return f, nil
+}
+
+// maxCacheWaits bounds how many ends of writes a lookup waits for before
+// it reads the database.
+const maxCacheWaits = 64
+
+// cachedAnswer answers q from the cache if it can (lookcache.go). While a
+// record of q is being written, it waits for the write to end, as a read
+// of the database would be about as long and cost PostgreSQL a round
+// trip: a reader's delivered ack and its read ack of one message come in
+// quick succession, the second while the first is being written.
+func (s *Store) cachedAnswer(ctx context.Context, q store.Lookup) (rows, uint64, bool, bool, error) {
+	for range maxCacheWaits {
+		rs, epoch, outcome, verify, ended := s.cache.answer(q)
+		switch outcome {
+		case answerHit:
+			return rs, epoch, true, verify, nil
+		case answerMiss:
+			return rows{}, 0, false, false, nil
+		}
+		select {
+		case <-ended:
+		case <-ctx.Done():
+			return rows{}, 0, false, false, fmt.Errorf("pgstore: lookup: %w", ctx.Err())
+		}
+	}
+	return rows{}, 0, false, false, nil
+}
+
+// verifyCached checks the cache's answer rs to q against the database,
+// for tests (lookCache.verify). A write begun or ended since the answer
+// (at epoch) may make them differ rightly: then nothing is checked.
+func (s *Store) verifyCached(ctx context.Context, q store.Lookup, rs rows, epoch uint64) error {
+	read, err := s.find(ctx, keys{Lookup: q})
+	if err != nil {
+		return err
+	}
+	if now, _ := s.cache.snap(); now != epoch {
+		return nil
+	}
+	// The round's rows hold other callers' keys too.
+	mine := rows{
+		Groups:   onlyKeys(q.Groups, read.Groups),
+		Members:  onlyKeys(q.Members, read.Members),
+		Messages: onlyKeys(q.Messages, read.Messages),
+		LastSeqs: onlyKeys(q.LastSeqs, read.LastSeqs),
+	}
+	return sameRows(rs, mine)
+}
+
+// onlyKeys returns the entries of all under ks; nil if ks is empty, as a
+// round without keys of a kind has no map for it.
+func onlyKeys[K comparable, V any](ks []K, all map[K]V) map[K]V {
+	if len(ks) == 0 {
+		return nil
+	}
+	out := make(map[K]V, len(ks))
+	for _, k := range ks {
+		if v, ok := all[k]; ok {
+			out[k] = v
+		}
+	}
+	return out
 }
 
 // pick copies, through own, the rows of a round that the caller asked for,

@@ -62,7 +62,55 @@ func (s *Store) LockNode(ctx context.Context, shared bool) error {
 		return fmt.Errorf("%w: another node is running on it (a single node without a NATS URL, or cluster nodes); two nodes without NATS would miss each other's events: give every node the same NATS URL to run them as a cluster", ErrInUse)
 	}
 	s.lockConn = conn
+	if !shared {
+		// The only writer: lookups may be answered from memory, while
+		// the lock holds (watchLock).
+		s.cache.enable()
+		s.routines.Go("pgstore node lock watchdog", s.watchLock)
+	}
 	return nil
+}
+
+// lockCheckEvery is how often the watchdog checks the node lock's session.
+const lockCheckEvery = time.Second
+
+// watchLock checks the node lock's session every lockCheckEvery until the
+// store closes. Once the session is lost (the database restarted, or the
+// session was ended), another node may take the lock and write: the
+// lookup cache is turned off for good.
+func (s *Store) watchLock() {
+	t := time.NewTicker(lockCheckEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.ctx.Done():
+			return
+		case <-t.C:
+		}
+		err := s.pingLock()
+		if err == nil {
+			continue
+		}
+		if s.ctx.Err() != nil {
+			return
+		}
+		s.cache.disable()
+		s.log.Warn("pgstore: the node lock's session is lost; another node could now take the database, so lookups are no longer answered from memory", "err", err)
+		return
+	}
+}
+
+// pingLock sends one statement on the node lock's session.
+func (s *Store) pingLock() error {
+	s.lockMu.Lock()
+	defer s.lockMu.Unlock()
+	if s.lockConn == nil || s.lockConn.IsClosed() {
+		return errors.New("pgstore: node lock: session closed")
+	}
+	ctx, cancel := context.WithTimeout(s.ctx, 5*time.Second)
+	defer cancel()
+	_, err := s.lockConn.Exec(ctx, "SELECT 1")
+	return err
 }
 
 // closeLockConn ends the node lock's session, which releases the lock.

@@ -17,6 +17,9 @@ func TestLockNode(t *testing.T) {
 	if err := single.LockNode(ctx, false); err != nil {
 		t.Fatalf("first single node: %v", err)
 	}
+	if on, _ := single.cache.state(); !on {
+		t.Fatal("a single node's lookup cache is off")
+	}
 	other := openAt(t, url)
 	if err := other.LockNode(ctx, false); !errors.Is(err, ErrInUse) {
 		t.Fatalf("second single node: err = %v, want ErrInUse", err)
@@ -24,6 +27,21 @@ func TestLockNode(t *testing.T) {
 	if err := other.LockNode(ctx, true); !errors.Is(err, ErrInUse) {
 		t.Fatalf("cluster node beside a single node: err = %v, want ErrInUse", err)
 	}
+	if on, _ := other.cache.state(); on {
+		t.Fatal("a node refused the lock answers lookups from its cache")
+	}
+	// The lock's session ends, as it does when the database restarts:
+	// another node could take the lock now, so the cache goes off.
+	single.lockMu.Lock()
+	pid := single.lockConn.PgConn().PID()
+	single.lockMu.Unlock()
+	if _, err := other.pool.Exec(ctx, "SELECT pg_terminate_backend($1)", pid); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the cache to go off once the lock's session ended", func() bool {
+		on, _ := single.cache.state()
+		return !on
+	})
 	if err := single.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -31,6 +49,9 @@ func TestLockNode(t *testing.T) {
 	for i, s := range []*Store{a, b} {
 		if err := s.LockNode(ctx, true); err != nil {
 			t.Fatalf("cluster node %d: %v", i+1, err)
+		}
+		if on, _ := s.cache.state(); on {
+			t.Fatalf("cluster node %d answers lookups from a cache", i+1)
 		}
 	}
 	if err := other.LockNode(ctx, false); !errors.Is(err, ErrInUse) {

@@ -13,10 +13,14 @@
 // only, in user id order, and never the conversation row, so they do not
 // wait for appends.
 //
-// Nothing is cached between calls but user records, which never change
-// once written (usercache.go): every other read asks the database, so what
-// one node commits is what every node reads next. Point lookups are
-// combined (lookups.go): each waits for a query sent after it was asked.
+// On a cluster node nothing is cached between calls but user records,
+// which never change once written (usercache.go): every other read asks
+// the database, so what one node commits is what every node reads next.
+// Point lookups are combined (lookups.go): each waits for a query sent
+// after it was asked. A single node, which holds the node lock
+// exclusively and so is the database's only writer, answers point
+// lookups from memory too (lookcache.go), exact because every write of
+// this package tells the cache what it writes.
 //
 // # Combining
 //
@@ -61,6 +65,10 @@ type Options struct {
 	// Observer is told of the watermark combiner's queue and batches.
 	// Default: store.NopObserver.
 	Observer store.Observer
+	// CheckCachedLookups makes a node that answers lookups from memory
+	// (LockNode(false), lookcache.go) check every answer against the
+	// database, failing the call on a difference. For tests.
+	CheckCachedLookups bool
 }
 
 // defaultMaxConns is the pool size when neither Options nor the URL set
@@ -131,6 +139,9 @@ type Store struct {
 	look *finder
 	// users keeps the user records read (usercache.go).
 	users *userCache
+	// cache answers lookups from memory while this node writes the
+	// database alone (lookcache.go).
+	cache *lookCache
 	// amemo keeps the rows this node's appends and watermark rounds
 	// wrote, for rounds written without reading them (appendmemo.go).
 	amemo     *appendMemo
@@ -201,6 +212,7 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 		ap:       make(map[store.ConvID]*appendQueue),
 		look:     newFinder(lookPool),
 		users:    newUserCache(maxCachedUsers),
+		cache:    newLookCache(opts.CheckCachedLookups),
 		amemo:    newAppendMemo(),
 		lookPool: lookPool,
 		wmPool:   wmPool,

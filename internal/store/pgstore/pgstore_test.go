@@ -75,10 +75,34 @@ func openAt(t testing.TB, url string) *Store {
 	return s
 }
 
+// openSole opens a store on url as the only writer of its database, as
+// a single node is (LockNode(false)): lookups are answered from memory,
+// and here every answer is checked against the database too.
+func openSole(t testing.TB, url string) *Store {
+	s, err := Open(context.Background(), url, Options{CheckCachedLookups: true})
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	s.cache.enable()
+	return s
+}
+
+// TestConformance runs the conformance suite twice: as a single node, the
+// only writer of its database, which answers lookups from its cache
+// (every answer checked against the database), and as a cluster node,
+// which reads every lookup from the database.
 func TestConformance(t *testing.T) {
 	testURL(t)
-	storetest.Run(t, func(t *testing.T) store.Store {
-		return openAt(t, freshSchema(t))
+	t.Run("sole", func(t *testing.T) {
+		storetest.Run(t, func(t *testing.T) store.Store {
+			return openSole(t, freshSchema(t))
+		})
+	})
+	t.Run("shared", func(t *testing.T) {
+		storetest.Run(t, func(t *testing.T) store.Store {
+			return openAt(t, freshSchema(t))
+		})
 	})
 }
 

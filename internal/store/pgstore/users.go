@@ -63,7 +63,8 @@ func (s *Store) CreateGroup(ctx context.Context, g store.Group, members []store.
 	if err != nil {
 		return fmt.Errorf("pgstore: create group: %w", err)
 	}
-	return s.inTx(ctx, "create group", func(tx pgx.Tx) error {
+	w := s.cache.begin(cacheKeys{wide: []store.ConvID{conv}})
+	err = s.inTx(ctx, "create group", func(tx pgx.Tx) error {
 		// A concurrent create of the same id waits here for our commit,
 		// then finds the row.
 		tag, err := tx.Exec(ctx, `INSERT INTO groups (id, type, created_by, created_at) VALUES ($1, $2, $3, $4)
@@ -79,6 +80,14 @@ func (s *Store) CreateGroup(ctx context.Context, g store.Group, members []store.
 		}
 		return insertMembers(ctx, tx, conv, initial)
 	})
+	// The rows as inserted (insertMembers), left in the lookup cache.
+	res := cacheResult{group: &g, members: make(map[memberKey]*store.Member, len(initial))}
+	for _, m := range initial {
+		res.members[memberKey{conv, m.UserID}] = &store.Member{UserID: m.UserID, Role: m.Role, JoinSeq: m.JoinSeq,
+			ReadSeq: m.ReadSeq, DeliveredSeq: m.ReadSeq, JoinedAt: m.JoinedAt}
+	}
+	w.end(err == nil, outcomeUnknown(err), res)
+	return err
 }
 
 // insertMembers inserts members new to conv, in one statement.
@@ -128,36 +137,38 @@ func (s *Store) DeleteGroup(ctx context.Context, id string) error {
 	if err := validConv(conv); err != nil {
 		return notFound("delete group %q", id)
 	}
-	return s.inTx(ctx, "delete group", func(tx pgx.Tx) error {
-		var members int64
-		err := tx.QueryRow(ctx, `SELECT members FROM conversations WHERE conv = $1 FOR UPDATE`, string(conv)).Scan(&members)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return notFound("delete group %q", id)
-		}
-		if err != nil {
-			return err
-		}
-		if members > 0 {
-			return errorsNotEmpty(id, members)
-		}
-		for _, sql := range []string{
-			`DELETE FROM messages WHERE conv = $1`,
-			// Webhook state of the conversation's messages: a new group
-			// of the same id starts at seq 1 and must not inherit it.
-			// Deliveries stay: they are events that happened.
-			`DELETE FROM webhook_tracks WHERE conv = $1`,
-			`DELETE FROM webhook_timers WHERE conv = $1`,
-			`DELETE FROM members WHERE conv = $1`,
-			`DELETE FROM conversations WHERE conv = $1`,
-		} {
-			if _, err := tx.Exec(ctx, sql, string(conv)); err != nil {
+	return s.wideWrite(conv, func() error {
+		return s.inTx(ctx, "delete group", func(tx pgx.Tx) error {
+			var members int64
+			err := tx.QueryRow(ctx, `SELECT members FROM conversations WHERE conv = $1 FOR UPDATE`, string(conv)).Scan(&members)
+			if errors.Is(err, pgx.ErrNoRows) {
+				return notFound("delete group %q", id)
+			}
+			if err != nil {
 				return err
 			}
-		}
-		if _, err = tx.Exec(ctx, `DELETE FROM groups WHERE id = $1`, id); err != nil {
-			return err
-		}
-		s.amemo.forget(conv) // stale from now on; this frees its rows
-		return nil
+			if members > 0 {
+				return errorsNotEmpty(id, members)
+			}
+			for _, sql := range []string{
+				`DELETE FROM messages WHERE conv = $1`,
+				// Webhook state of the conversation's messages: a new group
+				// of the same id starts at seq 1 and must not inherit it.
+				// Deliveries stay: they are events that happened.
+				`DELETE FROM webhook_tracks WHERE conv = $1`,
+				`DELETE FROM webhook_timers WHERE conv = $1`,
+				`DELETE FROM members WHERE conv = $1`,
+				`DELETE FROM conversations WHERE conv = $1`,
+			} {
+				if _, err := tx.Exec(ctx, sql, string(conv)); err != nil {
+					return err
+				}
+			}
+			if _, err = tx.Exec(ctx, `DELETE FROM groups WHERE id = $1`, id); err != nil {
+				return err
+			}
+			s.amemo.forget(conv) // stale from now on; this frees its rows
+			return nil
+		})
 	})
 }

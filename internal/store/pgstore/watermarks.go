@@ -133,7 +133,10 @@ func (s *Store) watermarkRounds() {
 		}
 		var err error
 		if len(round) == 0 {
-			err = s.applySettles(newSettleRound(settles))
+			r := newSettleRound(settles)
+			w := s.cache.begin(cacheKeys{msgs: r.keys})
+			err = s.applySettles(r)
+			w.end(err == nil, outcomeUnknown(err), cacheResult{})
 		} else {
 			err = s.applyWatermarks(round, settles)
 		}
@@ -216,15 +219,15 @@ func (s *Store) applyWatermarks(round []convOps, settleOps []*settleOp) error {
 	for i, c := range round {
 		results[i] = make([]wmResult, len(c.ops))
 	}
+	w := s.cache.begin(cacheKeys{members: keys, msgs: settles.keys})
 	members, dirty, xmin, done, err := s.watermarksFromMemo(round, keys, settles, results)
+	if err == nil && !done {
+		members, dirty, xmin, err = s.lockedWatermarks(round, convs, users, settles, results)
+	}
+	// The members' rows as committed; a settled message is emptied.
+	w.end(err == nil, outcomeUnknown(err), cacheResult{members: members})
 	if err != nil {
 		return err
-	}
-	if !done {
-		members, dirty, xmin, err = s.lockedWatermarks(round, convs, users, settles, results)
-		if err != nil {
-			return err
-		}
 	}
 	for _, k := range dirty {
 		s.amemo.watermarked(k.conv, *members[k], xmin)
