@@ -132,6 +132,10 @@ func TestClusterSingleNodeHoldsItsDatabase(t *testing.T) {
 	pg := seentest.PostgresDB(t)
 	n := seentest.StartNATS(t)
 	single := seentest.Start(t, seentest.Cluster(pg, ""))
+	// The database's only writer answers lookups from memory.
+	if on := cacheOn(t, single); on != 1 {
+		t.Errorf("single node: seen_postgres_lookup_cache_on = %v, want 1", on)
+	}
 	for _, nats := range []string{"", n.URL()} {
 		_, err := server.New(nodeConfig(t, pg, nats))
 		if !errors.Is(err, pgstore.ErrInUse) || !strings.Contains(err.Error(), "NATS") {
@@ -139,11 +143,24 @@ func TestClusterSingleNodeHoldsItsDatabase(t *testing.T) {
 		}
 	}
 	single.Stop()
+	node := seentest.Start(t, seentest.Cluster(pg, n.URL()))
 	seentest.Start(t, seentest.Cluster(pg, n.URL()))
-	seentest.Start(t, seentest.Cluster(pg, n.URL()))
+	if on := cacheOn(t, node); on != 0 {
+		t.Errorf("cluster node: seen_postgres_lookup_cache_on = %v, want 0", on)
+	}
 	if _, err := server.New(nodeConfig(t, pg, "")); !errors.Is(err, pgstore.ErrInUse) {
 		t.Errorf("single node beside cluster nodes: err = %v, want ErrInUse", err)
 	}
+}
+
+// cacheOn is s's seen_postgres_lookup_cache_on.
+func cacheOn(t *testing.T, s *seentest.Server) float64 {
+	t.Helper()
+	f := scrape(t, s)["seen_postgres_lookup_cache_on"]
+	if f == nil || len(f.Metric) != 1 {
+		t.Fatalf("seen_postgres_lookup_cache_on: %v, want one sample", f)
+	}
+	return f.Metric[0].GetGauge().GetValue()
 }
 
 // TestClusterConfigRefused: a NATS URL without PostgreSQL, and a node on

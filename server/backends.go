@@ -182,10 +182,13 @@ var (
 	poolWaits    = prometheus.NewDesc("seen_postgres_pool_empty_acquires_total", "Acquires that had to wait for a connection.", nil, nil)
 	poolWaitSecs = prometheus.NewDesc("seen_postgres_pool_acquire_wait_seconds_total", "Time spent waiting for a connection, across acquires that waited.", nil, nil)
 	poolAcquires = prometheus.NewDesc("seen_postgres_pool_acquires_total", "Connections taken from the pool.", nil, nil)
+	cacheOn      = prometheus.NewDesc("seen_postgres_lookup_cache_on", "1 while the node, the database's only writer, answers lookups from memory; 0 on a cluster node, or once its node lock was lost.", nil, nil)
+	cacheRecords = prometheus.NewDesc("seen_postgres_lookup_cache_records", "Records (members, groups, last seqs, messages) the lookup cache holds.", nil, nil)
+	cacheAnswers = prometheus.NewDesc("seen_postgres_lookup_cache_answers_total", "Lookups answered from memory, without a database round trip.", nil, nil)
 )
 
 func (p *poolStats) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{poolAcquired, poolIdle, poolTotal, poolMax, poolWaits, poolWaitSecs, poolAcquires} {
+	for _, d := range []*prometheus.Desc{poolAcquired, poolIdle, poolTotal, poolMax, poolWaits, poolWaitSecs, poolAcquires, cacheOn, cacheRecords, cacheAnswers} {
 		ch <- d
 	}
 }
@@ -199,4 +202,12 @@ func (p *poolStats) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(poolWaits, prometheus.CounterValue, float64(st.EmptyAcquireCount()))
 	ch <- prometheus.MustNewConstMetric(poolWaitSecs, prometheus.CounterValue, st.EmptyAcquireWaitTime().Seconds())
 	ch <- prometheus.MustNewConstMetric(poolAcquires, prometheus.CounterValue, float64(st.AcquireCount()))
+	cs := p.pg.LookupCacheStat()
+	on := 0.0
+	if cs.On {
+		on = 1
+	}
+	ch <- prometheus.MustNewConstMetric(cacheOn, prometheus.GaugeValue, on)
+	ch <- prometheus.MustNewConstMetric(cacheRecords, prometheus.GaugeValue, float64(cs.Records))
+	ch <- prometheus.MustNewConstMetric(cacheAnswers, prometheus.CounterValue, float64(cs.Answered))
 }

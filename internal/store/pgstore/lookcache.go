@@ -104,7 +104,7 @@ type lookCache struct {
 	byID   map[string]settleKey // the cached messages' conversation and seq
 	n      int                  // slots held
 	now    func() time.Time
-	// answered counts the lookups answered from the cache, for tests.
+	// answered counts the lookups answered from the cache.
 	answered int64
 	// ended, if not nil, is closed at the next end of a write: a lookup
 	// that found its records being written waits for it.
@@ -122,6 +122,23 @@ func (c *lookCache) enable() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.on = true
+}
+
+// LookupCacheStat is the lookup cache's state (lookcache.go): whether the
+// node answers lookups from memory, the records it holds, and the lookups
+// it answered.
+type LookupCacheStat struct {
+	On       bool
+	Records  int
+	Answered int64
+}
+
+// LookupCacheStat returns the lookup cache's state.
+func (s *Store) LookupCacheStat() LookupCacheStat {
+	c := s.cache
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return LookupCacheStat{On: c.on, Records: c.n, Answered: c.answered}
 }
 
 // state reports whether the cache is on and how many lookups it answered.
