@@ -92,7 +92,8 @@ func (c *cachedConv) idle() bool {
 	return true
 }
 
-// lookCache is the cache; the zero value is off.
+// lookCache is the cache. Make it with newLookCache; it is off until
+// enable.
 type lookCache struct {
 	mu     sync.Mutex
 	on     bool
@@ -188,6 +189,9 @@ func (c *lookCache) dropIdleLocked() {
 			s.ok = false
 		}
 		for _, s := range cv.msgs {
+			if s.ok {
+				delete(c.byID, s.v.ID)
+			}
 			s.ok = false
 		}
 	}
@@ -585,7 +589,9 @@ func (c *lookCache) answerLocked(q store.Lookup) (rows, int) {
 				return rows{}, answerMiss
 			}
 			cv := c.convs[k.conv]
-			if s := cv.msgs[k.seq]; held(cv, s.busy, s.ok) {
+			// The id is checked too: a seq is reused by a group deleted
+			// and created again.
+			if s := cv.msgs[k.seq]; held(cv, s.busy, s.ok && s.v.ID == id) {
 				rs.Messages[id] = s.v
 			} else if !busy {
 				return rows{}, answerMiss

@@ -267,6 +267,19 @@ func TestLookCacheFollowsEveryWrite(t *testing.T) {
 	if f := find("a", "m1"); f.Groups[0].ID != "" || f.Messages[0].ID != "" || f.LastSeqs[0] != 0 {
 		t.Fatalf("after the group's deletion: %+v", f)
 	}
+	// The group again: its seqs start at 1 again, under other ids.
+	if err := s.CreateGroup(ctx, store.Group{ID: "g", CreatedBy: "a"}, []store.Member{{UserID: "a", Role: protocol.RoleOwner}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.Append(ctx, store.Message{ID: "n1", Conv: conv, Sender: "a", SentAt: 5}); err != nil {
+		t.Fatal(err)
+	}
+	if f := find("a", "m1"); f.Messages[0].ID != "" || f.LastSeqs[0] != 1 {
+		t.Fatalf("the old message after the group was made again: %+v", f)
+	}
+	if f := find("a", "n1"); f.Messages[0].Seq != 1 {
+		t.Fatalf("the new message: %+v", f.Messages[0])
+	}
 	if _, after := s.cache.state(); after-before < 5 {
 		t.Fatalf("the cache answered %d lookups; want most of them", after-before)
 	}
