@@ -121,14 +121,16 @@ func (s *Store) applyAppends(conv store.ConvID, ops []*appendOp) error {
 		keys.members[i] = memberKey{conv, p}
 	}
 	w := s.cache.begin(keys)
-	sender, err := s.appendRoundOf(conv, ops, parties)
-	var res cacheResult
-	if sender != nil {
+	rows, fromMemo, err := s.appendRoundOf(conv, ops, parties)
+	res := cacheResult{members: make(map[memberKey]*store.Member, len(rows))}
+	for u, m := range rows {
+		res.members[memberKey{conv, u}] = m
+	}
+	if fromMemo {
 		// From the memo: the sender's row is the only one written.
-		res.members = map[memberKey]*store.Member{{conv, sender.UserID}: sender}
-		res.unwritten = make(map[memberKey]bool, len(parties)-1)
+		res.unwritten = make(map[memberKey]bool, len(parties))
 		for _, p := range parties {
-			if p != sender.UserID {
+			if rows[p] == nil {
 				res.unwritten[memberKey{conv, p}] = true
 			}
 		}
@@ -171,12 +173,16 @@ func appendParties(conv store.ConvID, ops []*appendOp) []string {
 }
 
 // appendRoundOf is applyAppends' write: from the memo if it can, else
-// the locking round. A round from the memo returns its sender's row as
-// written.
-func (s *Store) appendRoundOf(conv store.ConvID, ops []*appendOp, parties []string) (*store.Member, error) {
+// the locking round. It returns the member rows it knows as committed, by
+// user: from the memo, the sender's (the only one written); from the
+// locking round, every party's, read under its lock and written.
+func (s *Store) appendRoundOf(conv store.ConvID, ops []*appendOp, parties []string) (map[string]*store.Member, bool, error) {
 	ctx := s.ctx
 	if done, sender, err := s.appendFromMemo(ctx, conv, ops); done || err != nil {
-		return sender, err
+		if sender == nil {
+			return nil, done, err
+		}
+		return map[string]*store.Member{sender.UserID: sender}, true, err
 	}
 	var senders, clientIDs []string
 	for _, op := range ops {
@@ -185,7 +191,10 @@ func (s *Store) appendRoundOf(conv store.ConvID, ops []*appendOp, parties []stri
 		}
 	}
 
-	var results []appendResult
+	var (
+		results []appendResult
+		rows    map[string]*store.Member
+	)
 	// A round is first sent without looking its client ids up: a resend is
 	// rare, and the lookup was one statement in every append. The write
 	// then inserts each message only if its client id is new, and fails
@@ -202,11 +211,11 @@ func (s *Store) appendRoundOf(conv store.ConvID, ops []*appendOp, parties []stri
 			results[i].fresh = -1
 		}
 		err = s.withConn(ctx, "append to "+string(conv), func(conn *pgx.Conn) error {
-			return s.appendRound(ctx, conn, conv, ops, results, parties, senders, clientIDs, lookUpClientIDs)
+			return s.appendRound(ctx, conn, conv, ops, results, &rows, parties, senders, clientIDs, lookUpClientIDs)
 		})
 	}
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	for i, op := range ops {
 		r := results[i]
@@ -215,7 +224,7 @@ func (s *Store) appendRoundOf(conv store.ConvID, ops []*appendOp, parties []stri
 		}
 		op.stored, op.existed, op.err = r.stored, r.existed, r.err
 	}
-	return nil, nil
+	return rows, false, nil
 }
 
 // errClientIDStored is a round that found a client id already stored
@@ -238,7 +247,7 @@ type appendResult struct {
 // round's client ids are not read: a message whose client id turns out
 // stored fails the attempt with errClientIDStored, having written nothing.
 func (s *Store) appendRound(ctx context.Context, conn *pgx.Conn, conv store.ConvID, ops []*appendOp, results []appendResult,
-	parties, senders, clientIDs []string, lookUpClientIDs bool) error {
+	committed *map[string]*store.Member, parties, senders, clientIDs []string, lookUpClientIDs bool) error {
 	var (
 		last, count int64
 		convFound   bool
@@ -418,6 +427,7 @@ func (s *Store) appendRound(ctx context.Context, conn *pgx.Conn, conv store.Conv
 	}
 	if err == nil {
 		s.amemo.appended(conv, last, dirtyMembers, xmin)
+		*committed = members
 	}
 	return err
 }
