@@ -218,20 +218,19 @@ func (c *lookCache) conv(id store.ConvID) *cachedConv {
 }
 
 func (c *lookCache) member(cv *cachedConv, user string) *slot[store.Member] {
-	s := cv.members[user]
-	if s == nil {
-		s = &slot[store.Member]{}
-		cv.members[user] = s
-		c.n++
-	}
-	return s
+	return slotIn(c, cv.members, user)
 }
 
 func (c *lookCache) msg(cv *cachedConv, seq uint64) *slot[store.Message] {
-	s := cv.msgs[seq]
+	return slotIn(c, cv.msgs, seq)
+}
+
+// slotIn returns the slot of k in m, made (and counted) if missing.
+func slotIn[K comparable, V any](c *lookCache, m map[K]*slot[V], k K) *slot[V] {
+	s := m[k]
 	if s == nil {
-		s = &slot[store.Message]{}
-		cv.msgs[seq] = s
+		s = &slot[V]{}
+		m[k] = s
 		c.n++
 	}
 	return s
@@ -529,79 +528,74 @@ func (c *lookCache) answer(q store.Lookup) (rs rows, epoch uint64, outcome int, 
 
 func (c *lookCache) answerLocked(q store.Lookup) (rows, int) {
 	busy := false
-	// held reports whether s may answer: false with busy set while a
-	// writer holds it or its conversation.
-	held := func(cv *cachedConv, slotBusy int, ok bool) bool {
-		if cv.wide.busy > 0 || slotBusy > 0 {
-			busy = true
-			return false
-		}
-		return ok
-	}
 	var rs rows
-	if len(q.Groups) > 0 {
-		rs.Groups = make(map[string]store.Group, len(q.Groups))
-		for _, id := range q.Groups {
-			cv := c.convs[store.GroupConv(id)]
-			if cv == nil {
-				return rows{}, answerMiss
-			}
-			if held(cv, cv.group.busy, cv.group.ok) {
-				rs.Groups[id] = cv.group.v
-			} else if !busy {
-				return rows{}, answerMiss
-			}
+	var ok [4]bool
+	rs.Groups, ok[0] = collect(q.Groups, &busy, func(id string) (*cachedConv, *slot[store.Group]) {
+		cv := c.convs[store.GroupConv(id)]
+		if cv == nil {
+			return nil, nil
 		}
-	}
-	if len(q.Members) > 0 {
-		rs.Members = make(map[store.MemberRef]store.Member, len(q.Members))
-		for _, mr := range q.Members {
-			cv := c.convs[mr.Conv]
-			if cv == nil || cv.members[mr.UserID] == nil {
-				return rows{}, answerMiss
-			}
-			if s := cv.members[mr.UserID]; held(cv, s.busy, s.ok) {
-				rs.Members[mr] = ownMember(s.v)
-			} else if !busy {
-				return rows{}, answerMiss
-			}
+		return cv, &cv.group
+	}, func(g store.Group) store.Group { return g })
+	rs.Members, ok[1] = collect(q.Members, &busy, func(mr store.MemberRef) (*cachedConv, *slot[store.Member]) {
+		cv := c.convs[mr.Conv]
+		if cv == nil {
+			return nil, nil
 		}
-	}
-	if len(q.LastSeqs) > 0 {
-		rs.LastSeqs = make(map[store.ConvID]uint64, len(q.LastSeqs))
-		for _, id := range q.LastSeqs {
-			cv := c.convs[id]
-			if cv == nil {
-				return rows{}, answerMiss
-			}
-			if held(cv, cv.last.busy, cv.last.ok) {
-				rs.LastSeqs[id] = cv.last.v
-			} else if !busy {
-				return rows{}, answerMiss
-			}
+		return cv, cv.members[mr.UserID]
+	}, ownMember)
+	rs.LastSeqs, ok[2] = collect(q.LastSeqs, &busy, func(id store.ConvID) (*cachedConv, *slot[uint64]) {
+		cv := c.convs[id]
+		if cv == nil {
+			return nil, nil
 		}
-	}
-	if len(q.Messages) > 0 {
-		rs.Messages = make(map[string]store.Message, len(q.Messages))
-		for _, id := range q.Messages {
-			k, ok := c.byID[id]
-			if !ok || c.convs[k.conv] == nil || c.convs[k.conv].msgs[k.seq] == nil {
-				return rows{}, answerMiss
-			}
-			cv := c.convs[k.conv]
-			// The id is checked too: a seq is reused by a group deleted
-			// and created again.
-			if s := cv.msgs[k.seq]; held(cv, s.busy, s.ok && s.v.ID == id) {
-				rs.Messages[id] = s.v
-			} else if !busy {
-				return rows{}, answerMiss
-			}
+		return cv, &cv.last
+	}, func(n uint64) uint64 { return n })
+	rs.Messages, ok[3] = collect(q.Messages, &busy, func(id string) (*cachedConv, *slot[store.Message]) {
+		k, held := c.byID[id]
+		cv := c.convs[k.conv]
+		if !held || cv == nil {
+			return nil, nil
 		}
-	}
-	if busy {
+		// The id is checked too: a seq is reused by a group deleted
+		// and created again.
+		if s := cv.msgs[k.seq]; s != nil && (!s.ok || s.v.ID == id) {
+			return cv, s
+		}
+		return nil, nil
+	}, func(m store.Message) store.Message { return m })
+	switch {
+	case !ok[0] || !ok[1] || !ok[2] || !ok[3]:
+		return rows{}, answerMiss
+	case busy:
 		return rows{}, answerBusy
 	}
 	return rs, answerHit
+}
+
+// collect answers the keys ks of one kind: find gives a key's
+// conversation and slot (nil if the cache has none), own copies a record.
+// It reports false at the first record neither held nor being written,
+// which a read must fetch, and sets busy if one is being written.
+func collect[K comparable, V any](ks []K, busy *bool, find func(K) (*cachedConv, *slot[V]), own func(V) V) (map[K]V, bool) {
+	if len(ks) == 0 {
+		return nil, true
+	}
+	out := make(map[K]V, len(ks))
+	for _, k := range ks {
+		cv, s := find(k)
+		switch {
+		case cv == nil || s == nil:
+			return nil, false
+		case cv.wide.busy > 0 || s.busy > 0:
+			*busy = true
+		case s.ok:
+			out[k] = own(s.v)
+		default:
+			return nil, false
+		}
+	}
+	return out, true
 }
 
 // sameRows reports, for the verify mode of tests, whether two rounds' rows

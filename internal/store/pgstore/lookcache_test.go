@@ -55,10 +55,17 @@ func TestLookCacheFillRefusedAfterAWrite(t *testing.T) {
 		t.Fatal("a read made during a write filled the cache")
 	}
 	// Snapped after the writes: it fills.
-	snap, _ = c.snap()
-	c.fill(snap, lcRows(2))
-	if got, ok := lcAnswer(t, c); !ok || got != 2 {
-		t.Fatalf("answer = %d, %v; want 2, true", got, ok)
+	fillNow(t, c, 2)
+}
+
+// fillNow fills c with the row of read seq read now, and checks it
+// answers it.
+func fillNow(t *testing.T, c *lookCache, read uint64) {
+	t.Helper()
+	snap, _ := c.snap()
+	c.fill(snap, lcRows(read))
+	if got, ok := lcAnswer(t, c); !ok || got != read {
+		t.Fatalf("answer = %d, %v; want %d, true", got, ok, read)
 	}
 }
 
@@ -137,11 +144,7 @@ func TestLookCachePausesOnAnUnknownOutcome(t *testing.T) {
 		t.Fatal("filled while paused")
 	}
 	now = now.Add(cachePause)
-	snap, _ = c.snap()
-	c.fill(snap, lcRows(2))
-	if got, ok := lcAnswer(t, c); !ok || got != 2 {
-		t.Fatalf("after the pause: answer = %d, %v; want 2, true", got, ok)
-	}
+	fillNow(t, c, 2)
 }
 
 func TestLookCacheBounded(t *testing.T) {
