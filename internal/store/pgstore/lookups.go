@@ -31,8 +31,10 @@ import (
 // Exactness: a lookup queued while a round is in flight waits for the next
 // round, which is sent after the one in flight has answered, so after the
 // call was made: it sees every write committed before the call, as a
-// query of its own would. Nothing is kept after a round but the user
-// records, which never change (usercache.go).
+// query of its own would. On a cluster node nothing is kept after a round
+// but the user records, which never change (usercache.go); a single node,
+// the database's only writer, also keeps what rounds read in its lookup
+// cache, and answers from it first (lookcache.go).
 
 // keys are the records one caller, or one round, reads.
 type keys struct {
