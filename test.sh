@@ -25,12 +25,12 @@ fi
 
 echo "== go vet, go test -race"
 go vet ./...
-# One node here, whatever the caller's environment says; the cluster runs
-# of the end-to-end suite come after.
-SEEN_TEST_NODES= go test -race -count=1 ./...
+# One node on the embedded store here, whatever the caller's environment
+# says; the end-to-end suite's runs on PostgreSQL and on clusters come after.
+SEEN_TEST_NODES= SEEN_TEST_STORE= go test -race -count=1 ./...
 
 echo "== the invariant checker at full size (100,000 operations; -race runs 15,000)"
-SEEN_TEST_NODES= go test -count=1 -run '^TestInvariants' ./e2e
+SEEN_TEST_NODES= SEEN_TEST_STORE= go test -count=1 -run '^TestInvariants' ./e2e
 
 # The end-to-end suite again on clusters of two and three nodes: every
 # server a test starts is that many nodes on one fresh PostgreSQL database
