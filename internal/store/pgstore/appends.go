@@ -146,7 +146,7 @@ func (s *Store) applyAppends(conv store.ConvID, ops []*appendOp) error {
 			}
 		}
 	}
-	w.end(err == nil, outcomeUnknown(err), res)
+	w.end(err, res)
 	return err
 }
 

@@ -142,30 +142,11 @@ func (s *Store) LookupCacheStat() LookupCacheStat {
 	return LookupCacheStat{On: c.on, Records: c.n, Answered: c.answered}
 }
 
-// state reports whether the cache is on and how many lookups it answered.
-func (c *lookCache) state() (bool, int64) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.on, c.answered
-}
-
 // disable turns the cache off for good and drops what it holds.
 func (c *lookCache) disable() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.on = false
-	c.dropIdleLocked()
-}
-
-// pause empties the cache and holds it off for cachePause: a write's
-// outcome is unknown.
-func (c *lookCache) pause() {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if !c.on {
-		return
-	}
-	c.paused = c.now().Add(cachePause)
 	c.dropIdleLocked()
 }
 
@@ -177,8 +158,7 @@ func (c *lookCache) liveLocked() bool {
 // dropIdleLocked drops every conversation no writer holds, and every
 // record of the others, and refuses the fills of reads already made.
 func (c *lookCache) dropIdleLocked() {
-	c.floor = c.epoch + 1
-	c.epoch++
+	c.refuseFillsLocked()
 	for id, cv := range c.convs {
 		if cv.idle() {
 			c.dropConvLocked(id, cv)
@@ -195,6 +175,13 @@ func (c *lookCache) dropIdleLocked() {
 			s.ok = false
 		}
 	}
+}
+
+// refuseFillsLocked refuses the fills of every read already made: records
+// are about to be dropped, and with them what writers did to them.
+func (c *lookCache) refuseFillsLocked() {
+	c.epoch++
+	c.floor = c.epoch
 }
 
 func (c *lookCache) dropConvLocked(id store.ConvID, cv *cachedConv) {
@@ -242,8 +229,7 @@ func (c *lookCache) boundLocked() {
 	if c.n <= maxCacheSlots {
 		return
 	}
-	c.floor = c.epoch + 1
-	c.epoch++
+	c.refuseFillsLocked()
 	for id, cv := range c.convs {
 		if c.n <= maxCacheSlots*3/4 {
 			return
@@ -263,16 +249,16 @@ type cacheKeys struct {
 	msgs    []settleKey
 }
 
-// cacheWrite is one write between begin and end. clean records, per
-// member and last-seq slot, that the write was its only writer at begin.
+// cacheWrite is one write between begin and end. The clean lists record,
+// per whole conversation, member and last-seq slot, that the write was its
+// only writer at begin.
 type cacheWrite struct {
-	c            *lookCache
-	epoch        uint64
-	k            cacheKeys
-	wideClean    []bool
-	memberClean  []bool
-	lastClean    []bool
-	convsTouched []uint64 // per member key's conversation: its wide epoch at begin
+	c           *lookCache
+	epoch       uint64
+	k           cacheKeys
+	wideClean   []bool
+	memberClean []bool
+	lastClean   []bool
 }
 
 // begin marks k as being written. The write calls end once it committed
@@ -325,11 +311,13 @@ type cacheResult struct {
 	fresh     []store.Message
 }
 
-// end ends w. If committed, the records of res are left in their slots
-// where w was their only writer throughout; every other slot of w is
-// emptied. unknown means the outcome is not known (the commit may still
-// land): the cache pauses.
-func (w *cacheWrite) end(committed, unknown bool, res cacheResult) {
+// end ends w, whose write returned err. If it committed, the records of
+// res are left in their slots where w was their only writer throughout;
+// every other slot of w is emptied. If its outcome is not known (the
+// commit may still land: outcomeUnknown), the cache empties and pauses
+// for cachePause.
+func (w *cacheWrite) end(err error, res cacheResult) {
+	committed := err == nil
 	c := w.c
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -431,7 +419,7 @@ func (w *cacheWrite) end(committed, unknown bool, res cacheResult) {
 			c.byID[m.ID] = settleKey{m.Conv, m.Seq}
 		}
 	}
-	if unknown && c.on {
+	if outcomeUnknown(err) && c.on {
 		c.paused = c.now().Add(cachePause)
 		c.dropIdleLocked()
 	}
@@ -625,13 +613,4 @@ func sameRows(cached, read rows) error {
 		return fmt.Errorf("pgstore: the lookup cache answered %s where the database holds %s", a, b)
 	}
 	return nil
-}
-
-// wideWrite runs fn, a write of conv as a whole, between the cache's begin
-// and end.
-func (s *Store) wideWrite(conv store.ConvID, fn func() error) error {
-	w := s.cache.begin(cacheKeys{wide: []store.ConvID{conv}})
-	err := fn()
-	w.end(err == nil, outcomeUnknown(err), cacheResult{})
-	return err
 }

@@ -41,7 +41,7 @@ func TestLookCacheFillRefusedAfterAWrite(t *testing.T) {
 	// may hold the row before the write: it must not fill.
 	snap, _ := c.snap()
 	w := c.begin(cacheKeys{members: []memberKey{lcKey}})
-	w.end(true, false, cacheResult{})
+	w.end(nil, cacheResult{})
 	c.fill(snap, lcRows(1))
 	if _, ok := lcAnswer(t, c); ok {
 		t.Fatal("a read older than a write filled the cache")
@@ -50,7 +50,7 @@ func TestLookCacheFillRefusedAfterAWrite(t *testing.T) {
 	w = c.begin(cacheKeys{members: []memberKey{lcKey}})
 	snap, _ = c.snap()
 	c.fill(snap, lcRows(1))
-	w.end(true, false, cacheResult{})
+	w.end(nil, cacheResult{})
 	if _, ok := lcAnswer(t, c); ok {
 		t.Fatal("a read made during a write filled the cache")
 	}
@@ -83,7 +83,7 @@ func TestLookCacheNoAnswerDuringAWrite(t *testing.T) {
 		t.Fatal("the wait ended before the write did")
 	default:
 	}
-	w.end(true, false, cacheResult{members: map[memberKey]*store.Member{lcKey: {UserID: "u", ReadSeq: 5}}})
+	w.end(nil, cacheResult{members: map[memberKey]*store.Member{lcKey: {UserID: "u", ReadSeq: 5}}})
 	<-ended
 	if got, ok := lcAnswer(t, c); !ok || got != 5 {
 		t.Fatalf("after the write: answer = %d, %v; want the row it wrote, 5", got, ok)
@@ -93,7 +93,7 @@ func TestLookCacheNoAnswerDuringAWrite(t *testing.T) {
 	if _, ok := lcAnswer(t, c); ok {
 		t.Fatal("answered while the conversation is being written")
 	}
-	w.end(true, false, cacheResult{})
+	w.end(nil, cacheResult{})
 	if _, ok := lcAnswer(t, c); ok {
 		t.Fatal("answered a row a write of its conversation may have changed")
 	}
@@ -109,11 +109,11 @@ func TestLookCacheOverlappingWritersEmpty(t *testing.T) {
 		ra := cacheResult{members: map[memberKey]*store.Member{lcKey: {UserID: "u", ReadSeq: 1}}}
 		rb := cacheResult{members: map[memberKey]*store.Member{lcKey: {UserID: "u", ReadSeq: 2}}}
 		if firstEndsFirst {
-			a.end(true, false, ra)
-			b.end(true, false, rb)
+			a.end(nil, ra)
+			b.end(nil, rb)
 		} else {
-			b.end(true, false, rb)
-			a.end(true, false, ra)
+			b.end(nil, rb)
+			a.end(nil, ra)
 		}
 		if got, ok := lcAnswer(t, c); ok {
 			t.Fatalf("overlapping writers (first ends first: %v) left %d", firstEndsFirst, got)
@@ -121,7 +121,7 @@ func TestLookCacheOverlappingWritersEmpty(t *testing.T) {
 	}
 	// A writer that failed leaves nothing.
 	w := c.begin(cacheKeys{members: []memberKey{lcKey}})
-	w.end(false, false, cacheResult{members: map[memberKey]*store.Member{lcKey: {UserID: "u", ReadSeq: 3}}})
+	w.end(notFound("member"), cacheResult{members: map[memberKey]*store.Member{lcKey: {UserID: "u", ReadSeq: 3}}})
 	if _, ok := lcAnswer(t, c); ok {
 		t.Fatal("a failed write left its row")
 	}
@@ -134,7 +134,7 @@ func TestLookCachePausesOnAnUnknownOutcome(t *testing.T) {
 	snap, _ := c.snap()
 	c.fill(snap, lcRows(1))
 	w := c.begin(cacheKeys{lasts: []store.ConvID{lcConv}})
-	w.end(false, true, cacheResult{})
+	w.end(errors.New("conn closed"), cacheResult{})
 	if _, ok := lcAnswer(t, c); ok {
 		t.Fatal("answered after a write whose outcome is unknown")
 	}
@@ -210,7 +210,7 @@ func TestLookCacheFollowsEveryWrite(t *testing.T) {
 		}
 		return f
 	}
-	_, before := s.cache.state()
+	before := s.LookupCacheStat().Answered
 	if _, _, err := s.Append(ctx, store.Message{ID: "m1", Conv: conv, Sender: "a", ClientMsgID: "c1", SentAt: 1, Body: []byte(`{"t":1}`)}); err != nil {
 		t.Fatal(err)
 	}
@@ -283,7 +283,7 @@ func TestLookCacheFollowsEveryWrite(t *testing.T) {
 	if f := find("a", "n1"); f.Messages[0].Seq != 1 {
 		t.Fatalf("the new message: %+v", f.Messages[0])
 	}
-	if _, after := s.cache.state(); after-before < 5 {
-		t.Fatalf("the cache answered %d lookups; want most of them", after-before)
+	if answered := s.LookupCacheStat().Answered - before; answered < 5 {
+		t.Fatalf("the cache answered %d lookups; want most of them", answered)
 	}
 }

@@ -52,49 +52,49 @@ func (s *Store) AddMembers(ctx context.Context, conv store.ConvID, members []sto
 		}
 	}
 	var added []store.Member
-	err := s.wideWrite(conv, func() error {
-		return s.inTx(ctx, "add members", func(tx pgx.Tx) error {
-			added = []store.Member{}
-			last, _, found, err := lockConv(ctx, tx, conv)
-			if err != nil {
-				return err
-			}
-			if !found {
-				return notFound("add members to %s: group", conv)
-			}
-			users := make([]string, len(want))
-			for i, m := range want {
-				users[i] = m.UserID
-			}
-			rows, err := tx.Query(ctx, `SELECT user_id FROM members WHERE conv = $1 AND user_id = ANY($2)`, string(conv), users)
-			if err != nil {
-				return err
-			}
-			existing, err := pgx.CollectRows(rows, pgx.RowTo[string])
-			if err != nil {
-				return err
-			}
-			have := make(map[string]bool, len(existing))
-			for _, u := range existing {
-				have[u] = true
-			}
-			join := last + 1
-			for _, m := range want {
-				if have[m.UserID] {
-					continue
-				}
-				added = append(added, store.Member{UserID: m.UserID, Role: m.Role, JoinSeq: join, ReadSeq: join - 1, DeliveredSeq: join - 1, JoinedAt: m.JoinedAt})
-			}
-			if len(added) == 0 {
-				return nil
-			}
-			if err := insertMembers(ctx, tx, conv, added); err != nil {
-				return err
-			}
-			_, err = tx.Exec(ctx, `UPDATE conversations SET members = members + $2 WHERE conv = $1`, string(conv), len(added))
+	w := s.cache.begin(cacheKeys{wide: []store.ConvID{conv}})
+	err := s.inTx(ctx, "add members", func(tx pgx.Tx) error {
+		added = []store.Member{}
+		last, _, found, err := lockConv(ctx, tx, conv)
+		if err != nil {
 			return err
-		})
+		}
+		if !found {
+			return notFound("add members to %s: group", conv)
+		}
+		users := make([]string, len(want))
+		for i, m := range want {
+			users[i] = m.UserID
+		}
+		rows, err := tx.Query(ctx, `SELECT user_id FROM members WHERE conv = $1 AND user_id = ANY($2)`, string(conv), users)
+		if err != nil {
+			return err
+		}
+		existing, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			return err
+		}
+		have := make(map[string]bool, len(existing))
+		for _, u := range existing {
+			have[u] = true
+		}
+		join := last + 1
+		for _, m := range want {
+			if have[m.UserID] {
+				continue
+			}
+			added = append(added, store.Member{UserID: m.UserID, Role: m.Role, JoinSeq: join, ReadSeq: join - 1, DeliveredSeq: join - 1, JoinedAt: m.JoinedAt})
+		}
+		if len(added) == 0 {
+			return nil
+		}
+		if err := insertMembers(ctx, tx, conv, added); err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `UPDATE conversations SET members = members + $2 WHERE conv = $1`, string(conv), len(added))
+		return err
 	})
+	w.end(err, cacheResult{})
 	if err != nil {
 		return nil, err
 	}
@@ -107,26 +107,27 @@ func (s *Store) RemoveMember(ctx context.Context, conv store.ConvID, userID stri
 		return err
 	}
 	defer s.mu.RUnlock()
-	return s.wideWrite(conv, func() error {
-		return s.inTx(ctx, "remove member", func(tx pgx.Tx) error {
-			// The conversation's lock first, as every writer of its member
-			// set takes it, so the count stays exact.
-			if _, _, found, err := lockConvNoCreate(ctx, tx, conv); err != nil {
-				return err
-			} else if !found {
-				return notFound("member %q of %s", userID, conv)
-			}
-			tag, err := tx.Exec(ctx, `DELETE FROM members WHERE conv = $1 AND user_id = $2`, string(conv), userID)
-			if err != nil {
-				return err
-			}
-			if tag.RowsAffected() == 0 {
-				return notFound("member %q of %s", userID, conv)
-			}
-			_, err = tx.Exec(ctx, `UPDATE conversations SET members = members - 1 WHERE conv = $1`, string(conv))
+	w := s.cache.begin(cacheKeys{wide: []store.ConvID{conv}})
+	err := s.inTx(ctx, "remove member", func(tx pgx.Tx) error {
+		// The conversation's lock first, as every writer of its member
+		// set takes it, so the count stays exact.
+		if _, _, found, err := lockConvNoCreate(ctx, tx, conv); err != nil {
 			return err
-		})
+		} else if !found {
+			return notFound("member %q of %s", userID, conv)
+		}
+		tag, err := tx.Exec(ctx, `DELETE FROM members WHERE conv = $1 AND user_id = $2`, string(conv), userID)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return notFound("member %q of %s", userID, conv)
+		}
+		_, err = tx.Exec(ctx, `UPDATE conversations SET members = members - 1 WHERE conv = $1`, string(conv))
+		return err
 	})
+	w.end(err, cacheResult{})
+	return err
 }
 
 // lockConvNoCreate is lockConv without creating a peer conversation's row.
@@ -150,7 +151,7 @@ func (s *Store) SetRole(ctx context.Context, conv store.ConvID, userID, role str
 	defer s.mu.RUnlock()
 	w := s.cache.begin(cacheKeys{wide: []store.ConvID{conv}})
 	tag, err := s.pool.Exec(ctx, `UPDATE members SET role = $3 WHERE conv = $1 AND user_id = $2`, string(conv), userID, role)
-	w.end(err == nil, outcomeUnknown(err), cacheResult{})
+	w.end(err, cacheResult{})
 	if err != nil {
 		return classify("set role", err)
 	}

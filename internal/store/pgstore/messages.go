@@ -138,7 +138,7 @@ func (s *Store) RequestReceipt(ctx context.Context, conv store.ConvID, seq uint6
 	w := s.cache.begin(cacheKeys{msgs: []settleKey{{conv, seq}}})
 	m, err := scanMessage(s.pool.QueryRow(ctx, `UPDATE messages SET receipt = true, receipt_at = $3
 		WHERE conv = $1 AND seq = $2 AND NOT receipt RETURNING `+messageCols, string(conv), int64(seq), at))
-	w.end(err == nil, outcomeUnknown(err), cacheResult{})
+	w.end(err, cacheResult{})
 	if err == nil {
 		return m, true, nil
 	}

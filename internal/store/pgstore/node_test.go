@@ -17,7 +17,7 @@ func TestLockNode(t *testing.T) {
 	if err := single.LockNode(ctx, false); err != nil {
 		t.Fatalf("first single node: %v", err)
 	}
-	if on, _ := single.cache.state(); !on {
+	if !single.LookupCacheStat().On {
 		t.Fatal("a single node's lookup cache is off")
 	}
 	other := openAt(t, url)
@@ -27,7 +27,7 @@ func TestLockNode(t *testing.T) {
 	if err := other.LockNode(ctx, true); !errors.Is(err, ErrInUse) {
 		t.Fatalf("cluster node beside a single node: err = %v, want ErrInUse", err)
 	}
-	if on, _ := other.cache.state(); on {
+	if other.LookupCacheStat().On {
 		t.Fatal("a node refused the lock answers lookups from its cache")
 	}
 	// The lock's session ends, as it does when the database restarts:
@@ -39,8 +39,7 @@ func TestLockNode(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, "the cache to go off once the lock's session ended", func() bool {
-		on, _ := single.cache.state()
-		return !on
+		return !single.LookupCacheStat().On
 	})
 	if err := single.Close(); err != nil {
 		t.Fatal(err)
@@ -50,7 +49,7 @@ func TestLockNode(t *testing.T) {
 		if err := s.LockNode(ctx, true); err != nil {
 			t.Fatalf("cluster node %d: %v", i+1, err)
 		}
-		if on, _ := s.cache.state(); on {
+		if s.LookupCacheStat().On {
 			t.Fatalf("cluster node %d answers lookups from a cache", i+1)
 		}
 	}

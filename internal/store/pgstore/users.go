@@ -86,7 +86,7 @@ func (s *Store) CreateGroup(ctx context.Context, g store.Group, members []store.
 		res.members[memberKey{conv, m.UserID}] = &store.Member{UserID: m.UserID, Role: m.Role, JoinSeq: m.JoinSeq,
 			ReadSeq: m.ReadSeq, DeliveredSeq: m.ReadSeq, JoinedAt: m.JoinedAt}
 	}
-	w.end(err == nil, outcomeUnknown(err), res)
+	w.end(err, res)
 	return err
 }
 
@@ -137,38 +137,39 @@ func (s *Store) DeleteGroup(ctx context.Context, id string) error {
 	if err := validConv(conv); err != nil {
 		return notFound("delete group %q", id)
 	}
-	return s.wideWrite(conv, func() error {
-		return s.inTx(ctx, "delete group", func(tx pgx.Tx) error {
-			var members int64
-			err := tx.QueryRow(ctx, `SELECT members FROM conversations WHERE conv = $1 FOR UPDATE`, string(conv)).Scan(&members)
-			if errors.Is(err, pgx.ErrNoRows) {
-				return notFound("delete group %q", id)
-			}
-			if err != nil {
+	w := s.cache.begin(cacheKeys{wide: []store.ConvID{conv}})
+	err := s.inTx(ctx, "delete group", func(tx pgx.Tx) error {
+		var members int64
+		err := tx.QueryRow(ctx, `SELECT members FROM conversations WHERE conv = $1 FOR UPDATE`, string(conv)).Scan(&members)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return notFound("delete group %q", id)
+		}
+		if err != nil {
+			return err
+		}
+		if members > 0 {
+			return errorsNotEmpty(id, members)
+		}
+		for _, sql := range []string{
+			`DELETE FROM messages WHERE conv = $1`,
+			// Webhook state of the conversation's messages: a new group
+			// of the same id starts at seq 1 and must not inherit it.
+			// Deliveries stay: they are events that happened.
+			`DELETE FROM webhook_tracks WHERE conv = $1`,
+			`DELETE FROM webhook_timers WHERE conv = $1`,
+			`DELETE FROM members WHERE conv = $1`,
+			`DELETE FROM conversations WHERE conv = $1`,
+		} {
+			if _, err := tx.Exec(ctx, sql, string(conv)); err != nil {
 				return err
 			}
-			if members > 0 {
-				return errorsNotEmpty(id, members)
-			}
-			for _, sql := range []string{
-				`DELETE FROM messages WHERE conv = $1`,
-				// Webhook state of the conversation's messages: a new group
-				// of the same id starts at seq 1 and must not inherit it.
-				// Deliveries stay: they are events that happened.
-				`DELETE FROM webhook_tracks WHERE conv = $1`,
-				`DELETE FROM webhook_timers WHERE conv = $1`,
-				`DELETE FROM members WHERE conv = $1`,
-				`DELETE FROM conversations WHERE conv = $1`,
-			} {
-				if _, err := tx.Exec(ctx, sql, string(conv)); err != nil {
-					return err
-				}
-			}
-			if _, err = tx.Exec(ctx, `DELETE FROM groups WHERE id = $1`, id); err != nil {
-				return err
-			}
-			s.amemo.forget(conv) // stale from now on; this frees its rows
-			return nil
-		})
+		}
+		if _, err = tx.Exec(ctx, `DELETE FROM groups WHERE id = $1`, id); err != nil {
+			return err
+		}
+		s.amemo.forget(conv) // stale from now on; this frees its rows
+		return nil
 	})
+	w.end(err, cacheResult{})
+	return err
 }

@@ -136,7 +136,7 @@ func (s *Store) watermarkRounds() {
 			r := newSettleRound(settles)
 			w := s.cache.begin(cacheKeys{msgs: r.keys})
 			err = s.applySettles(r)
-			w.end(err == nil, outcomeUnknown(err), cacheResult{})
+			w.end(err, cacheResult{})
 		} else {
 			err = s.applyWatermarks(round, settles)
 		}
@@ -225,7 +225,7 @@ func (s *Store) applyWatermarks(round []convOps, settleOps []*settleOp) error {
 		members, dirty, xmin, err = s.lockedWatermarks(round, convs, users, settles, results)
 	}
 	// The members' rows as committed; a settled message is emptied.
-	w.end(err == nil, outcomeUnknown(err), cacheResult{members: members})
+	w.end(err, cacheResult{members: members})
 	if err != nil {
 		return err
 	}
