@@ -123,6 +123,51 @@ func TestAppendMemo(t *testing.T) {
 	next(b, "bob")
 }
 
+// TestAppendMemoRoundOfSeveral: a round of several messages from the memo
+// takes the statement that inserts them as arrays (a round of one, the
+// usual, inserts it as values), and its client-id check holds there too.
+func TestAppendMemoRoundOfSeveral(t *testing.T) {
+	a, b, g := twoNodes(t)
+	ctx := context.Background()
+	for i := 1; i <= 2; i++ { // the locking round, then one from the memo
+		if _, _, err := a.Append(ctx, store.Message{ID: "m" + strconv.Itoa(i), Conv: g, Sender: "alice", Body: []byte(`{}`), SentAt: int64(i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := a.memoStats.appends.Load(); n != 1 {
+		t.Fatalf("rounds from the memo = %d, want 1", n)
+	}
+	round := func(ids ...string) []*appendOp {
+		ops := make([]*appendOp, len(ids))
+		for i, id := range ids {
+			ops[i] = &appendOp{m: store.Message{ID: id, Conv: g, Sender: "alice", ClientMsgID: "c-" + id,
+				Body: []byte(`{"n":"` + id + `"}`), SentAt: int64(10 + i), Receipt: i == 1}}
+		}
+		return ops
+	}
+	ops := round("m3", "m4", "m5")
+	done, member, err := a.appendFromMemo(ctx, g, ops)
+	if err != nil || !done || member == nil || member.ReadSeq != 5 {
+		t.Fatalf("a round of three from the memo = %v, %+v, %v; want written, alice read to 5", done, member, err)
+	}
+	for i, op := range ops {
+		got, err := b.MessageAt(ctx, g, uint64(3+i))
+		if err != nil || got.ID != op.m.ID || got.ClientMsgID != op.m.ClientMsgID || string(got.Body) != string(op.m.Body) ||
+			got.Receipt != op.m.Receipt || op.stored.Seq != uint64(3+i) {
+			t.Fatalf("message %d as stored = %+v, %v; the op's %+v", 3+i, got, err, op.stored)
+		}
+	}
+	// A round that resends a stored client id writes nothing: the
+	// locking round answers it.
+	ops = round("m6", "m4")
+	if done, _, err := a.appendFromMemo(ctx, g, ops); err != nil || done {
+		t.Fatalf("a round resending a client id = %v, %v; want not written", done, err)
+	}
+	if last, err := b.LastSeq(ctx, g); err != nil || last != 5 {
+		t.Fatalf("last seq after the refused round = %d, %v; want 5", last, err)
+	}
+}
+
 // twoNodes opens two stores on one fresh database, standing for two nodes,
 // with group g of alice (owner) and bob.
 func twoNodes(t *testing.T) (a, b *Store, g store.ConvID) {

@@ -25,7 +25,7 @@ func TestKeyedStatementsProbeAnEmptyDatabase(t *testing.T) {
 		stmts []string
 	}{
 		{"lookups", s.lookPool, []string{membersByKey(false), groupsByID, usersByID, settingsByID, lastSeqsByConv, messagesByID}},
-		{"watermarks", s.wmPool, []string{membersByKey(true), watermarkUpdate, settleUpdate, memoWatermarkSQL}},
+		{"watermarks", s.wmPool, []string{membersByKey(true), watermarkUpdate, settleUpdate, memoWatermarkSQL, memoWritesSQL}},
 	}
 	for _, p := range pools {
 		for i, sql := range p.stmts {
@@ -92,14 +92,17 @@ func genericPlan(t *testing.T, pool *pgxpool.Pool, sql string) string {
 // rows in the other order than a round on another node, and deadlock.
 func TestMemoRoundsLockInKeyOrder(t *testing.T) {
 	s := openAt(t, freshSchema(t))
-	plan := genericPlan(t, s.wmPool, memoWatermarkSQL)
-	// The update's join: a nested loop whose outer side (listed first) is
-	// the keys, its inner side (the next line) an index probe of members.
-	lines := strings.Split(plan, "\n")
-	i := slices.IndexFunc(lines, func(l string) bool { return strings.Contains(l, "Function Scan on u ") })
-	if i < 1 || i+1 >= len(lines) || !strings.Contains(lines[i-1], "Nested Loop") ||
-		!strings.Contains(lines[i+1], "Index Scan using ") || !strings.Contains(lines[i+1], " on members m ") {
-		t.Fatalf("the memo round's update is not a loop over its keys probing members:\n%s", plan)
+	for _, sql := range []string{memoWatermarkSQL, memoWritesSQL} {
+		plan := genericPlan(t, s.wmPool, sql)
+		// The update's join: a nested loop whose outer side (listed first)
+		// is the keys, its inner side (the next line) an index probe of
+		// members.
+		lines := strings.Split(plan, "\n")
+		i := slices.IndexFunc(lines, func(l string) bool { return strings.Contains(l, "Function Scan on u ") })
+		if i < 1 || i+1 >= len(lines) || !strings.Contains(lines[i-1], "Nested Loop") ||
+			!strings.Contains(lines[i+1], "Index Scan using ") || !strings.Contains(lines[i+1], " on members m ") {
+			t.Fatalf("the memo round's update is not a loop over its keys probing members:\n%s", plan)
+		}
 	}
 }
 
