@@ -42,6 +42,10 @@
 #   MIXED_DURATION=10s
 #   SEEN_BIN=path NATS_BIN=path      use these binaries instead of building
 #   KEEP=1                           keep the work directory (logs, JSON)
+#   PG_STATEMENTS=1                  load pg_stat_statements into the
+#                                    private PostgreSQL and print, after
+#                                    each measured pass on it, its committed
+#                                    transactions and top statements
 set -euo pipefail
 
 TARGETS=${TARGETS:-"embedded pg cluster"}
@@ -103,6 +107,19 @@ if [[ " $TARGETS " == *" pg "* || " $TARGETS " == *" cluster "* ]]; then
 	pgdir=$SEEN_TEST_POSTGRES_DIR
 	pgurl=$SEEN_TEST_POSTGRES_URL
 	pgpid=$SEEN_TEST_POSTGRES_PID
+	if [[ -n ${PG_STATEMENTS:-} ]]; then
+		# Loaded at start only: restart the private server with it.
+		psql -XqAt "$pgurl" -c "ALTER SYSTEM SET shared_preload_libraries = pg_stat_statements" >/dev/null
+		# Debian's layout, as .ci/postgres.sh finds initdb.
+		pgctl=$(ls /usr/lib/postgresql/*/bin/pg_ctl | tail -1)
+		if [[ $(id -u) == 0 ]]; then
+			runuser -u postgres -- "$pgctl" -D "$pgdir/data" -l "$pgdir/server.log" -w restart >/dev/null
+		else
+			"$pgctl" -D "$pgdir/data" -l "$pgdir/server.log" -w restart >/dev/null
+		fi
+		pgpid=$(head -1 "$pgdir/data/postmaster.pid")
+		psql -XqAt "$pgurl" -c "CREATE EXTENSION pg_stat_statements" >/dev/null
+	fi
 fi
 
 # psqlc runs one SQL statement on database $1 and prints the value.
@@ -253,6 +270,25 @@ fsyncs() {
 	fi
 }
 
+# statements_reset and statements_report bracket a measured pass on
+# PostgreSQL when PG_STATEMENTS is set: the report is the database's
+# committed transactions over the pass and its ten statements that took
+# the longest to execute (calls, rows, total ms).
+xacts0=0
+statements_reset() {
+	if [[ -z ${PG_STATEMENTS:-} || -z $db ]]; then return 0; fi
+	psqlc postgres "SELECT pg_stat_statements_reset()" >/dev/null
+	xacts0=$(psqlc postgres "SELECT xact_commit FROM pg_stat_database WHERE datname = '$db'")
+}
+statements_report() {
+	if [[ -z ${PG_STATEMENTS:-} || -z $db ]]; then return 0; fi
+	echo "transactions committed: $(($(psqlc postgres "SELECT xact_commit FROM pg_stat_database WHERE datname = '$db'") - xacts0))"
+	psql -XqA -F ' | ' "$pgurl" -c "SELECT calls, rows, round(total_exec_time::numeric, 1) AS exec_ms,
+		left(regexp_replace(query, '\s+', ' ', 'g'), 100) AS statement
+		FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = '$db')
+		ORDER BY total_exec_time DESC LIMIT 10"
+}
+
 # ---- scenarios ----
 
 # bench runs `seen bench` with the target's URLs and the shared flags.
@@ -309,11 +345,13 @@ for t in $TARGETS; do
 		echo "== $t $s (setup)" >&2
 		setup_pass "$s" "$prefix" >"$work/setup.$t.$s.txt"
 		echo "== $t $s (measured; load $(cut -d' ' -f1-3 /proc/loadavg))" >&2
+		statements_reset
 		# shellcheck disable=SC2086
 		c0=$(ticks ${srvs[*]}) p0=$(pgticks) f0=$(fsyncs)
 		measured_pass "$s" "$prefix" "$work/$t.$s.json" >"$work/bench.$t.$s.txt" || echo "$t $s: --check failed, see $work/bench.$t.$s.txt" >&2
 		# shellcheck disable=SC2086
 		c1=$(ticks ${srvs[*]}) p1=$(pgticks) f1=$(fsyncs)
+		statements_report | tee "$work/statements.$t.$s.txt" >&2
 		rows+=("$(row "$t" "$s" "$work/$t.$s.json" $((c1 - c0)) $((p1 - p0)) $((f1 - f0))) $(cut -d' ' -f1 /proc/loadavg) |")
 	done
 	stop_target
