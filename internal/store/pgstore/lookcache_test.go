@@ -25,8 +25,11 @@ func lcRows(read uint64) rows {
 
 func lcAnswer(t *testing.T, c *lookCache) (uint64, bool) {
 	t.Helper()
-	rs, _, outcome, _, _ := c.answer(lcAsk)
-	return rs.Members[lcRef].ReadSeq, outcome == answerHit
+	f, _, outcome, _, _ := c.answer(lcAsk)
+	if outcome != answerHit {
+		return 0, false
+	}
+	return f.Members[0].ReadSeq, true
 }
 
 func onCache() *lookCache {
@@ -285,5 +288,23 @@ func TestLookCacheFollowsEveryWrite(t *testing.T) {
 	}
 	if answered := s.LookupCacheStat().Answered - before; answered < 5 {
 		t.Fatalf("the cache answered %d lookups; want most of them", answered)
+	}
+}
+
+// TestSameFound: the verify mode tells a cached answer that differs from
+// the database's, and takes one that does not.
+func TestSameFound(t *testing.T) {
+	one := store.Found{Members: []store.Member{{UserID: "u", ReadSeq: 1}}, LastSeqs: []uint64{3}}
+	if err := sameFound(one, store.Found{Members: []store.Member{{UserID: "u", ReadSeq: 1}}, LastSeqs: []uint64{3}}); err != nil {
+		t.Fatalf("the same records: %v", err)
+	}
+	for _, other := range []store.Found{
+		{Members: []store.Member{{UserID: "u", ReadSeq: 2}}, LastSeqs: []uint64{3}},
+		{Members: []store.Member{{UserID: "u", ReadSeq: 1}}, LastSeqs: []uint64{4}},
+		{Members: []store.Member{{}}, LastSeqs: []uint64{3}}, // no row in the database
+	} {
+		if err := sameFound(one, other); err == nil {
+			t.Errorf("sameFound(%+v, %+v) = nil, want a difference", one, other)
+		}
 	}
 }

@@ -194,18 +194,19 @@ func (s *Store) Find(ctx context.Context, q store.Lookup) (store.Found, error) {
 	read.Users = s.users.missing(q.Users)
 	var (
 		rs             rows
+		f              store.Found
 		cached, verify bool
 		epoch          uint64
 	)
 	if len(read.Users) == 0 {
 		var err error
-		if rs, epoch, cached, verify, err = s.cachedAnswer(ctx, read); err != nil {
+		if f, epoch, cached, verify, err = s.cachedAnswer(ctx, read); err != nil {
 			return store.Found{}, err
 		}
 	}
 	switch {
 	case cached && verify:
-		if err := s.verifyCached(ctx, read, rs, epoch); err != nil {
+		if err := s.verifyCached(ctx, read, f, epoch); err != nil {
 			return store.Found{}, err
 		}
 	case cached:
@@ -215,7 +216,6 @@ func (s *Store) Find(ctx context.Context, q store.Lookup) (store.Found, error) {
 			return store.Found{}, err
 		}
 	}
-	var f store.Found
 	if len(q.Users) > 0 {
 		f.Users = make([]store.User, len(q.Users))
 		for i, id := range q.Users {
@@ -226,10 +226,12 @@ func (s *Store) Find(ctx context.Context, q store.Lookup) (store.Found, error) {
 			}
 		}
 	}
-	f.Groups = pick(q.Groups, rs.Groups, func(g store.Group) store.Group { return g })
-	f.Members = pick(q.Members, rs.Members, ownMember)
-	f.Messages = pick(q.Messages, rs.Messages, ownMessage)
-	f.LastSeqs = pick(q.LastSeqs, rs.LastSeqs, func(n uint64) uint64 { return n })
+	if !cached { // the cache's answer is in f already
+		f.Groups = pick(q.Groups, rs.Groups, itself)
+		f.Members = pick(q.Members, rs.Members, ownMember)
+		f.Messages = pick(q.Messages, rs.Messages, ownMessage)
+		f.LastSeqs = pick(q.LastSeqs, rs.LastSeqs, itself)
+	}
 	return f, nil
 }
 
@@ -242,28 +244,28 @@ const maxCacheWaits = 64
 // of the database would be about as long and cost PostgreSQL a round
 // trip: a reader's delivered ack and its read ack of one message come in
 // quick succession, the second while the first is being written.
-func (s *Store) cachedAnswer(ctx context.Context, q store.Lookup) (rows, uint64, bool, bool, error) {
+func (s *Store) cachedAnswer(ctx context.Context, q store.Lookup) (store.Found, uint64, bool, bool, error) {
 	for range maxCacheWaits {
-		rs, epoch, outcome, verify, ended := s.cache.answer(q)
+		f, epoch, outcome, verify, ended := s.cache.answer(q)
 		switch outcome {
 		case answerHit:
-			return rs, epoch, true, verify, nil
+			return f, epoch, true, verify, nil
 		case answerMiss:
-			return rows{}, 0, false, false, nil
+			return store.Found{}, 0, false, false, nil
 		}
 		select {
 		case <-ended:
 		case <-ctx.Done():
-			return rows{}, 0, false, false, fmt.Errorf("pgstore: lookup: %w", ctx.Err())
+			return store.Found{}, 0, false, false, fmt.Errorf("pgstore: lookup: %w", ctx.Err())
 		}
 	}
-	return rows{}, 0, false, false, nil
+	return store.Found{}, 0, false, false, nil
 }
 
-// verifyCached checks the cache's answer rs to q against the database,
+// verifyCached checks the cache's answer f to q against the database,
 // for tests (lookCache.verify). A write begun or ended since the answer
 // (at epoch) may make them differ rightly: then nothing is checked.
-func (s *Store) verifyCached(ctx context.Context, q store.Lookup, rs rows, epoch uint64) error {
+func (s *Store) verifyCached(ctx context.Context, q store.Lookup, f store.Found, epoch uint64) error {
 	read, err := s.find(ctx, keys{Lookup: q})
 	if err != nil {
 		return err
@@ -271,30 +273,18 @@ func (s *Store) verifyCached(ctx context.Context, q store.Lookup, rs rows, epoch
 	if now, _ := s.cache.snap(); now != epoch {
 		return nil
 	}
-	// The round's rows hold other callers' keys too.
-	mine := rows{
-		Groups:   onlyKeys(q.Groups, read.Groups),
-		Members:  onlyKeys(q.Members, read.Members),
-		Messages: onlyKeys(q.Messages, read.Messages),
-		LastSeqs: onlyKeys(q.LastSeqs, read.LastSeqs),
+	// The round's rows hold other callers' keys too: q's, in its order.
+	mine := store.Found{
+		Groups:   pick(q.Groups, read.Groups, itself),
+		Members:  pick(q.Members, read.Members, itself),
+		Messages: pick(q.Messages, read.Messages, itself),
+		LastSeqs: pick(q.LastSeqs, read.LastSeqs, itself),
 	}
-	return sameRows(rs, mine)
+	return sameFound(f, mine)
 }
 
-// onlyKeys returns the entries of all under ks; nil if ks is empty, as a
-// round without keys of a kind has no map for it.
-func onlyKeys[K comparable, V any](ks []K, all map[K]V) map[K]V {
-	if len(ks) == 0 {
-		return nil
-	}
-	out := make(map[K]V, len(ks))
-	for _, k := range ks {
-		if v, ok := all[k]; ok {
-			out[k] = v
-		}
-	}
-	return out
-}
+// itself is a record as it is, for pick and collect.
+func itself[V any](v V) V { return v }
 
 // pick copies, through own, the rows of a round that the caller asked for,
 // aligned with its keys (a zero entry for a key with no row).
