@@ -345,27 +345,28 @@ func appendMemoStatement(messages, n string) string {
 
 // appendMemoArgs are appendMemoSQL's arguments.
 func appendMemoArgs(conv store.ConvID, expected, last, lastAt int64, m store.Member, xmin int64, msgs []store.Message) []any {
-	own := m.OwnState()
-	args := []any{string(conv), last, lastAt, expected, m.UserID, xmin,
-		int64(m.ReadSeq), int64(m.DeliveredSeq), m.ReadAt, m.DeliveredAt, encodeAcks(m.Acks),
-		int64(own.ReadSeq), own.ReadAt, encodeAcks(own.Acks)}
 	// The messages' columns, as appendWriteArgs makes them after its four
 	// scalars and twelve member columns.
 	all := appendWriteArgs(conv, last, lastAt, 0, nil, msgs)
-	return append(args, all[4+12:]...)
+	return append(appendMemoHeadArgs(conv, expected, last, lastAt, m, xmin), all[4+12:]...)
 }
 
-// appendMemoOneArgs are appendMemoOneSQL's arguments: appendMemoArgs'
-// first fourteen, then the message's columns in messageCols order.
+// appendMemoOneArgs are appendMemoOneSQL's arguments: the same first
+// fourteen, then the message's columns in messageCols order.
 func appendMemoOneArgs(conv store.ConvID, expected, last int64, m store.Member, xmin int64, msg store.Message) []any {
-	args := appendMemoArgs(conv, expected, last, msg.SentAt, m, xmin, nil)[:14]
-	var frRead, frUnread, frDeliv *int64
-	if f := msg.Frozen; f != nil {
-		r, u, d := int64(f.Read), int64(f.Unread), int64(f.Delivered)
-		frRead, frUnread, frDeliv = &r, &u, &d
-	}
-	return append(args, msg.ID, string(conv), int64(msg.Seq), msg.Sender, msg.ClientMsgID, []byte(msg.Body), msg.SentAt,
+	frRead, frUnread, frDeliv := frozenCols(msg.Frozen)
+	return append(appendMemoHeadArgs(conv, expected, last, msg.SentAt, m, xmin),
+		msg.ID, string(conv), int64(msg.Seq), msg.Sender, msg.ClientMsgID, []byte(msg.Body), msg.SentAt,
 		msg.Receipt, msg.ReceiptAt, msg.Settled, frRead, frUnread, frDeliv)
+}
+
+// appendMemoHeadArgs are both append statements' first fourteen
+// arguments: the conversation's last seq and the sender's row.
+func appendMemoHeadArgs(conv store.ConvID, expected, last, lastAt int64, m store.Member, xmin int64) []any {
+	own := m.OwnState()
+	return []any{string(conv), last, lastAt, expected, m.UserID, xmin,
+		int64(m.ReadSeq), int64(m.DeliveredSeq), m.ReadAt, m.DeliveredAt, encodeAcks(m.Acks),
+		int64(own.ReadSeq), own.ReadAt, encodeAcks(own.Acks)}
 }
 
 // keptRows returns copies of the kept rows of keys, or false unless every one

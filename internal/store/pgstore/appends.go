@@ -510,10 +510,7 @@ func appendWriteArgs(conv store.ConvID, last, lastAt, added int64, ms []store.Me
 		ids[i], convs[i], senders[i], clientIDs[i] = m.ID, string(conv), m.Sender, m.ClientMsgID
 		seqs[i], sentAts[i], receiptAts[i], bodies[i] = int64(m.Seq), m.SentAt, m.ReceiptAt, []byte(m.Body)
 		receipts[i], settled[i] = m.Receipt, m.Settled
-		if f := m.Frozen; f != nil {
-			r, u, d := int64(f.Read), int64(f.Unread), int64(f.Delivered)
-			frRead[i], frUnread[i], frDeliv[i] = &r, &u, &d
-		}
+		frRead[i], frUnread[i], frDeliv[i] = frozenCols(m.Frozen)
 	}
 	return []any{string(conv), last, lastAt, added,
 		users, roles, joins, reads, delivs, readAts, delivAts, joinedAts, acks, ownReads, ownAts, ownAcks,

@@ -125,11 +125,7 @@ func (im *Importer) Messages(ms []store.Message) error {
 		"frozen_read", "frozen_unread", "frozen_delivered"}
 	return im.copy("messages", cols, len(ms), func(i int) []any {
 		m := ms[i]
-		var fr, fu, fd *int64
-		if f := m.Frozen; f != nil {
-			r, u, d := int64(f.Read), int64(f.Unread), int64(f.Delivered)
-			fr, fu, fd = &r, &u, &d
-		}
+		fr, fu, fd := frozenCols(m.Frozen)
 		var body []byte
 		if len(m.Body) > 0 {
 			// Empty is stored as NULL, which reads back as nil, as the

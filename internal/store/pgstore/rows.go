@@ -181,6 +181,16 @@ func decodeAcks(b []byte) ([]store.Ack, error) {
 	return acks, nil
 }
 
+// frozenCols are a message's frozen counts as its three nullable
+// columns: all NULL when the counts are not frozen.
+func frozenCols(f *store.Frozen) (read, unread, delivered *int64) {
+	if f == nil {
+		return nil, nil, nil
+	}
+	r, u, d := int64(f.Read), int64(f.Unread), int64(f.Delivered)
+	return &r, &u, &d
+}
+
 const messageCols = "id, conv, seq, sender, client_msg_id, body, sent_at, receipt, receipt_at, settled, frozen_read, frozen_unread, frozen_delivered"
 
 // scanMessage reads a row of messageCols.

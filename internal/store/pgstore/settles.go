@@ -145,10 +145,7 @@ func (r settleRound) queue(b *pgx.Batch) {
 		}
 		set[i] = true
 		convs[i], seqs[i] = string(op.conv), int64(op.seq)
-		if f := op.frozen; f != nil {
-			rd, u, d := int64(f.Read), int64(f.Unread), int64(f.Delivered)
-			frRead[i], frUnread[i], frDeliv[i] = &rd, &u, &d
-		}
+		frRead[i], frUnread[i], frDeliv[i] = frozenCols(op.frozen)
 	}
 	b.Queue(settleUpdate, convs, seqs, frRead, frUnread, frDeliv)
 }
