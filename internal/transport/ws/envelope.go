@@ -6,7 +6,7 @@ import (
 	"strconv"
 	"unicode/utf8"
 
-	"github.com/seen-im/seen/internal/wordscan"
+	"github.com/seen-im/seen/internal/jsonwalk"
 	"github.com/seen-im/seen/protocol"
 )
 
@@ -39,19 +39,19 @@ func parseRequest(data []byte) (json.RawMessage, protocol.Request, *protocol.Err
 var envelopeKeys = [...]string{"jsonrpc", "id", "method", "params"}
 
 // parseRequestFast reads a well-formed request in one pass that checks the
-// JSON grammar as it walks the top-level members (scan.go). It reports
+// JSON grammar as it walks the top-level members (jsonwalk). It reports
 // false for anything else.
 func parseRequestFast(data []byte) (protocol.Request, bool) {
 	var req protocol.Request
 	if !utf8.Valid(data) {
 		return req, false
 	}
-	i := wordscan.SkipSpace(data, 0)
+	i := jsonwalk.SkipSpace(data, 0)
 	if i >= len(data) || data[i] != '{' {
 		return req, false
 	}
 	var vals [len(envelopeKeys)][]byte
-	i = wordscan.SkipSpace(data, i+1)
+	i = jsonwalk.SkipSpace(data, i+1)
 	if i < len(data) && data[i] == '}' {
 		i++
 	} else {
@@ -59,17 +59,17 @@ func parseRequestFast(data []byte) (protocol.Request, bool) {
 			if i >= len(data) || data[i] != '"' {
 				return req, false
 			}
-			end := scanString(data, i)
+			end := jsonwalk.String(data, i)
 			if end < 0 {
 				return req, false
 			}
 			key := data[i+1 : end-1]
-			i = wordscan.SkipSpace(data, end)
+			i = jsonwalk.SkipSpace(data, end)
 			if i >= len(data) || data[i] != ':' {
 				return req, false
 			}
-			i = wordscan.SkipSpace(data, i+1)
-			if end = scanValue(data, i, 1); end < 0 {
+			i = jsonwalk.SkipSpace(data, i+1)
+			if end = jsonwalk.Value(data, i, 1); end < 0 {
 				return req, false
 			}
 			if k := envelopeKey(key); k >= 0 {
@@ -77,7 +77,7 @@ func parseRequestFast(data []byte) (protocol.Request, bool) {
 			} else if k == keyUnsure {
 				return req, false
 			}
-			i = wordscan.SkipSpace(data, end)
+			i = jsonwalk.SkipSpace(data, end)
 			if i >= len(data) {
 				return req, false
 			}
@@ -88,10 +88,10 @@ func parseRequestFast(data []byte) (protocol.Request, bool) {
 			if data[i] != ',' {
 				return req, false
 			}
-			i = wordscan.SkipSpace(data, i+1)
+			i = jsonwalk.SkipSpace(data, i+1)
 		}
 	}
-	if wordscan.SkipSpace(data, i) != len(data) {
+	if jsonwalk.SkipSpace(data, i) != len(data) {
 		return req, false
 	}
 	jsonrpc, id, method, params := vals[0], vals[1], vals[2], vals[3]

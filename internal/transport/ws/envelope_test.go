@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/seen-im/seen/internal/jsonwalk"
 	"github.com/seen-im/seen/protocol"
 )
 
@@ -191,4 +192,15 @@ func FuzzEnvelopeMatchesEncodingJSON(f *testing.F) {
 func sameRequest(a, b protocol.Request) bool {
 	return a.JSONRPC == b.JSONRPC && a.Method == b.Method && bytes.Equal(a.ID, b.ID) && bytes.Equal(a.Params, b.Params) &&
 		(a.Params == nil) == (b.Params == nil)
+}
+
+// A request whose params nest deeper than the scanner follows is left to
+// encoding/json, which takes it.
+func TestDeepParamsLeftToEncodingJSON(t *testing.T) {
+	deep := strings.Repeat("[", jsonwalk.MaxDepth+1) + strings.Repeat("]", jsonwalk.MaxDepth+1)
+	frame := `{"jsonrpc":"2.0","id":1,"method":"m","params":` + deep + `}`
+	id, req, pe := parseRequest([]byte(frame))
+	if pe != nil || string(id) != "1" || req.Method != "m" || string(req.Params) != deep {
+		t.Errorf("a deep request: id %s, method %q, error %v", id, req.Method, pe)
+	}
 }

@@ -1,8 +1,7 @@
-// Package wordscan holds what the request scanner (internal/transport/ws)
-// and the params decoders (internal/service) both need to walk JSON by
-// hand: its whitespace skipped, and the bytes that end a plain string
-// found eight at a time, a word per step, not a byte.
-package wordscan
+package jsonwalk
+
+// Whitespace skipped, and the bytes that end a plain string found eight at
+// a time, a word per step, not a byte.
 
 // Bytes repeated in every byte of a word.
 const (

@@ -1,4 +1,4 @@
-package wordscan
+package jsonwalk
 
 import (
 	"bytes"

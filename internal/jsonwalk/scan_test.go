@@ -1,17 +1,15 @@
-package ws
+package jsonwalk
 
 import (
 	"encoding/json"
 	"strings"
 	"testing"
-
-	"github.com/seen-im/seen/internal/wordscan"
 )
 
 // scanDocument reports whether the scanner accepts b as one JSON text.
 func scanDocument(b []byte) bool {
-	i := scanValue(b, wordscan.SkipSpace(b, 0), 0)
-	return i >= 0 && wordscan.SkipSpace(b, i) == len(b)
+	i := Value(b, SkipSpace(b, 0), 0)
+	return i >= 0 && SkipSpace(b, i) == len(b)
 }
 
 // scanCases are texts the scanner must judge as json.Valid does.
@@ -21,11 +19,11 @@ var scanCases = []string{
 	`01`, `1.`, `.5`, `1e`, `1e+`, `-`, `+1`, `0x1`, `1.5.5`, `--1`, `tru`, `truex`, `nul`, `[true false]`,
 	`{"a"}`, `{"a":}`, `{"a":1,}`, `[1,]`, `[,1]`, `{,}`, `{"a" 1}`, `{1:2}`, `"abc`, `"\x"`, `"\u12"`,
 	`"\u12G4"`, "\"a\tb\"", "\"a\x00b\"", `{"a":1}}`, `[1]]`, `{"a":1} x`, `{} {}`, ``, ` `, `[`, `{`, `"`,
-	strings.Repeat("[", maxScanDepth) + strings.Repeat("]", maxScanDepth),
+	strings.Repeat("[", MaxDepth) + strings.Repeat("]", MaxDepth),
 }
 
 // The scanner agrees with json.Valid on valid and invalid texts alike,
-// nesting within maxScanDepth.
+// nesting within MaxDepth.
 func TestScanMatchesJSONValid(t *testing.T) {
 	for _, c := range scanCases {
 		if got, want := scanDocument([]byte(c)), json.Valid([]byte(c)); got != want {
@@ -34,22 +32,16 @@ func TestScanMatchesJSONValid(t *testing.T) {
 	}
 }
 
-// Deeper than maxScanDepth the scanner refuses valid JSON, which the
-// envelope then leaves to encoding/json.
+// Deeper than MaxDepth the scanner refuses valid JSON.
 func TestScanRefusesDeepNesting(t *testing.T) {
-	deep := strings.Repeat("[", maxScanDepth+1) + strings.Repeat("]", maxScanDepth+1)
+	deep := strings.Repeat("[", MaxDepth+1) + strings.Repeat("]", MaxDepth+1)
 	if scanDocument([]byte(deep)) {
-		t.Errorf("nesting %d deep accepted", maxScanDepth+1)
-	}
-	frame := `{"jsonrpc":"2.0","id":1,"method":"m","params":` + deep + `}`
-	id, req, pe := parseRequest([]byte(frame))
-	if pe != nil || string(id) != "1" || req.Method != "m" || string(req.Params) != deep {
-		t.Errorf("a deep request: id %s, method %q, error %v", id, req.Method, pe)
+		t.Errorf("nesting %d deep accepted", MaxDepth+1)
 	}
 }
 
 // FuzzScanMatchesJSONValid: the scanner never accepts what json.Valid
-// refuses, and refuses what it accepts only past maxScanDepth.
+// refuses, and refuses what it accepts only past MaxDepth.
 func FuzzScanMatchesJSONValid(f *testing.F) {
 	for _, c := range scanCases {
 		f.Add([]byte(c))
@@ -62,8 +54,8 @@ func FuzzScanMatchesJSONValid(f *testing.F) {
 		if want && !got {
 			// Allowed only where the nesting bound refused it: given
 			// room for any depth json.Valid takes, the scanner accepts.
-			end := scanValue(b, wordscan.SkipSpace(b, 0), -10000)
-			if end < 0 || wordscan.SkipSpace(b, end) != len(b) {
+			end := Value(b, SkipSpace(b, 0), -10000)
+			if end < 0 || SkipSpace(b, end) != len(b) {
 				t.Fatalf("scan refuses %q, which json.Valid accepts", b)
 			}
 		}

@@ -1,36 +1,33 @@
-package ws
+package jsonwalk
 
 import (
 	"encoding/binary"
 	"math/bits"
-
-	"github.com/seen-im/seen/internal/wordscan"
 )
 
-// A validating scanner for the request envelope. json.Valid took about a
-// twentieth of a read ack's instructions (its scanner calls a state
-// function per byte), and the envelope walk then went over the frame
-// again. The envelope is now read in one pass that checks the grammar as
-// it goes.
+// A validating scanner. json.Valid took about a twentieth of a read ack's
+// instructions (its scanner calls a state function per byte), and the
+// envelope walk then went over the frame again. The envelope is now read
+// in one pass that checks the grammar as it goes.
 //
 // The scanner only ever accepts: whatever it reports as a value is one
 // that json.Valid accepts (FuzzScanMatchesJSONValid). It refuses anything
-// nested deeper than maxScanDepth, which valid JSON may be; a caller
+// nested deeper than MaxDepth, which valid JSON may be; a caller
 // then leaves the frame to encoding/json, which decides.
 
-// maxScanDepth bounds the nesting the scanner follows (it recurses): far
+// MaxDepth bounds the nesting the scanner follows (it recurses): far
 // more than any request needs, far less than a goroutine's stack allows.
-const maxScanDepth = 64
+const MaxDepth = 64
 
-// scanValue returns the index just past the JSON value that starts at
+// Value returns the index just past the JSON value that starts at
 // b[i] (no space before it), or -1 if there is none the scanner accepts.
-func scanValue(b []byte, i, depth int) int {
+func Value(b []byte, i, depth int) int {
 	if i >= len(b) {
 		return -1
 	}
 	switch c := b[i]; {
 	case c == '"':
-		return scanString(b, i)
+		return String(b, i)
 	case c == '{':
 		return scanObject(b, i, depth+1)
 	case c == '[':
@@ -49,10 +46,10 @@ func scanValue(b []byte, i, depth int) int {
 
 // scanObject scans the object that starts at b[i] == '{'.
 func scanObject(b []byte, i, depth int) int {
-	if depth > maxScanDepth {
+	if depth > MaxDepth {
 		return -1
 	}
-	i = wordscan.SkipSpace(b, i+1)
+	i = SkipSpace(b, i+1)
 	if i < len(b) && b[i] == '}' {
 		return i + 1
 	}
@@ -60,17 +57,17 @@ func scanObject(b []byte, i, depth int) int {
 		if i >= len(b) || b[i] != '"' {
 			return -1
 		}
-		if i = scanString(b, i); i < 0 {
+		if i = String(b, i); i < 0 {
 			return -1
 		}
-		i = wordscan.SkipSpace(b, i)
+		i = SkipSpace(b, i)
 		if i >= len(b) || b[i] != ':' {
 			return -1
 		}
-		if i = scanValue(b, wordscan.SkipSpace(b, i+1), depth); i < 0 {
+		if i = Value(b, SkipSpace(b, i+1), depth); i < 0 {
 			return -1
 		}
-		i = wordscan.SkipSpace(b, i)
+		i = SkipSpace(b, i)
 		if i >= len(b) {
 			return -1
 		}
@@ -78,7 +75,7 @@ func scanObject(b []byte, i, depth int) int {
 		case '}':
 			return i + 1
 		case ',':
-			i = wordscan.SkipSpace(b, i+1)
+			i = SkipSpace(b, i+1)
 		default:
 			return -1
 		}
@@ -87,18 +84,18 @@ func scanObject(b []byte, i, depth int) int {
 
 // scanArray scans the array that starts at b[i] == '['.
 func scanArray(b []byte, i, depth int) int {
-	if depth > maxScanDepth {
+	if depth > MaxDepth {
 		return -1
 	}
-	i = wordscan.SkipSpace(b, i+1)
+	i = SkipSpace(b, i+1)
 	if i < len(b) && b[i] == ']' {
 		return i + 1
 	}
 	for {
-		if i = scanValue(b, i, depth); i < 0 {
+		if i = Value(b, i, depth); i < 0 {
 			return -1
 		}
-		i = wordscan.SkipSpace(b, i)
+		i = SkipSpace(b, i)
 		if i >= len(b) {
 			return -1
 		}
@@ -106,24 +103,24 @@ func scanArray(b []byte, i, depth int) int {
 		case ']':
 			return i + 1
 		case ',':
-			i = wordscan.SkipSpace(b, i+1)
+			i = SkipSpace(b, i+1)
 		default:
 			return -1
 		}
 	}
 }
 
-// scanString scans the string that starts at b[i] == '"': no control
+// String scans the string that starts at b[i] == '"': no control
 // character, only JSON's escapes. (UTF-8 is checked apart, as by
 // encoding/json, whose grammar does not look at it.)
-func scanString(b []byte, i int) int {
+func String(b []byte, i int) int {
 	i++
 	for {
 		// Eight bytes at a time to the next byte that ends the string,
 		// escapes or is a control character: most strings are ids, all
 		// plain.
 		for len(b)-i >= 8 {
-			m := wordscan.Special(binary.LittleEndian.Uint64(b[i:]))
+			m := Special(binary.LittleEndian.Uint64(b[i:]))
 			if m != 0 {
 				i += bits.TrailingZeros64(m) >> 3
 				goto special
