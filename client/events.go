@@ -277,6 +277,15 @@ type inbound struct {
 
 // decodeFrame tells a response from an event and pulls out its parts.
 func decodeFrame(data []byte) (inbound, error) {
+	if f, ok := decodeFrameFast(data); ok {
+		return f, nil
+	}
+	return decodeFrameStd(data)
+}
+
+// decodeFrameStd is decodeFrame with encoding/json: the reference for the
+// fast path, and the decoder of what that does not accept.
+func decodeFrameStd(data []byte) (inbound, error) {
 	var f protocol.Frame
 	if err := json.Unmarshal(data, &f); err != nil {
 		return inbound{}, fmt.Errorf("client: bad frame: %w", err)
@@ -318,6 +327,17 @@ func parseID(raw json.RawMessage) (uint64, error) {
 // decodeEvent decodes the params of a known event; value is nil for an
 // unknown one.
 func decodeEvent(method string, params json.RawMessage) (any, error) {
+	if method == protocol.EventMessageNew {
+		if e, ok := decodeMessageNewFast(params); ok {
+			return e, nil
+		}
+	}
+	return decodeEventStd(method, params)
+}
+
+// decodeEventStd is decodeEvent with encoding/json: the reference for the
+// fast path, and the decoder of what that does not accept.
+func decodeEventStd(method string, params json.RawMessage) (any, error) {
 	var (
 		v   any
 		err error

@@ -2,6 +2,7 @@ package jsonwalk
 
 import (
 	"encoding/binary"
+	"math"
 	"math/bits"
 
 	"github.com/seen-im/seen/protocol"
@@ -97,6 +98,32 @@ func Uint(b []byte, i int, v *uint64) (int, bool) {
 		return 0, false
 	}
 	return i, true
+}
+
+// Int reads a plain integer at b[i] into *v: Uint's form, with an
+// optional minus sign.
+func Int(b []byte, i int, v *int64) (int, bool) {
+	neg := i < len(b) && b[i] == '-'
+	if neg {
+		i++
+	}
+	var u uint64
+	j, ok := Uint(b, i, &u)
+	if !ok || u > math.MaxInt64 {
+		return 0, false
+	}
+	*v = int64(u)
+	if neg {
+		*v = -*v
+	}
+	return j, true
+}
+
+// Skip steps over the value at b[i] whatever it is, checking its grammar
+// as Value does; it gives up where Value does.
+func Skip(b []byte, i int) (int, bool) {
+	j := Value(b, i, 1)
+	return j, j >= 0
 }
 
 // Conversation decodes {"type":"..","id":".."} (either order, each

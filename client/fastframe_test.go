@@ -1,0 +1,210 @@
+package client
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"testing"
+
+	"github.com/seen-im/seen/protocol"
+)
+
+// fastFrameCases are frames the fast path must decode as encoding/json
+// does, or leave to it.
+var fastFrameCases = []string{
+	`{"jsonrpc":"2.0","id":7,"result":{"read":1}}`,
+	`{"jsonrpc":"2.0","id":0,"result":{}}`,
+	` { "jsonrpc" : "2.0" , "id" : 18446744073709551615 , "result" : null } `,
+	`{"id":7,"result":{"read":1},"jsonrpc":"2.0","extra":[1,{"a":"\u00e9"}]}`,
+	`{"jsonrpc":"2.0","id":"7","result":{}}`,
+	`{"jsonrpc":"2.0","id":07,"result":{}}`,
+	`{"jsonrpc":"2.0","id":-7,"result":{}}`,
+	`{"jsonrpc":"2.0","id":7.0,"result":{}}`,
+	`{"jsonrpc":"2.0","ID":7,"result":{}}`,
+	`{"jsonrpc":"2.0","id":7,"id":8,"result":{}}`,
+	`{"jsonrpc":"2.0","id":7,"error":{"code":404,"message":"no"}}`,
+	`{"jsonrpc":"2.0","id":null,"error":{"code":413,"message":"too large"}}`,
+	`{"jsonrpc":"2.0","id":7,"method":"x","result":{}}`,
+	`{"jsonrpc":"1.0","id":7,"result":{}}`,
+	`{"jsonrpc":2,"id":7,"result":{}}`,
+	`{"jsonrpc":"2.0","method":"receipt.changed","params":{"conversation":{"type":"group","id":"g"}}}`,
+	`{"jsonrpc":"2.0","method":"","params":{}}`,
+	`{"jsonrpc":"2.0","method":"a\u002eb","params":{}}`,
+	`{"jsonrpc":"2.0","method":"message.new","params":{"message":{}},"id":null}`,
+	`{"jsonrpc":"2.0","method":"message.new","params":{"message":{}},"result":1}`,
+	"{\"jsonrpc\":\"2.0\",\"method\":\"message.new\",\"params\":\"\xff\"}",
+	`{"jsonrpc":"2.0","id":7,"result":{"read":1}`,
+	`{"jsonrpc":"2.0","id":7,"result":{"read":1}} x`,
+	`[]`, ``, `null`,
+}
+
+// messageNewTaken are message.new params the fast path decodes.
+var messageNewTaken = []string{
+	`{"message":{"msgId":"m1","seq":3,"conversation":{"type":"group","id":"g"},"sender":"s","body":{"t":1,"text":"hi"},"sentAt":17,"receipt":{"read":false,"delivered":true}}}`,
+	`{"message":{"msgId":"m1","seq":3,"conversation":{"type":"peer","id":"p"},"sender":"s","body":"x","sentAt":-17,"receipt":{"msgId":"m1","status":"pending","readCount":2,"unreadCount":1,"deliveredCount":3,"expiresAt":9007199254740992}}}`,
+	`{"message":{"receipt":{"status":"done"}}}`,
+	`{"message":{"receipt":{}}}`,
+	`{"message":{"receipt":{"readCount":4}}}`,
+	`{"message":{"receipt":{"read":true,"status":"done"}}}`,
+	`{"message":{"sentAt":9223372036854775807}}`,
+	`{"message":{"body":null,"future":{"a":[1,2]}},"also":"x"}`,
+	`{}`,
+}
+
+// messageNewLeft are message.new params the fast path leaves to
+// encoding/json.
+var messageNewLeft = []string{
+	`{"message":{"receipt":{"readCount":9007199254740993,"status":"done"}}}`,
+	`{"message":{"receipt":{"readCount":1.0,"status":"done"}}}`,
+	`{"message":{"receipt":{"Status":"done"}}}`,
+	`{"message":{"receipt":{"read":true,"read":false}}}`,
+	`{"message":{"receipt":{"read":1}}}`,
+	`{"message":{"receipt":null}}`,
+	`{"message":{"receipt":true}}`,
+	`{"message":{"msgId":null}}`,
+	`{"message":{"msgId":"\u006d"}}`,
+	`{"message":{"MsgID":"m"}}`,
+	`{"message":{"msgId":"a","msgId":"b"}}`,
+	`{"message":{"seq":-1}}`,
+	`{"message":{"seq":1e3}}`,
+	`{"message":{"conversation":{"type":"group","id":"g","x":1}}}`,
+	`{"Message":{}}`,
+	`{"message":{},"message":{}}`,
+	`null`, `[]`,
+}
+
+// goldenFrames returns the protocol's golden frames, which the fuzz tests
+// start from.
+func goldenFrames(t testing.TB) [][]byte {
+	paths, err := filepath.Glob(filepath.Join("..", "protocol", "testdata", "frames", "*.json"))
+	if err != nil || len(paths) == 0 {
+		t.Fatalf("golden frames: %v (%d)", err, len(paths))
+	}
+	var out [][]byte
+	for _, p := range paths {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, b)
+	}
+	return out
+}
+
+// checkFrame fails t if the fast path accepts data and decodes it other
+// than encoding/json does; it reports whether the fast path accepted.
+func checkFrame(t *testing.T, data []byte) bool {
+	t.Helper()
+	got, ok := decodeFrameFast(data)
+	if !ok {
+		return false
+	}
+	want, err := decodeFrameStd(data)
+	if err != nil {
+		t.Fatalf("fast path took %q, which encoding/json refuses: %v", data, err)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("%q:\nfast %+v\nstd  %+v", data, got, want)
+	}
+	return true
+}
+
+// checkMessageNew is checkFrame for message.new's params.
+func checkMessageNew(t *testing.T, params []byte) bool {
+	t.Helper()
+	got, ok := decodeMessageNewFast(params)
+	if !ok {
+		return false
+	}
+	want, err := decodeEventStd(protocol.EventMessageNew, params)
+	if err != nil {
+		t.Fatalf("fast path took %q, which encoding/json refuses: %v", params, err)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("%q:\nfast %#v\nstd  %#v", params, got, want)
+	}
+	return true
+}
+
+// The fast path decodes what the server sends, the golden frames and the
+// frames of an ack, as encoding/json does; and it leaves to encoding/json
+// what it must.
+func TestFastFrameMatchesStd(t *testing.T) {
+	fast := 0
+	for _, b := range goldenFrames(t) {
+		if checkFrame(t, b) {
+			fast++
+		}
+		f, err := decodeFrameStd(b)
+		if err == nil && f.method == protocol.EventMessageNew && !checkMessageNew(t, f.params) {
+			t.Errorf("the golden message.new went the slow way: %s", f.params)
+		}
+	}
+	if fast == 0 {
+		t.Error("no golden frame took the fast path")
+	}
+	refused := map[string]bool{
+		`{"jsonrpc":"2.0","id":"7","result":{}}`:                       true,
+		`{"jsonrpc":"2.0","ID":7,"result":{}}`:                         true,
+		`{"jsonrpc":"2.0","id":7,"error":{"code":404,"message":"no"}}`: true,
+		`{"jsonrpc":"2.0","method":"a\u002eb","params":{}}`:            true,
+	}
+	for _, c := range fastFrameCases {
+		if checkFrame(t, []byte(c)) && refused[c] {
+			t.Errorf("fast path took %s", c)
+		}
+	}
+	for _, c := range []string{
+		`{"jsonrpc":"2.0","id":7,"result":{"read":1}}`,
+		`{"jsonrpc":"2.0","method":"message.new","params":{"message":{}},"id":null}`,
+	} {
+		if !checkFrame(t, []byte(c)) {
+			t.Errorf("fast path refused %s", c)
+		}
+	}
+	for _, c := range messageNewTaken {
+		if !checkMessageNew(t, []byte(c)) {
+			t.Errorf("fast path refused %s", c)
+		}
+	}
+	for _, c := range messageNewLeft {
+		if checkMessageNew(t, []byte(c)) {
+			t.Errorf("fast path took %s", c)
+		}
+	}
+}
+
+// Raw members alias the frame but are capped: appending to a message's
+// body cannot write over the bytes after it.
+func TestFastBodyIsCapped(t *testing.T) {
+	params := []byte(`{"message":{"body":{"a":1},"sender":"s"}}`)
+	e, ok := decodeMessageNewFast(params)
+	if !ok {
+		t.Fatal("fast path refused")
+	}
+	_ = append(e.Message.Body, "xxxxxxxx"...)
+	if string(params) != `{"message":{"body":{"a":1},"sender":"s"}}` {
+		t.Fatalf("frame overwritten: %s", params)
+	}
+}
+
+// FuzzFastFrameMatchesStd: whatever frame the fast path accepts, it
+// decodes as encoding/json does.
+func FuzzFastFrameMatchesStd(f *testing.F) {
+	for _, b := range goldenFrames(f) {
+		f.Add(b)
+	}
+	for _, c := range fastFrameCases {
+		f.Add([]byte(c))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) { checkFrame(t, b) })
+}
+
+// FuzzFastMessageNewMatchesStd is FuzzFastFrameMatchesStd for the params
+// of message.new.
+func FuzzFastMessageNewMatchesStd(f *testing.F) {
+	for _, c := range append(messageNewTaken, messageNewLeft...) {
+		f.Add([]byte(c))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) { checkMessageNew(t, b) })
+}
