@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -234,5 +235,15 @@ func TestStampedBody(t *testing.T) {
 	}
 	if got := sentAt([]byte(`{"text":"x"}`)); !got.IsZero() {
 		t.Errorf("sentAt of an unstamped body = %v, want zero", got)
+	}
+	// Read in place or by encoding/json, the same time.
+	for _, b := range []string{`{"t":-5,"text":"x"}`, `{"t":5}`, `{"t":5.0,"text":"x"}`, `{"text":"x","t":5}`, `{"t": 5,"text":"x"}`} {
+		var want struct {
+			T int64 `json:"t"`
+		}
+		_ = json.Unmarshal([]byte(b), &want)
+		if got := sentAt([]byte(b)); got.UnixNano() != want.T && !(got.IsZero() && want.T == 0) {
+			t.Errorf("sentAt(%s) = %v, want %d ns", b, got, want.T)
+		}
 	}
 }
