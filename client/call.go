@@ -9,6 +9,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/seen-im/seen/internal/jsonwalk"
 	"github.com/seen-im/seen/protocol"
 )
 
@@ -80,6 +81,63 @@ func (p *pendingTable) len() int {
 // encodeRequest builds the frame of one request. params must be valid JSON
 // or nil (no params member).
 func encodeRequest(id uint64, method string, params json.RawMessage) ([]byte, error) {
+	if b, ok := encodeRequestFast(id, method, params); ok {
+		return b, nil
+	}
+	return encodeRequestStd(id, method, params)
+}
+
+// encodeRequestFast writes the frame json.Marshal writes, without its
+// reflection (a ninth of a group member's CPU in seen bench group, and
+// the stack growth of a fresh goroutine's call), when method and params
+// are what json.Marshal copies as they are: printable ASCII, nothing it
+// escapes, params valid JSON without whitespace. It reports false
+// otherwise. FuzzEncodeRequestMatchesStd holds it to json.Marshal's bytes.
+func encodeRequestFast(id uint64, method string, params json.RawMessage) ([]byte, bool) {
+	if !copiedAsIs(method, false) || !copiedAsIs(string(params), true) {
+		return nil, false
+	}
+	if len(params) > 0 {
+		if end := jsonwalk.Value(params, 0, 1); end != len(params) {
+			return nil, false
+		}
+	}
+	const head = `{"jsonrpc":"` + protocol.Version + `","id":`
+	b := make([]byte, 0, len(head)+20+len(`,"method":""`)+len(method)+len(`,"params":}`)+len(params))
+	b = append(b, head...)
+	b = strconv.AppendUint(b, id, 10)
+	b = append(b, `,"method":"`...)
+	b = append(b, method...)
+	b = append(b, '"')
+	if len(params) > 0 {
+		b = append(b, `,"params":`...)
+		b = append(b, params...)
+	}
+	return append(b, '}'), true
+}
+
+// copiedAsIs reports whether json.Marshal copies s as it is: printable
+// ASCII without the bytes it escapes in HTML-safe output (<, >, &), and
+// for a string's contents (quoted false) without a quote or a backslash;
+// for JSON text (quoted true) without whitespace, which it compacts away.
+func copiedAsIs(s string, quoted bool) bool {
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c <= ' ' || c >= 0x7f || c == '<' || c == '>' || c == '&':
+			if c == ' ' && !quoted {
+				continue
+			}
+			return false
+		case !quoted && (c == '"' || c == '\\'):
+			return false
+		}
+	}
+	return true
+}
+
+// encodeRequestStd is encodeRequest with encoding/json: the reference for
+// the fast path, and the encoder of what that does not take.
+func encodeRequestStd(id uint64, method string, params json.RawMessage) ([]byte, error) {
 	b, err := json.Marshal(protocol.Request{
 		JSONRPC: protocol.Version,
 		ID:      json.RawMessage(strconv.FormatUint(id, 10)),

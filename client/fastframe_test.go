@@ -208,3 +208,62 @@ func FuzzFastMessageNewMatchesStd(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, b []byte) { checkMessageNew(t, b) })
 }
+
+// requestCases are requests encodeRequestFast must write as json.Marshal
+// does, or leave to it.
+var requestCases = []struct {
+	method, params string
+	fast           bool
+}{
+	{protocol.MethodMessageRead, `{"conversation":{"type":"group","id":"g"},"msgIds":["01KA"]}`, true},
+	{protocol.MethodMessageDelivered, `{"conversation":{"type":"peer","id":"p"},"seq":7}`, true},
+	{"a method", `[1,true,null,"x",{"a":-1.5e3}]`, true},
+	{protocol.MethodConnect, ``, true},
+	{"x", `null`, true},
+	{"x", `{"a": 1}`, false},
+	{"x", `{"a":"<b>"}`, false},
+	{"x", `{"a":"\u00e9"}`, true},
+	{"x", `{"a":"é"}`, false},
+	{"x", `{oops`, false},
+	{"x", `{"a":1} `, false},
+	{`q"uote`, `{}`, false},
+	{"a&b", `{}`, false},
+	{"tab\t", `{}`, false},
+}
+
+// The fast encoder writes json.Marshal's bytes, and takes the requests an
+// ack makes.
+func TestEncodeRequestMatchesStd(t *testing.T) {
+	for _, c := range requestCases {
+		if got := checkRequest(t, 42, c.method, []byte(c.params)); got != c.fast {
+			t.Errorf("%s %s: fast %v, want %v", c.method, c.params, got, c.fast)
+		}
+	}
+}
+
+// checkRequest fails t if encodeRequestFast writes other than json.Marshal
+// does; it reports whether the fast path took the request.
+func checkRequest(t *testing.T, id uint64, method string, params []byte) bool {
+	t.Helper()
+	got, ok := encodeRequestFast(id, method, params)
+	if !ok {
+		return false
+	}
+	want, err := encodeRequestStd(id, method, params)
+	if err != nil {
+		t.Fatalf("fast path took %q %q, which json.Marshal refuses: %v", method, params, err)
+	}
+	if string(got) != string(want) {
+		t.Fatalf("%q %q:\nfast %s\nstd  %s", method, params, got, want)
+	}
+	return true
+}
+
+// FuzzEncodeRequestMatchesStd: whatever request the fast encoder takes, it
+// writes as json.Marshal does.
+func FuzzEncodeRequestMatchesStd(f *testing.F) {
+	for _, c := range requestCases {
+		f.Add(uint64(7), c.method, []byte(c.params))
+	}
+	f.Fuzz(func(t *testing.T, id uint64, method string, params []byte) { checkRequest(t, id, method, params) })
+}
