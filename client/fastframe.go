@@ -86,7 +86,9 @@ func decodeFrameFast(data []byte) (inbound, bool) {
 		if len(method) == 0 {
 			return inbound{}, false
 		}
-		f.kind, f.method, f.result = frameEvent, eventName(method), nil
+		f.kind, f.result = frameEvent, nil
+		f.method = jsonwalk.Intern(method, protocol.EventMessageNew, protocol.EventReceiptChanged,
+			protocol.EventReceiptRead, protocol.EventReceiptDelivered)
 		return f, true
 	case method != nil:
 		return inbound{}, false
@@ -125,22 +127,6 @@ func keyIndex(key []byte, keys []string) (k int, known bool) {
 		}
 	}
 	return 0, false
-}
-
-// eventName returns an event's method name, without allocating for the
-// events a client receives most.
-func eventName(b []byte) string {
-	switch string(b) {
-	case protocol.EventMessageNew:
-		return protocol.EventMessageNew
-	case protocol.EventReceiptChanged:
-		return protocol.EventReceiptChanged
-	case protocol.EventReceiptRead:
-		return protocol.EventReceiptRead
-	case protocol.EventReceiptDelivered:
-		return protocol.EventReceiptDelivered
-	}
-	return string(b)
 }
 
 // decodeMessageNewFast decodes message.new's params,
@@ -234,7 +220,7 @@ func receiptAt(b []byte, i int, out *any) (int, bool) {
 			return j, ok
 		case "status":
 			v, j, ok := jsonwalk.PlainBytes(b, i)
-			r.Status = receiptStatus(v)
+			r.Status = jsonwalk.Intern(v, protocol.StatusPending, protocol.StatusDone, protocol.StatusExpired)
 			return j, ok
 		case "readCount":
 			return exactInt(b, i, &r.ReadCount)
@@ -272,18 +258,4 @@ func exactInt(b []byte, i int, v *int) (int, bool) {
 	}
 	*v = int(n)
 	return j, true
-}
-
-// receiptStatus returns a receipt's status, the protocol's constant for
-// the statuses there are.
-func receiptStatus(b []byte) string {
-	switch string(b) {
-	case protocol.StatusPending:
-		return protocol.StatusPending
-	case protocol.StatusDone:
-		return protocol.StatusDone
-	case protocol.StatusExpired:
-		return protocol.StatusExpired
-	}
-	return string(b)
 }

@@ -231,3 +231,15 @@ func ConvType(b []byte) string {
 func HasAt(b []byte, i int, lit string) bool {
 	return len(b)-i >= len(lit) && string(b[i:i+len(lit)]) == lit
 }
+
+// Intern returns b as a string: the one of known it equals, without
+// allocating, or else a copy. The decoders use it for names and statuses a
+// frame repeats (a method, an event, a receipt's status).
+func Intern(b []byte, known ...string) string {
+	for _, k := range known {
+		if string(b) == k {
+			return k
+		}
+	}
+	return string(b)
+}

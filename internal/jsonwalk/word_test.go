@@ -55,3 +55,16 @@ func TestSkipSpace(t *testing.T) {
 		}
 	}
 }
+
+func TestIntern(t *testing.T) {
+	b := []byte("message.read")
+	if got := Intern(b, "message.send", "message.read"); got != "message.read" {
+		t.Fatalf("Intern = %q", got)
+	}
+	if got := Intern([]byte("other"), "message.read"); got != "other" {
+		t.Fatalf("Intern of an unknown name = %q", got)
+	}
+	if n := testing.AllocsPerRun(100, func() { _ = Intern(b, "message.send", "message.read") }); n != 0 {
+		t.Fatalf("Intern of a known name allocates %v times", n)
+	}
+}

@@ -107,7 +107,8 @@ func parseRequestFast(data []byte) (protocol.Request, bool) {
 	// The id and params alias the frame, which the reader reads afresh
 	// for every frame and never changes.
 	req.JSONRPC, req.ID, req.Params = protocol.Version, id, params
-	req.Method = methodName(method[1 : len(method)-1])
+	req.Method = jsonwalk.Intern(method[1:len(method)-1], protocol.MethodMessageRead,
+		protocol.MethodMessageDelivered, protocol.MethodConversationRead, protocol.MethodMessageSend)
 	return req, true
 }
 
@@ -145,22 +146,6 @@ func envelopeKey(key []byte) int {
 		}
 	}
 	return keyOther
-}
-
-// methodName returns the method's name, without allocating for the
-// methods a client sends most.
-func methodName(b []byte) string {
-	switch string(b) {
-	case protocol.MethodMessageRead:
-		return protocol.MethodMessageRead
-	case protocol.MethodMessageDelivered:
-		return protocol.MethodMessageDelivered
-	case protocol.MethodConversationRead:
-		return protocol.MethodConversationRead
-	case protocol.MethodMessageSend:
-		return protocol.MethodMessageSend
-	}
-	return string(b)
 }
 
 // parseRequestStd is parseRequest with encoding/json: the reference for
