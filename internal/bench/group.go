@@ -152,43 +152,20 @@ func (r *groupRun) run(ctx context.Context, lo, hi int) error {
 			return err
 		}
 	}
-	// With one request per ack, each reader acks its messages in the order
-	// they arrive, on a goroutine of its own. A goroutine per ack grew a
-	// fresh stack for every call (a tenth of the generator's CPU, which it
-	// takes from the server it measures). Through MarkRead a reader's
-	// acks must overlap to share requests, so each runs on its own.
-	acks := make([]chan protocol.Message, len(readers))
-	var workers sync.WaitGroup
-	defer func() {
-		for _, ch := range acks {
-			if ch != nil { // nil: the reader's dial never started
-				close(ch)
-			}
-		}
-		workers.Wait()
-	}()
 	start := time.Now()
 	clients, err := e.dialAll(ctx, readers, readerQueue, func(i int, self *atomic.Pointer[client.Client]) client.Handlers {
-		ack := func(m protocol.Message) {
-			defer r.readsDone.Add(1)
-			e.ack(await(self), readers[i], m, r.p.Delivered, r.p.MarkRead, r.tr)
-		}
-		acks[i] = make(chan protocol.Message, r.p.Messages)
-		workers.Go(func() {
-			for m := range acks[i] {
-				ack(m)
-			}
-		})
 		return client.Handlers{Message: func(m protocol.Message) {
-			switch {
-			case m.Conversation != r.group || m.Sender != sender || m.Receipt == nil:
-			case r.p.NoRead:
-				r.readsDone.Add(1)
-			case r.p.MarkRead:
-				workers.Go(func() { ack(m) })
-			default:
-				acks[i] <- m
+			if m.Conversation != r.group || m.Sender != sender || m.Receipt == nil {
+				return
 			}
+			if r.p.NoRead {
+				r.readsDone.Add(1)
+				return
+			}
+			go func() {
+				defer r.readsDone.Add(1)
+				e.ack(await(self), readers[i], m, r.p.Delivered, r.p.MarkRead, r.tr)
+			}()
 		}}
 	})
 	if err != nil {
