@@ -1,6 +1,7 @@
 package client
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -266,4 +267,45 @@ func FuzzEncodeRequestMatchesStd(f *testing.F) {
 		f.Add(uint64(7), c.method, []byte(c.params))
 	}
 	f.Fuzz(func(t *testing.T, id uint64, method string, params []byte) { checkRequest(t, id, method, params) })
+}
+
+// BenchmarkClientFrames times what a group member's client does per ack:
+// decode the message.new frame and its params, decode the answer to its
+// message.read, encode its next message.read; the fast path beside
+// encoding/json.
+//
+//	go test ./client -run '^$' -bench ClientFrames -benchmem
+func BenchmarkClientFrames(b *testing.B) {
+	msgNew := []byte(`{"jsonrpc":"2.0","method":"message.new","params":{"message":{"msgId":"01M8T3Q78BJMPA3123FNYZGCF9","seq":42,` +
+		`"conversation":{"type":"group","id":"bench-g"},"sender":"bench-s","body":{"t":1764633600000000000,"text":"hello"},` +
+		`"sentAt":1764633600000,"receipt":{"read":false,"delivered":false}}}}`)
+	answer := []byte(`{"jsonrpc":"2.0","id":1234,"result":{"read":1}}`)
+	params := []byte(`{"conversation":{"type":"group","id":"bench-g"},"msgIds":["01M8T3Q78BJMPA3123FNYZGCF9"]}`)
+	for _, c := range []struct {
+		name   string
+		frame  func([]byte) (inbound, error)
+		event  func(string, json.RawMessage) (any, error)
+		encode func(uint64, string, json.RawMessage) ([]byte, error)
+	}{
+		{"fast", decodeFrame, decodeEvent, encodeRequest},
+		{"std", decodeFrameStd, decodeEventStd, encodeRequestStd},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			for b.Loop() {
+				f, err := c.frame(msgNew)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if _, err := c.event(f.method, f.params); err != nil {
+					b.Fatal(err)
+				}
+				if _, err := c.frame(answer); err != nil {
+					b.Fatal(err)
+				}
+				if _, err := c.encode(1234, protocol.MethodMessageRead, params); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 }
