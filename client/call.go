@@ -117,18 +117,18 @@ func encodeRequestFast(id uint64, method string, params json.RawMessage) ([]byte
 }
 
 // copiedAsIs reports whether json.Marshal copies s as it is: printable
-// ASCII without the bytes it escapes in HTML-safe output (<, >, &), and
-// for a string's contents (quoted false) without a quote or a backslash;
-// for JSON text (quoted true) without whitespace, which it compacts away.
-func copiedAsIs(s string, quoted bool) bool {
+// ASCII without the bytes it escapes in HTML-safe output (<, >, &); for a
+// string's contents (jsonText false) without a quote or a backslash, for
+// JSON text (jsonText true) without whitespace, which it compacts away.
+func copiedAsIs(s string, jsonText bool) bool {
 	for i := 0; i < len(s); i++ {
 		switch c := s[i]; {
 		case c <= ' ' || c >= 0x7f || c == '<' || c == '>' || c == '&':
-			if c == ' ' && !quoted {
+			if c == ' ' && !jsonText {
 				continue
 			}
 			return false
-		case !quoted && (c == '"' || c == '\\'):
+		case !jsonText && (c == '"' || c == '\\'):
 			return false
 		}
 	}
