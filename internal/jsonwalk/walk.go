@@ -218,13 +218,7 @@ func PlainBytes(b []byte, i int) ([]byte, int, bool) {
 // ConvType returns a conversation's type, the protocol's constant for the
 // types there are: no string allocated per request for them.
 func ConvType(b []byte) string {
-	switch string(b) {
-	case protocol.ConvGroup:
-		return protocol.ConvGroup
-	case protocol.ConvPeer:
-		return protocol.ConvPeer
-	}
-	return string(b)
+	return Intern(b, protocol.ConvGroup, protocol.ConvPeer)
 }
 
 // HasAt reports whether b holds lit at i.
@@ -234,7 +228,8 @@ func HasAt(b []byte, i int, lit string) bool {
 
 // Intern returns b as a string: the one of known it equals, without
 // allocating, or else a copy. The decoders use it for names and statuses a
-// frame repeats (a method, an event, a receipt's status).
+// frame repeats (a method, an event, a receipt's status, a conversation
+// type).
 func Intern(b []byte, known ...string) string {
 	for _, k := range known {
 		if string(b) == k {
