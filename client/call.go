@@ -215,8 +215,18 @@ func (c *Client) CallRaw(ctx context.Context, method string, params json.RawMess
 
 // write sends one frame. It does not use the caller's context: cancelling a
 // write half way would close the connection under every other call, so a
-// write is bounded by the write timeout instead.
+// write is bounded by the write timeout instead, as a deadline on the
+// socket where the client dialed it (deadline.go), else as a context. A
+// write that fails or times out drops the connection either way.
 func (c *Client) write(conn *websocket.Conn, frame []byte) error {
+	if c.cfg.writeDeadlines {
+		err := conn.Write(context.Background(), websocket.MessageText, frame)
+		if err != nil {
+			// A socket past its deadline may have taken part of the frame.
+			conn.CloseNow()
+		}
+		return err
+	}
 	ctx, cancel := context.WithTimeout(c.ctx, c.cfg.writeTimeout)
 	defer cancel()
 	return conn.Write(ctx, websocket.MessageText, frame)

@@ -256,8 +256,13 @@ func (c *Client) readLoop(s session) error {
 			orphan = e
 		}
 	}
+	// Close closes the socket, which ends the read; this is in case it
+	// missed conn (a reconnect under way). One registration per
+	// connection: reading with c.ctx registered one per frame.
+	stop := context.AfterFunc(c.ctx, func() { conn.CloseNow() })
+	defer stop()
 	for {
-		_, data, err := conn.Read(c.ctx)
+		_, data, err := conn.Read(context.Background())
 		if err != nil {
 			if orphan != nil {
 				// E.g. 413 then close 1009: the server's error says more.

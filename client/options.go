@@ -43,6 +43,7 @@ type config struct {
 	writeTimeout   time.Duration
 	header         http.Header
 	httpClient     *http.Client
+	writeDeadlines bool // httpClient's sockets bound every write (deadline.go)
 	handlers       []Handlers
 }
 
@@ -87,6 +88,7 @@ func newConfig(url, token string, opts []Option) (config, error) {
 	if cfg.connectTimeout <= 0 || cfg.writeTimeout <= 0 {
 		return cfg, errors.New("client: timeouts must be positive")
 	}
+	cfg.httpClient, cfg.writeDeadlines = deadlineClient(cfg.httpClient, cfg.writeTimeout)
 	return cfg, nil
 }
 
