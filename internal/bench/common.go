@@ -114,18 +114,19 @@ func (t *readTracker) reported(msgID string, users []string, at time.Time, h *Hi
 // readerHandlers are the handlers of a client that acks every message it
 // accepts (delivered, if asked, then read) and times the receipt.read
 // events that report reads to it as a sender.
+// Each ack runs on acks, so a reader's acks overlap.
 func (e *env) readerHandlers(self *atomic.Pointer[client.Client], user string, accept func(protocol.Message) bool,
-	delivered bool, tr *readTracker, received, acked *atomic.Int64) client.Handlers {
+	delivered bool, tr *readTracker, received, acked *atomic.Int64, acks *goPool) client.Handlers {
 	h := e.countEvents()
 	h.Message = func(m protocol.Message) {
 		if !accept(m) {
 			return
 		}
 		received.Add(1)
-		go func() {
+		acks.Go(func() {
 			defer acked.Add(1)
 			e.ack(await(self), user, m, delivered, false, tr)
-		}()
+		})
 	}
 	h.ReceiptRead = func(ev protocol.ReceiptReadEvent) {
 		now := time.Now()

@@ -152,6 +152,8 @@ func (r *groupRun) run(ctx context.Context, lo, hi int) error {
 			return err
 		}
 	}
+	acks := newGoPool()
+	defer acks.Close() // after the clients close: no ack is left waiting
 	start := time.Now()
 	clients, err := e.dialAll(ctx, readers, readerQueue, func(i int, self *atomic.Pointer[client.Client]) client.Handlers {
 		return client.Handlers{Message: func(m protocol.Message) {
@@ -162,10 +164,10 @@ func (r *groupRun) run(ctx context.Context, lo, hi int) error {
 				r.readsDone.Add(1)
 				return
 			}
-			go func() {
+			acks.Go(func() {
 				defer r.readsDone.Add(1)
 				e.ack(await(self), readers[i], m, r.p.Delivered, r.p.MarkRead, r.tr)
-			}()
+			})
 		}}
 	})
 	if err != nil {

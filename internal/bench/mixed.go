@@ -106,10 +106,12 @@ func Mixed(ctx context.Context, o Options, p MixedParams) (*Report, error) {
 
 	tr := newReadTracker()
 	var received, acked atomic.Int64
+	acks := newGoPool()
+	defer acks.Close() // after the clients close: no ack is left waiting
 	start := time.Now()
 	clients, err := e.dialAll(ctx, users, 1024, func(i int, self *atomic.Pointer[client.Client]) client.Handlers {
 		h := e.readerHandlers(self, users[i], func(m protocol.Message) bool { return m.Sender != users[i] },
-			p.Delivered, tr, &received, &acked)
+			p.Delivered, tr, &received, &acked, acks)
 		h.ReceiptChanged = func(ev protocol.ReceiptChangedEvent) {
 			now := time.Now()
 			e.rec.ReceiptChanged(users[i]+"/"+ev.Conversation.String(), now)

@@ -70,10 +70,12 @@ func Peer(ctx context.Context, o Options, p PeerParams) (*Report, error) {
 
 	tr := newReadTracker()
 	var received, acked atomic.Int64
+	acks := newGoPool()
+	defer acks.Close() // after the clients close: no ack is left waiting
 	start := time.Now()
 	clients, err := e.dialAll(ctx, users, 4096, func(i int, self *atomic.Pointer[client.Client]) client.Handlers {
 		return e.readerHandlers(self, users[i], func(m protocol.Message) bool { return m.Sender == users[other(i)] },
-			p.Delivered, tr, &received, &acked)
+			p.Delivered, tr, &received, &acked, acks)
 	})
 	if err != nil {
 		return nil, err
