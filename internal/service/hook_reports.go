@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"time"
 
 	"github.com/seen-im/seen/internal/receipts"
 	"github.com/seen-im/seen/internal/store"
@@ -120,11 +121,12 @@ func (s *Service) reportFlushed(ctx context.Context, conv store.ConvID, msgs []s
 			// next window's, and asking the engine would name it twice.
 			it.ask = pc.dropped
 		}
-		// A receipt's last report (done, settled, expired) deletes its
-		// track, so no later window can name a reader it counts but has
-		// not listed: one whose read reached this node's engine before its
-		// name (sent after the read, from another node) reached the
-		// coalescer. The engine names them.
+		// A receipt's last report (done, settled, expired) is followed by
+		// no report that a count's rise starts: a reader it counts but
+		// has not listed (its read reached this node's engine before its
+		// name, sent after the read from another node, reached the
+		// coalescer) is named by the engine now if it can, or by the
+		// window that lists the name while the track lingers.
 		it.ask = it.ask || final(it)
 		items = append(items, it)
 	}
@@ -158,9 +160,10 @@ func (s *Service) report(ctx context.Context, conv store.ConvID, rt hookRoute, i
 			}
 			ds = append(ds, d...)
 		}
-		if final(it) {
+		switch {
+		case final(it) && !lingers(it, evs, now):
 			done = append(done, store.MsgRef{Conv: conv, Seq: it.msg.Seq})
-		} else if len(evs) > 0 || t.Reported != it.track.Reported {
+		case len(evs) > 0 || t.Reported != it.track.Reported:
 			update = append(update, t)
 		}
 	}
@@ -174,6 +177,24 @@ func (s *Service) report(ctx context.Context, conv store.ConvID, rt hookRoute, i
 		s.hookNotify()
 	}
 	return nil
+}
+
+// hookFinalLinger is how long a receipt's track outlives its last report.
+// That report may count a read whose reader's name reaches the coalescer
+// only after it: on a cluster the name trails the read from the reader's
+// node, on one node by the instant between the engine and the coalescer.
+// When the reader's read time is before the previous report, the engine
+// cannot name it either (Conv.ReadersSince), so a name that came after
+// the track was deleted was lost: the 2-node end-to-end storm under load
+// lost one. While the track lingers, the window that lists the name finds
+// it and names the reader (a late receipt.read, reportOf); the sweep
+// deletes the track once it has reported nothing for this long.
+const hookFinalLinger = 5 * time.Second
+
+// lingers reports whether a final item's track is kept: its report fired
+// events now, or its last report is more recent than hookFinalLinger.
+func lingers(it hookItem, evs []hookEvent, now int64) bool {
+	return len(evs) > 0 || now-it.track.ReportedAt < hookFinalLinger.Milliseconds()
 }
 
 // final reports whether it's receipt has nothing more to report: done,

@@ -285,11 +285,16 @@ func TestWebhookReadStorm(t *testing.T) {
 	}
 	checkThresholds(t, thr, ThresholdFirst, "50", "90", ThresholdAll)
 	checkNewReaders(t, reads, readers)
-	// Done: its track is deleted, so nothing more is ever reported.
-	waitUntil(t, "the track deleted", func() bool {
-		ts, err := svc.store.GetTracks(ctx, store.GroupConv("big"), []uint64{res.Seq})
-		return err == nil && len(ts) == 0
-	})
+	// Done: the sweep deletes its track once it has lingered (a name
+	// trailing the last count may still come), and nothing more is ever
+	// reported.
+	time.Sleep(hookFinalLinger)
+	if err := svc.sweepOnce(ctx, true); err != nil {
+		t.Fatal(err)
+	}
+	if ts, err := svc.store.GetTracks(ctx, store.GroupConv("big"), []uint64{res.Seq}); err != nil || len(ts) != 0 {
+		t.Fatalf("tracks after the linger: %+v, %v; want none", ts, err)
+	}
 }
 
 // A read of a peer's receipt message is reported too, after one window:
@@ -400,6 +405,50 @@ func TestLastReportNamesAReaderNotListedYet(t *testing.T) {
 	waitUntil(t, "the last receipt.read", func() bool {
 		reads, _ = byType(t, deliveries(t, svc.store, "ep"))
 		return len(reads) > 0 && reads[len(reads)-1].rec.Status == protocol.StatusDone
+	})
+	checkNewReaders(t, reads, readers)
+}
+
+// A reader counted by a receipt's last report, whose read time is before
+// the report before it (so the engine cannot name it since then) and whose
+// name reaches the coalescer only after the last report, is still named:
+// the track lingers, and the window that lists the name finds it.
+func TestNameAfterTheLastReportIsNamed(t *testing.T) {
+	ctx := context.Background()
+	st := openPebble(t, t.TempDir())
+	if err := st.CreateWebhook(ctx, readHooksEndpoint); err != nil {
+		t.Fatal(err)
+	}
+	readers := bigGroup(t, st, "g", "s", 2)
+	svc, _ := hookService(t, st)
+	res, conv := sendTracked(t, svc, "s", groupConv("g"), "notice")
+	readAt := time.Now().UnixMilli() - 1000 // readers[1]'s read, before any report
+	if _, err := svc.Read(ctx, caller(readers[0]), protocol.ReadParams{Conversation: groupConv("g"), MsgIDs: []string{res.MsgID}}); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "the first receipt.read", func() bool {
+		reads, _ := byType(t, deliveries(t, svc.store, "ep"))
+		return len(reads) == 1
+	})
+	// readers[1]'s read reaches the store and the engine; its name does
+	// not reach the coalescer yet. A change without a reader makes the
+	// window that reports the receipt done, naming nobody new.
+	if _, _, err := st.AckMany(ctx, conv, readers[1], []uint64{res.Seq}, readAt); err != nil {
+		t.Fatal(err)
+	}
+	svc.applyAcks(ctx, conv, readers[1], []uint64{res.Seq}, readAt)
+	k := coalesceKey{conv: conv, sender: "s"}
+	svc.changes.add(k, res.Seq, "")
+	waitUntil(t, "the last count reported", func() bool {
+		reads, _ := byType(t, deliveries(t, svc.store, "ep"))
+		return len(reads) == 2 && reads[1].rec.Status == protocol.StatusDone
+	})
+	// The name comes after the last report.
+	svc.changes.add(k, res.Seq, readers[1])
+	var reads []hookEv
+	waitUntil(t, "the trailing reader named", func() bool {
+		reads, _ = byType(t, deliveries(t, svc.store, "ep"))
+		return len(reads) == 3
 	})
 	checkNewReaders(t, reads, readers)
 }
