@@ -190,7 +190,7 @@ func (c *conn) readLoop() (closing bool) {
 			}
 			continue
 		}
-		stop, done := c.handleFrame(data)
+		stop, done := c.handleFrame(buf)
 		if done && cap(data) <= maxPooledFrame {
 			frameBufs.Put(buf)
 		}
@@ -200,18 +200,20 @@ func (c *conn) readLoop() (closing bool) {
 	}
 }
 
-// handleFrame parses one frame and runs it; it reports whether the
-// connection must stop reading, and with done that nothing holds data any
-// more: the request was run and answered on the reader, so its buffer
-// may be used again.
-func (c *conn) handleFrame(data []byte) (stop, done bool) {
-	stop = c.handleFrameFrom(data, &done)
+// handleFrame parses the frame in buf and runs it; it reports whether the
+// connection must stop reading, and with done that nothing holds the
+// frame any more: the request was run and answered on the reader, so its
+// buffer may be used again. A cheap request handed to a worker takes the
+// buffer with it, and the worker puts it back (runJob).
+func (c *conn) handleFrame(buf *[]byte) (stop, done bool) {
+	stop = c.handleFrameFrom(buf, &done)
 	return stop, done
 }
 
 // handleFrameFrom is handleFrame; it sets *done where a request ran on
 // the reader.
-func (c *conn) handleFrameFrom(data []byte, done *bool) (stop bool) {
+func (c *conn) handleFrameFrom(buf *[]byte, done *bool) (stop bool) {
+	data := *buf
 	id, req, pe := parseRequest(data)
 	if pe != nil {
 		return c.protocolError(id, pe)
@@ -284,6 +286,11 @@ func (c *conn) handleFrameFrom(data []byte, done *bool) (stop bool) {
 		c.runJob(j)
 		*done = true
 		return false
+	}
+	if isCheapMethod(req.Method) && cap(data) <= maxPooledFrame {
+		// Decoded into fresh strings, as on the reader: once answered,
+		// nothing holds the frame.
+		j.buf = buf
 	}
 	c.run(j)
 	return false

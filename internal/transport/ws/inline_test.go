@@ -3,6 +3,7 @@ package ws
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -147,5 +148,74 @@ func TestReadFrameInto(t *testing.T) {
 	boom := errors.New("boom")
 	if _, err := readFrameInto(iotest.ErrReader(boom), nil, 100); !errors.Is(err, boom) {
 		t.Errorf("a failing read: err %v, want %v", err, boom)
+	}
+}
+
+// Pipelined acks go to workers, and each worker puts its frame's buffer
+// back for the next frame once the ack is answered: every answer must
+// still be its own request's. Odd requests read a peer chat that exists,
+// even ones name a user that does not, whose error names it back: a
+// buffer reused while its request still read from it would mix them up.
+func TestPipelinedAcksOnWorkersAnswerTheirOwnRequests(t *testing.T) {
+	w := newFrameWorld(t, t.TempDir())
+	defer w.close()
+	cfg := config.Default()
+	cfg.RatePerConn, cfg.BurstPerConn = 1e9, 1<<30
+	cfg.RatePerUser, cfg.BurstPerUser = 1e9, 1<<30
+	tokens := auth.New("test-token-secret-0123456789abcdef", nil)
+	h := New(Options{Service: w.svc, Tokens: tokens, Bus: w.bus, Config: cfg, Metrics: metrics.New()})
+	url := inlineServer(t, h)
+	c := connectAs(t, url, tokens, "a")
+
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	const n = 2000
+	// All at once, from another goroutine, while this one reads answers.
+	wrote := make(chan error, 1)
+	go func() {
+		for i := 1; i <= n; i++ {
+			peer := "b"
+			if i%2 == 0 {
+				peer = fmt.Sprintf("nobody-%d", i)
+			}
+			req := fmt.Sprintf(`{"jsonrpc":"2.0","id":%d,"method":"conversation.read","params":{"conversation":{"type":"peer","id":%q}}}`, i, peer)
+			if err := c.Write(ctx, websocket.MessageText, []byte(req)); err != nil {
+				wrote <- err
+				return
+			}
+		}
+		wrote <- nil
+	}()
+	for got := 0; got < n; {
+		_, b, err := c.Read(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var res struct {
+			ID    int `json:"id"`
+			Error *struct {
+				Message string `json:"message"`
+			} `json:"error"`
+		}
+		if err := json.Unmarshal(b, &res); err != nil || res.ID == 0 {
+			continue // an event
+		}
+		got++
+		switch {
+		case res.ID%2 == 1 && res.Error != nil:
+			t.Fatalf("request %d (peer b) answered %s", res.ID, b)
+		case res.ID%2 == 0 && (res.Error == nil || !strings.Contains(res.Error.Message, fmt.Sprintf("%q", fmt.Sprintf("nobody-%d", res.ID)))):
+			t.Fatalf("request %d (peer nobody-%d) answered %s", res.ID, res.ID, b)
+		}
+	}
+	if err := <-wrote; err != nil {
+		t.Fatal(err)
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for sc := range h.conns {
+		if sc.handoffs.Load() == 0 {
+			t.Fatal("no ack went to a worker: the test did not pipeline")
+		}
 	}
 }

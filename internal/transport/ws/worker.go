@@ -30,6 +30,7 @@ type job struct {
 	id   json.RawMessage
 	req  protocol.Request
 	page bool
+	buf  *[]byte // the frame's pooled buffer, put back once answered; or nil
 }
 
 // run hands j to a waiting worker, or starts one. It is called from the
@@ -107,4 +108,7 @@ func (c *conn) runJob(j job) {
 	// not queued: a client that does not read cannot have more than
 	// MaxInflight responses waiting.
 	c.enqueueAndWrite(outFrame{b: c.responseWith(ctx.resp[:0], mm, j.id, j.req.Method, res, pe), slot: true, page: j.page})
+	if j.buf != nil {
+		frameBufs.Put(j.buf)
+	}
 }
