@@ -377,19 +377,27 @@ func TestReportNamesALateReader(t *testing.T) {
 	}
 }
 
-// A receipt's last report deletes its track, so it must name every reader
-// it counts: one whose read reached the engine before its name reached the
-// coalescer (on a cluster the name comes after the read, from the
-// reader's node) would have no later report to be named in.
-func TestLastReportNamesAReaderNotListedYet(t *testing.T) {
-	ctx := context.Background()
-	st := openPebble(t, t.TempDir())
-	if err := st.CreateWebhook(ctx, readHooksEndpoint); err != nil {
+// lastReportWorld is a webhook endpoint for reads, a group "g" of sender
+// "s" and two readers, and one tracked message of s's in it.
+func lastReportWorld(t *testing.T) (st store.Store, svc *Service, readers []string, res protocol.SendResult, conv store.ConvID) {
+	t.Helper()
+	st = openPebble(t, t.TempDir())
+	if err := st.CreateWebhook(context.Background(), readHooksEndpoint); err != nil {
 		t.Fatal(err)
 	}
-	readers := bigGroup(t, st, "g", "s", 2)
-	svc, _ := hookService(t, st)
-	res, conv := sendTracked(t, svc, "s", groupConv("g"), "notice")
+	readers = bigGroup(t, st, "g", "s", 2)
+	svc, _ = hookService(t, st)
+	res, conv = sendTracked(t, svc, "s", groupConv("g"), "notice")
+	return st, svc, readers, res, conv
+}
+
+// A receipt's last report starts no later one, so it names every reader it
+// counts that the engine can: one whose read reached the engine before its
+// name reached the coalescer (on a cluster the name comes after the read,
+// from the reader's node).
+func TestLastReportNamesAReaderNotListedYet(t *testing.T) {
+	ctx := context.Background()
+	st, svc, readers, res, conv := lastReportWorld(t)
 	// readers[1]'s read: recorded and counted, its name not yet heard.
 	now := time.Now().UnixMilli()
 	if _, _, err := st.AckMany(ctx, conv, readers[1], []uint64{res.Seq}, now); err != nil {
@@ -415,13 +423,7 @@ func TestLastReportNamesAReaderNotListedYet(t *testing.T) {
 // the track lingers, and the window that lists the name finds it.
 func TestNameAfterTheLastReportIsNamed(t *testing.T) {
 	ctx := context.Background()
-	st := openPebble(t, t.TempDir())
-	if err := st.CreateWebhook(ctx, readHooksEndpoint); err != nil {
-		t.Fatal(err)
-	}
-	readers := bigGroup(t, st, "g", "s", 2)
-	svc, _ := hookService(t, st)
-	res, conv := sendTracked(t, svc, "s", groupConv("g"), "notice")
+	st, svc, readers, res, conv := lastReportWorld(t)
 	readAt := time.Now().UnixMilli() - 1000 // readers[1]'s read, before any report
 	if _, err := svc.Read(ctx, caller(readers[0]), protocol.ReadParams{Conversation: groupConv("g"), MsgIDs: []string{res.MsgID}}); err != nil {
 		t.Fatal(err)
