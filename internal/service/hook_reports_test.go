@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -38,10 +39,16 @@ func openPebble(t *testing.T, dir string) *pebblestore.Store {
 // closes it (also done when the test ends).
 func hookService(t *testing.T, st store.Store) (svc *Service, closeSvc func()) {
 	t.Helper()
+	return hookServiceAt(t, st, nil)
+}
+
+// hookServiceAt is hookService on the clock now (nil: time.Now).
+func hookServiceAt(t *testing.T, st store.Store, now func() time.Time) (svc *Service, closeSvc func()) {
+	t.Helper()
 	b := local.New()
 	cfg := config.Default()
 	cfg.Receipts.Coalesce = 100 * time.Millisecond
-	svc = New(Options{Store: st, Bus: b, Config: cfg})
+	svc = New(Options{Store: st, Bus: b, Config: cfg, Now: now})
 	var once sync.Once
 	closeSvc = func() {
 		once.Do(func() {
@@ -241,7 +248,10 @@ func TestWebhookReadStorm(t *testing.T) {
 	}
 	const n = 10000
 	readers := bigGroup(t, st, "big", "s", n)
-	svc, _ := hookService(t, st)
+	// The clock is moved on past the track's linger at the end, rather
+	// than waited for.
+	var ahead atomic.Int64
+	svc, _ := hookServiceAt(t, st, func() time.Time { return time.Now().Add(time.Duration(ahead.Load())) })
 	res, _ := sendTracked(t, svc, "s", groupConv("big"), "notice")
 
 	work := make(chan string)
@@ -287,8 +297,10 @@ func TestWebhookReadStorm(t *testing.T) {
 	checkNewReaders(t, reads, readers)
 	// Done: the sweep deletes its track once it has lingered (a name
 	// trailing the last count may still come), and nothing more is ever
-	// reported.
-	time.Sleep(hookFinalLinger)
+	// reported. Once no window of the conversation is pending (the sweep
+	// leaves a conversation with one to its flush), the clock moves on.
+	waitUntil(t, "the windows flushed", func() bool { return !svc.changes.busy(store.GroupConv("big")) })
+	ahead.Store(int64(hookFinalLinger))
 	if err := svc.sweepOnce(ctx, true); err != nil {
 		t.Fatal(err)
 	}
