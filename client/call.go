@@ -156,7 +156,7 @@ func encodeRequestStd(id uint64, method string, params json.RawMessage) ([]byte,
 func (c *Client) Call(ctx context.Context, method string, params, result any) error {
 	var raw json.RawMessage
 	if params != nil {
-		b, err := json.Marshal(params)
+		b, err := marshalParams(params)
 		if err != nil {
 			return fmt.Errorf("client: encode %s params: %w", method, err)
 		}
@@ -169,7 +169,7 @@ func (c *Client) Call(ctx context.Context, method string, params, result any) er
 	if result == nil || len(res) == 0 {
 		return nil
 	}
-	if err := json.Unmarshal(res, result); err != nil {
+	if err := unmarshalResult(res, result); err != nil {
 		return fmt.Errorf("client: decode %s result: %w", method, err)
 	}
 	return nil

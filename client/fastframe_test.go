@@ -271,8 +271,8 @@ func FuzzEncodeRequestMatchesStd(f *testing.F) {
 
 // BenchmarkClientFrames times what a group member's client does per ack:
 // decode the message.new frame and its params, decode the answer to its
-// message.read, encode its next message.read; the fast path beside
-// encoding/json.
+// message.read and its result, encode its next message.read's params and
+// frame; the fast path beside encoding/json.
 //
 //	go test ./client -run '^$' -bench ClientFrames -benchmem
 func BenchmarkClientFrames(b *testing.B) {
@@ -280,15 +280,18 @@ func BenchmarkClientFrames(b *testing.B) {
 		`"conversation":{"type":"group","id":"bench-g"},"sender":"bench-s","body":{"t":1764633600000000000,"text":"hello"},` +
 		`"sentAt":1764633600000,"receipt":{"read":false,"delivered":false}}}}`)
 	answer := []byte(`{"jsonrpc":"2.0","id":1234,"result":{"read":1}}`)
-	params := []byte(`{"conversation":{"type":"group","id":"bench-g"},"msgIds":["01M8T3Q78BJMPA3123FNYZGCF9"]}`)
+	read := protocol.ReadParams{Conversation: protocol.Conversation{Type: protocol.ConvGroup, ID: "bench-g"},
+		MsgIDs: []string{"01M8T3Q78BJMPA3123FNYZGCF9"}}
 	for _, c := range []struct {
 		name   string
 		frame  func([]byte) (inbound, error)
 		event  func(string, json.RawMessage) (any, error)
+		result func([]byte, any) error
+		params func(any) ([]byte, error)
 		encode func(uint64, string, json.RawMessage) ([]byte, error)
 	}{
-		{"fast", decodeFrame, decodeEvent, encodeRequest},
-		{"std", decodeFrameStd, decodeEventStd, encodeRequestStd},
+		{"fast", decodeFrame, decodeEvent, unmarshalResult, marshalParams, encodeRequest},
+		{"std", decodeFrameStd, decodeEventStd, json.Unmarshal, json.Marshal, encodeRequestStd},
 	} {
 		b.Run(c.name, func(b *testing.B) {
 			for b.Loop() {
@@ -299,7 +302,16 @@ func BenchmarkClientFrames(b *testing.B) {
 				if _, err := c.event(f.method, f.params); err != nil {
 					b.Fatal(err)
 				}
-				if _, err := c.frame(answer); err != nil {
+				a, err := c.frame(answer)
+				if err != nil {
+					b.Fatal(err)
+				}
+				var res protocol.ReadResult
+				if err := c.result(a.result, &res); err != nil || res.Read != 1 {
+					b.Fatal(res, err)
+				}
+				params, err := c.params(read)
+				if err != nil {
 					b.Fatal(err)
 				}
 				if _, err := c.encode(1234, protocol.MethodMessageRead, params); err != nil {
