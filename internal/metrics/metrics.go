@@ -23,8 +23,8 @@ type Metrics struct {
 	ConnectsTotal   *prometheus.CounterVec // result: ok, unauthorized
 	Requests        *prometheus.CounterVec // method, code
 	RequestDuration *prometheus.HistogramVec
-	SendQueue       prometheus.Gauge // frames queued across all connections
-	SendQueueBytes  prometheus.Gauge // bytes queued, not yet written, across all connections
+	SendQueue       *IntGauge // frames queued across all connections
+	SendQueueBytes  *IntGauge // bytes queued, not yet written, across all connections
 	SlowDrops       prometheus.Counter
 	Unauthenticated prometheus.Gauge         // sockets open that have not connected
 	UnauthRefused   prometheus.Counter       // upgrades refused by MaxUnauthenticated
@@ -62,10 +62,10 @@ func New() *Metrics {
 			Name: "seen_request_duration_seconds", Help: "Client request handling time by method.",
 			Buckets: prometheus.ExponentialBuckets(0.0001, 2, 16),
 		}, []string{"method"}),
-		SendQueue: prometheus.NewGauge(prometheus.GaugeOpts{
+		SendQueue: NewIntGauge(prometheus.GaugeOpts{
 			Name: "seen_send_queue_frames", Help: "Frames waiting in connection send queues.",
 		}),
-		SendQueueBytes: prometheus.NewGauge(prometheus.GaugeOpts{
+		SendQueueBytes: NewIntGauge(prometheus.GaugeOpts{
 			Name: "seen_send_queue_bytes", Help: "Bytes of frames queued and not yet written, across all connections.",
 		}),
 		SlowDrops: prometheus.NewCounter(prometheus.CounterOpts{

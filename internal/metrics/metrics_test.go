@@ -162,3 +162,25 @@ func TestStoreHookAfterWithoutRef(t *testing.T) {
 		t.Errorf("ack_many ok observations: %d, want 2", n)
 	}
 }
+
+// An IntGauge's adds, from many goroutines at once, are what the registry
+// exposes.
+func TestIntGaugeExposesItsSum(t *testing.T) {
+	m := New()
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			for range 1000 {
+				m.SendQueue.Add(3)
+				m.SendQueue.Add(-2)
+			}
+		})
+	}
+	wg.Wait()
+	if got := testutil.ToFloat64(m.SendQueue); got != 8000 {
+		t.Fatalf("seen_send_queue_frames = %v, want 8000", got)
+	}
+	if got, err := testutil.GatherAndCount(m.Registry, "seen_send_queue_frames"); err != nil || got != 1 {
+		t.Fatalf("registry holds %d seen_send_queue_frames series (%v), want 1", got, err)
+	}
+}

@@ -31,7 +31,7 @@ type Pipeline struct {
 	ReceiptChangedSent prometheus.Counter
 	// WatermarkQueueOps and WatermarkBatchOps are fed by the store,
 	// through WatermarkQueued and WatermarkBatch.
-	WatermarkQueueOps prometheus.Gauge
+	WatermarkQueueOps *IntGauge
 	WatermarkBatchOps prometheus.Histogram
 	// StoreConvs and StoreConvBytes are the embedded store's conversation
 	// table: conversations held and their estimated bytes with their
@@ -81,7 +81,7 @@ func (p *Pipeline) init(r *prometheus.Registry) {
 		ReceiptChangedSent: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "seen_receipt_changed_sent_total", Help: "receipt.changed events published to senders.",
 		}),
-		WatermarkQueueOps: prometheus.NewGauge(prometheus.GaugeOpts{
+		WatermarkQueueOps: NewIntGauge(prometheus.GaugeOpts{
 			Name: "seen_store_watermark_queue",
 			Help: "Watermark operations (reads, deliveries, acks) waiting for the store's combiner.",
 		}),
@@ -125,7 +125,7 @@ func (p *Pipeline) init(r *prometheus.Registry) {
 func (p *Pipeline) SetEngineMemory(fn func() float64) { p.engineMemory.Store(&fn) }
 
 // WatermarkQueued implements store.Observer.
-func (p *Pipeline) WatermarkQueued(delta int) { p.WatermarkQueueOps.Add(float64(delta)) }
+func (p *Pipeline) WatermarkQueued(delta int) { p.WatermarkQueueOps.Add(int64(delta)) }
 
 // WatermarkBatch implements store.Observer.
 func (p *Pipeline) WatermarkBatch(ops int) { p.WatermarkBatchOps.Observe(float64(ops)) }

@@ -93,9 +93,9 @@ func (c *conn) push(f outFrame, inline bool) (ok, write bool) {
 		c.queue, c.spare = c.spare, nil
 	}
 	c.queue = append(c.queue, f)
-	c.h.o.Metrics.SendQueue.Inc()
+	c.h.o.Metrics.SendQueue.Add(1)
 	c.qbytes += n
-	c.h.o.Metrics.SendQueueBytes.Add(float64(n))
+	c.h.o.Metrics.SendQueueBytes.Add(n)
 	if c.qbytes > c.h.o.Config.MaxQueueBytes && c.overSince.IsZero() {
 		c.overSince = time.Now()
 		if c.overTimer == nil {
@@ -123,8 +123,8 @@ func (c *conn) uncountLocked(frames []outFrame) {
 	}
 	c.qbytes -= n
 	c.evbytes -= ev
-	c.h.o.Metrics.SendQueue.Sub(float64(len(frames)))
-	c.h.o.Metrics.SendQueueBytes.Sub(float64(n))
+	c.h.o.Metrics.SendQueue.Add(-int64(len(frames)))
+	c.h.o.Metrics.SendQueueBytes.Add(-n)
 	if c.qbytes <= c.h.o.Config.MaxQueueBytes {
 		c.overSince = time.Time{}
 		if c.room != nil {
