@@ -15,7 +15,15 @@
 #           subtracted, it leaves the acks plus their share of the sends
 #           (one message.send with its fan-out per READERS acks).
 # instructions/ack = (I_run - I_noread) / acks, and (I_run - I_idle) / acks
-# beside it; so for system calls. An ack is a message.read the server
+# beside it; so for system calls.
+#
+# Each of the three cachegrind runs is made REPEAT times and its median
+# taken. Under valgrind, which runs one thread at a time, the Go runtime's
+# background sweeper now and then spins (runtime.bgsweep yielding in a loop
+# while another thread, not scheduled, holds a sweep): one run in eight or
+# so then counts 100-900 million instructions more, all in the scheduler
+# and the sweeper. A median of five leaves out up to two such runs; the script
+# prints every count, so one can see which. An ack is a message.read the server
 # answered; the count comes from its /metrics
 # (seen_requests_total{method="message.read"}) and must equal the bench's
 # own count of reads, or the script fails.
@@ -24,6 +32,7 @@
 # Settings (environment):
 #   READERS=8 MESSAGES=2000     readers and messages: READERS*MESSAGES acks
 #   RUNS="cg strace"            which measurements to make
+#   REPEAT=5                    cachegrind runs of each kind; the median counts
 #   MARK_READ=1                 readers ack through the SDK's MarkRead, so a
 #                               reader's concurrent acks share requests; the
 #                               acks are then the bench's count of reads
@@ -35,6 +44,7 @@ set -euo pipefail
 READERS=${READERS:-8}
 MESSAGES=${MESSAGES:-2000}
 RUNS=${RUNS:-"cg strace"}
+REPEAT=${REPEAT:-5}
 PORT=${PORT:-18231}
 KEY=ackbenchkey0123456789
 SECRET=ackbenchsecret0123456789abcdef
@@ -130,21 +140,28 @@ acks=$((READERS * MESSAGES))
 echo "readers $READERS, messages $MESSAGES: $acks durable read acks${MARK_READ:+ (MarkRead: sharing requests)}" >&2
 
 if [[ " $RUNS " == *" cg "* ]]; then
-	declare -A ir
+	declare -A ir all
+	for i in $(seq "$REPEAT"); do
+		for tag in run noread idle; do
+			# Valgrind 3.19 does not decode RDTSCP, which Go's runtime
+			# uses for its clock where the CPU has it (SIGILL on some
+			# hosts); the runtime's own switch turns it off.
+			serve "cg$tag$i" env GODEBUG=cpu.rdtscp=off valgrind --tool=cachegrind --cache-sim=no --branch-sim=no \
+				--cachegrind-out-file="$work/cg.$tag.$i.out"
+			t0=$(date +%s)
+			got=$(drive "$tag" "cg$tag$i")
+			stop
+			n=$(awk '/^summary:/ { print $2 }' "$work/cg.$tag.$i.out")
+			all[$tag]+="$n "
+			echo "cachegrind $tag ($i of $REPEAT): $n instructions, $got acks, $(($(date +%s) - t0)) s" >&2
+		done
+	done
 	for tag in run noread idle; do
-		# Valgrind 3.19 does not decode RDTSCP, which Go's runtime uses
-		# for its clock where the CPU has it (SIGILL on some hosts); the
-		# runtime's own switch turns it off.
-		serve "cg$tag" env GODEBUG=cpu.rdtscp=off valgrind --tool=cachegrind --cache-sim=no --branch-sim=no \
-			--cachegrind-out-file="$work/cg.$tag.out"
-		t0=$(date +%s)
-		got=$(drive "$tag" "cg$tag")
-		stop
-		ir[$tag]=$(awk '/^summary:/ { print $2 }' "$work/cg.$tag.out")
-		echo "cachegrind $tag: ${ir[$tag]} instructions, $got acks, $(($(date +%s) - t0)) s" >&2
+		ir[$tag]=$(tr ' ' '\n' <<<"${all[$tag]}" | sed '/^$/d' | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }')
 	done
 	echo "instructions/ack: $(((ir[run] - ir[noread]) / acks)) (the ack); $(((ir[run] - ir[idle]) / acks)) with its share of the sends"
-	echo "  (run ${ir[run]}, noread ${ir[noread]}, idle ${ir[idle]}, acks $acks)"
+	echo "  (medians of $REPEAT: run ${ir[run]}, noread ${ir[noread]}, idle ${ir[idle]}, acks $acks)"
+	echo "  (every count: run ${all[run]}; noread ${all[noread]}; idle ${all[idle]})"
 fi
 
 if [[ " $RUNS " == *" strace "* ]]; then
