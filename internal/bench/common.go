@@ -141,8 +141,7 @@ func (e *env) ack(c *client.Client, user string, m protocol.Message, delivered, 
 	if t := sentAt(m.Body); !t.IsZero() {
 		e.rec.Hist(LatSendToNew).Record(time.Since(t))
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
-	defer cancel()
+	ctx := e.ackDeadline.get(time.Now())
 	if delivered {
 		_ = e.rec.Timed(protocol.MethodMessageDelivered, func() error {
 			return c.Delivered(ctx, protocol.DeliveredParams{Conversation: m.Conversation, Seq: m.Seq})

@@ -87,6 +87,8 @@ type env struct {
 	mu     sync.Mutex
 	// nextNode picks the node of the next socket, round robin.
 	nextNode atomic.Uint64
+	// ackDeadline bounds each ack's requests (callTimeout).
+	ackDeadline *sharedDeadline
 }
 
 func newEnv(o Options) (*env, error) {
@@ -120,10 +122,11 @@ func newEnv(o Options) (*env, error) {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
 	e := &env{
-		o:      o,
-		log:    o.Log,
-		rec:    NewRecorder(),
-		wsURLs: wsURLs,
+		o:           o,
+		log:         o.Log,
+		rec:         NewRecorder(),
+		wsURLs:      wsURLs,
+		ackDeadline: newSharedDeadline(callTimeout, time.Second),
 		admin: &http.Client{
 			Timeout: 2 * time.Minute,
 			Transport: &http.Transport{
