@@ -194,11 +194,12 @@ func TestDialErrors(t *testing.T) {
 	}
 }
 
-// TestImports keeps the SDK apart from the server: it may use protocol and
+// TestImports keeps the SDK apart from the server: it may use protocol,
 // jsonwalk (the JSON walking the server's request path shares, itself on
-// protocol and the standard library alone), and nothing else of this
-// module. The dependencies listed are transitive, so what jsonwalk
-// imports is held to the same rule.
+// protocol and the standard library alone) and writedeadline (the write
+// deadline the server's sockets share, on the standard library alone),
+// and nothing else of this module. The dependencies listed are
+// transitive, so what those import is held to the same rule.
 func TestImports(t *testing.T) {
 	if _, err := exec.LookPath("go"); err != nil {
 		t.Skip("no go command")
@@ -210,7 +211,7 @@ func TestImports(t *testing.T) {
 	const module = "github.com/seen-im/seen/"
 	for _, pkg := range strings.Fields(string(out)) {
 		switch strings.TrimPrefix(pkg, module) {
-		case "protocol", "client", "internal/jsonwalk":
+		case "protocol", "client", "internal/jsonwalk", "internal/writedeadline":
 			continue
 		}
 		if strings.HasPrefix(pkg, module) {

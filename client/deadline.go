@@ -5,6 +5,8 @@ import (
 	"net"
 	"net/http"
 	"time"
+
+	"github.com/seen-im/seen/internal/writedeadline"
 )
 
 // Every frame the client writes is bounded by the write timeout. Bounding
@@ -12,22 +14,9 @@ import (
 // with the client's, and the WebSocket library's AfterFunc registered and
 // stopped around the write, with a select over the context in its write
 // lock: about a tenth of the CPU a client spends acking a group's messages
-// one request each. A deadline set on the socket before each write bounds
-// it as well, with one runtime timer update, so where the client dials the
-// socket itself it writes that way.
-
-// deadlineConn sets a write deadline before every write to the socket.
-type deadlineConn struct {
-	net.Conn
-	timeout time.Duration
-}
-
-func (d deadlineConn) Write(p []byte) (int, error) {
-	if err := d.Conn.SetWriteDeadline(time.Now().Add(d.timeout)); err != nil {
-		return 0, err
-	}
-	return d.Conn.Write(p)
-}
+// one request each. A deadline on the socket bounds it as well, moved
+// only when it runs low (writedeadline, as the server's sockets), so where
+// the client dials the socket itself it writes that way.
 
 // deadlineClient returns an HTTP client like hc (http.DefaultClient when
 // nil) whose sockets bound every write with timeout, and true; or hc and
@@ -59,7 +48,7 @@ func deadlineClient(hc *http.Client, timeout time.Duration) (*http.Client, bool)
 		if err != nil {
 			return nil, err
 		}
-		return deadlineConn{Conn: c, timeout: timeout}, nil
+		return writedeadline.New(c, timeout), nil
 	}
 	out := *hc
 	out.Transport = t

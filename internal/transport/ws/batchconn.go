@@ -6,6 +6,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/seen-im/seen/internal/writedeadline"
 )
 
 // The WebSocket library flushes every frame with its own write(2). Under
@@ -23,22 +25,12 @@ const maxBatchBytes = 64 << 10
 var batchBufs = sync.Pool{New: func() any { b := make([]byte, 0, 8<<10); return &b }}
 
 // batchConn is a net.Conn whose writes can be held back and sent together.
-// Every real write runs under a write deadline, so a peer that stops
-// reading cannot hold a writer forever.
-//
-// Setting the deadline costs a runtime timer update, a few per cent of the
-// server's CPU when it was set before every write. A write now moves it
-// only when less than 7/8 of the timeout is left: each write still has
-// between 7/8 of the timeout and all of it, and a connection that writes
-// often moves it a few times a second at most.
+// Every real write runs under a write deadline (writedeadline), so a peer
+// that stops reading cannot hold a writer forever.
 type batchConn struct {
-	net.Conn
-	timeout time.Duration
-	rbytes  atomic.Int64 // bytes read, for streamCount (inline.go)
-	rfull   atomic.Bool  // the last read filled its buffer: the socket may hold more
-	// wdl is the write deadline writeLocked last set, in Unix
-	// nanoseconds; 0 when unknown (never set, or set by someone else).
-	wdl atomic.Int64
+	*writedeadline.Conn
+	rbytes atomic.Int64 // bytes read, for streamCount (inline.go)
+	rfull  atomic.Bool  // the last read filled its buffer: the socket may hold more
 
 	mu     sync.Mutex
 	corked bool    // guarded by mu
@@ -113,34 +105,11 @@ func (b *batchConn) flushLocked() error {
 }
 
 func (b *batchConn) writeLocked(p []byte) (int, error) {
-	now := time.Now()
-	if left := time.Duration(b.wdl.Load() - now.UnixNano()); left < b.timeout-b.timeout/8 {
-		dl := now.Add(b.timeout)
-		if err := b.Conn.SetWriteDeadline(dl); err != nil {
-			b.err = err
-			return 0, err
-		}
-		b.wdl.Store(dl.UnixNano())
-	}
 	n, err := b.Conn.Write(p)
 	if err != nil {
 		b.err = err
 	}
 	return n, err
-}
-
-// SetDeadline sets the socket's deadlines; the next write sets its own.
-// (net/http clears them when it hands the connection over.)
-func (b *batchConn) SetDeadline(t time.Time) error {
-	b.wdl.Store(0)
-	return b.Conn.SetDeadline(t)
-}
-
-// SetWriteDeadline sets the socket's write deadline; the next write sets
-// its own.
-func (b *batchConn) SetWriteDeadline(t time.Time) error {
-	b.wdl.Store(0)
-	return b.Conn.SetWriteDeadline(t)
 }
 
 // batchListener wraps every accepted connection in a batchConn.
@@ -154,7 +123,7 @@ func (l batchListener) Accept() (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &batchConn{Conn: c, timeout: l.timeout}, nil
+	return &batchConn{Conn: writedeadline.New(c, l.timeout)}, nil
 }
 
 // Listener wraps l so that WebSocket connections served from it write

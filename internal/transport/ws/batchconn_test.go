@@ -7,15 +7,16 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/seen-im/seen/internal/writedeadline"
 )
 
 // countConn records every Write it gets, as the socket's system calls.
 type countConn struct {
 	net.Conn
-	mu        sync.Mutex
-	writes    [][]byte
-	deadlines []time.Time // every write deadline set
-	fail      error
+	mu     sync.Mutex
+	writes [][]byte
+	fail   error
 }
 
 func (c *countConn) Write(p []byte) (int, error) {
@@ -28,18 +29,11 @@ func (c *countConn) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-func (c *countConn) SetWriteDeadline(t time.Time) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.deadlines = append(c.deadlines, t)
-	return nil
-}
-
-func (c *countConn) SetDeadline(t time.Time) error { return c.SetWriteDeadline(t) }
+func (c *countConn) SetWriteDeadline(time.Time) error { return nil }
 
 func TestBatchConnCollectsWhileCorked(t *testing.T) {
 	cc := &countConn{}
-	b := &batchConn{Conn: cc, timeout: time.Second}
+	b := &batchConn{Conn: writedeadline.New(cc, time.Second)}
 
 	// Uncorked, each write goes through.
 	for _, s := range []string{"a", "b"} {
@@ -84,7 +78,7 @@ func TestBatchConnCollectsWhileCorked(t *testing.T) {
 func TestBatchConnErrorSticks(t *testing.T) {
 	boom := errors.New("boom")
 	cc := &countConn{fail: boom}
-	b := &batchConn{Conn: cc, timeout: time.Second}
+	b := &batchConn{Conn: writedeadline.New(cc, time.Second)}
 	b.cork()
 	if _, err := b.Write([]byte("a")); err != nil {
 		t.Fatalf("corked write = %v, want nil (nothing sent yet)", err)
@@ -99,38 +93,4 @@ func TestBatchConnErrorSticks(t *testing.T) {
 	if len(cc.writes) != 0 {
 		t.Fatalf("%d writes reached the socket, want 0", len(cc.writes))
 	}
-}
-
-// Every write runs under a deadline of between 7/8 of the timeout and the
-// timeout, which a write moves only when less than 7/8 is left, and sets
-// afresh after someone else set one.
-func TestBatchConnMovesTheWriteDeadlineWhenItRunsLow(t *testing.T) {
-	cc := &countConn{}
-	const timeout = time.Hour
-	b := &batchConn{Conn: cc, timeout: timeout}
-	write := func(want int, why string) {
-		t.Helper()
-		before := time.Now()
-		if _, err := b.Write([]byte("x")); err != nil {
-			t.Fatal(err)
-		}
-		if len(cc.deadlines) != want {
-			t.Fatalf("%s: %d deadlines set, want %d", why, len(cc.deadlines), want)
-		}
-		dl := cc.deadlines[len(cc.deadlines)-1]
-		if dl.IsZero() || dl.Before(before.Add(timeout-timeout/8)) {
-			t.Fatalf("%s: the write runs under deadline %v, less than 7/8 of %v after %v", why, dl, timeout, before)
-		}
-	}
-	write(1, "the first write")
-	write(1, "a write right after")
-	// As if the deadline had been set a quarter of the timeout ago.
-	b.wdl.Store(time.Now().Add(timeout - timeout/4).UnixNano())
-	cc.deadlines[0] = time.Unix(0, b.wdl.Load())
-	write(2, "a write with 3/4 of the timeout left")
-	// net/http clears the deadlines when it hands the connection over.
-	if err := b.SetDeadline(time.Time{}); err != nil {
-		t.Fatal(err)
-	}
-	write(4, "a write after the deadline was cleared")
 }
