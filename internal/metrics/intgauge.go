@@ -25,6 +25,3 @@ func NewIntGauge(opts prometheus.GaugeOpts) *IntGauge {
 
 // Add moves the gauge by n (negative n lowers it).
 func (g *IntGauge) Add(n int64) { g.v.Add(n) }
-
-// Value is the gauge's value.
-func (g *IntGauge) Value() int64 { return g.v.Load() }
