@@ -206,6 +206,7 @@ func benchGroupCmd(f *benchFlags, storm bool) *cobra.Command {
 	} else {
 		fs.IntVar(&p.Messages, "messages", 20, "receipt messages to send (0: set up and connect only, an idle baseline)")
 		fs.DurationVar(&p.Interval, "interval", 0, "pause between two sends")
+		fs.IntVar(&p.Window, "window", 1, "sends the sender keeps in flight (1: each after the last one's answer)")
 		fs.BoolVar(&p.Delivered, "delivered", true, "send message.delivered before each read")
 		fs.BoolVar(&p.NoRead, "no-read", false, "readers receive every message and ack none: the baseline that isolates what the acks cost")
 	}

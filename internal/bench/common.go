@@ -258,7 +258,7 @@ func (e *env) serverRequests(ctx context.Context, method string) (n int64, ok bo
 			return 0, false
 		}
 		n += int64(f)
-		ok = true
 	}
-	return n, ok
+	// A server that has not answered the method yet has no line for it.
+	return n, sc.Err() == nil
 }

@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/seen-im/seen/client"
 	"github.com/seen-im/seen/protocol"
 )
@@ -25,6 +27,11 @@ type GroupParams struct {
 	Messages int
 	// Interval separates two sends.
 	Interval time.Duration
+	// Window is how many sends the sender keeps in flight; 0 or 1 sends
+	// one at a time, each after the last one's answer. A wider window
+	// lets messages reach a member faster than it reads them one by one,
+	// as in a busy group, where a member's reads can share requests.
+	Window int
 	// NoRead has the readers receive every message without acking it:
 	// with the same sends and fan-out as a run that reads, the baseline
 	// scripts/instructions-per-ack.sh subtracts to get what the acks cost.
@@ -223,26 +230,9 @@ func (r *groupRun) lead(ctx context.Context, sender string) error {
 		}
 	}
 
-	msgIDs := make([]string, 0, r.p.Messages)
-	for k := range r.p.Messages {
-		var res protocol.SendResult
-		err := e.rec.Timed(protocol.MethodMessageSend, func() error {
-			cctx, cancel := context.WithTimeout(ctx, callTimeout)
-			defer cancel()
-			var err error
-			res, err = sc.Send(cctx, protocol.SendParams{
-				Conversation: r.group, ClientMsgID: client.NewClientMsgID(),
-				Body: stampedBody(time.Now()), Receipt: true,
-			})
-			return err
-		})
-		if err != nil {
-			return fmt.Errorf("send %d: %w", k, err)
-		}
-		msgIDs = append(msgIDs, res.MsgID)
-		if r.p.Interval > 0 && k < r.p.Messages-1 {
-			time.Sleep(r.p.Interval)
-		}
+	msgIDs, err := r.sendAll(ctx, sc)
+	if err != nil {
+		return err
 	}
 
 	want := r.p.Connected
@@ -311,6 +301,46 @@ func (r *groupRun) lead(ctx context.Context, sender string) error {
 			fmt.Sprintf("max %d in one second", n))
 	}
 	return nil
+}
+
+// sendAll sends the run's messages from sc, Window at a time, and returns
+// their ids in the order they were sent.
+func (r *groupRun) sendAll(ctx context.Context, sc *client.Client) ([]string, error) {
+	e := r.e
+	msgIDs := make([]string, r.p.Messages)
+	send := func(k int) error {
+		var res protocol.SendResult
+		err := e.rec.Timed(protocol.MethodMessageSend, func() error {
+			cctx, cancel := context.WithTimeout(ctx, callTimeout)
+			defer cancel()
+			var err error
+			res, err = sc.Send(cctx, protocol.SendParams{
+				Conversation: r.group, ClientMsgID: client.NewClientMsgID(),
+				Body: stampedBody(time.Now()), Receipt: true,
+			})
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("send %d: %w", k, err)
+		}
+		msgIDs[k] = res.MsgID
+		return nil
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(max(1, r.p.Window))
+	for k := range r.p.Messages {
+		if gctx.Err() != nil {
+			break
+		}
+		g.Go(func() error { return send(k) })
+		if r.p.Interval > 0 && k < r.p.Messages-1 {
+			time.Sleep(r.p.Interval)
+		}
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	return msgIDs, nil
 }
 
 // coalesceSlack is how long a late receipt.changed may still be on its way
