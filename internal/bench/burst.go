@@ -138,7 +138,7 @@ func Burst(ctx context.Context, o Options, p BurstParams) (*Report, error) {
 			defer wg.Done()
 			defer close(self)
 			<-prev
-			done := tr.issue(id, reader)
+			ticket := tr.issue(id, reader)
 			close(next)
 			_ = e.rec.Timed(protocol.MethodMessageRead, func() error {
 				if ahead != nil {
@@ -154,7 +154,7 @@ func Burst(ctx context.Context, o Options, p BurstParams) (*Report, error) {
 				_, err := rc.Read(cctx, protocol.ReadParams{Conversation: toSender, MsgIDs: []string{id}})
 				return err
 			})
-			done()
+			ticket.answered()
 		}(prev, next, ahead, answered[k])
 		prev = next
 	}

@@ -56,33 +56,65 @@ func sentAt(body json.RawMessage) time.Time {
 // readTracker matches reads to the receipt events that report them at the
 // sender (receipt.read for peers, receipt.changed for groups), for the
 // read -> receipt latency. It only sees the reads of this process.
+//
+// A read is a value in its message's slice, with no pointer of its own
+// and no closure: a run of a million reads keeps the collector's work and
+// the generator's allocations off the figures it measures.
 type readTracker struct {
+	base    time.Time // the times below count from it
 	mu      sync.Mutex
-	pending map[string][]*pendingRead // guarded by mu; by msgId
+	pending map[string]*msgReads // guarded by mu; by msgId
+}
+
+// msgReads are the tracked reads of one message. Guarded by readTracker.mu.
+type msgReads struct {
+	reads []pendingRead
+	open  int // reads not recorded yet
 }
 
 type pendingRead struct {
 	user     string
-	issued   time.Time
-	answered time.Time // zero until the read's response arrived
+	issued   time.Duration // since readTracker.base
+	answered time.Duration // since readTracker.base; 0 until the read's response arrived
+	recorded bool
+}
+
+// readTicket is one issued read; answered notes its response. The zero
+// ticket tracks nothing.
+type readTicket struct {
+	t *readTracker
+	m *msgReads
+	i int
 }
 
 func newReadTracker() *readTracker {
-	return &readTracker{pending: make(map[string][]*pendingRead)}
+	return &readTracker{base: time.Now(), pending: make(map[string]*msgReads)}
 }
 
-// issue notes that user is about to read msgID; the returned function
-// notes its answer.
-func (t *readTracker) issue(msgID, user string) func() {
-	p := &pendingRead{user: user, issued: time.Now()}
+// issue notes that user is about to read msgID.
+func (t *readTracker) issue(msgID, user string) readTicket {
+	now := time.Since(t.base)
 	t.mu.Lock()
-	t.pending[msgID] = append(t.pending[msgID], p)
-	t.mu.Unlock()
-	return func() {
-		t.mu.Lock()
-		p.answered = time.Now()
-		t.mu.Unlock()
+	defer t.mu.Unlock()
+	m := t.pending[msgID]
+	if m == nil {
+		m = &msgReads{}
+		t.pending[msgID] = m
 	}
+	m.reads = append(m.reads, pendingRead{user: user, issued: now})
+	m.open++
+	return readTicket{t: t, m: m, i: len(m.reads) - 1}
+}
+
+// answered notes that the read's response arrived.
+func (k readTicket) answered() {
+	if k.t == nil {
+		return
+	}
+	now := max(time.Since(k.t.base), 1) // 0 means not answered
+	k.t.mu.Lock()
+	k.m.reads[k.i].answered = now
+	k.t.mu.Unlock()
 }
 
 // reported attributes the event that reached the sender at `at` about
@@ -90,21 +122,26 @@ func (t *readTracker) issue(msgID, user string) func() {
 // arrived (their effect is in the counts the event carries), are done.
 // Each read records at most once.
 func (t *readTracker) reported(msgID string, users []string, at time.Time, h *Histogram) {
+	since := at.Sub(t.base)
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	ps := t.pending[msgID]
-	kept := ps[:0]
-	for _, p := range ps {
-		if slices.Contains(users, p.user) || (!p.answered.IsZero() && p.answered.Before(at)) {
-			h.Record(at.Sub(p.issued))
+	m := t.pending[msgID]
+	if m == nil {
+		return
+	}
+	for i := range m.reads {
+		p := &m.reads[i]
+		if p.recorded {
 			continue
 		}
-		kept = append(kept, p)
+		if slices.Contains(users, p.user) || (p.answered != 0 && p.answered < since) {
+			h.Record(since - p.issued)
+			p.recorded = true
+			m.open--
+		}
 	}
-	if len(kept) == 0 {
+	if m.open == 0 {
 		delete(t.pending, msgID)
-	} else {
-		t.pending[msgID] = kept
 	}
 }
 
@@ -147,9 +184,9 @@ func (e *env) ack(c *client.Client, user string, m protocol.Message, delivered, 
 			return c.Delivered(ctx, protocol.DeliveredParams{Conversation: m.Conversation, Seq: m.Seq})
 		})
 	}
-	done := func() {}
+	var ticket readTicket
 	if tr != nil && m.Receipt != nil {
-		done = tr.issue(m.MsgID, user)
+		ticket = tr.issue(m.MsgID, user)
 	}
 	_ = e.rec.Timed(protocol.MethodMessageRead, func() error {
 		if markRead {
@@ -159,7 +196,7 @@ func (e *env) ack(c *client.Client, user string, m protocol.Message, delivered, 
 		_, err := c.Read(ctx, protocol.ReadParams{Conversation: m.Conversation, MsgIDs: []string{m.MsgID}})
 		return err
 	})
-	done()
+	ticket.answered()
 }
 
 // waitFor polls cond every step until it holds or ctx ends; it reports

@@ -209,10 +209,10 @@ func TestRecorderTimed(t *testing.T) {
 func TestReadTrackerAttributes(t *testing.T) {
 	tr := newReadTracker()
 	var h Histogram
-	answerA := tr.issue("m1", "a")
+	a := tr.issue("m1", "a")
 	tr.issue("m1", "b") // not answered yet
 	tr.issue("m1", "c") // not answered, but named by the event
-	answerA()
+	a.answered()
 	time.Sleep(time.Millisecond)
 	tr.reported("m1", []string{"c"}, time.Now(), &h)
 	if got := h.Count(); got != 2 {
