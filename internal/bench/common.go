@@ -22,9 +22,19 @@ import (
 // callTimeout bounds one request of a scenario.
 const callTimeout = 30 * time.Second
 
-// readerQueue is the event queue of clients that only receive messages;
-// their handler never blocks, so a small queue suffices.
+// readerQueue is the least event queue of clients that only receive
+// messages; see readerQueueFor.
 const readerQueue = 256
+
+// readerQueueFor is the event queue of a reader in a run of `messages`
+// messages. The reader's handler never blocks, but on a machine the
+// generator shares with the server its dispatch goroutine can fall behind
+// the socket while a window of sends fans out, and the SDK drops what its
+// queue cannot hold: a queue that holds the whole run drops nothing. It
+// stays within the SDK's default, as 4096 entries cost ~230 KiB a client.
+func readerQueueFor(messages int) int {
+	return min(client.DefaultEventQueue, max(readerQueue, messages+16))
+}
 
 // stampedBody is a message body carrying its send time, so any process on
 // the machine can measure send -> message.new.

@@ -162,7 +162,7 @@ func (r *groupRun) run(ctx context.Context, lo, hi int) error {
 	acks := newGoPool()
 	defer acks.Close() // after the clients close: no ack is left waiting
 	start := time.Now()
-	clients, err := e.dialAll(ctx, readers, readerQueue, func(i int, self *atomic.Pointer[client.Client]) client.Handlers {
+	clients, err := e.dialAll(ctx, readers, readerQueueFor(r.p.Messages), func(i int, self *atomic.Pointer[client.Client]) client.Handlers {
 		return client.Handlers{Message: func(m protocol.Message) {
 			if m.Conversation != r.group || m.Sender != sender || m.Receipt == nil {
 				return
@@ -183,6 +183,16 @@ func (r *groupRun) run(ctx context.Context, lo, hi int) error {
 	defer closeAll(clients)
 	r.rep.Setup = append(r.rep.Setup, Step{Name: "connect readers", N: len(readers), Sec: time.Since(start).Seconds()})
 	e.log.Info("readers connected", "n", len(readers), "sec", time.Since(start).Seconds())
+
+	// A reader whose SDK dropped a message.new never reads it: say so, or
+	// the shortfall in the counts below would have no cause.
+	defer func() {
+		var dropped uint64
+		for _, c := range clients {
+			dropped += c.DroppedEvents()
+		}
+		r.rep.AddCheck("no event dropped by a reader's SDK queue", dropped == 0, fmt.Sprintf("%d dropped", dropped))
+	}()
 
 	if !lead {
 		if len(readers) > 0 {
