@@ -96,7 +96,9 @@
 //
 // MarkRead(ctx, conv, msgID) is Read with one id, for an app that marks
 // messages read one by one as they come into view; it shares requests
-// even with WithReadBatching(false).
+// even with WithReadBatching(false). MarkReadAsync(conv, msgID, done)
+// queues the same read and returns at once, calling done with the result:
+// a client that marks many messages read needs no goroutine for each.
 //
 // # Private reading
 //

@@ -25,6 +25,46 @@ func (c *Client) MarkRead(ctx context.Context, conv protocol.Conversation, msgID
 	return err
 }
 
+// MarkReadAsync is MarkRead without the wait: it queues the read of msgID
+// in conv, sharing requests as MarkRead does, and returns at once. done,
+// if not nil, is called with what MarkRead would have returned, once the
+// request that carried the read is answered or has failed (the client's
+// Close fails it). Each request is bounded by the client's ack timeout.
+//
+// done runs on a goroutine of the client's, or on that of a MarkRead call
+// that shared the request, one call after another: it must not block. It
+// may call MarkReadAsync. A client that marks many messages read at once
+// (a bot, a bridge, a load generator) needs no goroutine per read, where
+// MarkRead holds one for each until the answer.
+func (c *Client) MarkReadAsync(conv protocol.Conversation, msgID string, done func(error)) {
+	w := &readWaiter{ids: []string{msgID}, async: done}
+	if done == nil {
+		w.async = func(error) {}
+	}
+	if c.reads.join(conv, w) {
+		c.leadAsync(conv)
+	}
+}
+
+// leadAsync sends conv's queued reads on a new goroutine of the client's,
+// whose front waiter is asynchronous: no caller waits to send them. Once
+// Close has begun, no goroutine may start, and this one sends them itself
+// (each fails at once).
+func (c *Client) leadAsync(conv protocol.Conversation) {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		c.flushReads(conv, true)
+		return
+	}
+	c.wg.Add(1) // before Close's Wait: Close sets closed under c.mu first
+	c.mu.Unlock()
+	go func() {
+		defer c.wg.Done()
+		c.flushReads(conv, true)
+	}()
+}
+
 // queueRead is a Read of ids (1 to MaxMsgIDs) that shares a request with
 // the other queued reads of conv. It returns how many of ids the server
 // newly recorded (see attribute) or the error it gave for them.
@@ -48,12 +88,12 @@ func (c *Client) queueRead(ctx context.Context, conv protocol.Conversation, ids 
 			}
 		}
 	}
-	c.flushReads(conv)
+	c.flushReads(conv, false)
 	<-w.done
 	return w.read, w.err
 }
 
-// readWaiter is one queued Read or MarkRead call.
+// readWaiter is one queued Read, MarkRead or MarkReadAsync call.
 type readWaiter struct {
 	ids  []string
 	ctx  context.Context // the caller's; bounds a request that carries only w
@@ -62,6 +102,18 @@ type readWaiter struct {
 	lead bool            // guarded by readQueues.mu: w leads (or is to)
 	done chan struct{}   // closed with the result
 	turn chan struct{}   // closed when w is handed the lead
+	// async is MarkReadAsync's callback. An asynchronous waiter has no
+	// ctx, done or turn: no goroutine of its own waits.
+	async func(error)
+}
+
+// finish hands w its result.
+func (w *readWaiter) finish() {
+	if w.async != nil {
+		w.async(w.err)
+		return
+	}
+	close(w.done)
 }
 
 // readQueue is a conversation's read calls waiting for a request. It
@@ -158,24 +210,37 @@ func (rq *readQueues) handOff(conv protocol.Conversation) *readWaiter {
 	return next
 }
 
-// flushReads sends one batch of conv's queued reads and hands the lead on.
-func (c *Client) flushReads(conv protocol.Conversation) {
-	batch := c.reads.take(conv)
-	if len(batch) == 1 {
-		// Shared with no one: the caller's own context bounds it, as
-		// without batching.
-		w := batch[0]
-		res, err := c.readNow(w.ctx, protocol.ReadParams{Conversation: conv, MsgIDs: w.ids})
-		w.read, w.err = res.Read, err
-	} else {
-		c.sendShared(conv, batch)
-	}
-	next := c.reads.handOff(conv)
-	for _, w := range batch {
-		close(w.done)
-	}
-	if next != nil {
-		close(next.turn)
+// flushReads sends conv's queued reads as their leader: a batch, then the
+// lead goes to the first waiter left. A synchronous waiter's own goroutine
+// sends its batch. An asynchronous waiter's batch is sent by the goroutine
+// that leads when it is the client's (owned), or by a new one of the
+// client's: a MarkRead caller returns once its own batch is answered.
+func (c *Client) flushReads(conv protocol.Conversation, owned bool) {
+	for {
+		batch := c.reads.take(conv)
+		if len(batch) == 1 && batch[0].async == nil {
+			// Shared with no one: the caller's own context bounds it, as
+			// without batching.
+			w := batch[0]
+			res, err := c.readNow(w.ctx, protocol.ReadParams{Conversation: conv, MsgIDs: w.ids})
+			w.read, w.err = res.Read, err
+		} else {
+			c.sendShared(conv, batch)
+		}
+		next := c.reads.handOff(conv)
+		for _, w := range batch {
+			w.finish()
+		}
+		switch {
+		case next == nil:
+			return
+		case next.async == nil:
+			close(next.turn)
+			return
+		case !owned:
+			c.leadAsync(conv)
+			return
+		}
 	}
 }
 
@@ -188,20 +253,30 @@ func (c *Client) sendShared(conv protocol.Conversation, batch []*readWaiter) {
 	}
 	ctx, cancel := context.WithTimeout(c.ctx, ackTimeout)
 	defer cancel()
-	res, err := c.readNow(ctx, protocol.ReadParams{Conversation: conv, MsgIDs: ids})
+	read := func(part []string) (int, error) {
+		res, err := c.readNow(ctx, protocol.ReadParams{Conversation: conv, MsgIDs: part})
+		if err != nil && c.ctx.Err() != nil {
+			// The client stopped, which ended ctx: say why (ErrClosed
+			// after Close), as a call bounded by its caller's context would.
+			if stop := c.Err(); stop != nil {
+				err = stop
+			}
+		}
+		return res.Read, err
+	}
+	n, err := read(ids)
 	var pe *protocol.Error
 	if errors.As(err, &pe) {
 		// The server refused the batch for one id (say, a message that is
 		// not there): each caller's ids go again alone, so each caller
 		// gets its own answer and one bad id fails only its own caller.
 		for _, w := range batch {
-			r, err := c.readNow(ctx, protocol.ReadParams{Conversation: conv, MsgIDs: w.ids})
-			w.read, w.err = r.Read, err
+			w.read, w.err = read(w.ids)
 		}
 		return
 	}
 	for _, w := range batch {
-		w.read, w.err = attribute(res.Read, len(ids), len(w.ids)), err
+		w.read, w.err = attribute(n, len(ids), len(w.ids)), err
 	}
 }
 

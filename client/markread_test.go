@@ -204,3 +204,110 @@ func TestMarkReadRefusedBatchGoesIdByID(t *testing.T) {
 		t.Errorf("bad = %v, want 404", errs["bad"])
 	}
 }
+
+// TestMarkReadAsyncSharesRequests: asynchronous reads queue behind the
+// request in flight like MarkRead's and go out together, each callback
+// called once with its own result; a MarkRead among them returns once its
+// own batch is answered, and the client's goroutine sends the rest.
+func TestMarkReadAsyncSharesRequests(t *testing.T) {
+	url, reads := readServer(t)
+	c := dialReads(t, url)
+	conv := protocol.Conversation{Type: protocol.ConvGroup, ID: "g"}
+	done := make(chan string, 100)
+	mark := func(id string) {
+		c.MarkReadAsync(conv, id, func(err error) {
+			if err != nil {
+				t.Errorf("MarkReadAsync %s: %v", id, err)
+			}
+			done <- id
+		})
+	}
+	mark("a0")
+	first := recv(t, reads, "the first message.read")
+	if !slices.Equal(first.ids, []string{"a0"}) {
+		t.Fatalf("first request ids %v, want [a0]", first.ids)
+	}
+	// A synchronous read next in line, then more asynchronous ones.
+	syncErr := make(chan error, 1)
+	go func() { syncErr <- c.MarkRead(context.Background(), conv, "s") }()
+	checkFor(t, func() error {
+		if n := c.reads.waiting(conv); n != 1 {
+			return fmt.Errorf("%d calls waiting, want 1", n)
+		}
+		return nil
+	})
+	var want []string
+	for i := 1; i < 30; i++ {
+		id := fmt.Sprint("a", i)
+		want = append(want, id)
+		mark(id)
+	}
+	first.reply <- json.RawMessage(`"result":{"read":1}`)
+	if got := recv(t, done, "a0's callback"); got != "a0" {
+		t.Fatalf("callback for %s, want a0", got)
+	}
+	second := recv(t, reads, "the second message.read")
+	want = append(want, "s")
+	slices.Sort(second.ids)
+	slices.Sort(want)
+	if !slices.Equal(second.ids, want) {
+		t.Fatalf("second request ids %v, want s and the 29 others", second.ids)
+	}
+	// Two more while the second is in flight: the MarkRead caller must not
+	// be the one to send them.
+	mark("late1")
+	mark("late2")
+	second.reply <- json.RawMessage(`"result":{"read":30}`)
+	if err := recv(t, syncErr, "MarkRead's return"); err != nil {
+		t.Fatalf("MarkRead: %v", err)
+	}
+	third := recv(t, reads, "the third message.read")
+	if !slices.Equal(third.ids, []string{"late1", "late2"}) {
+		t.Fatalf("third request ids %v, want [late1 late2]", third.ids)
+	}
+	third.reply <- json.RawMessage(`"result":{"read":2}`)
+	got := map[string]int{}
+	for range 31 {
+		got[recv(t, done, "a callback")]++
+	}
+	for _, id := range append(want[:len(want):len(want)], "late1", "late2") {
+		if id != "s" && got[id] != 1 {
+			t.Errorf("callback of %s called %d times, want once", id, got[id])
+		}
+	}
+	checkFor(t, func() error {
+		if n := c.reads.waiting(conv); n != 0 {
+			return fmt.Errorf("%d calls still waiting", n)
+		}
+		return nil
+	})
+}
+
+// TestMarkReadAsyncFailsOnClose: a read waiting for its answer when the
+// client closes gets an error, Close still returns, and a read after
+// Close fails at once.
+func TestMarkReadAsyncFailsOnClose(t *testing.T) {
+	url, reads := readServer(t)
+	c := dialReads(t, url)
+	conv := protocol.Conversation{Type: protocol.ConvGroup, ID: "g"}
+	errs := make(chan error, 3)
+	c.MarkReadAsync(conv, "m0", func(err error) { errs <- err })
+	recv(t, reads, "the first message.read")
+	c.MarkReadAsync(conv, "m1", func(err error) { errs <- err })
+	checkFor(t, func() error {
+		if n := c.reads.waiting(conv); n != 1 {
+			return fmt.Errorf("%d calls waiting, want 1", n)
+		}
+		return nil
+	})
+	c.Close()
+	for _, id := range []string{"m0", "m1"} {
+		if err := recv(t, errs, id+"'s callback"); err == nil {
+			t.Errorf("%s: no error after Close", id)
+		}
+	}
+	c.MarkReadAsync(conv, "after", func(err error) { errs <- err })
+	if err := recv(t, errs, "the callback after Close"); !errors.Is(err, ErrClosed) {
+		t.Errorf("after Close: %v, want ErrClosed", err)
+	}
+}
