@@ -210,7 +210,7 @@ func benchGroupCmd(f *benchFlags, storm bool) *cobra.Command {
 		fs.BoolVar(&p.Delivered, "delivered", true, "send message.delivered before each read")
 		fs.BoolVar(&p.NoRead, "no-read", false, "readers receive every message and ack none: the baseline that isolates what the acks cost")
 	}
-	fs.BoolVar(&p.MarkRead, "mark-read", false, "read with the SDK's MarkRead: a member's concurrent reads share message.read requests")
+	fs.BoolVar(&p.MarkRead, "mark-read", false, "read with the SDK's MarkRead (MarkReadAsync without --delivered): a member's concurrent reads share message.read requests")
 	return cmd
 }
 

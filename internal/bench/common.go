@@ -209,6 +209,25 @@ func (e *env) ack(c *client.Client, user string, m protocol.Message, delivered, 
 	ticket.answered()
 }
 
+// ackAsync is ack's read through the SDK's MarkReadAsync, as an app that
+// marks many messages read would, with no goroutine waiting for each:
+// done runs when the read is answered (or has failed).
+func (e *env) ackAsync(c *client.Client, user string, m protocol.Message, tr *readTracker, done func()) {
+	if t := sentAt(m.Body); !t.IsZero() {
+		e.rec.Hist(LatSendToNew).Record(time.Since(t))
+	}
+	var ticket readTicket
+	if tr != nil && m.Receipt != nil {
+		ticket = tr.issue(m.MsgID, user)
+	}
+	start := time.Now()
+	c.MarkReadAsync(m.Conversation, m.MsgID, func(err error) {
+		e.rec.Observe(protocol.MethodMessageRead, start, time.Now(), err)
+		ticket.answered()
+		done()
+	})
+}
+
 // waitFor polls cond every step until it holds or ctx ends; it reports
 // whether cond held.
 func waitFor(ctx context.Context, step time.Duration, cond func() bool) bool {

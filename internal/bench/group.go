@@ -40,7 +40,8 @@ type GroupParams struct {
 	Delivered bool
 	// MarkRead reads through the SDK's MarkRead, which lets a member's
 	// reads of the conversation share message.read requests, instead of
-	// one message.read per message.
+	// one message.read per message; without Delivered, through
+	// MarkReadAsync, with no goroutine waiting for each read.
 	MarkRead bool
 	// Setup creates the users and the group (shard 0 only).
 	Setup bool
@@ -169,6 +170,10 @@ func (r *groupRun) run(ctx context.Context, lo, hi int) error {
 			}
 			if r.p.NoRead {
 				r.readsDone.Add(1)
+				return
+			}
+			if r.p.MarkRead && !r.p.Delivered {
+				e.ackAsync(await(self), readers[i], m, r.tr, func() { r.readsDone.Add(1) })
 				return
 			}
 			acks.Go(func() {

@@ -225,10 +225,16 @@ func rpcName(method string) string { return fmt.Sprintf("rpc %s", method) }
 func (r *Recorder) Timed(method string, f func() error) error {
 	start := time.Now()
 	err := f()
-	end := time.Now()
+	r.Observe(method, start, time.Now(), err)
+	return err
+}
+
+// Observe records one request of method that ran from start to end, as
+// Timed does: its latency under the method and "all", or its error.
+func (r *Recorder) Observe(method string, start, end time.Time, err error) {
 	if err != nil {
 		r.Error(err)
-		return err
+		return
 	}
 	if method == protocol.MethodMessageSend || method == protocol.MethodMessageDelivered ||
 		method == protocol.MethodMessageRead || method == protocol.MethodConversationRead {
@@ -246,5 +252,4 @@ func (r *Recorder) Timed(method string, f func() error) error {
 	case protocol.MethodMessageRead:
 		r.Reads.Add(1)
 	}
-	return nil
 }
