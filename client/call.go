@@ -24,39 +24,69 @@ type reply struct {
 // pendingTable matches responses to the calls waiting for them.
 type pendingTable struct {
 	mu    sync.Mutex
-	calls map[uint64]chan reply // guarded by mu
+	calls map[uint64]pendingCall // guarded by mu
+}
+
+// pendingCall is one call waiting for its reply: on ch (a caller waits), or
+// through fn (an asynchronous call; fn runs on the goroutine that resolves
+// it and must not block).
+type pendingCall struct {
+	ch chan reply
+	fn func(reply)
+}
+
+// give hands r to the call.
+func (pc pendingCall) give(r reply) {
+	if pc.fn != nil {
+		pc.fn(r)
+		return
+	}
+	pc.ch <- r
 }
 
 // add registers id and returns the channel its reply will arrive on.
 func (p *pendingTable) add(id uint64) <-chan reply {
 	ch := make(chan reply, 1) // resolve never waits for the caller
+	p.put(id, pendingCall{ch: ch})
+	return ch
+}
+
+// addFunc registers id; fn gets its reply.
+func (p *pendingTable) addFunc(id uint64, fn func(reply)) {
+	p.put(id, pendingCall{fn: fn})
+}
+
+func (p *pendingTable) put(id uint64, pc pendingCall) {
 	p.mu.Lock()
 	if p.calls == nil {
-		p.calls = make(map[uint64]chan reply)
+		p.calls = make(map[uint64]pendingCall)
 	}
-	p.calls[id] = ch
+	p.calls[id] = pc
 	p.mu.Unlock()
-	return ch
 }
 
 // resolve hands r to the call waiting for id and forgets it. It reports
 // false when no call waits: the caller gave up, or the id is not ours.
 func (p *pendingTable) resolve(id uint64, r reply) bool {
-	p.mu.Lock()
-	ch, ok := p.calls[id]
-	delete(p.calls, id)
-	p.mu.Unlock()
+	pc, ok := p.take(id)
 	if ok {
-		ch <- r
+		pc.give(r)
 	}
 	return ok
 }
 
-// remove forgets id; the caller stopped waiting.
-func (p *pendingTable) remove(id uint64) {
+// take forgets id and returns its call, if it still waited.
+func (p *pendingTable) take(id uint64) (pendingCall, bool) {
 	p.mu.Lock()
+	pc, ok := p.calls[id]
 	delete(p.calls, id)
 	p.mu.Unlock()
+	return pc, ok
+}
+
+// remove forgets id; the caller stopped waiting.
+func (p *pendingTable) remove(id uint64) {
+	p.take(id)
 }
 
 // failAll fails every waiting call with err and returns how many there were.
@@ -65,8 +95,8 @@ func (p *pendingTable) failAll(err error) int {
 	calls := p.calls
 	p.calls = nil
 	p.mu.Unlock()
-	for _, ch := range calls {
-		ch <- reply{err: err}
+	for _, pc := range calls {
+		pc.give(reply{err: err})
 	}
 	return len(calls)
 }
@@ -210,6 +240,51 @@ func (c *Client) CallRaw(ctx context.Context, method string, params json.RawMess
 		return r.result, r.err
 	case <-ctx.Done():
 		return nil, ctx.Err()
+	}
+}
+
+// callAsync is CallRaw without the wait: it returns once the request is
+// written, and done gets the raw result or the error, exactly once, on the
+// goroutine that reads the socket (or this one), so it must not block. It
+// does not wait for a connection: while the client reconnects it fails at
+// once with ErrDisconnected, and once the client stopped, with why. A call
+// in flight fails when the connection drops or the client closes; the
+// server answers every request it reads, so there is no other timeout.
+func (c *Client) callAsync(method string, params json.RawMessage, done func(json.RawMessage, error)) {
+	id := c.nextID.Add(1)
+	frame, err := encodeRequest(id, method, params)
+	if err != nil {
+		done(nil, err)
+		return
+	}
+	c.mu.Lock()
+	conn, stopErr := c.conn, c.stopErr
+	c.mu.Unlock()
+	switch {
+	case stopErr != nil:
+		done(nil, stopErr)
+		return
+	case conn == nil:
+		done(nil, fmt.Errorf("%w: %s: reconnecting", ErrDisconnected, method))
+		return
+	}
+	c.pending.addFunc(id, func(r reply) { done(r.result, r.err) })
+	// A drop or Close clears c.conn, then fails every pending call. If conn
+	// is still the client's after the call was added, that failure is yet
+	// to come and will fail it; if not, the call may have missed it.
+	c.mu.Lock()
+	current := c.conn == conn
+	c.mu.Unlock()
+	if !current {
+		if _, ok := c.pending.take(id); ok {
+			done(nil, fmt.Errorf("%w: %s: connection lost", ErrDisconnected, method))
+		}
+		return
+	}
+	if err := c.write(conn, frame); err != nil {
+		if _, ok := c.pending.take(id); ok {
+			done(nil, fmt.Errorf("%w: %s: %w", ErrDisconnected, method, err))
+		}
 	}
 }
 

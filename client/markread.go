@@ -37,10 +37,15 @@ func (c *Client) MarkRead(ctx context.Context, conv protocol.Conversation, msgID
 // (a bot, a bridge, a load generator) needs no goroutine per read, where
 // MarkRead holds one for each until the answer.
 func (c *Client) MarkReadAsync(conv protocol.Conversation, msgID string, done func(error)) {
-	w := &readWaiter{ids: []string{msgID}, async: done}
 	if done == nil {
-		w.async = func(error) {}
+		done = func(error) {}
 	}
+	c.queueReadAsync(conv, []string{msgID}, func(_ int, err error) { done(err) })
+}
+
+// queueReadAsync is queueRead without the wait: done gets its result.
+func (c *Client) queueReadAsync(conv protocol.Conversation, ids []string, done func(int, error)) {
+	w := &readWaiter{ids: ids, async: done}
 	if c.reads.join(conv, w) {
 		c.leadAsync(conv)
 	}
@@ -102,15 +107,15 @@ type readWaiter struct {
 	lead bool            // guarded by readQueues.mu: w leads (or is to)
 	done chan struct{}   // closed with the result
 	turn chan struct{}   // closed when w is handed the lead
-	// async is MarkReadAsync's callback. An asynchronous waiter has no
-	// ctx, done or turn: no goroutine of its own waits.
-	async func(error)
+	// async is MarkReadAsync's or ReadAsync's callback. An asynchronous
+	// waiter has no ctx, done or turn: no goroutine of its own waits.
+	async func(read int, err error)
 }
 
 // finish hands w its result.
 func (w *readWaiter) finish() {
 	if w.async != nil {
-		w.async(w.err)
+		w.async(w.read, w.err)
 		return
 	}
 	close(w.done)

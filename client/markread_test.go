@@ -311,3 +311,116 @@ func TestMarkReadAsyncFailsOnClose(t *testing.T) {
 		t.Errorf("after Close: %v, want ErrClosed", err)
 	}
 }
+
+// readAsyncResult is one ReadAsync callback's arguments.
+type readAsyncResult struct {
+	id  string
+	res protocol.ReadResult
+	err error
+}
+
+// TestReadAsyncAlone: without read batching each ReadAsync is a request
+// of its own, answered in any order, each callback called once with its
+// own answer: a count, or the server's error for it alone.
+func TestReadAsyncAlone(t *testing.T) {
+	url, reads := readServer(t)
+	c := dialReads(t, url, WithReadBatching(false))
+	conv := protocol.Conversation{Type: protocol.ConvGroup, ID: "g"}
+	got := make(chan readAsyncResult, 3)
+	for _, id := range []string{"m0", "m1", "bad"} {
+		c.ReadAsync(protocol.ReadParams{Conversation: conv, MsgIDs: []string{id}}, func(res protocol.ReadResult, err error) {
+			got <- readAsyncResult{id, res, err}
+		})
+	}
+	reqs := map[string]readReq{}
+	for range 3 {
+		r := recv(t, reads, "a message.read")
+		if len(r.ids) != 1 {
+			t.Fatalf("request ids %v, want one", r.ids)
+		}
+		reqs[r.ids[0]] = r
+	}
+	reqs["m1"].reply <- json.RawMessage(`"result":{"read":1}`)
+	reqs["bad"].reply <- json.RawMessage(`"error":{"code":404,"message":"no message"}`)
+	reqs["m0"].reply <- json.RawMessage(`"result":{"read":0}`)
+	byID := map[string]readAsyncResult{}
+	for range 3 {
+		r := recv(t, got, "a callback")
+		if _, dup := byID[r.id]; dup {
+			t.Fatalf("callback of %s called twice", r.id)
+		}
+		byID[r.id] = r
+	}
+	if r := byID["m1"]; r.err != nil || r.res.Read != 1 {
+		t.Errorf("m1: %+v, want read 1", r)
+	}
+	if r := byID["m0"]; r.err != nil || r.res.Read != 0 {
+		t.Errorf("m0: %+v, want read 0", r)
+	}
+	var pe *protocol.Error
+	if r := byID["bad"]; !errors.As(r.err, &pe) || pe.Code != protocol.CodeNotFound {
+		t.Errorf("bad: %+v, want 404", r)
+	}
+	if n := c.pending.len(); n != 0 {
+		t.Errorf("%d calls still pending", n)
+	}
+}
+
+// TestReadAsyncShares: with read batching, ReadAsync calls queue behind
+// the request in flight and share the next one, as MarkReadAsync's do.
+func TestReadAsyncShares(t *testing.T) {
+	url, reads := readServer(t)
+	c := dialReads(t, url)
+	conv := protocol.Conversation{Type: protocol.ConvGroup, ID: "g"}
+	got := make(chan readAsyncResult, 3)
+	read := func(ids ...string) {
+		c.ReadAsync(protocol.ReadParams{Conversation: conv, MsgIDs: ids}, func(res protocol.ReadResult, err error) {
+			got <- readAsyncResult{ids[0], res, err}
+		})
+	}
+	read("m0")
+	first := recv(t, reads, "the first message.read")
+	read("m1", "m2")
+	read("m3")
+	checkFor(t, func() error {
+		if n := c.reads.waiting(conv); n != 2 {
+			return fmt.Errorf("%d calls waiting, want 2", n)
+		}
+		return nil
+	})
+	first.reply <- json.RawMessage(`"result":{"read":1}`)
+	second := recv(t, reads, "the shared message.read")
+	if !slices.Equal(second.ids, []string{"m1", "m2", "m3"}) {
+		t.Fatalf("shared request ids %v, want [m1 m2 m3]", second.ids)
+	}
+	second.reply <- json.RawMessage(`"result":{"read":3}`)
+	want := map[string]int{"m0": 1, "m1": 2, "m3": 1}
+	for range 3 {
+		r := recv(t, got, "a callback")
+		if r.err != nil || r.res.Read != want[r.id] {
+			t.Errorf("%s: %+v, want read %d", r.id, r, want[r.id])
+		}
+	}
+}
+
+// TestReadAsyncFailsOnClose: a read alone waiting for its answer fails
+// when the client closes, and one after Close fails at once.
+func TestReadAsyncFailsOnClose(t *testing.T) {
+	url, reads := readServer(t)
+	c := dialReads(t, url, WithReadBatching(false))
+	conv := protocol.Conversation{Type: protocol.ConvGroup, ID: "g"}
+	errs := make(chan error, 2)
+	read := func(id string) {
+		c.ReadAsync(protocol.ReadParams{Conversation: conv, MsgIDs: []string{id}}, func(_ protocol.ReadResult, err error) { errs <- err })
+	}
+	read("m0")
+	recv(t, reads, "the message.read")
+	c.Close()
+	if err := recv(t, errs, "the pending read's callback"); !errors.Is(err, ErrClosed) {
+		t.Errorf("pending read after Close: %v, want ErrClosed", err)
+	}
+	read("after")
+	if err := recv(t, errs, "the callback after Close"); !errors.Is(err, ErrClosed) {
+		t.Errorf("read after Close: %v, want ErrClosed", err)
+	}
+}

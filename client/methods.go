@@ -3,6 +3,8 @@ package client
 import (
 	"context"
 	"crypto/rand"
+	"encoding/json"
+	"fmt"
 
 	"github.com/seen-im/seen/protocol"
 )
@@ -68,6 +70,45 @@ func (c *Client) Read(ctx context.Context, p protocol.ReadParams) (protocol.Read
 		return protocol.ReadResult{}, err
 	}
 	return protocol.ReadResult{Read: n}, nil
+}
+
+// ReadAsync is Read without the wait: it sends or queues the read and
+// returns at once, and done, if not nil, gets what Read would have
+// returned. A read that shares requests (as Read's do, unless
+// WithReadBatching(false)) is sent and answered as MarkReadAsync's are; a
+// read that goes alone fails at once while the client reconnects, and
+// fails when the connection drops before the answer. done runs on a
+// goroutine of the client's (the one that reads the socket, for a read
+// that went alone), or on that of a call that shared the request: it must
+// not block.
+func (c *Client) ReadAsync(p protocol.ReadParams, done func(protocol.ReadResult, error)) {
+	if done == nil {
+		done = func(protocol.ReadResult, error) {}
+	}
+	if c.cfg.readBatching && !p.Private && len(p.MsgIDs) > 0 && len(p.MsgIDs) <= protocol.MaxMsgIDs {
+		c.queueReadAsync(p.Conversation, p.MsgIDs, func(n int, err error) {
+			if err != nil {
+				done(protocol.ReadResult{}, err)
+				return
+			}
+			done(protocol.ReadResult{Read: n}, nil)
+		})
+		return
+	}
+	raw, err := marshalParams(p)
+	if err != nil {
+		done(protocol.ReadResult{}, fmt.Errorf("client: encode %s params: %w", protocol.MethodMessageRead, err))
+		return
+	}
+	c.callAsync(protocol.MethodMessageRead, raw, func(res json.RawMessage, err error) {
+		var r protocol.ReadResult
+		if err == nil && len(res) > 0 {
+			if derr := unmarshalResult(res, &r); derr != nil {
+				err = fmt.Errorf("client: decode %s result: %w", protocol.MethodMessageRead, derr)
+			}
+		}
+		done(r, err)
+	})
 }
 
 // readNow sends one message.read.
